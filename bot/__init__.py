@@ -1,0 +1,1 @@
+"""Rollout Pulse: wiring (settings, app factory, HTTP server, scheduler, sender, CLI)."""

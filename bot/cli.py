@@ -1,0 +1,104 @@
+"""`pulse …` and `python -m bot …`: the only place that reads argv and starts an event loop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from bot.logs import setup_logging
+from bot.settings import Settings, SettingsError, load_settings, require_for_serving
+from storage import MigrationError, Store, backup
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _version() -> str:
+    try:
+        return version("rollout-pulse")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pulse",
+        description="Rollout Pulse: staged rollouts with NPS and touchpoint surveys in Slack.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    commands.add_parser("serve", help="run the bot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)")
+    commands.add_parser("migrate", help="create or upgrade the database schema")
+    backup_cmd = commands.add_parser("backup", help="write a consistent copy of the live database")
+    backup_cmd.add_argument("file", type=Path, metavar="FILE")
+    backup_cmd.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    return parser
+
+
+def _fail(lines: Sequence[str], code: int) -> int:
+    for line in lines:
+        print(f"pulse: {line}", file=sys.stderr)
+    return code
+
+
+async def _migrate(settings: Settings) -> int:
+    store = await Store.open(settings.pulse_db, run_migrations=False)
+    try:
+        applied = await store.migrate()
+    finally:
+        await store.close()
+    if applied:
+        names = ", ".join(f"{m.version} ({m.name})" for m in applied)
+        print(f"migrated {settings.pulse_db}: applied {names}")
+    else:
+        print(f"{settings.pulse_db} is up to date")
+    return EXIT_OK
+
+
+def _backup(settings: Settings, target: Path, force: bool) -> int:
+    if target.exists() and not force:
+        return _fail([f"{target} already exists; pass --force to overwrite it"], EXIT_USAGE)
+    backup(settings.pulse_db, target)
+    print(f"backed up {settings.pulse_db} to {target} (integrity check: ok)")
+    return EXIT_OK
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        setup_logging(settings.pulse_log_format)
+        if args.command == "serve":
+            require_for_serving(settings)
+            from bot.server import serve  # imported here: migrate and backup need no Slack libraries
+
+            return asyncio.run(serve(settings))
+        if args.command == "migrate":
+            return asyncio.run(_migrate(settings))
+        if args.command == "backup":
+            return _backup(settings, args.file, args.force)
+    except SettingsError as exc:
+        return _fail(exc.lines, EXIT_USAGE)
+    except MigrationError as exc:
+        return _fail([str(exc)], EXIT_FAILED)
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        return _fail(
+            [f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ") if exc.strerror else str(exc)],
+            EXIT_USAGE,
+        )
+    except (sqlite3.Error, ValueError, OSError) as exc:
+        return _fail([f"{type(exc).__name__}: {exc}"], EXIT_FAILED)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def main() -> None:
+    sys.exit(run())

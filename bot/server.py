@@ -1,0 +1,186 @@
+"""The HTTP side: /slack/events, /healthz; `pulse serve` with graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.errors import SlackApiError
+
+from bot.app import create_app
+from bot.background import Background
+from bot.inbound import MAX_BODY_BYTES, InboundError, check_signature, classify, parse_body
+from bot.scheduler import create_scheduler
+from bot.services import Services
+from bot.settings import Settings, SettingsError
+from storage import Store
+
+log = logging.getLogger(__name__)
+
+# SIGTERM to exit must stay under 10 s: requests get 5 s to finish, background work 3 s.
+REQUEST_GRACE_SECONDS = 5.0
+BACKGROUND_GRACE_SECONDS = 3.0
+
+# Slack answers these to auth.test when the token itself is wrong; anything else may pass.
+_BAD_TOKEN_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+
+
+class SlackEndpoint:
+    """POST /slack/events: authenticate, parse safely, then let Bolt dispatch."""
+
+    def __init__(self, bolt_app: AsyncApp, signing_secret: str) -> None:
+        self._app = bolt_app
+        self._secret = signing_secret
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return web.Response(status=413, text="request body too large")
+        raw = await request.read()
+        try:
+            check_signature(self._secret, request.headers, raw)
+            body = parse_body(raw, request.content_type)
+            classify(body)
+            bolt_request = AsyncBoltRequest(
+                body=raw.decode("utf-8"),
+                query=request.query_string,
+                headers=dict(request.headers),
+            )
+        except InboundError as exc:
+            return web.Response(status=exc.status, text=exc.reason)
+        except Exception as exc:  # Bolt could not build its request from a shape we let through
+            log.warning("refused a Slack request Bolt could not read: %s", exc)
+            return web.Response(status=400, text="malformed request")
+        if bolt_request.body != body:
+            # Bolt's parser treats any form body containing the word "payload" as interactive
+            # and loses a slash command such as `/rollout new payload-tool`; use our parse.
+            bolt_request.body = body
+            bolt_request.context = build_async_context(AsyncBoltContext({}), body)
+        try:
+            response = await self._app.async_dispatch(bolt_request)
+        except Exception:
+            # Bolt's own error path can fail on a shape it did not expect; Slack gets a 4xx.
+            log.exception("Bolt could not handle a request; answered 400")
+            return web.Response(status=400, text="malformed request")
+        if response.status >= 500:
+            log.error("Bolt answered %s; sending 200 so Slack does not retry", response.status)
+            return web.Response(status=200, text="")
+        return await to_aiohttp_response(response)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    store: Store = request.app[STORE_KEY]
+    if await store.ping():
+        return web.json_response({"status": "ok", "database": "ok"})
+    return web.json_response({"status": "unavailable", "database": "not answering"}, status=503)
+
+
+STORE_KEY = web.AppKey("store", Store)
+
+
+def build_web_app(settings: Settings, store: Store, bolt_app: AsyncApp) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[STORE_KEY] = store
+    app.router.add_get("/healthz", healthz)
+    if not settings.socket_mode:
+        assert settings.slack_signing_secret is not None
+        endpoint = SlackEndpoint(bolt_app, settings.slack_signing_secret.get_secret_value())
+        app.router.add_post("/slack/events", endpoint.handle)
+    return app
+
+
+async def check_token(bolt_app: AsyncApp) -> None:
+    """Fail start-up on a token Slack refuses; only warn when Slack cannot be reached."""
+    try:
+        auth = await bolt_app.client.auth_test()
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", ""))
+        if error in _BAD_TOKEN_ERRORS:
+            raise SettingsError(
+                [
+                    f"SLACK_BOT_TOKEN was refused by Slack ({error}): copy the Bot User OAuth Token "
+                    "again from the Slack app settings → OAuth & Permissions."
+                ]
+            ) from None
+        log.warning("auth.test failed (%s); starting anyway", error)
+        return
+    except Exception as exc:
+        log.warning("could not reach Slack at start-up (%s); starting anyway", exc)
+        return
+    log.info("connected to Slack workspace %s as %s", auth.get("team"), auth.get("user"))
+
+
+async def serve(settings: Settings, *, on_listening: Callable[[str], None] | None = None) -> int:
+    """Run until SIGTERM or SIGINT; return the exit code."""
+    store = await Store.open(settings.pulse_db)
+    background = Background()
+    services = Services(settings=settings, store=store)
+    bolt_app = create_app(settings, store, services=services, background=background)
+    runner: web.AppRunner | None = None
+    socket_handler: AsyncSocketModeHandler | None = None
+    scheduler = create_scheduler(services)
+    try:
+        await check_token(bolt_app)
+        runner = web.AppRunner(
+            build_web_app(settings, store, bolt_app),
+            shutdown_timeout=REQUEST_GRACE_SECONDS,
+            access_log=None,
+            handle_signals=False,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, settings.pulse_host, settings.pulse_port)
+        await site.start()
+        address = _listening_address(runner, settings)
+        if settings.socket_mode:
+            assert settings.slack_app_token is not None
+            socket_handler = AsyncSocketModeHandler(bolt_app, settings.slack_app_token.get_secret_value())
+            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            log.info("Socket Mode connected; health at %s/healthz", address)
+        else:
+            log.info("listening on %s (Slack requests at %s/slack/events)", address, address)
+        if on_listening is not None:
+            on_listening(address)
+        scheduler.start()
+        await _wait_for_stop_signal()
+        log.info("stopping: no new requests; finishing what is in flight")
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        if socket_handler is not None:
+            await socket_handler.close_async()  # type: ignore[no-untyped-call]
+        if runner is not None:
+            await runner.cleanup()
+        if not await background.drain(BACKGROUND_GRACE_SECONDS):
+            log.warning("background work did not finish in time and was cancelled; it resumes at next start")
+        await store.close()
+    log.info("stopped")
+    return 0
+
+
+def _listening_address(runner: web.AppRunner, settings: Settings) -> str:
+    port = settings.pulse_port
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            port = int(address[1])
+            break
+    return f"http://{settings.pulse_host}:{port}"
+
+
+async def _wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

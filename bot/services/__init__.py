@@ -1,0 +1,23 @@
+"""The domain: rollouts, surveys, metrics, digests. Plain async code over the store; no Slack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.clock import Clock, SystemClock
+from bot.settings import Settings
+from storage import Store
+from storage.seen_events import SeenEvents
+
+
+@dataclass
+class Services:
+    """Everything a handler may call, built once per app."""
+
+    settings: Settings
+    store: Store
+    clock: Clock = field(default_factory=SystemClock)
+    seen_events: SeenEvents = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.seen_events = SeenEvents(self.store)

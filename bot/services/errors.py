@@ -1,0 +1,39 @@
+"""Errors a person can act on. Their message is shown to the person as it is."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: `message` is what went wrong, `usage` the usage line to show with it."""
+
+    def __init__(self, message: str, *, usage: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+        # For modal submissions: the block_id of the input to show the message on.
+        self.field = field
+
+    def with_usage(self, usage: str) -> DomainError:
+        if self.usage is None:
+            self.usage = usage
+        return self
+
+
+class BadInput(DomainError):
+    """The command or value was malformed."""
+
+
+class NotFound(DomainError):
+    """A rollout, stage, touchpoint or person that does not exist."""
+
+
+class NotAllowed(DomainError):
+    """The caller may not do this; the message says who may."""
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (a duplicate slug, starting twice)."""
+
+
+class Unavailable(DomainError):
+    """Slack or the database could not be reached; nothing was changed, try again."""

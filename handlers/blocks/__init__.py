@@ -1,0 +1,1 @@
+"""Pure functions that build Block Kit: no I/O, tested without Slack."""

@@ -1,0 +1,62 @@
+"""Small Block Kit building pieces shared by every surface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Block = dict[str, Any]
+
+SECTION_TEXT_LIMIT = 3000
+
+
+def escape(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn(text: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def plain(text: str, *, emoji: bool = True) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": emoji}
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": mrkdwn(text)}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(text)]}
+
+
+def sections_from_lines(lines: list[str], limit: int = SECTION_TEXT_LIMIT) -> list[Block]:
+    """Pack lines into as few section blocks as Slack's text limit allows."""
+    blocks: list[Block] = []
+    chunk = ""
+    for line in lines:
+        candidate = f"{chunk}\n{line}" if chunk else line
+        if len(candidate) > limit and chunk:
+            blocks.append(section(chunk))
+            chunk = line[:limit]
+        else:
+            chunk = candidate[:limit]
+    if chunk:
+        blocks.append(section(chunk))
+    return blocks
+
+
+@dataclass
+class Message:
+    """A message for any surface: fallback text (notifications, screen readers) and blocks."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def ephemeral(self) -> dict[str, Any]:
+        """The body of an acknowledgement or response_url post seen only by the caller."""
+        body: dict[str, Any] = {"response_type": "ephemeral", "text": self.text}
+        if self.blocks:
+            body["blocks"] = self.blocks
+        return body

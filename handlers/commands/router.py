@@ -1,0 +1,117 @@
+"""Turns the text of a slash command into a subcommand call and its answer into an ack."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.background import Background
+from bot.services import Services
+from bot.services.errors import BadInput, DomainError
+from handlers.blocks.help import build_help, build_problem
+from handlers.blocks.text import Message
+from handlers.commands.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+# Slack clients on phones and Macs turn straight quotes into curly ones.
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
+
+
+def split_args(text: str) -> list[str]:
+    """Split like a shell: quotes group words."""
+    try:
+        return shlex.split(text.translate(_QUOTES))
+    except ValueError:
+        raise BadInput('A quote is not closed: put the closing " after the quoted words.') from None
+
+
+@dataclass
+class CommandCall:
+    """One subcommand as typed by one person, with what its implementation may use."""
+
+    catalog: Catalog
+    name: str
+    args: list[str]
+    user_id: str
+    channel_id: str
+    trigger_id: str | None
+    services: Services
+    client: AsyncWebClient
+    respond: AsyncRespond | None
+    background: Background
+
+    @property
+    def usage(self) -> str:
+        return self.catalog.usage(self.name)
+
+
+Subcommand = Callable[[CommandCall], Awaitable[Message]]
+
+
+class CommandRouter:
+    """Routes `/<command> <subcommand> …` to the function registered for the subcommand."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._routes: dict[str, Subcommand] = {}
+
+    def on(self, name: str) -> Callable[[Subcommand], Subcommand]:
+        if self.catalog.get(name) is None:
+            raise KeyError(f"{name} is not a subcommand of {self.catalog.command}")
+
+        def register(fn: Subcommand) -> Subcommand:
+            self._routes[name] = fn
+            return fn
+
+        return register
+
+    async def answer(self, command: dict[str, Any], **deps: Any) -> Message:
+        words = split_args(str(command.get("text", "")))
+        if not words or words[0].lower() in ("help", "-h", "--help"):
+            return build_help(self.catalog)
+        name = words[0].lower()
+        sub = self.catalog.get(name)
+        if sub is None:
+            shown = name if len(name) <= 40 else name[:40] + "…"
+            return build_problem(f"Unknown subcommand “{shown}”.", None, self.catalog)
+        fn = self._routes.get(name)
+        if fn is None:
+            return build_problem(f"“{name}” is not available in this version yet.", sub.usage)
+        call = CommandCall(
+            catalog=self.catalog,
+            name=name,
+            args=words[1:],
+            user_id=str(command["user_id"]),
+            channel_id=str(command["channel_id"]),
+            trigger_id=command.get("trigger_id"),
+            **deps,
+        )
+        try:
+            return await fn(call)
+        except DomainError as err:
+            raise err.with_usage(sub.usage) from None
+
+    def register(self, app: AsyncApp) -> None:
+        async def on_command(
+            ack: AsyncAck,
+            command: dict[str, Any],
+            services: Services,
+            client: AsyncWebClient,
+            respond: AsyncRespond | None,
+            background: Background,
+        ) -> None:
+            message = await self.answer(
+                command, services=services, client=client, respond=respond, background=background
+            )
+            await ack(**message.ephemeral())
+
+        app.command(self.catalog.command)(on_command)

@@ -1,0 +1,67 @@
+"""The one error handler: a domain error becomes a polite answer, anything else is logged.
+
+Slack never sees a 5xx from here: a person gets told what went wrong, ephemerally.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.response import BoltResponse
+
+from bot.services.errors import DomainError
+from handlers.blocks.help import build_problem
+from handlers.blocks.text import Message
+
+log = logging.getLogger(__name__)
+
+SORRY = "Sorry — something went wrong on our side. It has been logged; please try again in a minute."
+
+
+def describe(error: Exception) -> Message:
+    if isinstance(error, DomainError):
+        return build_problem(error.message, error.usage)
+    return Message(text=f":warning: {SORRY}", blocks=[])
+
+
+def _first_input_block(body: dict[str, Any]) -> str | None:
+    view = body.get("view")
+    blocks = view.get("blocks") if isinstance(view, dict) else None
+    for block in blocks if isinstance(blocks, list) else []:
+        if (
+            isinstance(block, dict)
+            and block.get("type") == "input"
+            and isinstance(block.get("block_id"), str)
+        ):
+            return str(block["block_id"])
+    return None
+
+
+async def handle_error(error: Exception, body: dict[str, Any], respond: AsyncRespond | None) -> BoltResponse:
+    if not isinstance(error, DomainError):
+        kind = body.get("command") or body.get("type") if isinstance(body, dict) else None
+        log.error("unexpected error while handling %s", kind, exc_info=error)
+    message = describe(error)
+    if not isinstance(body, dict):
+        return BoltResponse(status=200, body="")
+    if "command" in body:
+        return BoltResponse(status=200, body=message.ephemeral())
+    if body.get("type") == "view_submission":
+        field = error.field if isinstance(error, DomainError) else None
+        field = field or _first_input_block(body)
+        if field:
+            shown = error.message if isinstance(error, DomainError) else SORRY
+            return BoltResponse(status=200, body={"response_action": "errors", "errors": {field: shown}})
+    if respond is not None and body.get("response_url"):
+        try:
+            await respond(**message.ephemeral(), replace_original=False)
+        except Exception as exc:  # a failed apology must not hide the original error
+            log.warning("could not tell the person about an error: %s", exc)
+    return BoltResponse(status=200, body="")
+
+
+def install(app: AsyncApp) -> None:
+    app.error(handle_error)

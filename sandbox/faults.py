@@ -1,0 +1,121 @@
+"""Failures the stand-in can be told to produce: rate limits, 5xx, slow answers, `ok: false`."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Outcome:
+    """What to answer instead of the real result."""
+
+    status: int
+    body: dict[str, object]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _TokenBucket:
+    """Allows `rate` calls a second with bursts of up to `rate` (Slack's limits allow bursts too)."""
+
+    rate: float
+    tokens: float
+    updated: float
+
+    def take(self, now: float) -> float:
+        """Take a token; return 0, or the seconds until one is available."""
+        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+@dataclass
+class _MethodFaults:
+    bucket: _TokenBucket | None = None
+    fail_share: float = 0.0
+    fail_statuses: tuple[int, ...] = ()
+    errors: deque[str] = field(default_factory=deque)
+    delay_seconds: float = 0.0
+    delays_left: int | None = None
+
+
+class Faults:
+    """Per-method fault plan, with a seeded random source so runs repeat."""
+
+    def __init__(self, seed: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._rng = random.Random(seed)
+        self._clock = clock
+        self._methods: dict[str, _MethodFaults] = {}
+        self.rate_limited = 0
+        self.failed = 0
+
+    def _for(self, method: str) -> _MethodFaults:
+        return self._methods.setdefault(method, _MethodFaults())
+
+    def rate_limit(self, method: str, per_second: float) -> None:
+        """Answer 429 with an integer Retry-After beyond `per_second` calls a second."""
+        self._for(method).bucket = _TokenBucket(per_second, per_second, self._clock())
+
+    def fail(self, method: str, share: float, statuses: tuple[int, ...] = (503,)) -> None:
+        """Answer a random `share` of calls with one of `statuses` (429 carries Retry-After: 1)."""
+        faults = self._for(method)
+        faults.fail_share = share
+        faults.fail_statuses = statuses
+
+    def error(self, method: str, error: str, times: int = 1) -> None:
+        """Answer the next `times` calls with `{"ok": false, "error": error}`."""
+        self._for(method).errors.extend([error] * times)
+
+    def delay(self, method: str, seconds: float, times: int | None = None) -> None:
+        """Answer `seconds` late (a client with a shorter timeout sees a timeout)."""
+        faults = self._for(method)
+        faults.delay_seconds = seconds
+        faults.delays_left = times
+
+    def clear(self, method: str | None = None) -> None:
+        if method is None:
+            self._methods.clear()
+        else:
+            self._methods.pop(method, None)
+
+    def delay_for(self, method: str) -> float:
+        faults = self._methods.get(method)
+        if faults is None or faults.delay_seconds <= 0:
+            return 0.0
+        if faults.delays_left is not None:
+            if faults.delays_left <= 0:
+                return 0.0
+            faults.delays_left -= 1
+        return faults.delay_seconds
+
+    def check(self, method: str) -> Outcome | None:
+        """The failure to answer this call with, if any; None to answer normally."""
+        faults = self._methods.get(method)
+        if faults is None:
+            return None
+        if faults.bucket is not None:
+            wait = faults.bucket.take(self._clock())
+            if wait > 0:
+                self.rate_limited += 1
+                return _too_many(max(1, math.ceil(wait)))
+        if faults.fail_share > 0 and self._rng.random() < faults.fail_share:
+            status = self._rng.choice(faults.fail_statuses)
+            self.failed += 1
+            if status == 429:
+                return _too_many(1)
+            return Outcome(status, {"ok": False, "error": "service_unavailable"})
+        if faults.errors:
+            return Outcome(200, {"ok": False, "error": faults.errors.popleft()})
+        return None
+
+
+def _too_many(retry_after: int) -> Outcome:
+    return Outcome(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})

@@ -1,0 +1,332 @@
+"""Numbered schema migrations, each applied and recorded in one transaction.
+
+Append new migrations; never edit one that has shipped. Times are INTEGER Unix seconds (UTC);
+calendar dates are TEXT `YYYY-MM-DD`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import aiosqlite
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+class MigrationError(Exception):
+    """A migration failed (and was rolled back), or the database is newer than this code."""
+
+
+_INITIAL = (
+    # Settings the bot keeps for itself, such as the generated secret key (SPEC §3.6).
+    """CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID""",
+    # -- rollouts and their stages (SPEC §2) ---------------------------------------------------
+    """CREATE TABLE rollouts (
+        id                  INTEGER PRIMARY KEY,
+        slug                TEXT NOT NULL UNIQUE
+                            CHECK (length(slug) BETWEEN 2 AND 40
+                                   AND slug NOT GLOB '*[^a-z0-9-]*' AND substr(slug, 1, 1) != '-'),
+        title               TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 150),
+        vision              TEXT CHECK (vision IS NULL OR length(vision) <= 2000),
+        status              TEXT NOT NULL DEFAULT 'planned'
+                            CHECK (status IN ('planned', 'active', 'paused', 'completed')),
+        current_stage_id    INTEGER REFERENCES stages(id),
+        channel_id          TEXT,
+        auto_nps_after_days INTEGER NOT NULL DEFAULT 7 CHECK (auto_nps_after_days >= 0),
+        created_by          TEXT NOT NULL,
+        created_at          INTEGER NOT NULL,
+        updated_at          INTEGER NOT NULL
+    )""",
+    """CREATE TABLE stages (
+        id            INTEGER PRIMARY KEY,
+        rollout_id    INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        position      INTEGER NOT NULL CHECK (position >= 1),
+        name          TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 40),
+        planned_start TEXT CHECK (planned_start IS NULL OR date(planned_start) IS planned_start),
+        entered_at    INTEGER,
+        left_at       INTEGER,
+        UNIQUE (rollout_id, position),
+        UNIQUE (rollout_id, name)
+    )""",
+    """CREATE TABLE owners (
+        rollout_id INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL,
+        added_by   TEXT NOT NULL,
+        added_at   INTEGER NOT NULL,
+        PRIMARY KEY (rollout_id, user_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE champions (
+        rollout_id INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL,
+        added_by   TEXT NOT NULL,
+        added_at   INTEGER NOT NULL,
+        PRIMARY KEY (rollout_id, user_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX champions_user ON champions(user_id)",
+    "CREATE INDEX owners_user ON owners(user_id)",
+    # A cohort entry is a user, a user group or a channel, resolved to people at each use.
+    """CREATE TABLE cohort_entries (
+        id       INTEGER PRIMARY KEY,
+        stage_id INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        kind     TEXT NOT NULL CHECK (kind IN ('user', 'usergroup', 'channel')),
+        ref      TEXT NOT NULL,
+        label    TEXT,
+        added_by TEXT NOT NULL,
+        added_at INTEGER NOT NULL,
+        UNIQUE (stage_id, kind, ref)
+    )""",
+    # A target applies to every stage (stage_id NULL) or to one stage.
+    """CREATE TABLE targets (
+        id         INTEGER PRIMARY KEY,
+        rollout_id INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        stage_id   INTEGER REFERENCES stages(id) ON DELETE CASCADE,
+        metric     TEXT NOT NULL,
+        op         TEXT NOT NULL CHECK (op IN ('>=', '>', '<=', '<', '==')),
+        value      REAL NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX targets_one_per_metric ON targets(rollout_id, ifnull(stage_id, 0), metric)",
+    """CREATE TABLE touchpoints (
+        id         INTEGER PRIMARY KEY,
+        rollout_id INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        key        TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 40),
+        label      TEXT NOT NULL CHECK (length(label) BETWEEN 1 AND 150),
+        scale      TEXT NOT NULL CHECK (scale IN ('csat', 'ces', 'thumbs', 'minutes')),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (rollout_id, key)
+    )""",
+    """CREATE TABLE triggers (
+        id            INTEGER PRIMARY KEY,
+        touchpoint_id INTEGER NOT NULL REFERENCES touchpoints(id) ON DELETE CASCADE,
+        kind          TEXT NOT NULL CHECK (kind IN ('on-join')),
+        channel_id    TEXT NOT NULL,
+        created_by    TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        UNIQUE (touchpoint_id, kind, channel_id)
+    )""",
+    "CREATE INDEX triggers_channel ON triggers(channel_id)",
+    # Every stage change, the source of history, announcements and chart markers (SPEC §3.2).
+    """CREATE TABLE stage_transitions (
+        id            INTEGER PRIMARY KEY,
+        rollout_id    INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        kind          TEXT NOT NULL
+                      CHECK (kind IN ('start', 'advance', 'rollback', 'complete', 'pause', 'resume')),
+        from_stage_id INTEGER REFERENCES stages(id) ON DELETE SET NULL,
+        to_stage_id   INTEGER REFERENCES stages(id) ON DELETE SET NULL,
+        actor         TEXT NOT NULL,
+        reason        TEXT CHECK (reason IS NULL OR length(reason) <= 500),
+        gates         TEXT,
+        overridden    INTEGER NOT NULL DEFAULT 0 CHECK (overridden IN (0, 1)),
+        cohort_size   INTEGER,
+        at            INTEGER NOT NULL
+    )""",
+    "CREATE INDEX stage_transitions_rollout ON stage_transitions(rollout_id, at)",
+    # -- surveys (SPEC §3.3) ----------------------------------------------------------------------
+    """CREATE TABLE waves (
+        id            INTEGER PRIMARY KEY,
+        rollout_id    INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        stage_id      INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        kind          TEXT NOT NULL CHECK (kind IN ('nps', 'touchpoint')),
+        touchpoint_id INTEGER REFERENCES touchpoints(id) ON DELETE CASCADE,
+        origin        TEXT NOT NULL CHECK (origin IN ('send', 'auto', 'ask', 'on-join', 'api')),
+        opened_by     TEXT,
+        opened_at     INTEGER NOT NULL,
+        closes_at     INTEGER NOT NULL,
+        closed_at     INTEGER,
+        CHECK ((kind = 'nps') = (touchpoint_id IS NULL))
+    )""",
+    "CREATE INDEX waves_rollout ON waves(rollout_id, opened_at)",
+    "CREATE INDEX waves_open ON waves(closes_at) WHERE closed_at IS NULL",
+    # Who was asked and whether they answered; never what they answered (SPEC §3.6).
+    """CREATE TABLE deliveries (
+        id          INTEGER PRIMARY KEY,
+        wave_id     INTEGER NOT NULL REFERENCES waves(id) ON DELETE CASCADE,
+        user_id     TEXT NOT NULL,
+        status      TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'skipped')),
+        reason      TEXT,
+        not_before  INTEGER NOT NULL DEFAULT 0,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        dm_channel  TEXT,
+        message_ts  TEXT,
+        answered    INTEGER NOT NULL DEFAULT 0 CHECK (answered IN (0, 1)),
+        created_at  INTEGER NOT NULL,
+        sent_at     INTEGER,
+        UNIQUE (wave_id, user_id)
+    )""",
+    "CREATE INDEX deliveries_due ON deliveries(not_before) WHERE status IN ('pending', 'sending')",
+    "CREATE INDEX deliveries_user ON deliveries(user_id, created_at)",
+    # What was answered, keyed by HMAC(secret, wave_id:user_id), never by user ID (SPEC §3.6).
+    # rollout, stage, kind and touchpoint are copied from the wave so metrics need no join.
+    """CREATE TABLE responses (
+        id             INTEGER PRIMARY KEY,
+        wave_id        INTEGER NOT NULL REFERENCES waves(id) ON DELETE CASCADE,
+        rollout_id     INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        stage_id       INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        kind           TEXT NOT NULL CHECK (kind IN ('nps', 'touchpoint')),
+        touchpoint_id  INTEGER REFERENCES touchpoints(id) ON DELETE CASCADE,
+        respondent_key TEXT NOT NULL,
+        score          REAL NOT NULL,
+        answered_at    INTEGER NOT NULL,
+        UNIQUE (wave_id, respondent_key)
+    )""",
+    "CREATE INDEX responses_rollout_time ON responses(rollout_id, answered_at)",
+    "CREATE INDEX responses_stage ON responses(stage_id, kind, touchpoint_id)",
+    "CREATE INDEX responses_respondent ON responses(respondent_key)",
+    """CREATE TABLE comments (
+        id             INTEGER PRIMARY KEY,
+        wave_id        INTEGER NOT NULL REFERENCES waves(id) ON DELETE CASCADE,
+        rollout_id     INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        stage_id       INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        respondent_key TEXT NOT NULL,
+        body           TEXT NOT NULL CHECK (length(body) BETWEEN 1 AND 3000),
+        created_at     INTEGER NOT NULL,
+        UNIQUE (wave_id, respondent_key)
+    )""",
+    "CREATE INDEX comments_rollout_time ON comments(rollout_id, created_at)",
+    "CREATE INDEX comments_respondent ON comments(respondent_key)",
+    # -- digests (SPEC §3.5) ----------------------------------------------------------------------
+    """CREATE TABLE digest_subscriptions (
+        id         INTEGER PRIMARY KEY,
+        channel_id TEXT NOT NULL UNIQUE,
+        cron       TEXT NOT NULL,
+        timezone   TEXT NOT NULL,
+        source     TEXT NOT NULL DEFAULT 'command' CHECK (source IN ('command', 'config')),
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    )""",
+    # One row per (subscription, period): the record that makes each post happen exactly once.
+    """CREATE TABLE digest_runs (
+        id              INTEGER PRIMARY KEY,
+        subscription_id INTEGER REFERENCES digest_subscriptions(id) ON DELETE SET NULL,
+        channel_id      TEXT NOT NULL,
+        period_start    INTEGER NOT NULL,
+        period_end      INTEGER NOT NULL,
+        trigger         TEXT NOT NULL CHECK (trigger IN ('schedule', 'catch-up', 'now')),
+        status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'posting', 'posted', 'failed', 'skipped')),
+        message_ts      TEXT,
+        error           TEXT,
+        created_at      INTEGER NOT NULL,
+        posted_at       INTEGER
+    )""",
+    """CREATE UNIQUE INDEX digest_runs_once ON digest_runs(subscription_id, period_end)
+       WHERE subscription_id IS NOT NULL""",
+    # -- outgoing messages other than survey DMs: announcements, reminders (SPEC §3.2) -------------
+    """CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        kind            TEXT NOT NULL,
+        dedupe_key      TEXT NOT NULL UNIQUE,
+        transition_id   INTEGER REFERENCES stage_transitions(id) ON DELETE CASCADE,
+        delivery_id     INTEGER REFERENCES deliveries(id) ON DELETE CASCADE,
+        channel         TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        status          TEXT NOT NULL DEFAULT 'pending'
+                        CHECK (status IN ('pending', 'sending', 'sent', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        error           TEXT,
+        next_attempt_at INTEGER NOT NULL DEFAULT 0,
+        message_ts      TEXT,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER
+    )""",
+    "CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE status IN ('pending', 'sending')",
+    "CREATE INDEX outbox_transition ON outbox(transition_id)",
+    # -- bookkeeping -------------------------------------------------------------------------------
+    """CREATE TABLE audit_log (
+        id         INTEGER PRIMARY KEY,
+        rollout_id INTEGER REFERENCES rollouts(id) ON DELETE CASCADE,
+        actor      TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        detail     TEXT,
+        reason     TEXT,
+        at         INTEGER NOT NULL
+    )""",
+    "CREATE INDEX audit_log_rollout ON audit_log(rollout_id, at)",
+    # Slack retries events; each event_id is handled once (SPEC §5).
+    """CREATE TABLE seen_events (
+        event_id TEXT PRIMARY KEY,
+        seen_at  INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE INDEX seen_events_age ON seen_events(seen_at)",
+    # users.info answers (time zone, bot, deactivated), cached across restarts.
+    """CREATE TABLE slack_users (
+        user_id    TEXT PRIMARY KEY,
+        tz         TEXT,
+        is_bot     INTEGER NOT NULL DEFAULT 0,
+        deleted    INTEGER NOT NULL DEFAULT 0,
+        fetched_at INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _INITIAL),)
+
+_BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+)"""
+
+
+async def applied_versions(conn: aiosqlite.Connection) -> set[int]:
+    async with conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ) as cur:
+        if await cur.fetchone() is None:
+            return set()
+    async with conn.execute("SELECT version FROM schema_migrations") as cur:
+        return {int(row[0]) for row in await cur.fetchall()}
+
+
+async def migrate(
+    conn: aiosqlite.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> list[Migration]:
+    """Apply every migration not yet recorded; return the ones applied now.
+
+    The connection must be in autocommit mode (isolation_level=None). Each migration runs inside
+    BEGIN IMMEDIATE, so two processes starting at once apply it once between them.
+    """
+    known = max((m.version for m in migrations), default=0)
+    done_now: list[Migration] = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            await conn.execute(_BOOKKEEPING)
+            applied = await applied_versions(conn)
+            newest = max(applied, default=0)
+            if newest > known:
+                raise MigrationError(
+                    f"the database is at schema version {newest}, newer than this Rollout Pulse "
+                    f"knows ({known}); upgrade Rollout Pulse or restore an older backup"
+                )
+            if migration.version in applied:
+                await conn.execute("ROLLBACK")
+                continue
+            for statement in migration.statements:
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, int(time.time())),
+            )
+            await conn.execute("COMMIT")
+        except MigrationError:
+            await conn.execute("ROLLBACK")
+            raise
+        except Exception as exc:
+            await conn.execute("ROLLBACK")
+            raise MigrationError(
+                f"migration {migration.version} ({migration.name}) failed and was rolled back: {exc}"
+            ) from exc
+        done_now.append(migration)
+    return done_now

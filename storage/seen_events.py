@@ -1,0 +1,21 @@
+"""Slack event ids already handled, so that a retried event is handled once (SPEC §5)."""
+
+from __future__ import annotations
+
+from storage.db import Store
+
+
+class SeenEvents:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def record(self, event_id: str, at: int) -> bool:
+        """Remember `event_id`; True the first time, False for a repeat."""
+        changed = await self._store.execute(
+            "INSERT OR IGNORE INTO seen_events (event_id, seen_at) VALUES (?, ?)", (event_id, at)
+        )
+        return changed == 1
+
+    async def prune(self, older_than: int) -> int:
+        """Forget ids seen before `older_than`; Slack stops retrying after about an hour."""
+        return await self._store.execute("DELETE FROM seen_events WHERE seen_at < ?", (older_than,))

@@ -1,0 +1,286 @@
+"""The stand-in behaves like Slack for the calls the bot makes, through the real slack-sdk."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from sandbox.stand_in import SlackStandIn
+from sandbox.workspace import BOT_USER_ID
+from tests.conftest import ADMIN
+
+
+@pytest.fixture
+async def client(standin: SlackStandIn) -> AsyncIterator[AsyncWebClient]:
+    return AsyncWebClient(token=standin.bot_token, base_url=standin.api_url)
+
+
+def button(action_id: str, text: str = "Go", value: str = "v") -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": text},
+        "value": value,
+    }
+
+
+def sections(n: int) -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": f"line {i}"}} for i in range(n)]
+
+
+async def test_auth_is_checked(standin: SlackStandIn) -> None:
+    ok = await AsyncWebClient(token=standin.bot_token, base_url=standin.api_url).auth_test()
+    assert ok["user_id"] == BOT_USER_ID
+    with pytest.raises(SlackApiError) as caught:
+        await AsyncWebClient(token="xoxb-wrong", base_url=standin.api_url).auth_test()
+    assert caught.value.response["error"] == "invalid_auth"
+
+
+async def test_post_message_to_a_user_lands_in_their_dm(
+    client: AsyncWebClient, standin: SlackStandIn
+) -> None:
+    result = await client.chat_postMessage(channel=ADMIN, text="hello", blocks=sections(2))
+    dm = standin.workspace.im_with(ADMIN)
+    assert result["channel"] == dm.id
+    [message] = standin.workspace.dms_to(ADMIN)
+    assert message.ts == result["ts"] and message.text == "hello" and len(message.blocks) == 2
+
+
+async def test_dm_errors_for_bots_deactivated_and_unknown_people(
+    client: AsyncWebClient, standin: SlackStandIn
+) -> None:
+    standin.workspace.add_user("U0GONE", "gone", deleted=True)
+    standin.workspace.add_user("U0ROBOT", "robot", is_bot=True)
+    for channel, error in (
+        ("U0GONE", "user_disabled"),
+        ("U0ROBOT", "cannot_dm_bot"),
+        ("U0NOBODY", "channel_not_found"),
+    ):
+        with pytest.raises(SlackApiError) as caught:
+            await client.chat_postMessage(channel=channel, text="hi")
+        assert caught.value.response["error"] == error
+
+
+async def test_posting_needs_membership_of_a_channel(client: AsyncWebClient, standin: SlackStandIn) -> None:
+    outside = standin.workspace.add_channel("outside", [ADMIN])
+    with pytest.raises(SlackApiError) as caught:
+        await client.chat_postMessage(channel=outside.id, text="hi")
+    assert caught.value.response["error"] == "not_in_channel"
+    standin.workspace.join(BOT_USER_ID, outside.id)
+    await client.chat_postMessage(channel=outside.id, text="hi")
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        sections(51),
+        [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}],
+        [{"type": "actions", "elements": [button("a", text="x" * 76)]}],
+        [{"type": "actions", "elements": [button("a", value="x" * 2001)]}],
+        [{"type": "actions", "elements": [button(f"a{i}") for i in range(26)]}],
+        [{"type": "actions", "elements": [button("same"), button("same")]}],
+        [{"type": "header", "text": {"type": "mrkdwn", "text": "not plain"}}],
+        [{"type": "section", "block_id": "b" * 256, "text": {"type": "mrkdwn", "text": "x"}}],
+        [{"type": "section", "fields": [{"type": "mrkdwn", "text": "f"}] * 11}],
+        [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}],
+        [{"type": "section", "text": {"type": "mrkdwn", "text": ""}}],
+        [{"type": "bogus"}],
+    ],
+)
+async def test_block_kit_limits_are_enforced(
+    client: AsyncWebClient, standin: SlackStandIn, blocks: list[Any]
+) -> None:
+    with pytest.raises(SlackApiError) as caught:
+        await client.chat_postMessage(channel=ADMIN, text="t", blocks=blocks)
+    assert caught.value.response["error"] == "invalid_blocks"
+    assert caught.value.response["response_metadata"]["messages"][0].startswith("[ERROR]")
+    assert standin.workspace.dms_to(ADMIN) == []
+    assert len(standin.rejected) == 1
+
+
+async def test_fifty_blocks_and_limit_sized_texts_are_fine(client: AsyncWebClient) -> None:
+    blocks = [
+        *sections(49),
+        {"type": "actions", "elements": [button(f"a{i}", "x" * 75, "v" * 2000) for i in range(25)]},
+    ]
+    await client.chat_postMessage(channel=ADMIN, text="t", blocks=blocks)
+
+
+async def test_views_are_checked_and_stacked(client: AsyncWebClient, standin: SlackStandIn) -> None:
+    modal = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Why advance anyway?"},
+        "submit": {"type": "plain_text", "text": "Advance"},
+        "blocks": [{"type": "input", "block_id": "reason", "label": {"type": "plain_text", "text": "Reason"},
+                    "element": {"type": "plain_text_input", "action_id": "value", "max_length": 500}}],
+    }  # fmt: skip
+    with pytest.raises(SlackApiError) as caught:
+        await client.views_open(trigger_id="made-up", view=modal)
+    assert caught.value.response["error"] == "invalid_trigger_id"
+    trigger = standin.new_trigger(ADMIN)
+    opened = await client.views_open(trigger_id=trigger, view=modal)
+    assert standin.workspace.top_modal(ADMIN).id == opened["view"]["id"]  # type: ignore[union-attr]
+    with pytest.raises(SlackApiError) as caught:
+        await client.views_open(trigger_id=trigger, view=modal)  # a trigger is good for one use
+    assert caught.value.response["error"] == "expired_trigger_id"
+    long_title = {**modal, "title": {"type": "plain_text", "text": "x" * 25}}
+    with pytest.raises(SlackApiError) as caught:
+        await client.views_open(trigger_id=standin.new_trigger(ADMIN), view=long_title)
+    assert caught.value.response["error"] == "invalid_arguments"
+    home = {"type": "home", "blocks": sections(101)}
+    with pytest.raises(SlackApiError) as caught:
+        await client.views_publish(user_id=ADMIN, view=home)
+    assert "no more than 100 items allowed [json-pointer:/view/blocks]" in str(
+        caught.value.response["response_metadata"]
+    )
+    published = await client.views_publish(user_id=ADMIN, view={"type": "home", "blocks": sections(100)})
+    assert standin.workspace.home_of(ADMIN).id == published["view"]["id"]  # type: ignore[union-attr]
+
+
+async def test_rate_limits_answer_429_with_an_integer_retry_after(
+    client: AsyncWebClient, standin: SlackStandIn
+) -> None:
+    standin.faults.rate_limit("chat.postMessage", per_second=5)
+    statuses = []
+    retry_after = set()
+    for _ in range(8):
+        try:
+            await client.chat_postMessage(channel=ADMIN, text="x")
+            statuses.append(200)
+        except SlackApiError as err:
+            statuses.append(err.response.status_code)
+            retry_after.add(err.response.headers["Retry-After"])
+    assert statuses.count(200) == 5 and statuses.count(429) == 3
+    assert retry_after == {"1"}
+    assert len(standin.workspace.dms_to(ADMIN)) == 5
+
+
+async def test_a_share_of_calls_can_fail_with_5xx(client: AsyncWebClient, standin: SlackStandIn) -> None:
+    standin.faults.fail("users.info", share=0.5, statuses=(503,))
+    statuses = []
+    for _ in range(200):
+        try:
+            await client.users_info(user=ADMIN)
+            statuses.append(200)
+        except SlackApiError as err:
+            statuses.append(err.response.status_code)
+    assert set(statuses) == {200, 503}
+    assert 70 <= statuses.count(503) <= 130
+
+
+async def test_an_error_can_be_queued_for_the_next_call(
+    client: AsyncWebClient, standin: SlackStandIn
+) -> None:
+    standin.faults.error("chat.postMessage", "channel_not_found")
+    with pytest.raises(SlackApiError):
+        await client.chat_postMessage(channel=ADMIN, text="x")
+    await client.chat_postMessage(channel=ADMIN, text="x")
+
+
+async def test_slack_sdk_parameter_quirks(client: AsyncWebClient, standin: SlackStandIn) -> None:
+    # conversations.open is a POST with its parameters in the query string and an empty body;
+    # users.info is a GET.
+    opened = await client.conversations_open(users=ADMIN)
+    assert opened["channel"]["id"] == standin.workspace.im_with(ADMIN).id
+    info = await client.users_info(user=ADMIN)
+    assert info["user"]["tz"] == "Europe/Berlin" and info["user"]["tz_offset"] in (3600, 7200)
+    verbs = {c.method: c.http_verb for c in standin.calls}
+    assert verbs == {"conversations.open": "POST", "users.info": "GET"}
+
+
+async def test_members_and_users_are_paginated(client: AsyncWebClient, standin: SlackStandIn) -> None:
+    people = [standin.workspace.add_user(None, f"p{i}").id for i in range(250)]
+    channel = standin.workspace.add_channel("big", people)
+    members: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        page = await client.conversations_members(channel=channel.id, cursor=cursor, limit=100)
+        members += page["members"]
+        pages += 1
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert members == people and pages == 3
+    listed = [m async for page in await client.users_list(limit=100) for m in page["members"]]  # type: ignore[attr-defined]
+    assert len(listed) == 252
+
+
+async def test_usergroups_and_lookup_by_email(client: AsyncWebClient, standin: SlackStandIn) -> None:
+    group = standin.workspace.add_usergroup("pilots", [ADMIN])
+    assert (await client.usergroups_users_list(usergroup=group.id))["users"] == [ADMIN]
+    with pytest.raises(SlackApiError) as caught:
+        await client.usergroups_users_list(usergroup="S0NOPE")
+    assert caught.value.response["error"] == "no_such_subteam"
+    assert (await client.users_lookupByEmail(email="ADA@example.com"))["user"]["id"] == ADMIN
+    with pytest.raises(SlackApiError) as caught:
+        await client.users_lookupByEmail(email="nobody@example.com")
+    assert caught.value.response["error"] == "users_not_found"
+
+
+async def test_files_upload_v2_shares_the_file_in_the_channel(
+    client: AsyncWebClient, standin: SlackStandIn
+) -> None:
+    leads = standin.workspace.add_channel("leads", [ADMIN, BOT_USER_ID])
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
+    await client.files_upload_v2(
+        channel=leads.id, content=png, filename="trend.png", title="Trend", initial_comment="Weekly"
+    )
+    [message] = standin.workspace.history(leads.id)
+    [file] = [standin.workspace.files[f] for f in message.files]
+    assert message.text == "Weekly" and file.content == png and file.title == "Trend"
+    assert file.mimetype == "image/png"
+
+
+async def test_update_and_delete_only_the_apps_own_messages(
+    client: AsyncWebClient, standin: SlackStandIn
+) -> None:
+    posted = await client.chat_postMessage(channel=ADMIN, text="v1")
+    await client.chat_update(channel=posted["channel"], ts=posted["ts"], text="v2", blocks=sections(1))
+    [message] = standin.workspace.dms_to(ADMIN)
+    assert message.text == "v2" and message.edited
+    with pytest.raises(SlackApiError) as caught:
+        await client.chat_update(channel=posted["channel"], ts="1.000001", text="x")
+    assert caught.value.response["error"] == "message_not_found"
+    await client.chat_delete(channel=posted["channel"], ts=posted["ts"])
+    assert standin.workspace.dms_to(ADMIN) == []
+
+
+async def test_response_urls_post_ephemeral_replace_and_delete(
+    standin: SlackStandIn, client: AsyncWebClient
+) -> None:
+    posted = await client.chat_postMessage(channel=ADMIN, text="survey")
+    dm = standin.workspace.im_with(ADMIN)
+    original = standin.workspace.find_message(dm.id, posted["ts"])
+    url = standin.new_response_url(dm.id, ADMIN, original=original)
+    hook = AsyncWebhookClient(url)
+    assert (await hook.send(text="just for you")).status_code == 200
+    assert standin.workspace.history(dm.id, viewer=ADMIN)[-1].ephemeral_to == ADMIN
+    assert (await hook.send(text="Thanks", replace_original=True)).status_code == 200
+    assert original is not None and original.text == "Thanks"
+    bad = await hook.send(text="t", blocks=sections(51))
+    assert bad.status_code == 400 and json.loads(bad.body)["error"] == "invalid_blocks"
+    await hook.send(text="", delete_original=True)
+    assert standin.workspace.find_message(dm.id, posted["ts"]) is None
+    assert (await hook.send(text="fifth use")).status_code == 200
+    assert (await hook.send(text="sixth use")).status_code == 404  # Slack allows five
+
+
+async def test_history_returns_metadata_newest_first(client: AsyncWebClient, standin: SlackStandIn) -> None:
+    for i in range(3):
+        await client.chat_postMessage(
+            channel=ADMIN, text=f"m{i}", metadata={"event_type": "delivery", "event_payload": {"id": i}}
+        )
+    dm = standin.workspace.im_with(ADMIN)
+    history = await client.conversations_history(
+        channel=dm.id, include_all_metadata=True, oldest=str(time.time() - 60)
+    )
+    assert [m["text"] for m in history["messages"]] == ["m2", "m1", "m0"]
+    assert history["messages"][0]["metadata"]["event_payload"] == {"id": 2}
