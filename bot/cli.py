@@ -49,11 +49,9 @@ def _fail(lines: Sequence[str], code: int) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    store = await Store.open(settings.pulse_db, run_migrations=False)
-    try:
-        applied = await store.migrate()
-    finally:
-        await store.close()
+    store = await Store.open(settings.pulse_db)
+    applied = store.applied_at_open
+    await store.close()
     if applied:
         names = ", ".join(f"{m.version} ({m.name})" for m in applied)
         print(f"migrated {settings.pulse_db}: applied {names}")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import secrets
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,30 +25,29 @@ from storage.migrations import MIGRATIONS, Migration, migrate
 
 log = logging.getLogger(__name__)
 
+# WAL lets readers and the writer work at once; the mode is kept in the file.
+#
 # synchronous=FULL: with WAL, every commit waits for the WAL to reach the disk. An answer Slack
 # has been told about must survive a power cut, not only a killed process (NORMAL would keep
 # the last commits only in the OS cache). The cost is one fsync per commit, which grouping
 # commits keeps off the hot path.
-# busy_timeout first: switching to WAL needs a lock another process may hold for a moment.
-PRAGMAS = (
-    "PRAGMA busy_timeout = 5000",
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = FULL",
-    "PRAGMA foreign_keys = ON",
-)
 BUSY_TIMEOUT_MS = 5000
+# While opening, processes starting together can wait on each other in ways SQLite's busy
+# handler does not resolve (seen: four `pulse migrate` at once, one stuck for the full
+# timeout); a short timeout plus a random back-off and a fresh attempt gets everyone through.
+OPENING_BUSY_TIMEOUT_MS = 250
+OPENING_DEADLINE_SECONDS = 30.0
 
 Params = Sequence[Any] | dict[str, Any]
 
 
-async def _connect(path: Path, *, read_only: bool = False) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+async def _connect(path: Path, *, busy_timeout_ms: int, read_only: bool = False) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
     try:
         conn.row_factory = aiosqlite.Row
-        for pragma in PRAGMAS:
-            if read_only and "journal_mode" in pragma:
-                continue  # a reader must not try to change the journal mode
-            await conn.execute(pragma)
+        await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA foreign_keys = ON")
         if read_only:
             await conn.execute("PRAGMA query_only = ON")
     except BaseException:
@@ -55,29 +56,62 @@ async def _connect(path: Path, *, read_only: bool = False) -> aiosqlite.Connecti
     return conn
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+async def _open_connections(
+    path: Path, run_migrations: bool
+) -> tuple[aiosqlite.Connection, aiosqlite.Connection, list[Migration]]:
+    """The writer (in WAL mode, migrated) and the reader, retried while other processes open."""
+    deadline = time.monotonic() + OPENING_DEADLINE_SECONDS
+    while True:
+        opened: list[aiosqlite.Connection] = []
+        try:
+            writer = await _connect(path, busy_timeout_ms=OPENING_BUSY_TIMEOUT_MS)
+            opened.append(writer)
+            await writer.execute("PRAGMA journal_mode = WAL")
+            applied = await migrate(writer) if run_migrations else []
+            await writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            reader = await _connect(path, busy_timeout_ms=BUSY_TIMEOUT_MS, read_only=True)
+            return writer, reader, applied
+        except sqlite3.OperationalError as exc:
+            for conn in opened:
+                await conn.close()
+            if not _is_busy(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(random.uniform(0.01, 0.1))
+        except BaseException:
+            for conn in opened:
+                await conn.close()
+            raise
+
+
 class Store:
     """The database. Open with `await Store.open(path)`; close with `await store.close()`."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        applied_at_open: list[Migration] | None = None,
+    ) -> None:
         self.path = path
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        # The migrations this open applied (empty when the schema was already current).
+        self.applied_at_open = applied_at_open or []
 
     @classmethod
     async def open(cls, path: Path | str, *, run_migrations: bool = True) -> Store:
         path = Path(path)
         if path.parent and not path.parent.exists():
             raise FileNotFoundError(f"the folder for the database does not exist: {path.parent}")
-        writer = await _connect(path)
-        try:
-            if run_migrations:
-                await migrate(writer)
-            reader = await _connect(path, read_only=True)
-        except BaseException:
-            await writer.close()
-            raise
-        return cls(path, writer, reader)
+        writer, reader, applied = await _open_connections(path, run_migrations)
+        return cls(path, writer, reader, applied)
 
     async def close(self) -> None:
         async with self._write_lock:

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from storage import MIGRATIONS, Migration, MigrationError, Store
+from tests.test_settings import _env
 
 INSERT_ROLLOUT = (
     "INSERT INTO rollouts (slug, title, created_by, created_at, updated_at) VALUES (?, 't', 'U1', 0, 0)"
@@ -73,7 +76,23 @@ async def test_a_database_from_a_newer_version_is_refused(tmp_path: Path) -> Non
         await Store.open(db)
 
 
-async def test_two_processes_starting_at_once_migrate_once(tmp_path: Path) -> None:
+def test_processes_starting_at_once_migrate_once(tmp_path: Path) -> None:
+    db = tmp_path / "pulse.db"
+    env = _env(PULSE_DB=str(db))
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    outcomes = [(run.wait(60), run.stdout.read().decode() if run.stdout else "") for run in runs]
+    assert [code for code, _ in outcomes] == [0, 0, 0, 0]
+    assert sum("applied" in out for _, out in outcomes) == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (len(MIGRATIONS),)
+
+
+async def test_two_stores_opening_at_once_migrate_once(tmp_path: Path) -> None:
     db = tmp_path / "pulse.db"
     stores = await asyncio.gather(Store.open(db), Store.open(db))
     for store in stores:
