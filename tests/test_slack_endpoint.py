@@ -239,3 +239,47 @@ async def test_an_error_after_a_click_is_told_through_the_response_url(
     )
     answer = standin.workspace.history(dm.id, viewer=ADMIN)[-1]
     assert answer.ephemeral_to == ADMIN and "This survey has closed." in answer.text
+
+
+async def test_a_modal_opens_shows_field_errors_and_closes_on_success(
+    bot: RunningBot, standin: SlackStandIn
+) -> None:
+    reasons: list[str] = []
+    modal = {
+        "type": "modal",
+        "callback_id": "why",
+        "title": {"type": "plain_text", "text": "Advance anyway"},
+        "submit": {"type": "plain_text", "text": "Advance"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Why?"},
+                "element": {"type": "plain_text_input", "action_id": "value", "max_length": 500},
+            }
+        ],
+    }
+
+    async def open_modal(ack: Any, body: dict[str, Any], client: Any) -> None:
+        await client.views_open(trigger_id=body["trigger_id"], view=modal)
+        await ack()
+
+    async def submit(ack: Any, view: dict[str, Any]) -> None:
+        value = view["state"]["values"]["reason"]["value"]["value"] or ""
+        if not value.strip():
+            raise BadInput("Give a reason.", field="reason")
+        reasons.append(value)
+        await ack()
+
+    bot.app.command("/modal")(open_modal)
+    bot.app.view("why")(submit)
+    await bot.slack.command(ADMIN, "", command="/modal")
+    opened = standin.workspace.top_modal(ADMIN)
+    assert opened is not None and opened.payload["callback_id"] == "why"
+    refused = await bot.slack.submit(ADMIN, {"reason": "   "})
+    assert refused.json == {"response_action": "errors", "errors": {"reason": "Give a reason."}}
+    assert standin.workspace.top_modal(ADMIN) is opened and opened.errors == {"reason": "Give a reason."}
+    accepted = await bot.slack.submit(ADMIN, {"reason": "pilot went well"})
+    assert accepted.status == 200
+    assert reasons == ["pilot went well"]
+    assert standin.workspace.top_modal(ADMIN) is None

@@ -284,3 +284,26 @@ async def test_history_returns_metadata_newest_first(client: AsyncWebClient, sta
     )
     assert [m["text"] for m in history["messages"]] == ["m2", "m1", "m0"]
     assert history["messages"][0]["metadata"]["event_payload"] == {"id": 2}
+
+
+async def test_views_push_and_update_keep_the_stack_and_hash(
+    client: AsyncWebClient, standin: SlackStandIn
+) -> None:
+    def modal(title: str) -> dict[str, Any]:
+        return {"type": "modal", "title": {"type": "plain_text", "text": title}, "blocks": sections(1)}
+
+    root = await client.views_open(trigger_id=standin.new_trigger(ADMIN), view=modal("One"))
+    pushed = await client.views_push(trigger_id=standin.new_trigger(ADMIN), view=modal("Two"))
+    assert pushed["view"]["previous_view_id"] == root["view"]["id"]
+    assert standin.workspace.modal_stacks[ADMIN] == [root["view"]["id"], pushed["view"]["id"]]
+    with pytest.raises(SlackApiError) as caught:
+        await client.views_update(view_id=root["view"]["id"], hash="stale", view=modal("Three"))
+    assert caught.value.response["error"] == "hash_conflict"
+    updated = await client.views_update(
+        view_id=root["view"]["id"], hash=root["view"]["hash"], view=modal("Three")
+    )
+    assert updated["view"]["title"]["text"] == "Three"
+    await client.views_push(trigger_id=standin.new_trigger(ADMIN), view=modal("Four"))
+    with pytest.raises(SlackApiError) as caught:
+        await client.views_push(trigger_id=standin.new_trigger(ADMIN), view=modal("Five"))
+    assert caught.value.response["error"] == "push_limit_reached"
