@@ -1,8 +1,10 @@
-"""The app factory: a Bolt AsyncApp wired to the store, the services and the handlers."""
+"""The app factory: a Bolt AsyncApp wired to the store, the services, the handlers and the sender."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass, field
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -15,10 +17,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.background import Background
 from bot.clock import Clock, SystemClock
+from bot.sender import OutboxSender, create_sender_client
 from bot.services import Services
 from bot.settings import Settings
+from bot.slack_directory import SlackDirectory
 from handlers import errors, middleware
+from handlers.blocks.outbox import render_outbox_item
 from storage import Store
+from storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +32,16 @@ log = logging.getLogger(__name__)
 WEB_API_TIMEOUT_SECONDS = 10
 
 
-def create_web_client(settings: Settings) -> AsyncWebClient:
-    """A Web API client for SLACK_API_URL that retries what is worth retrying once."""
+def _token(settings: Settings) -> str:
     if settings.slack_bot_token is None:
         raise ValueError("SLACK_BOT_TOKEN is required to talk to Slack")
+    return settings.slack_bot_token.get_secret_value()
+
+
+def create_web_client(settings: Settings) -> AsyncWebClient:
+    """A Web API client for SLACK_API_URL that retries what is worth retrying once."""
     return AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
+        token=_token(settings),
         base_url=settings.slack_api_url,
         timeout=WEB_API_TIMEOUT_SECONDS,
         retry_handlers=[
@@ -42,29 +52,61 @@ def create_web_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def create_app(
-    settings: Settings,
-    store: Store,
-    *,
-    services: Services | None = None,
-    clock: Clock | None = None,
-    background: Background | None = None,
-) -> AsyncApp:
-    """Build the Bolt app. Signatures are checked by the HTTP server before Bolt parses a body
-    (bot.inbound), so Bolt's own check is off; in Socket Mode there is nothing to sign."""
-    if services is None:
-        services = Services(settings=settings, store=store, clock=clock or SystemClock())
+@dataclass
+class Bot:
+    """The app and what runs beside it: services, background work, the outbox sender."""
+
+    app: AsyncApp
+    services: Services
+    background: Background
+    sender: OutboxSender
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox sender"))
+
+    async def stop(self, grace: float) -> bool:
+        """Let the sender finish what it is sending and background work complete; True if in time."""
+        self.sender.stop()
+        finished = await self.background.drain(grace)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            finished = finished and not pending
+        return finished
+
+
+def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None) -> Bot:
+    clock = clock or SystemClock()
+    client = create_web_client(settings)
+    services = Services(settings=settings, store=store, directory=SlackDirectory(client, store, clock), clock=clock)
+    background = Background()
+    sender = OutboxSender(
+        Outbox(store),
+        create_sender_client(_token(settings), settings.slack_api_url),
+        render_outbox_item,
+        clock,
+    )
+    services.rollouts.on_outbox = sender.kick
     app = AsyncApp(
-        client=create_web_client(settings),
+        client=client,
         # The listener runs to completion before the HTTP response leaves, so whatever an
         # acknowledgement promises is already committed (SPEC §4.3); slow work is handed to
         # `background` explicitly. This also avoids Bolt's 10 ms polling for ack().
         process_before_response=True,
+        # Signatures are checked by the HTTP server before Bolt parses a body (bot.inbound);
+        # in Socket Mode there is nothing to sign.
         request_verification_enabled=False,
         raise_error_for_unhandled_request=False,
         name="rollout-pulse",
     )
-    middleware.install(app, services, background or Background())
+    middleware.install(app, services, background)
     errors.install(app)
     handlers.register_all(app)
-    return app
+    return Bot(app, services, background, sender)
+
+
+def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) -> AsyncApp:
+    """The Bolt app alone (its sender is not started)."""
+    return build_bot(settings, store, clock=clock).app

@@ -41,9 +41,7 @@ class RequestKind(StrEnum):
     RATE_LIMITED = "app_rate_limited"
 
 
-def check_signature(
-    signing_secret: str, headers: Mapping[str, str], raw: bytes, *, now: float | None = None
-) -> None:
+def check_signature(signing_secret: str, headers: Mapping[str, str], raw: bytes, *, now: float | None = None) -> None:
     """Raise InboundError(401) unless the request carries Slack's signature for this body."""
     timestamp = headers.get("X-Slack-Request-Timestamp", "")
     signature = headers.get("X-Slack-Signature", "")

@@ -16,11 +16,9 @@ from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 
-from bot.app import create_app
-from bot.background import Background
+from bot.app import build_bot
 from bot.inbound import MAX_BODY_BYTES, InboundError, check_signature, classify, parse_body
 from bot.scheduler import create_scheduler
-from bot.services import Services
 from bot.settings import Settings, SettingsError
 from storage import Store
 
@@ -121,12 +119,11 @@ async def check_token(bolt_app: AsyncApp) -> None:
 async def serve(settings: Settings, *, on_listening: Callable[[str], None] | None = None) -> int:
     """Run until SIGTERM or SIGINT; return the exit code."""
     store = await Store.open(settings.pulse_db)
-    background = Background()
-    services = Services(settings=settings, store=store)
-    bolt_app = create_app(settings, store, services=services, background=background)
+    bot = build_bot(settings, store)
+    bolt_app = bot.app
     runner: web.AppRunner | None = None
     socket_handler: AsyncSocketModeHandler | None = None
-    scheduler = create_scheduler(services)
+    scheduler = create_scheduler(bot.services)
     try:
         await check_token(bolt_app)
         runner = web.AppRunner(
@@ -149,6 +146,7 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
         if on_listening is not None:
             on_listening(address)
         scheduler.start()
+        await bot.start()
         await _wait_for_stop_signal()
         log.info("stopping: no new requests; finishing what is in flight")
     finally:
@@ -158,7 +156,7 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
         if runner is not None:
             await runner.cleanup()
-        if not await background.drain(BACKGROUND_GRACE_SECONDS):
+        if not await bot.stop(BACKGROUND_GRACE_SECONDS):
             log.warning("background work did not finish in time and was cancelled; it resumes at next start")
         await store.close()
     log.info("stopped")

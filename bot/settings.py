@@ -98,9 +98,7 @@ class Settings(BaseSettings):
             raise ValueError("not an app-level token")
         return v
 
-    @field_validator(
-        "slack_signing_secret", "slack_app_token", "pulse_api_token", "pulse_secret_key", mode="before"
-    )
+    @field_validator("slack_signing_secret", "slack_app_token", "pulse_api_token", "pulse_secret_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

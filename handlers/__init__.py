@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import commands
+from handlers import actions, commands, views
 
 
 def register_all(app: AsyncApp) -> None:
     commands.register(app)
+    actions.register(app)
+    views.register(app)

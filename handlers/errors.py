@@ -23,7 +23,7 @@ SORRY = "Sorry — something went wrong on our side. It has been logged; please 
 
 def describe(error: Exception) -> Message:
     if isinstance(error, DomainError):
-        return build_problem(error.message, error.usage)
+        return build_problem(error.message, error.usage, people=error.people)
     return Message(text=f":warning: {SORRY}", blocks=[])
 
 
@@ -31,11 +31,7 @@ def _first_input_block(body: dict[str, Any]) -> str | None:
     view = body.get("view")
     blocks = view.get("blocks") if isinstance(view, dict) else None
     for block in blocks if isinstance(blocks, list) else []:
-        if (
-            isinstance(block, dict)
-            and block.get("type") == "input"
-            and isinstance(block.get("block_id"), str)
-        ):
+        if isinstance(block, dict) and block.get("type") == "input" and isinstance(block.get("block_id"), str):
             return str(block["block_id"])
     return None
 

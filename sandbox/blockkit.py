@@ -32,17 +32,43 @@ OPTION_VALUE = 150
 OPTIONS = 100
 
 MESSAGE_BLOCK_TYPES = {
-    "section", "divider", "header", "context", "actions", "image", "input", "rich_text", "file",
-    "video", "markdown",
-}  # fmt: skip
+    "section",
+    "divider",
+    "header",
+    "context",
+    "actions",
+    "image",
+    "input",
+    "rich_text",
+    "file",
+    "video",
+    "markdown",
+}
 VIEW_BLOCK_TYPES = MESSAGE_BLOCK_TYPES - {"file"}
 INTERACTIVE_ELEMENTS = {
-    "button", "static_select", "external_select", "users_select", "conversations_select",
-    "channels_select", "multi_static_select", "multi_users_select", "overflow", "datepicker",
-    "timepicker", "datetimepicker", "checkboxes", "radio_buttons", "plain_text_input", "number_input",
-    "email_text_input", "url_text_input", "rich_text_input", "multi_conversations_select",
-    "multi_channels_select", "multi_external_select",
-}  # fmt: skip
+    "button",
+    "static_select",
+    "external_select",
+    "users_select",
+    "conversations_select",
+    "channels_select",
+    "multi_static_select",
+    "multi_users_select",
+    "overflow",
+    "datepicker",
+    "timepicker",
+    "datetimepicker",
+    "checkboxes",
+    "radio_buttons",
+    "plain_text_input",
+    "number_input",
+    "email_text_input",
+    "url_text_input",
+    "rich_text_input",
+    "multi_conversations_select",
+    "multi_channels_select",
+    "multi_external_select",
+}
 INPUT_ELEMENTS = INTERACTIVE_ELEMENTS - {"button", "overflow"}
 
 
@@ -203,9 +229,7 @@ class _Checker:
             self.fail(f"no more than {ACTIONS_ELEMENTS} items allowed", f"{where}/elements")
         action_ids: set[str] = set()
         for i, element in enumerate(elements):
-            self.element(
-                element, f"{where}/elements/{i}", allowed=INTERACTIVE_ELEMENTS - {"plain_text_input"}
-            )
+            self.element(element, f"{where}/elements/{i}", allowed=INTERACTIVE_ELEMENTS - {"plain_text_input"})
             action_id = element.get("action_id") if isinstance(element, dict) else None
             if isinstance(action_id, str):
                 if action_id in action_ids:
@@ -248,14 +272,10 @@ def check_view(view: Any) -> list[str]:
         for key in ("submit", "close"):
             if key in view:
                 checker.text_object(view[key], f"/view/{key}", limit=MODAL_BUTTON, plain_only=True)
-        has_input = isinstance(blocks, list) and any(
-            isinstance(b, dict) and b.get("type") == "input" for b in blocks
-        )
+        has_input = isinstance(blocks, list) and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
         if has_input and "submit" not in view:
             checker.fail("submit is required when the view has input blocks", "/view/submit")
     for key, limit in (("callback_id", ID_LENGTH), ("external_id", ID_LENGTH)):
         checker.string(view.get(key), f"/view/{key}", limit=limit, required=False)
-    checker.string(
-        view.get("private_metadata"), "/view/private_metadata", limit=PRIVATE_METADATA, required=False
-    )
+    checker.string(view.get("private_metadata"), "/view/private_metadata", limit=PRIVATE_METADATA, required=False)
     return checker.errors

@@ -7,6 +7,7 @@ What the app answers is shown in the stand-in's workspace as Slack would show it
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -19,7 +20,7 @@ import aiohttp
 from bot.inbound import slack_signature
 from sandbox import blockkit
 from sandbox.stand_in import SlackStandIn
-from sandbox.workspace import APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, Message, View, Workspace
+from sandbox.workspace import APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, Message, View, Workspace, render_text
 
 Kind = Literal["command", "interactive", "event"]
 VERIFICATION_TOKEN = "sandbox-verification-token"
@@ -42,25 +43,6 @@ class BotReply:
         """All the text a person would read in the answer: fallback text and block texts."""
         body = self.json if self.text.startswith("{") else {"text": self.text}
         return render_text(body)
-
-
-def render_text(body: dict[str, Any]) -> str:
-    parts: list[str] = []
-    if isinstance(body.get("text"), str):
-        parts.append(body["text"])
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
-                parts.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(body.get("blocks", []))
-    return "\n".join(parts)
 
 
 def sign(signing_secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
@@ -95,9 +77,7 @@ class HttpTransport:
     @staticmethod
     def encode(kind: Kind, payload: dict[str, Any]) -> tuple[bytes, str]:
         if kind == "command":
-            return urlencode(
-                {k: str(v) for k, v in payload.items()}
-            ).encode(), "application/x-www-form-urlencoded"
+            return urlencode({k: str(v) for k, v in payload.items()}).encode(), "application/x-www-form-urlencoded"
         if kind == "interactive":
             return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
         return json.dumps(payload).encode(), "application/json"
@@ -162,9 +142,7 @@ class SlackToBot:
 
     # -- slash commands -----------------------------------------------------------------------------
 
-    async def command(
-        self, user: str, text: str, *, command: str = "/rollout", channel: str | None = None
-    ) -> BotReply:
+    async def command(self, user: str, text: str, *, command: str = "/rollout", channel: str | None = None) -> BotReply:
         """Type `command text` as `user` in `channel` (their DM with the app by default)."""
         ws = self.ws
         chan = ws.channels[channel] if channel else ws.im_with(user)
@@ -188,6 +166,23 @@ class SlackToBot:
             body = reply.json if reply.text.startswith("{") else {"text": reply.text}
             self.standin.show_reply(chan.id, user, body, command=f"{command} {text}".strip())
         return reply
+
+    async def ask(
+        self, user: str, text: str, *, command: str = "/rollout", channel: str | None = None, timeout: float = 10.0
+    ) -> Message:
+        """Run a command and wait for the answer the person sees, whether it came with the
+        acknowledgement or later through the response_url."""
+        chan = self.ws.channels[channel] if channel else self.ws.im_with(user)
+        before = len(self.ws.history(chan.id, viewer=user))
+        reply = await self.command(user, text, command=command, channel=chan.id)
+        if reply.status != 200:
+            raise AssertionError(f"{command} {text} got HTTP {reply.status}: {reply.text[:200]}")
+        deadline = time.monotonic() + timeout
+        while len(self.ws.history(chan.id, viewer=user)) <= before:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no answer to {command} {text} within {timeout}s")
+            await asyncio.sleep(0.01)
+        return self.ws.history(chan.id, viewer=user)[before]
 
     # -- clicks -------------------------------------------------------------------------------------
 

@@ -105,9 +105,7 @@ def _json_param(value: Any, name: str) -> Any:
         try:
             return json.loads(value)
         except ValueError:
-            raise ApiError(
-                "invalid_arguments", response_metadata={"messages": [f"[ERROR] {name}: not JSON"]}
-            ) from None
+            raise ApiError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {name}: not JSON"]}) from None
     return value
 
 
@@ -269,9 +267,7 @@ class SlackStandIn:
         token = params.pop("token", None)
         return str(token) if token else None
 
-    def _record(
-        self, method: str, params: dict[str, Any], status: int, body: dict[str, Any], verb: str
-    ) -> ApiCall:
+    def _record(self, method: str, params: dict[str, Any], status: int, body: dict[str, Any], verb: str) -> ApiCall:
         call = ApiCall(
             method=method,
             params=params,
@@ -367,13 +363,9 @@ class SlackStandIn:
         return channel
 
     @staticmethod
-    def _content(
-        params: dict[str, Any], *, required: bool = True
-    ) -> tuple[str | None, list[dict[str, Any]] | None]:
+    def _content(params: dict[str, Any], *, required: bool = True) -> tuple[str | None, list[dict[str, Any]] | None]:
         text = params.get("text")
-        blocks = (
-            _json_param(params.get("blocks"), "blocks") if params.get("blocks") not in (None, "") else None
-        )
+        blocks = _json_param(params.get("blocks"), "blocks") if params.get("blocks") not in (None, "") else None
         if required and not text and not blocks:
             raise ApiError("no_text")
         if isinstance(text, str) and len(text) > blockkit.MESSAGE_TEXT:
@@ -398,9 +390,7 @@ class SlackStandIn:
                 raise ApiError("invalid_cursor") from None
         page = items[start : start + limit]
         following = start + limit
-        next_cursor = (
-            base64.b64encode(f"offset:{following}".encode()).decode() if following < len(items) else ""
-        )
+        next_cursor = base64.b64encode(f"offset:{following}".encode()).decode() if following < len(items) else ""
         return page, next_cursor
 
     def _take_trigger(self, trigger_id: Any) -> _Trigger:
@@ -551,9 +541,7 @@ class SlackStandIn:
         oldest = float(params.get("oldest") or 0)
         latest = float(params.get("latest") or "inf")
         messages = [
-            m
-            for m in self.workspace.history(channel.id)
-            if m.ephemeral_to is None and oldest <= float(m.ts) <= latest
+            m for m in self.workspace.history(channel.id) if m.ephemeral_to is None and oldest <= float(m.ts) <= latest
         ]
         messages.reverse()  # newest first, as Slack returns them
         page, next_cursor = self._page(messages, params)
@@ -620,9 +608,7 @@ class SlackStandIn:
         if params.get("view_id"):
             view = ws.views.get(str(params["view_id"]))
         elif params.get("external_id"):
-            view = next(
-                (v for v in ws.views.values() if v.payload.get("external_id") == params["external_id"]), None
-            )
+            view = next((v for v in ws.views.values() if v.payload.get("external_id") == params["external_id"]), None)
         if view is None:
             raise ApiError("not_found")
         if params.get("hash") and params["hash"] != view.hash:
@@ -660,13 +646,9 @@ class SlackStandIn:
         except ValueError:
             length = 0
         if not filename:
-            raise ApiError(
-                "invalid_arguments", response_metadata={"messages": ["[ERROR] filename is required"]}
-            )
+            raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] filename is required"]})
         if length <= 0:
-            raise ApiError(
-                "invalid_arguments", response_metadata={"messages": ["[ERROR] length must be > 0"]}
-            )
+            raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] length must be > 0"]})
         file = File(id=self.workspace.new_id("F"), name=filename, length=length)
         self.workspace.files[file.id] = file
         return {"upload_url": f"{self.base_url}/upload/{file.id}", "file_id": file.id}
@@ -694,9 +676,7 @@ class SlackStandIn:
             if blocks is not None:
                 problems = blockkit.check_message(comment, blocks)
                 if problems:
-                    raise ApiError(
-                        "invalid_blocks", errors=problems, response_metadata={"messages": problems}
-                    )
+                    raise ApiError("invalid_blocks", errors=problems, response_metadata={"messages": problems})
             for file in files:
                 file.shared_in.append(channel.id)
             ws.post(

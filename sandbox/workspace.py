@@ -109,6 +109,11 @@ class Message:
     # Replies to a slash command are shown as coming from the command.
     via_command: str | None = None
 
+    @property
+    def shown_text(self) -> str:
+        """Everything a person reads in the message: fallback text and the texts of its blocks."""
+        return render_text({"text": self.text, "blocks": self.blocks})
+
     def to_api(self) -> dict[str, Any]:
         data: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text}
         if self.blocks:
@@ -189,6 +194,25 @@ class File:
             "size": len(self.content),
             "channels": list(self.shared_in),
         }
+
+
+def render_text(body: dict[str, Any]) -> str:
+    parts: list[str] = []
+    if isinstance(body.get("text"), str):
+        parts.append(body["text"])
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
+                parts.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(body.get("blocks", []))
+    return "\n".join(parts)
 
 
 Listener = Callable[[str, dict[str, Any]], None]
@@ -290,9 +314,7 @@ class Workspace:
         for channel in self.channels.values():
             if channel.is_im and channel.user == user_id:
                 return channel
-        channel = Channel(
-            id=self.new_id("D"), name=user_id, is_im=True, members=[BOT_USER_ID, user_id], user=user_id
-        )
+        channel = Channel(id=self.new_id("D"), name=user_id, is_im=True, members=[BOT_USER_ID, user_id], user=user_id)
         self.channels[channel.id] = channel
         self.messages.setdefault(channel.id, [])
         return channel
@@ -325,9 +347,7 @@ class Workspace:
 
     def history(self, channel_id: str, *, viewer: str | None = None) -> list[Message]:
         """Messages of a channel in order; ephemeral ones only for the person they were for."""
-        return [
-            m for m in self.messages.get(channel_id, []) if m.ephemeral_to is None or m.ephemeral_to == viewer
-        ]
+        return [m for m in self.messages.get(channel_id, []) if m.ephemeral_to is None or m.ephemeral_to == viewer]
 
     def dms_to(self, user_id: str) -> list[Message]:
         """Every message the bot sent a person in their DM."""

@@ -270,7 +270,18 @@ _INITIAL = (
     ) WITHOUT ROWID""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _INITIAL),)
+# When a send to Slack began: a row still 'sending' after a crash is looked up in Slack's history
+# (by the key in the message's metadata) before it is sent again, so nothing is posted twice.
+_CLAIMS = (
+    "ALTER TABLE outbox ADD COLUMN claimed_at INTEGER",
+    "ALTER TABLE deliveries ADD COLUMN claimed_at INTEGER",
+    "ALTER TABLE digest_runs ADD COLUMN claimed_at INTEGER",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _INITIAL),
+    Migration(2, "claim times for exactly-once sends", _CLAIMS),
+)
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
@@ -289,9 +300,7 @@ async def applied_versions(conn: aiosqlite.Connection) -> set[int]:
         return {int(row[0]) for row in await cur.fetchall()}
 
 
-async def migrate(
-    conn: aiosqlite.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
-) -> list[Migration]:
+async def migrate(conn: aiosqlite.Connection, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[Migration]:
     """Apply every migration not yet recorded; return the ones applied now.
 
     The connection must be in autocommit mode (isolation_level=None). Each migration runs inside

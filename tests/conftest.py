@@ -9,9 +9,8 @@ import pytest
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
-from bot.app import create_app
-from bot.background import Background
-from bot.clock import SystemClock
+from bot.app import Bot, build_bot
+from bot.clock import Clock, SystemClock
 from bot.server import build_web_app
 from bot.services import Services
 from bot.settings import Settings
@@ -68,29 +67,44 @@ def settings(standin: SlackStandIn, tmp_path: Path) -> Settings:
 class RunningBot:
     """The bot served over real HTTP in this process, and Slack's side of the conversation."""
 
-    app: AsyncApp
-    services: Services
-    background: Background
+    bot: Bot
     url: str
     slack: SlackToBot
     transport: HttpTransport
 
+    @property
+    def app(self) -> AsyncApp:
+        return self.bot.app
+
+    @property
+    def services(self) -> Services:
+        return self.bot.services
+
+    async def ask(self, user: str, text: str, *, command: str = "/rollout", channel: str | None = None) -> str:
+        """The text the person reads in answer to a command."""
+        message = await self.slack.ask(user, text, command=command, channel=channel)
+        return message.shown_text
+
 
 @pytest.fixture
-async def bot(settings: Settings, store: Store, standin: SlackStandIn) -> AsyncIterator[RunningBot]:
-    background = Background()
-    services = Services(settings=settings, store=store, clock=SystemClock())
-    app = create_app(settings, store, services=services, background=background)
-    runner = web.AppRunner(build_web_app(settings, store, app), access_log=None)
+def clock() -> Clock:
+    return SystemClock()
+
+
+@pytest.fixture
+async def bot(settings: Settings, store: Store, standin: SlackStandIn, clock: Clock) -> AsyncIterator[RunningBot]:
+    built = build_bot(settings, store, clock=clock)
+    await built.start()
+    runner = web.AppRunner(build_web_app(settings, store, built.app), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = next(a[1] for a in runner.addresses)
     url = f"http://127.0.0.1:{port}/slack/events"
     transport = HttpTransport(url, standin.signing_secret)
-    yield RunningBot(app, services, background, url, SlackToBot(standin, transport), transport)
+    yield RunningBot(built, url, SlackToBot(standin, transport), transport)
     await transport.close()
-    await background.drain(5)
+    await built.stop(5)
     await runner.cleanup()
 
 

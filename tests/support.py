@@ -24,9 +24,7 @@ from sandbox.stand_in import SlackStandIn
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
 
-async def wait_for(
-    condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 10.0, what: str = ""
-) -> None:
+async def wait_for(condition: Callable[[], bool | Awaitable[bool]], *, timeout: float = 10.0, what: str = "") -> None:
     """Wait until `condition` holds, failing the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -72,11 +70,7 @@ class StandInThread:
 
 
 def bot_environment(standin: SlackStandIn, db: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "PULSE_")) and k not in PROXY_VARIABLES
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PULSE_")) and k not in PROXY_VARIABLES}
     env.update(
         SLACK_BOT_TOKEN=standin.bot_token,
         SLACK_SIGNING_SECRET=standin.signing_secret,
@@ -149,9 +143,7 @@ def serve_process(env: dict[str, str], cwd: Path) -> Iterator[ServeProcess]:
         process.kill()
 
 
-def http(
-    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
-) -> tuple[int, str]:
+def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
     """A plain HTTP call with no proxy, returning (status, text) for any status."""
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers.commands.catalog import ROLLOUT
+from handlers.catalog import ROLLOUT
 from sandbox.slack_to_bot import HttpTransport, SlackToBot, SocketTransport, sign
 from sandbox.stand_in import SlackStandIn
 from tests.conftest import ADMIN
@@ -66,9 +66,7 @@ def test_serve_answers_a_signed_rollout_help_with_every_subcommand(
         assert sub.usage in shown
 
 
-def test_serve_refuses_forged_stale_and_unsigned_requests(
-    served: ServeProcess, standin_thread: StandInThread
-) -> None:
+def test_serve_refuses_forged_stale_and_unsigned_requests(served: ServeProcess, standin_thread: StandInThread) -> None:
     body = urlencode({"command": "/rollout", "text": "help", "user_id": ADMIN, "channel_id": "C1"}).encode()
     form = "application/x-www-form-urlencoded"
     secret = standin_thread.standin.signing_secret
@@ -180,9 +178,7 @@ def test_a_thousand_malformed_signed_bodies_never_get_a_5xx(
     @given(malformed_body())
     def send(case: tuple[bytes, str]) -> None:
         body, content_type = case
-        connection.request(
-            "POST", "/slack/events", body, {"Content-Type": content_type, **sign(secret, body)}
-        )
+        connection.request("POST", "/slack/events", body, {"Content-Type": content_type, **sign(secret, body)})
         response = connection.getresponse()
         response.read()
         statuses.append(response.status)
@@ -199,18 +195,14 @@ def test_a_thousand_malformed_signed_bodies_never_get_a_5xx(
 # -- shutdown ---------------------------------------------------------------------------------------
 
 
-def test_sigterm_finishes_the_request_in_flight_and_exits_0(
-    standin_thread: StandInThread, tmp_path: Path
-) -> None:
+def test_sigterm_finishes_the_request_in_flight_and_exits_0(standin_thread: StandInThread, tmp_path: Path) -> None:
     standin = standin_thread.standin
     with serve_process(bot_environment(standin, tmp_path / "pulse.db"), tmp_path) as process:
         address = process.wait_ready()
         # The first Slack request makes Bolt call auth.test; make that call take 2 seconds.
         standin.faults.delay("auth.test", 2.0, times=1)
         arrived_before = standin.arrived.count("auth.test")
-        body = urlencode(
-            {"command": "/rollout", "text": "help", "user_id": ADMIN, "channel_id": "C1"}
-        ).encode()
+        body = urlencode({"command": "/rollout", "text": "help", "user_id": ADMIN, "channel_id": "C1"}).encode()
         result: list[tuple[int, str]] = []
         request = threading.Thread(
             target=lambda: result.append(
@@ -218,9 +210,7 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(
             )
         )
         request.start()
-        wait_for_sync(
-            lambda: standin.arrived.count("auth.test") > arrived_before, what="the request to be in flight"
-        )
+        wait_for_sync(lambda: standin.arrived.count("auth.test") > arrived_before, what="the request to be in flight")
         started = time.monotonic()
         code = process.stop(signal.SIGTERM, timeout=10)
         took = time.monotonic() - started
@@ -237,9 +227,7 @@ def test_sigint_exits_0_too(standin_thread: StandInThread, tmp_path: Path) -> No
         assert process.stop(signal.SIGINT) == 0
 
 
-def test_a_token_slack_refuses_stops_start_up_with_exit_2(
-    standin_thread: StandInThread, tmp_path: Path
-) -> None:
+def test_a_token_slack_refuses_stops_start_up_with_exit_2(standin_thread: StandInThread, tmp_path: Path) -> None:
     env = bot_environment(standin_thread.standin, tmp_path / "pulse.db", SLACK_BOT_TOKEN="xoxb-revoked")
     with serve_process(env, tmp_path) as process:
         assert process.proc.wait(20) == 2

@@ -99,11 +99,7 @@ def _pulse(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Comple
 def _env(**extra: str) -> dict[str, str]:
     import os
 
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "PULSE_")) and k not in PROXY_VARIABLES
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PULSE_")) and k not in PROXY_VARIABLES}
     env.update(extra)
     return env
 

@@ -10,7 +10,7 @@ import pytest
 from slack_bolt.async_app import AsyncApp
 
 from bot.services.errors import BadInput
-from handlers.commands.catalog import PULSE, ROLLOUT
+from handlers.catalog import PULSE, ROLLOUT
 from sandbox.stand_in import SlackStandIn
 from tests.conftest import ADMIN, RunningBot
 from tests.support import wait_for
@@ -34,9 +34,7 @@ async def test_pulse_help_lists_every_subcommand(bot: RunningBot) -> None:
         assert sub.usage in shown, sub.name
 
 
-async def test_help_is_shown_only_to_the_caller_and_fits_slack(
-    bot: RunningBot, standin: SlackStandIn
-) -> None:
+async def test_help_is_shown_only_to_the_caller_and_fits_slack(bot: RunningBot, standin: SlackStandIn) -> None:
     await bot.slack.command(ADMIN, "help")
     dm = standin.workspace.im_with(ADMIN)
     [message] = standin.workspace.history(dm.id, viewer=ADMIN)
@@ -186,9 +184,7 @@ def _add_failing_command(app: AsyncApp, error: Exception) -> None:
 
 
 async def test_a_domain_error_becomes_a_polite_ephemeral_answer(bot: RunningBot) -> None:
-    _add_failing_command(
-        bot.app, BadInput("That date does not exist.", usage="/rollout plan <slug> <stage> <date>")
-    )
+    _add_failing_command(bot.app, BadInput("That date does not exist.", usage="/rollout plan <slug> <stage> <date>"))
     reply = await bot.slack.command(ADMIN, "", command="/boom")
     assert reply.status == 200
     assert reply.json["response_type"] == "ephemeral"
@@ -207,9 +203,7 @@ async def test_an_unexpected_error_is_logged_and_answered_politely(
     assert any("database exploded" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
 
 
-async def test_an_error_after_a_click_is_told_through_the_response_url(
-    bot: RunningBot, standin: SlackStandIn
-) -> None:
+async def test_an_error_after_a_click_is_told_through_the_response_url(bot: RunningBot, standin: SlackStandIn) -> None:
     async def fail(ack: Any) -> None:
         raise BadInput("This survey has closed.")
 
@@ -234,16 +228,12 @@ async def test_an_error_after_a_click_is_told_through_the_response_url(
     [message] = standin.workspace.history(dm.id)
     reply = await bot.slack.click(ADMIN, "broken_button", message=message)
     assert reply.status == 200
-    await wait_for(
-        lambda: len(standin.workspace.history(dm.id, viewer=ADMIN)) == 2, what="the ephemeral answer"
-    )
+    await wait_for(lambda: len(standin.workspace.history(dm.id, viewer=ADMIN)) == 2, what="the ephemeral answer")
     answer = standin.workspace.history(dm.id, viewer=ADMIN)[-1]
     assert answer.ephemeral_to == ADMIN and "This survey has closed." in answer.text
 
 
-async def test_a_modal_opens_shows_field_errors_and_closes_on_success(
-    bot: RunningBot, standin: SlackStandIn
-) -> None:
+async def test_a_modal_opens_shows_field_errors_and_closes_on_success(bot: RunningBot, standin: SlackStandIn) -> None:
     reasons: list[str] = []
     modal = {
         "type": "modal",

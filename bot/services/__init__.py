@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.clock import Clock, SystemClock
+from bot.services.directory import Directory
+from bot.services.rollouts import RolloutService
 from bot.settings import Settings
 from storage import Store
 from storage.seen_events import SeenEvents
@@ -16,8 +18,11 @@ class Services:
 
     settings: Settings
     store: Store
+    directory: Directory
     clock: Clock = field(default_factory=SystemClock)
     seen_events: SeenEvents = field(init=False)
+    rollouts: RolloutService = field(init=False)
 
     def __post_init__(self) -> None:
         self.seen_events = SeenEvents(self.store)
+        self.rollouts = RolloutService(self.store, self.settings, self.clock)

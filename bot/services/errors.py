@@ -6,12 +6,21 @@ from __future__ import annotations
 class DomainError(Exception):
     """Base class: `message` is what went wrong, `usage` the usage line to show with it."""
 
-    def __init__(self, message: str, *, usage: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        usage: str | None = None,
+        field: str | None = None,
+        people: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.usage = usage
         # For modal submissions: the block_id of the input to show the message on.
         self.field = field
+        # Slack user IDs to name with the message (e.g. who may do what was refused).
+        self.people = people
 
     def with_usage(self, usage: str) -> DomainError:
         if self.usage is None:

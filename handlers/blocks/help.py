@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.blocks.text import Message, context, escape, section, sections_from_lines
-from handlers.commands.catalog import Catalog, Subcommand
+from handlers.catalog import Catalog, Subcommand
 
 
 def _line(sub: Subcommand) -> str:
@@ -24,9 +24,13 @@ def build_help(catalog: Catalog) -> Message:
     return Message(text=text, blocks=blocks)
 
 
-def build_problem(problem: str, usage: str | None, catalog: Catalog | None = None) -> Message:
-    """Say what was wrong, with the usage line of the subcommand (or the whole help)."""
-    blocks = [section(f":warning: {escape(problem)}")]
+def build_problem(
+    problem: str, usage: str | None, catalog: Catalog | None = None, people: tuple[str, ...] = ()
+) -> Message:
+    """Say what was wrong (naming `people` if given), with the usage line of the subcommand
+    (or the whole help)."""
+    named = " " + ", ".join(f"<@{p}>" for p in people) if people else ""
+    blocks = [section(f":warning: {escape(problem)}{named}")]
     text = problem
     if usage:
         blocks.append(section(f"Usage: `{escape(usage)}`"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.commands.catalog import PULSE
+from handlers.catalog import PULSE
 from handlers.commands.router import CommandRouter
 
 router = CommandRouter(PULSE)

@@ -18,7 +18,8 @@ from bot.services import Services
 from bot.services.errors import BadInput, DomainError
 from handlers.blocks.help import build_help, build_problem
 from handlers.blocks.text import Message
-from handlers.commands.catalog import Catalog
+from handlers.catalog import Catalog
+from handlers.deferred import Work, answer_later
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,16 @@ class CommandCall:
         return self.catalog.usage(self.name)
 
 
-Subcommand = Callable[[CommandCall], Awaitable[Message]]
+@dataclass
+class Deferred:
+    """An answer that needs Slack calls: acknowledged at once, delivered via the response_url."""
+
+    work: Work
+    name: str
+
+
+Answer = Message | Deferred
+Subcommand = Callable[[CommandCall], Awaitable[Answer]]
 
 
 class CommandRouter:
@@ -74,7 +84,7 @@ class CommandRouter:
 
         return register
 
-    async def answer(self, command: dict[str, Any], **deps: Any) -> Message:
+    async def answer(self, command: dict[str, Any], **deps: Any) -> Answer:
         words = split_args(str(command.get("text", "")))
         if not words or words[0].lower() in ("help", "-h", "--help"):
             return build_help(self.catalog)
@@ -109,9 +119,20 @@ class CommandRouter:
             respond: AsyncRespond | None,
             background: Background,
         ) -> None:
-            message = await self.answer(
+            answer = await self.answer(
                 command, services=services, client=client, respond=respond, background=background
             )
-            await ack(**message.ephemeral())
+            if isinstance(answer, Deferred):
+                await ack()
+                name = str(command.get("text", "")).split(" ", 1)[0]
+                answer_later(
+                    background,
+                    respond,
+                    answer.work,
+                    name=f"{self.catalog.command} {answer.name}",
+                    usage=self.catalog.usage(name.lower()),
+                )
+            else:
+                await ack(**answer.ephemeral())
 
         app.command(self.catalog.command)(on_command)

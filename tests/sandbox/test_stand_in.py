@@ -43,9 +43,7 @@ async def test_auth_is_checked(standin: SlackStandIn) -> None:
     assert caught.value.response["error"] == "invalid_auth"
 
 
-async def test_post_message_to_a_user_lands_in_their_dm(
-    client: AsyncWebClient, standin: SlackStandIn
-) -> None:
+async def test_post_message_to_a_user_lands_in_their_dm(client: AsyncWebClient, standin: SlackStandIn) -> None:
     result = await client.chat_postMessage(channel=ADMIN, text="hello", blocks=sections(2))
     dm = standin.workspace.im_with(ADMIN)
     assert result["channel"] == dm.id
@@ -53,9 +51,7 @@ async def test_post_message_to_a_user_lands_in_their_dm(
     assert message.ts == result["ts"] and message.text == "hello" and len(message.blocks) == 2
 
 
-async def test_dm_errors_for_bots_deactivated_and_unknown_people(
-    client: AsyncWebClient, standin: SlackStandIn
-) -> None:
+async def test_dm_errors_for_bots_deactivated_and_unknown_people(client: AsyncWebClient, standin: SlackStandIn) -> None:
     standin.workspace.add_user("U0GONE", "gone", deleted=True)
     standin.workspace.add_user("U0ROBOT", "robot", is_bot=True)
     for channel, error in (
@@ -94,9 +90,7 @@ async def test_posting_needs_membership_of_a_channel(client: AsyncWebClient, sta
         [{"type": "bogus"}],
     ],
 )
-async def test_block_kit_limits_are_enforced(
-    client: AsyncWebClient, standin: SlackStandIn, blocks: list[Any]
-) -> None:
+async def test_block_kit_limits_are_enforced(client: AsyncWebClient, standin: SlackStandIn, blocks: list[Any]) -> None:
     with pytest.raises(SlackApiError) as caught:
         await client.chat_postMessage(channel=ADMIN, text="t", blocks=blocks)
     assert caught.value.response["error"] == "invalid_blocks"
@@ -175,9 +169,7 @@ async def test_a_share_of_calls_can_fail_with_5xx(client: AsyncWebClient, standi
     assert 70 <= statuses.count(503) <= 130
 
 
-async def test_an_error_can_be_queued_for_the_next_call(
-    client: AsyncWebClient, standin: SlackStandIn
-) -> None:
+async def test_an_error_can_be_queued_for_the_next_call(client: AsyncWebClient, standin: SlackStandIn) -> None:
     standin.faults.error("chat.postMessage", "channel_not_found")
     with pytest.raises(SlackApiError):
         await client.chat_postMessage(channel=ADMIN, text="x")
@@ -225,9 +217,7 @@ async def test_usergroups_and_lookup_by_email(client: AsyncWebClient, standin: S
     assert caught.value.response["error"] == "users_not_found"
 
 
-async def test_files_upload_v2_shares_the_file_in_the_channel(
-    client: AsyncWebClient, standin: SlackStandIn
-) -> None:
+async def test_files_upload_v2_shares_the_file_in_the_channel(client: AsyncWebClient, standin: SlackStandIn) -> None:
     leads = standin.workspace.add_channel("leads", [ADMIN, BOT_USER_ID])
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
     await client.files_upload_v2(
@@ -239,9 +229,7 @@ async def test_files_upload_v2_shares_the_file_in_the_channel(
     assert file.mimetype == "image/png"
 
 
-async def test_update_and_delete_only_the_apps_own_messages(
-    client: AsyncWebClient, standin: SlackStandIn
-) -> None:
+async def test_update_and_delete_only_the_apps_own_messages(client: AsyncWebClient, standin: SlackStandIn) -> None:
     posted = await client.chat_postMessage(channel=ADMIN, text="v1")
     await client.chat_update(channel=posted["channel"], ts=posted["ts"], text="v2", blocks=sections(1))
     [message] = standin.workspace.dms_to(ADMIN)
@@ -253,9 +241,7 @@ async def test_update_and_delete_only_the_apps_own_messages(
     assert standin.workspace.dms_to(ADMIN) == []
 
 
-async def test_response_urls_post_ephemeral_replace_and_delete(
-    standin: SlackStandIn, client: AsyncWebClient
-) -> None:
+async def test_response_urls_post_ephemeral_replace_and_delete(standin: SlackStandIn, client: AsyncWebClient) -> None:
     posted = await client.chat_postMessage(channel=ADMIN, text="survey")
     dm = standin.workspace.im_with(ADMIN)
     original = standin.workspace.find_message(dm.id, posted["ts"])
@@ -279,16 +265,12 @@ async def test_history_returns_metadata_newest_first(client: AsyncWebClient, sta
             channel=ADMIN, text=f"m{i}", metadata={"event_type": "delivery", "event_payload": {"id": i}}
         )
     dm = standin.workspace.im_with(ADMIN)
-    history = await client.conversations_history(
-        channel=dm.id, include_all_metadata=True, oldest=str(time.time() - 60)
-    )
+    history = await client.conversations_history(channel=dm.id, include_all_metadata=True, oldest=str(time.time() - 60))
     assert [m["text"] for m in history["messages"]] == ["m2", "m1", "m0"]
     assert history["messages"][0]["metadata"]["event_payload"] == {"id": 2}
 
 
-async def test_views_push_and_update_keep_the_stack_and_hash(
-    client: AsyncWebClient, standin: SlackStandIn
-) -> None:
+async def test_views_push_and_update_keep_the_stack_and_hash(client: AsyncWebClient, standin: SlackStandIn) -> None:
     def modal(title: str) -> dict[str, Any]:
         return {"type": "modal", "title": {"type": "plain_text", "text": title}, "blocks": sections(1)}
 
@@ -299,9 +281,7 @@ async def test_views_push_and_update_keep_the_stack_and_hash(
     with pytest.raises(SlackApiError) as caught:
         await client.views_update(view_id=root["view"]["id"], hash="stale", view=modal("Three"))
     assert caught.value.response["error"] == "hash_conflict"
-    updated = await client.views_update(
-        view_id=root["view"]["id"], hash=root["view"]["hash"], view=modal("Three")
-    )
+    updated = await client.views_update(view_id=root["view"]["id"], hash=root["view"]["hash"], view=modal("Three"))
     assert updated["view"]["title"]["text"] == "Three"
     await client.views_push(trigger_id=standin.new_trigger(ADMIN), view=modal("Four"))
     with pytest.raises(SlackApiError) as caught:

@@ -54,9 +54,7 @@ async def test_backup_does_not_overwrite_without_force(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "--force" in refused.stderr and "Traceback" not in refused.stderr
     assert target.read_text() == "precious"
-    forced = subprocess.run(
-        [*args, "--force"], env=_env(PULSE_DB=str(db)), capture_output=True, text=True, timeout=60
-    )
+    forced = subprocess.run([*args, "--force"], env=_env(PULSE_DB=str(db)), capture_output=True, text=True, timeout=60)
     assert forced.returncode == 0, forced.stderr
 
 
@@ -74,7 +72,7 @@ def test_migrate_command_applies_then_reports_up_to_date(tmp_path: Path) -> None
     first = subprocess.run(
         [sys.executable, "-m", "bot", "migrate"], env=env, capture_output=True, text=True, timeout=60
     )
-    assert first.returncode == 0 and "applied 1 (initial schema)" in first.stdout
+    assert first.returncode == 0 and "applied 1 (initial schema), 2 (claim times" in first.stdout
     second = subprocess.run(
         [sys.executable, "-m", "bot", "migrate"], env=env, capture_output=True, text=True, timeout=60
     )

@@ -11,9 +11,7 @@ import pytest
 from storage import MIGRATIONS, Migration, MigrationError, Store
 from tests.test_settings import _env
 
-INSERT_ROLLOUT = (
-    "INSERT INTO rollouts (slug, title, created_by, created_at, updated_at) VALUES (?, 't', 'U1', 0, 0)"
-)
+INSERT_ROLLOUT = "INSERT INTO rollouts (slug, title, created_by, created_at, updated_at) VALUES (?, 't', 'U1', 0, 0)"
 
 EXPECTED_TABLES = {
     "meta", "rollouts", "stages", "owners", "champions", "cohort_entries", "targets", "touchpoints",

@@ -44,6 +44,12 @@ ROLLOUT = Catalog(
             "anyone (you become its owner)",
             "create a rollout; stages default to alpha,beta,ga",
         ),
+        Subcommand(
+            "stages",
+            "/rollout stages <slug> <a,b,c>",
+            "owners",
+            "rename or reorder the stages (only before the rollout starts)",
+        ),
         Subcommand("vision", '/rollout vision <slug> "<text>"', "owners", "set the vision statement"),
         Subcommand("plan", "/rollout plan <slug> <stage> <YYYY-MM-DD>", "owners", "planned start of a stage"),
         Subcommand(
@@ -57,8 +63,7 @@ ROLLOUT = Catalog(
         Subcommand("channel", "/rollout channel <slug> <#channel>", "owners", "the announcement channel"),
         Subcommand(
             "target",
-            "/rollout target <slug> <metric> <op> <value> [stage]"
-            " | /rollout target <slug> remove <metric> [stage]",
+            "/rollout target <slug> <metric> <op> <value> [stage] | /rollout target <slug> remove <metric> [stage]",
             "owners",
             "add, replace or remove a success metric (gate), e.g. nps >= 30",
         ),
@@ -108,14 +113,11 @@ PULSE = Catalog(
         ),
         Subcommand(
             "digest",
-            '/pulse digest | /pulse digest subscribe <#channel> ["<cron>"]'
-            " | /pulse digest unsubscribe <#channel>",
+            '/pulse digest | /pulse digest subscribe <#channel> ["<cron>"] | /pulse digest unsubscribe <#channel>',
             "admins",
             "preview the digest, or (un)subscribe a channel to it",
         ),
-        Subcommand(
-            "export", "/pulse export <slug>", "owners, admins", "a CSV of the answers (no names) by DM"
-        ),
+        Subcommand("export", "/pulse export <slug>", "owners, admins", "a CSV of the answers (no names) by DM"),
         Subcommand("mydata", "/pulse mydata", "anyone", "what Rollout Pulse stores about you"),
         Subcommand("forget-me", "/pulse forget-me", "anyone", "delete your deliveries and answers"),
     ),

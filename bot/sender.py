@@ -1,0 +1,240 @@
+"""Posting to Slack exactly once, and the task that drains the outbox.
+
+Each post carries a key in its message metadata. A post whose outcome is unknown (the process
+died mid-call, the call timed out, Slack answered 5xx) is looked up in the channel's history by
+that key before it is tried again, so a retry never doubles a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock, epoch
+from handlers.blocks.text import Message
+from storage.models import OutboxItem
+from storage.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "rollout_pulse_post"
+# Errors Slack gives for a passing trouble on its side: worth another try.
+TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+# Give up on a message Slack keeps refusing for a day (a long outage): mark it failed, say why.
+GIVE_UP_AFTER_SECONDS = 24 * 3600
+MAX_BACKOFF_SECONDS = 300
+SEND_TIMEOUT_SECONDS = 10
+
+
+def backoff(attempts: int) -> int:
+    """Seconds before the next try: 2, 4, 8 … up to five minutes, with a little jitter."""
+    return int(min(MAX_BACKOFF_SECONDS, 2 ** max(1, attempts)) + random.uniform(0, 1))
+
+
+@dataclass(frozen=True)
+class Sent:
+    channel: str
+    ts: str
+    found_in_history: bool = False
+
+
+@dataclass(frozen=True)
+class Retry:
+    after: int
+    error: str
+    maybe_sent: bool
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: str
+
+
+Outcome = Sent | Retry | Failed
+
+
+def create_sender_client(token: str, base_url: str) -> AsyncWebClient:
+    """A client that never retries by itself: every retry must go through the history check."""
+    return AsyncWebClient(token=token, base_url=base_url, timeout=SEND_TIMEOUT_SECONDS, retry_handlers=[])
+
+
+async def find_posted(client: AsyncWebClient, channel: str, key: str, since: int) -> Sent | None:
+    """The message with this key, if an earlier attempt did post it."""
+    try:
+        if channel[:1] in ("U", "W"):
+            opened = await client.conversations_open(users=channel)
+            channel = opened["channel"]["id"]
+        history = await client.conversations_history(
+            channel=channel, oldest=str(max(0, since - 60)), include_all_metadata=True, limit=200
+        )
+    except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+        # Without history we cannot tell; posting again risks a duplicate, not a loss.
+        log.warning("could not check %s for an earlier post of %s: %s", channel, key, exc)
+        return None
+    messages: list[dict[str, Any]] = history.get("messages", [])
+    for message in messages:
+        metadata = message.get("metadata") or {}
+        if metadata.get("event_type") == METADATA_EVENT and (metadata.get("event_payload") or {}).get("key") == key:
+            return Sent(channel, str(message["ts"]), found_in_history=True)
+    return None
+
+
+async def post_once(
+    client: AsyncWebClient,
+    *,
+    channel: str,
+    key: str,
+    message: Message,
+    earlier_attempt_at: int | None,
+    **extra: Any,
+) -> Outcome:
+    """Post `message` unless an earlier attempt (begun at `earlier_attempt_at`) already did."""
+    if earlier_attempt_at is not None:
+        found = await find_posted(client, channel, key, earlier_attempt_at)
+        if found is not None:
+            return found
+    try:
+        response = await client.chat_postMessage(
+            channel=channel,
+            text=message.text,
+            blocks=message.blocks or None,
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
+            unfurl_links=False,
+            unfurl_media=False,
+            **extra,
+        )
+    except SlackApiError as exc:
+        return classify_error(exc)
+    except aiohttp.ClientConnectorError as exc:
+        # Never reached Slack: nothing can have been posted.
+        return Retry(after=5, error=f"cannot connect: {exc}", maybe_sent=False)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        return Retry(after=5, error=f"{type(exc).__name__}: {exc}", maybe_sent=True)
+    return Sent(str(response["channel"]), str(response["ts"]))
+
+
+def classify_error(exc: SlackApiError) -> Outcome:
+    status = exc.response.status_code
+    error = str(exc.response.get("error") or f"HTTP {status}")
+    if status == 429:
+        retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after") or "1"
+        try:
+            wait = max(1, int(float(retry_after)))
+        except ValueError:
+            wait = 1
+        return Retry(after=wait, error="ratelimited", maybe_sent=False)
+    if status >= 500 or error in TRANSIENT_ERRORS:
+        return Retry(after=5, error=error, maybe_sent=True)
+    return Failed(error)
+
+
+Render = Callable[[OutboxItem], Message]
+
+
+class OutboxSender:
+    """Drains the outbox: claims due rows, posts each exactly once, records the outcome."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        client: AsyncWebClient,
+        render: Render,
+        clock: Clock,
+        *,
+        concurrency: int = 4,
+        idle_seconds: float = 5.0,
+    ) -> None:
+        self.outbox = outbox
+        self.client = client
+        self.render = render
+        self.clock = clock
+        self.concurrency = concurrency
+        self.idle_seconds = idle_seconds
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def kick(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        recovered = await self.outbox.recover()
+        if recovered:
+            log.info("%d announcements were being sent when the bot stopped; checking and resuming", recovered)
+        while not self._stopping:
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("the outbox sender hit an error; it carries on")
+            await self._sleep()
+
+    async def _sleep(self) -> None:
+        self._wake.clear()
+        wait = self.idle_seconds
+        next_due = await self.outbox.next_due_at()
+        if next_due is not None:
+            wait = min(wait, max(0.0, next_due - self.clock.now().timestamp()))
+        if wait > 0 and not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    async def drain(self) -> int:
+        """Send everything due now; return how many rows were handled."""
+        handled = 0
+        gate = asyncio.Semaphore(self.concurrency)
+        while not self._stopping:
+            due = await self.outbox.due(epoch(self.clock.now()))
+            if not due:
+                return handled
+
+            async def one(item: OutboxItem) -> None:
+                async with gate:
+                    await self.send(item)
+
+            await asyncio.gather(*(one(item) for item in due))
+            handled += len(due)
+        return handled
+
+    async def send(self, item: OutboxItem) -> None:
+        now = epoch(self.clock.now())
+        before = await self.outbox.claim(item.id, now)
+        if before is None:
+            return  # taken or finished meanwhile
+        earlier = before.claimed_at if before.status == "sending" else None
+        try:
+            message = self.render(before)
+        except Exception as exc:
+            log.exception("could not render outbox row %s", item.id)
+            await self.outbox.failed(item.id, f"could not render: {exc}")
+            return
+        outcome = await post_once(
+            self.client,
+            channel=before.channel,
+            key=before.dedupe_key,
+            message=message,
+            earlier_attempt_at=earlier,
+        )
+        now = epoch(self.clock.now())
+        if isinstance(outcome, Sent):
+            await self.outbox.sent(item.id, outcome.ts, now)
+        elif isinstance(outcome, Failed):
+            log.warning("announcement %s to %s failed: %s", item.dedupe_key, before.channel, outcome.error)
+            await self.outbox.failed(item.id, outcome.error)
+        elif now - before.created_at > GIVE_UP_AFTER_SECONDS:
+            await self.outbox.failed(item.id, f"gave up after a day of errors; the last was {outcome.error}")
+        else:
+            wait = max(outcome.after, backoff(before.attempts + 1) if outcome.maybe_sent else outcome.after)
+            await self.outbox.retry(item.id, now + wait, outcome.error, maybe_sent=outcome.maybe_sent)

@@ -1,0 +1,49 @@
+"""Who is in the workspace: what the domain needs to know of Slack's people, groups and channels.
+
+The domain depends on this interface only; `bot.slack_directory` implements it over the Web API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from pydantic import BaseModel
+
+
+class Person(BaseModel):
+    id: str
+    is_bot: bool = False
+    deleted: bool = False
+    tz: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        """Can be surveyed and announced to: a human with an active account."""
+        return not self.is_bot and not self.deleted
+
+
+class ChannelInfo(BaseModel):
+    id: str
+    name: str | None
+    is_private: bool = False
+    is_member: bool = False
+    is_im: bool = False
+
+
+class Directory(Protocol):
+    async def people(self, user_ids: Iterable[str]) -> dict[str, Person]:
+        """The people among `user_ids` who exist (unknown IDs are left out)."""
+        ...
+
+    async def usergroup_members(self, group_id: str) -> list[str]:
+        """Members of a user group; NotFound if there is no such group."""
+        ...
+
+    async def channel_members(self, channel_id: str) -> list[str]:
+        """Members of a channel; NotFound if the bot cannot see it."""
+        ...
+
+    async def channel(self, channel_id: str) -> ChannelInfo:
+        """A channel as the bot sees it; NotFound if the bot cannot see it."""
+        ...

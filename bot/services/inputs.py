@@ -1,0 +1,119 @@
+"""Checks on values people type (slugs, stage names, dates, targets), shared by the slash
+commands and the config file. Each failure is a BadInput that says what was wrong."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from bot.services.errors import BadInput
+from bot.services.metrics import OPERATOR_SPELLINGS, VALUE_RANGES, MetricName, parse_metric
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
+STAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DEFAULT_STAGES = ("alpha", "beta", "ga")
+MAX_STAGES = 10
+TITLE_MAX = 150
+VISION_MAX = 2000
+REASON_MAX = 500
+
+
+def slug(text: str) -> str:
+    if not SLUG.match(text):
+        raise BadInput(
+            f"“{_short(text)}” is not a valid rollout name: use 2–40 lower-case letters, digits and dashes, "
+            "starting with a letter or digit (e.g. expense-tool)."
+        )
+    return text
+
+
+def title(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise BadInput("The title is empty.")
+    if len(text) > TITLE_MAX:
+        raise BadInput(f"The title is {len(text)} characters long; keep it to {TITLE_MAX}.")
+    return text
+
+
+def stage_names(text: str) -> list[str]:
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if not names:
+        raise BadInput("Name at least one stage, e.g. stages alpha,beta,ga.")
+    if len(names) > MAX_STAGES:
+        raise BadInput(f"{len(names)} stages is too many; use at most {MAX_STAGES}.")
+    for name in names:
+        if not STAGE_NAME.match(name):
+            raise BadInput(f"“{_short(name)}” is not a valid stage name: use lower-case letters, digits and dashes.")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise BadInput(f"Stage names must differ: {', '.join(duplicates)} appears twice.")
+    return names
+
+
+def day(text: str) -> date:
+    if not DAY.match(text):
+        raise BadInput(f"“{_short(text)}” is not a date: write it as YYYY-MM-DD, e.g. 2026-12-01.")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"{text} is not a real date.") from None
+
+
+def vision(text: str) -> str:
+    text = " ".join(text.split())
+    if not text:
+        raise BadInput("The vision is empty.")
+    if len(text) > VISION_MAX:
+        raise BadInput(f"The vision is {len(text)} characters long; keep it to {VISION_MAX}.")
+    return text
+
+
+def reason(text: str | None, *, required: bool) -> str | None:
+    text = " ".join((text or "").split())
+    if not text:
+        if required:
+            raise BadInput("Give a reason in quotes.")
+        return None
+    if len(text) > REASON_MAX:
+        raise BadInput(f"The reason is {len(text)} characters long; keep it to {REASON_MAX}.")
+    return text
+
+
+def metric(text: str) -> MetricName:
+    name = parse_metric(text)
+    if name is None:
+        raise BadInput(
+            f"“{_short(text)}” is not a metric. Use nps, response_rate, responses, or "
+            "csat:<touchpoint>, ces:<touchpoint>, thumbs:<touchpoint>, minutes:<touchpoint>."
+        )
+    return name
+
+
+def op(text: str) -> str:
+    found = OPERATOR_SPELLINGS.get(text.strip())
+    if found is None:
+        raise BadInput(f"“{_short(text)}” is not a comparison: use >=, >, <=, < or ==.")
+    return found
+
+
+def target_value(name: MetricName, text: str) -> float:
+    raw = text.strip()
+    percent = raw.endswith("%")
+    try:
+        value = float(raw.rstrip("%").replace(",", "."))
+    except ValueError:
+        raise BadInput(f"“{_short(text)}” is not a number.") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise BadInput(f"“{_short(text)}” is not a number.")
+    if percent and name.family == "response_rate":
+        value /= 100
+    low, high, reads = VALUE_RANGES[name.family]
+    if not low <= value <= high:
+        raise BadInput(f"{name} takes {reads}; {raw} is out of range.")
+    return value
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,285 @@
+"""The metrics of a rollout stage over a time window, and the gates they pass or fail.
+
+Plain computation over the store, shared by the status card, results and digests (SPEC §3.1,
+§3.5). Every figure derived from answers is withheld below PULSE_MIN_GROUP respondents (§3.6).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from storage.db import Store
+from storage.models import GateRecord, Scale, Target, Touchpoint
+
+Z_95 = 1.96
+
+GateState = Literal["pass", "fail", "not_enough_data"]
+
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": lambda a, b: math.isclose(a, b, abs_tol=1e-9),
+}
+# What people type, and what we store.
+OPERATOR_SPELLINGS = {
+    ">=": ">=",
+    "=>": ">=",
+    "≥": ">=",
+    ">": ">",
+    "<=": "<=",
+    "=<": "<=",
+    "≤": "<=",
+    "<": "<",
+    "==": "==",
+    "=": "==",
+}
+
+WHOLE_STAGE_METRICS = ("nps", "response_rate", "responses")
+TOUCHPOINT_METRICS: tuple[Scale, ...] = ("csat", "ces", "thumbs", "minutes")
+_METRIC = re.compile(r"^(nps|response_rate|responses|(csat|ces|thumbs|minutes):([a-z0-9][a-z0-9-]{0,39}))$")
+
+# The range a target value must lie in, per metric family, and how it reads.
+VALUE_RANGES: dict[str, tuple[float, float, str]] = {
+    "nps": (-100, 100, "an NPS from -100 to 100"),
+    "response_rate": (0, 1, "a share from 0 to 1 (or a percentage such as 40%)"),
+    "responses": (0, 1_000_000, "a count of responses, 0 or more"),
+    "csat": (0, 100, "a percentage of satisfied answers, 0 to 100"),
+    "ces": (1, 7, "an average effort score from 1 to 7"),
+    "thumbs": (0, 100, "a percentage of thumbs up, 0 to 100"),
+    "minutes": (0, 24 * 60, "a number of minutes, 0 or more"),
+}
+
+# Answers on the `minutes` scale are stored as the midpoint of the bucket chosen.
+MINUTE_BUCKETS: tuple[tuple[str, float], ...] = (
+    ("<5", 2.5),
+    ("5–15", 10.0),
+    ("15–30", 22.5),
+    ("30–60", 45.0),
+    (">60", 90.0),
+)
+
+
+@dataclass(frozen=True)
+class MetricName:
+    family: str
+    touchpoint: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.family}:{self.touchpoint}" if self.touchpoint else self.family
+
+
+def parse_metric(text: str) -> MetricName | None:
+    match = _METRIC.match(text.strip().lower())
+    if match is None:
+        return None
+    if match.group(2):
+        return MetricName(match.group(2), match.group(3))
+    return MetricName(match.group(1))
+
+
+@dataclass(frozen=True)
+class NpsSummary:
+    """NPS of n respondents with its 95% interval: X ∈ {+1, 0, −1}, NPS = 100·mean(X),
+    margin = 1.96·100·sqrt(Var(X)/n) with the population variance of X."""
+
+    n: int
+    score: float
+    margin: float
+    promoters: float
+    passives: float
+    detractors: float
+
+    @property
+    def low(self) -> float:
+        return self.score - self.margin
+
+    @property
+    def high(self) -> float:
+        return self.score + self.margin
+
+
+def nps_summary(scores: Sequence[float]) -> NpsSummary | None:
+    n = len(scores)
+    if n == 0:
+        return None
+    promoters = sum(1 for s in scores if s >= 9)
+    detractors = sum(1 for s in scores if s <= 6)
+    passives = n - promoters - detractors
+    p, d = promoters / n, detractors / n
+    mean = p - d
+    variance = p + d - mean * mean
+    margin = Z_95 * 100 * math.sqrt(max(variance, 0.0) / n)
+    return NpsSummary(n=n, score=100 * mean, margin=margin, promoters=p, passives=passives / n, detractors=d)
+
+
+def touchpoint_score(scale: Scale, scores: Sequence[float]) -> float | None:
+    """CSAT: % of 4–5; CES: mean; thumbs: % up; minutes: median."""
+    if not scores:
+        return None
+    if scale == "csat":
+        return 100 * sum(1 for s in scores if s >= 4) / len(scores)
+    if scale == "ces":
+        return statistics.fmean(scores)
+    if scale == "thumbs":
+        return 100 * sum(1 for s in scores if s >= 1) / len(scores)
+    return float(statistics.median(scores))
+
+
+@dataclass(frozen=True)
+class TouchpointMetrics:
+    key: str
+    label: str
+    scale: Scale
+    n: int
+    score: float | None  # None when n is below the anonymity threshold
+
+
+@dataclass(frozen=True)
+class StageMetrics:
+    """What the status card, results and digests show for one stage and window."""
+
+    min_group: int
+    respondents: int  # NPS respondents
+    nps: NpsSummary | None  # None below the threshold
+    asked: int  # NPS surveys delivered
+    answered: int  # of those, answered
+    responses: int  # every answer, NPS and touchpoints
+    touchpoints: dict[str, TouchpointMetrics] = field(default_factory=dict)
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.answered / self.asked if self.asked else None
+
+    @property
+    def enough(self) -> bool:
+        return self.respondents >= self.min_group
+
+
+@dataclass(frozen=True)
+class Window:
+    """Half-open time window [start, end) in Unix seconds; None means unbounded."""
+
+    start: int | None = None
+    end: int | None = None
+
+    def sql(self, column: str) -> tuple[str, list[int]]:
+        clauses, params = [], []
+        if self.start is not None:
+            clauses.append(f"{column} >= ?")
+            params.append(self.start)
+        if self.end is not None:
+            clauses.append(f"{column} < ?")
+            params.append(self.end)
+        return (" AND " + " AND ".join(clauses)) if clauses else "", params
+
+
+def compute_metrics(
+    *,
+    min_group: int,
+    nps_scores: Sequence[float],
+    asked: int,
+    answered: int,
+    touchpoint_scores: dict[int, list[float]],
+    touchpoints: Iterable[Touchpoint],
+) -> StageMetrics:
+    """Assemble the metrics from raw scores, withholding what the threshold hides."""
+    nps = nps_summary(nps_scores) if len(nps_scores) >= min_group else None
+    per_touchpoint = {}
+    for tp in touchpoints:
+        scores = touchpoint_scores.get(tp.id, [])
+        shown = touchpoint_score(tp.scale, scores) if len(scores) >= min_group else None
+        per_touchpoint[tp.key] = TouchpointMetrics(tp.key, tp.label, tp.scale, len(scores), shown)
+    return StageMetrics(
+        min_group=min_group,
+        respondents=len(nps_scores),
+        nps=nps,
+        asked=asked,
+        answered=answered,
+        responses=len(nps_scores) + sum(len(v) for v in touchpoint_scores.values()),
+        touchpoints=per_touchpoint,
+    )
+
+
+async def stage_metrics(
+    store: Store,
+    *,
+    stage_id: int,
+    touchpoints: Iterable[Touchpoint],
+    min_group: int,
+    window: Window | None = None,
+) -> StageMetrics:
+    """The metrics of one stage (its waves and answers) within an optional window."""
+    window = window or Window()
+    answered_sql, answered_params = window.sql("answered_at")
+    rows = await store.fetch_all(
+        f"""SELECT kind, touchpoint_id, score FROM responses
+            WHERE stage_id = ?{answered_sql}""",
+        (stage_id, *answered_params),
+    )
+    nps_scores: list[float] = []
+    tp_scores: dict[int, list[float]] = {}
+    for kind, touchpoint_id, score in rows:
+        if kind == "nps":
+            nps_scores.append(float(score))
+        elif touchpoint_id is not None:
+            tp_scores.setdefault(int(touchpoint_id), []).append(float(score))
+    opened_sql, opened_params = window.sql("w.opened_at")
+    delivered = await store.fetch_one(
+        f"""SELECT count(*), ifnull(sum(d.answered), 0) FROM deliveries d JOIN waves w ON w.id = d.wave_id
+            WHERE w.stage_id = ? AND w.kind = 'nps' AND d.status = 'sent'{opened_sql}""",
+        (stage_id, *opened_params),
+    )
+    asked, answered = (int(delivered[0]), int(delivered[1])) if delivered else (0, 0)
+    return compute_metrics(
+        min_group=min_group,
+        nps_scores=nps_scores,
+        asked=asked,
+        answered=answered,
+        touchpoint_scores=tp_scores,
+        touchpoints=touchpoints,
+    )
+
+
+def metric_value(metrics: StageMetrics, name: MetricName) -> tuple[float | None, bool]:
+    """(value, enough data) for a metric name."""
+    if name.family == "responses":
+        return float(metrics.responses), True
+    if name.family == "nps":
+        return (metrics.nps.score if metrics.nps else None), metrics.nps is not None
+    if name.family == "response_rate":
+        enough = metrics.respondents >= metrics.min_group and metrics.asked > 0
+        return (metrics.response_rate if enough else None), enough
+    tp = metrics.touchpoints.get(name.touchpoint or "")
+    if tp is None or tp.scale != name.family:
+        return None, False
+    return tp.score, tp.score is not None
+
+
+def evaluate_gate(target: Target, metrics: StageMetrics) -> GateRecord:
+    name = parse_metric(target.metric)
+    value, enough = metric_value(metrics, name) if name else (None, False)
+    state: GateState
+    if not enough or value is None:
+        state = "not_enough_data"
+    else:
+        state = "pass" if OPERATORS[target.op](value, target.value) else "fail"
+    return GateRecord(
+        metric=target.metric,
+        op=target.op,
+        target=target.value,
+        value=value,
+        state=state,
+        stage_specific=target.stage_id is not None,
+    )
+
+
+def evaluate_gates(targets: Iterable[Target], metrics: StageMetrics) -> list[GateRecord]:
+    return [evaluate_gate(t, metrics) for t in targets]

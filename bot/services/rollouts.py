@@ -1,0 +1,807 @@
+"""Rollouts: creating and changing them, moving them through their stages, and what they show.
+
+Every change checks who may make it (SPEC §1), is applied in one transaction with its audit
+entry, and a stage change queues its announcements in that same transaction (§3.2).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import aiosqlite
+
+from bot.clock import Clock, epoch
+from bot.services import inputs
+from bot.services.announcements import Announcement, Audience
+from bot.services.directory import Directory
+from bot.services.errors import BadInput, Conflict, NotAllowed, NotFound
+from bot.services.metrics import StageMetrics, evaluate_gates, stage_metrics
+from bot.settings import Settings
+from storage import rollouts as repo
+from storage.db import Store
+from storage.models import (
+    AuditEntry,
+    CohortKind,
+    GateRecord,
+    OutboxItem,
+    RolloutStatus,
+    Stage,
+    Transition,
+    TransitionKind,
+)
+from storage.outbox import enqueue
+from storage.rollouts import RolloutDetail, Rollouts
+
+log = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 40
+
+
+@dataclass(frozen=True)
+class CohortRef:
+    kind: CohortKind
+    ref: str
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    detail: RolloutDetail
+    stage: Stage
+    metrics: StageMetrics
+    gates: list[GateRecord]
+
+    @property
+    def passed(self) -> bool:
+        return all(g.state == "pass" for g in self.gates)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """A stage change that happened."""
+
+    detail: RolloutDetail  # as it is after the change
+    transition_id: int
+    kind: TransitionKind
+    from_stage: str | None
+    to_stage: str | None
+    cohort_size: int | None
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """An advance refused by its gates: say which, and offer the override."""
+
+    check: GateCheck
+
+
+@dataclass(frozen=True)
+class StatusView:
+    detail: RolloutDetail
+    metrics: StageMetrics | None
+    gates: list[GateRecord]
+    cohort_size: int | None
+    today: date
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    detail: RolloutDetail
+    entries: list[AuditEntry]
+    transitions: list[Transition]
+    undelivered: list[OutboxItem]
+
+
+class RolloutService:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        on_outbox: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.rollouts = Rollouts(store)
+        # Wakes the sender after announcements were queued.
+        self.on_outbox = on_outbox
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _now(self) -> int:
+        return epoch(self.clock.now())
+
+    def today(self) -> date:
+        return self.clock.now().astimezone(self.settings.tz).date()
+
+    def local_date(self, at: int) -> date:
+        return datetime.fromtimestamp(at, self.settings.tz).date()
+
+    async def get(self, slug: str) -> RolloutDetail:
+        detail = await self.rollouts.load(slug.lower())
+        if detail is None:
+            known = await self.rollouts.slugs()
+            hint = f" Known rollouts: {', '.join(known[:10])}." if known else " There are no rollouts yet."
+            raise NotFound(f"There is no rollout called “{slug[:40]}”.{hint}")
+        return detail
+
+    def may_change(self, detail: RolloutDetail, user: str) -> bool:
+        return self.settings.is_admin(user) or user in detail.owners
+
+    def require_owner(self, detail: RolloutDetail, user: str) -> None:
+        if not self.may_change(detail, user):
+            raise NotAllowed(
+                f"Only the owners of {detail.rollout.slug} or an admin can change it. Its owners:",
+                people=tuple(detail.owners),
+            )
+
+    @staticmethod
+    def stage(detail: RolloutDetail, name: str) -> Stage:
+        stage = detail.stage_named(name)
+        if stage is None:
+            names = ", ".join(s.name for s in detail.stages)
+            raise NotFound(f"{detail.rollout.slug} has no stage “{name[:40]}”; its stages are {names}.")
+        return stage
+
+    async def _edit(self, detail: RolloutDetail, actor: str, action: str, **extra: object) -> None:
+        """Record an edit that needs nothing but its audit entry and a new updated_at."""
+        now = self._now()
+        async with self.store.transaction() as conn:
+            await repo.update_rollout(conn, detail.rollout.id, now)
+            await repo.write_audit(
+                conn, rollout_id=detail.rollout.id, actor=actor, action=action, now=now, detail=dict(extra)
+            )
+
+    # -- creating and editing -------------------------------------------------------------------------
+
+    async def create(self, actor: str, slug: str, title: str, stages: Sequence[str] | None = None) -> RolloutDetail:
+        slug = inputs.slug(slug)
+        title = inputs.title(title)
+        names = list(stages) if stages else list(inputs.DEFAULT_STAGES)
+        if await self.rollouts.get(slug) is not None:
+            raise Conflict(f"A rollout called {slug} already exists; pick another name.")
+        now = self._now()
+        try:
+            async with self.store.transaction() as conn:
+                rollout_id = await repo.insert_rollout(
+                    conn, slug=slug, title=title, stage_names=names, creator=actor, now=now
+                )
+                await repo.write_audit(
+                    conn,
+                    rollout_id=rollout_id,
+                    actor=actor,
+                    action="created",
+                    now=now,
+                    detail={"title": title, "stages": names},
+                )
+        except sqlite3.IntegrityError:
+            raise Conflict(f"A rollout called {slug} already exists; pick another name.") from None
+        return await self.get(slug)
+
+    async def set_stages(self, actor: str, slug: str, names: Sequence[str]) -> RolloutDetail:
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        if detail.rollout.status != RolloutStatus.PLANNED:
+            raise Conflict(
+                f"{detail.rollout.slug} has started, so its stages can no longer change. "
+                "Plan dates and cohorts still can."
+            )
+        now = self._now()
+        async with self.store.transaction() as conn:
+            status, _ = await repo.current_status(conn, detail.rollout.id)
+            if status != RolloutStatus.PLANNED:
+                raise Conflict(f"{detail.rollout.slug} has started, so its stages can no longer change.")
+            await repo.replace_stages(conn, detail.rollout.id, names)
+            await repo.update_rollout(conn, detail.rollout.id, now)
+            await repo.write_audit(
+                conn,
+                rollout_id=detail.rollout.id,
+                actor=actor,
+                action="stages set",
+                now=now,
+                detail={"stages": list(names)},
+            )
+        return await self.get(slug)
+
+    async def set_vision(self, actor: str, slug: str, text: str) -> RolloutDetail:
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        vision = inputs.vision(text)
+        now = self._now()
+        async with self.store.transaction() as conn:
+            await repo.update_rollout(conn, detail.rollout.id, now, vision=vision)
+            await repo.write_audit(conn, rollout_id=detail.rollout.id, actor=actor, action="vision set", now=now)
+        return await self.get(slug)
+
+    async def plan(self, actor: str, slug: str, stage_name: str, day: date) -> RolloutDetail:
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        stage = self.stage(detail, stage_name)
+        now = self._now()
+        async with self.store.transaction() as conn:
+            await repo.set_planned_start(conn, stage.id, day)
+            await repo.update_rollout(conn, detail.rollout.id, now)
+            await repo.write_audit(
+                conn,
+                rollout_id=detail.rollout.id,
+                actor=actor,
+                action="planned",
+                now=now,
+                detail={"stage": stage.name, "date": day.isoformat()},
+            )
+        return await self.get(slug)
+
+    async def change_cohort(
+        self,
+        actor: str,
+        slug: str,
+        stage_name: str,
+        refs: Sequence[CohortRef],
+        directory: Directory,
+        *,
+        remove: bool = False,
+    ) -> tuple[RolloutDetail, int]:
+        """Add (checked against Slack) or remove cohort entries; return the number changed."""
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        stage = self.stage(detail, stage_name)
+        if not refs:
+            raise BadInput("Name the people, user groups or channels to " + ("remove." if remove else "add."))
+        now = self._now()
+        if remove:
+            async with self.store.transaction() as conn:
+                changed = await repo.remove_cohort_entries(conn, stage.id, [(r.kind, r.ref) for r in refs])
+                if changed:
+                    await repo.update_rollout(conn, detail.rollout.id, now)
+                    await repo.write_audit(
+                        conn,
+                        rollout_id=detail.rollout.id,
+                        actor=actor,
+                        action="cohort removed",
+                        now=now,
+                        detail={"stage": stage.name, "entries": [_ref_text(r) for r in refs]},
+                    )
+            return await self.get(slug), changed
+        labelled = [await self._checked_ref(ref, directory) for ref in refs]
+        async with self.store.transaction() as conn:
+            changed = await repo.add_cohort_entries(
+                conn, stage.id, [(r.kind, r.ref, r.label) for r in labelled], actor, now
+            )
+            await repo.update_rollout(conn, detail.rollout.id, now)
+            await repo.write_audit(
+                conn,
+                rollout_id=detail.rollout.id,
+                actor=actor,
+                action="cohort added",
+                now=now,
+                detail={"stage": stage.name, "entries": [_ref_text(r) for r in labelled]},
+            )
+        return await self.get(slug), changed
+
+    async def _checked_ref(self, ref: CohortRef, directory: Directory) -> CohortRef:
+        """The entry exists in Slack (raises NotFound naming it otherwise)."""
+        if ref.kind == "usergroup":
+            await directory.usergroup_members(ref.ref)
+            return ref
+        if ref.kind == "channel":
+            channel = await directory.channel(ref.ref)
+            return CohortRef("channel", ref.ref, ref.label or channel.name)
+        people = await directory.people([ref.ref])
+        if ref.ref not in people:
+            raise NotFound(f"There is no person {ref.ref} in this workspace.")
+        return ref
+
+    async def change_people(
+        self,
+        actor: str,
+        slug: str,
+        role: str,
+        users: Sequence[str],
+        directory: Directory,
+        *,
+        remove: bool = False,
+    ) -> tuple[RolloutDetail, list[str]]:
+        """Add or remove owners or champions; return the people whose role changed."""
+        assert role in ("owners", "champions")
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        if not users:
+            raise BadInput("Mention at least one person.")
+        if not remove:
+            found = await directory.people(users)
+            for user in users:
+                person = found.get(user)
+                if person is None:
+                    raise NotFound(f"There is no person {user} in this workspace.")
+                if person.is_bot:
+                    raise BadInput(f"Only people can be {role}; this is a bot:", people=(user,))
+                if person.deleted:
+                    raise BadInput("This account is deactivated:", people=(user,))
+        now = self._now()
+        noun = "owner" if role == "owners" else "champion"
+        async with self.store.transaction() as conn:
+            if remove:
+                changed = await repo.remove_people(conn, role, detail.rollout.id, users)
+                if role == "owners" and await repo.count_people(conn, "owners", detail.rollout.id) == 0:
+                    raise Conflict("A rollout needs at least one owner; add another owner before removing the last.")
+            else:
+                changed = await repo.add_people(conn, role, detail.rollout.id, users, actor, now)
+            if changed:
+                await repo.update_rollout(conn, detail.rollout.id, now)
+                await repo.write_audit(
+                    conn,
+                    rollout_id=detail.rollout.id,
+                    actor=actor,
+                    action=f"{noun}s {'removed' if remove else 'added'}",
+                    now=now,
+                    detail={"people": changed},
+                )
+        return await self.get(slug), changed
+
+    async def set_channel(self, actor: str, slug: str, channel_id: str, directory: Directory) -> RolloutDetail:
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        channel = await directory.channel(channel_id)
+        if channel.is_im:
+            raise BadInput("Pick a channel, not a direct message.")
+        if not channel.is_member:
+            raise BadInput(
+                f"I am not in #{channel.name or channel_id} yet, so I could not post there. "
+                f"Invite me with /invite @Rollout Pulse in that channel, then try again."
+            )
+        now = self._now()
+        async with self.store.transaction() as conn:
+            await repo.update_rollout(conn, detail.rollout.id, now, channel_id=channel_id)
+            await repo.write_audit(
+                conn,
+                rollout_id=detail.rollout.id,
+                actor=actor,
+                action="channel set",
+                now=now,
+                detail={"channel": channel_id},
+            )
+        return await self.get(slug)
+
+    async def set_target(
+        self, actor: str, slug: str, metric_text: str, op_text: str, value_text: str, stage_name: str | None
+    ) -> tuple[RolloutDetail, bool]:
+        """Add or replace a target; True when it replaced one."""
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        name = inputs.metric(metric_text)
+        op = inputs.op(op_text)
+        value = inputs.target_value(name, value_text)
+        if name.touchpoint is not None:
+            touchpoint = detail.touchpoint(name.touchpoint)
+            if touchpoint is None:
+                raise NotFound(
+                    f"{detail.rollout.slug} has no touchpoint “{name.touchpoint}”; define it with "
+                    f'/pulse touchpoint {detail.rollout.slug} {name.touchpoint} "<label>" {name.family}.'
+                )
+            if touchpoint.scale != name.family:
+                raise BadInput(
+                    f"The touchpoint {touchpoint.key} is measured with {touchpoint.scale}, not {name.family}; "
+                    f"use {touchpoint.scale}:{touchpoint.key}."
+                )
+        stage = self.stage(detail, stage_name) if stage_name else None
+        now = self._now()
+        async with self.store.transaction() as conn:
+            replaced = await repo.upsert_target(
+                conn,
+                rollout_id=detail.rollout.id,
+                stage_id=stage.id if stage else None,
+                metric=str(name),
+                op=op,
+                value=value,
+                actor=actor,
+                now=now,
+            )
+            await repo.update_rollout(conn, detail.rollout.id, now)
+            await repo.write_audit(
+                conn,
+                rollout_id=detail.rollout.id,
+                actor=actor,
+                action="target replaced" if replaced else "target added",
+                now=now,
+                detail={"target": f"{name} {op} {value:g}", "stage": stage.name if stage else None},
+            )
+        return await self.get(slug), replaced
+
+    async def remove_target(self, actor: str, slug: str, metric_text: str, stage_name: str | None) -> RolloutDetail:
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        name = inputs.metric(metric_text)
+        stage = self.stage(detail, stage_name) if stage_name else None
+        now = self._now()
+        async with self.store.transaction() as conn:
+            removed = await repo.remove_target(conn, detail.rollout.id, stage.id if stage else None, str(name))
+            if not removed:
+                where = f"for {stage.name}" if stage else "for the whole rollout"
+                raise NotFound(f"{detail.rollout.slug} has no {name} target {where}.")
+            await repo.update_rollout(conn, detail.rollout.id, now)
+            await repo.write_audit(
+                conn,
+                rollout_id=detail.rollout.id,
+                actor=actor,
+                action="target removed",
+                now=now,
+                detail={"target": str(name), "stage": stage.name if stage else None},
+            )
+        return await self.get(slug)
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    async def metrics_of(self, detail: RolloutDetail, stage: Stage) -> StageMetrics:
+        return await stage_metrics(
+            self.store,
+            stage_id=stage.id,
+            touchpoints=detail.touchpoints,
+            min_group=self.settings.pulse_min_group,
+        )
+
+    async def check_gates(self, detail: RolloutDetail) -> GateCheck:
+        stage = detail.current
+        if stage is None:
+            raise Conflict(f"{detail.rollout.slug} has not started yet.")
+        metrics = await self.metrics_of(detail, stage)
+        return GateCheck(detail, stage, metrics, evaluate_gates(detail.targets_for(stage), metrics))
+
+    async def cohort_size(self, detail: RolloutDetail, stage: Stage, directory: Directory) -> int:
+        return len(await resolve_cohort(detail, stage, directory))
+
+    async def for_status(self, slug: str | None, channel_id: str | None) -> RolloutDetail:
+        """The rollout `/rollout status` means: the named one, the one announced in this channel,
+        or the only active one."""
+        if slug:
+            return await self.get(slug)
+        if channel_id:
+            here = await self.rollouts.by_channel(channel_id)
+            if len(here) == 1:
+                return await self.get(here[0].slug)
+        open_ones = await self.rollouts.open_rollouts()
+        active = [d for d in open_ones if d.rollout.status == RolloutStatus.ACTIVE]
+        if len(active) == 1:
+            return active[0]
+        if not open_ones:
+            raise NotFound("There are no rollouts yet. Create one with /rollout new.")
+        names = ", ".join(d.rollout.slug for d in (active or open_ones)[:10])
+        raise BadInput(f"Which rollout? Name one: {names}.")
+
+    async def status(self, detail: RolloutDetail, directory: Directory | None) -> StatusView:
+        stage = detail.current
+        metrics = gates = None
+        if stage is not None:
+            check = await self.check_gates(detail)
+            metrics, gates = check.metrics, check.gates
+        first = detail.stages[0] if detail.stages else None
+        sized = stage or first
+        size = await self.cohort_size(detail, sized, directory) if (directory and sized) else None
+        return StatusView(detail, metrics, gates or [], size, self.today())
+
+    async def history(self, slug: str) -> HistoryView:
+        detail = await self.get(slug)
+        entries = await self.rollouts.audit(detail.rollout.id, HISTORY_LIMIT)
+        transitions = await self.rollouts.transitions(detail.rollout.id)
+        undelivered = await self.rollouts.announcement_outcomes(detail.rollout.id)
+        return HistoryView(detail, entries, transitions, undelivered)
+
+    async def open_rollouts(self) -> list[RolloutDetail]:
+        return await self.rollouts.open_rollouts()
+
+    # -- moving through stages ------------------------------------------------------------------------
+
+    async def start(self, actor: str, slug: str, directory: Directory) -> Moved:
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        if detail.rollout.status != RolloutStatus.PLANNED:
+            raise Conflict(f"{detail.rollout.slug} has already started; it is {self._where(detail)}.")
+        first = detail.stages[0]
+        size = await self.cohort_size(detail, first, directory)
+        return await self._move(
+            detail,
+            actor,
+            "start",
+            expect=(RolloutStatus.PLANNED, None),
+            to_stage=first,
+            status=RolloutStatus.ACTIVE,
+            reason=None,
+            cohort_size=size,
+        )
+
+    def _movable(self, detail: RolloutDetail) -> Stage:
+        status = detail.rollout.status
+        if status == RolloutStatus.PLANNED:
+            raise Conflict(
+                f"{detail.rollout.slug} has not started; start it with /rollout start {detail.rollout.slug}."
+            )
+        if status == RolloutStatus.PAUSED:
+            raise Conflict(
+                f"{detail.rollout.slug} is paused; resume it with /rollout resume {detail.rollout.slug} first."
+            )
+        if status == RolloutStatus.COMPLETED:
+            raise Conflict(f"{detail.rollout.slug} is already complete.")
+        stage = detail.current
+        assert stage is not None
+        return stage
+
+    async def try_advance(self, actor: str, slug: str, reason_text: str | None) -> GateCheck:
+        """Check permission, state and gates without changing anything (the quick part)."""
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        inputs.reason(reason_text, required=False)
+        self._movable(detail)
+        return await self.check_gates(detail)
+
+    async def advance(
+        self,
+        actor: str,
+        slug: str,
+        directory: Directory,
+        *,
+        reason: str | None = None,
+        override: str | None = None,
+        expected_stage_id: int | None = None,
+    ) -> Moved | Blocked:
+        """Enter the next stage if every gate passes, or with `override` (a reason) anyway."""
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        reason = inputs.reason(reason, required=False)
+        override = inputs.reason(override, required=False) if override is not None else None
+        if override is not None and not override:
+            raise BadInput("Give a reason for advancing anyway.", field="reason")
+        stage = self._movable(detail)
+        if expected_stage_id is not None and stage.id != expected_stage_id:
+            raise Conflict(
+                f"{detail.rollout.slug} has moved on since (it is {self._where(detail)}); nothing was changed."
+            )
+        check = await self.check_gates(detail)
+        if not check.passed and override is None:
+            return Blocked(check)
+        following = detail.next_stage(stage)
+        size = await self.cohort_size(detail, following or stage, directory)
+        return await self._move(
+            detail,
+            actor,
+            "advance" if following else "complete",
+            expect=(RolloutStatus.ACTIVE, stage.id),
+            to_stage=following,
+            status=RolloutStatus.ACTIVE if following else RolloutStatus.COMPLETED,
+            reason=override or reason,
+            cohort_size=size,
+            gates=check.gates,
+            overridden=override is not None,
+        )
+
+    async def rollback(self, actor: str, slug: str, reason_text: str | None, directory: Directory) -> Moved:
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        reason = inputs.reason(reason_text, required=True)
+        status = detail.rollout.status
+        current = detail.current
+        expect: tuple[RolloutStatus, int | None]
+        if status == RolloutStatus.COMPLETED:
+            target, expect = detail.stages[-1], (status, current.id if current else None)
+        elif status in (RolloutStatus.ACTIVE, RolloutStatus.PAUSED) and current is not None:
+            previous = detail.previous_stage(current)
+            if previous is None:
+                raise Conflict(
+                    f"{detail.rollout.slug} is in its first stage ({current.name}); there is nothing to roll back to."
+                )
+            target, expect = previous, (status, current.id)
+        else:
+            raise Conflict(f"{detail.rollout.slug} has not started, so there is nothing to roll back.")
+        size = await self.cohort_size(detail, target, directory)
+        return await self._move(
+            detail,
+            actor,
+            "rollback",
+            expect=expect,
+            to_stage=target,
+            status=RolloutStatus.ACTIVE,
+            reason=reason,
+            cohort_size=size,
+        )
+
+    async def pause(self, actor: str, slug: str, reason_text: str | None) -> Moved:
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        reason = inputs.reason(reason_text, required=True)
+        current = self._movable(detail)
+        return await self._move(
+            detail,
+            actor,
+            "pause",
+            expect=(RolloutStatus.ACTIVE, current.id),
+            to_stage=current,
+            status=RolloutStatus.PAUSED,
+            reason=reason,
+            cohort_size=None,
+        )
+
+    async def resume(self, actor: str, slug: str) -> Moved:
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        if detail.rollout.status != RolloutStatus.PAUSED:
+            raise Conflict(f"{detail.rollout.slug} is not paused; it is {self._where(detail)}.")
+        current = detail.current
+        assert current is not None
+        return await self._move(
+            detail,
+            actor,
+            "resume",
+            expect=(RolloutStatus.PAUSED, current.id),
+            to_stage=current,
+            status=RolloutStatus.ACTIVE,
+            reason=None,
+            cohort_size=None,
+        )
+
+    def _where(self, detail: RolloutDetail) -> str:
+        status = detail.rollout.status
+        current = detail.current
+        if status == RolloutStatus.COMPLETED:
+            return "complete"
+        if status == RolloutStatus.PLANNED or current is None:
+            return "planned"
+        return f"paused in {current.name}" if status == RolloutStatus.PAUSED else f"in {current.name}"
+
+    async def _move(
+        self,
+        detail: RolloutDetail,
+        actor: str,
+        kind: TransitionKind,
+        *,
+        expect: tuple[RolloutStatus, int | None],
+        to_stage: Stage | None,
+        status: RolloutStatus,
+        reason: str | None,
+        cohort_size: int | None,
+        gates: list[GateRecord] | None = None,
+        overridden: bool = False,
+    ) -> Moved:
+        """One transaction: the new state, the transition, its audit entry, its announcements."""
+        rollout = detail.rollout
+        from_stage = detail.current if rollout.status != RolloutStatus.PLANNED else None
+        if rollout.status == RolloutStatus.COMPLETED:
+            from_stage = None
+        now = self._now()
+        async with self.store.transaction() as conn:
+            if await repo.current_status(conn, rollout.id) != expect:
+                raise Conflict(f"{rollout.slug} changed while this was being done; nothing was changed. Try again.")
+            if kind in ("start", "advance", "rollback", "complete") and from_stage is not None:
+                await repo.leave_stage(conn, from_stage.id, now)
+            if kind in ("start", "advance", "rollback") and to_stage is not None:
+                await repo.enter_stage(conn, to_stage.id, now)
+            new_current = to_stage.id if to_stage is not None else rollout.current_stage_id
+            await repo.update_rollout(conn, rollout.id, now, status=status.value, current_stage_id=new_current)
+            transition_id = await repo.record_transition(
+                conn,
+                rollout_id=rollout.id,
+                kind=kind,
+                from_stage_id=from_stage.id if from_stage else None,
+                to_stage_id=to_stage.id if to_stage else None,
+                actor=actor,
+                reason=reason,
+                gates=gates,
+                overridden=overridden,
+                cohort_size=cohort_size,
+                now=now,
+            )
+            await repo.write_audit(
+                conn,
+                rollout_id=rollout.id,
+                actor=actor,
+                action=kind,
+                now=now,
+                reason=reason,
+                detail={
+                    "from": from_stage.name if from_stage else None,
+                    "to": to_stage.name if to_stage else None,
+                    "overridden": overridden,
+                    "cohort_size": cohort_size,
+                },
+            )
+            await self._queue_announcements(
+                conn,
+                detail,
+                transition_id,
+                kind,
+                from_stage,
+                to_stage,
+                actor,
+                reason,
+                gates,
+                overridden,
+                cohort_size,
+                now,
+            )
+        self.on_outbox()
+        after = await self.get(rollout.slug)
+        return Moved(
+            after,
+            transition_id,
+            kind,
+            from_stage.name if from_stage else None,
+            to_stage.name if to_stage else None,
+            cohort_size,
+        )
+
+    async def _queue_announcements(
+        self,
+        conn: aiosqlite.Connection,
+        detail: RolloutDetail,
+        transition_id: int,
+        kind: TransitionKind,
+        from_stage: Stage | None,
+        to_stage: Stage | None,
+        actor: str,
+        reason: str | None,
+        gates: list[GateRecord] | None,
+        overridden: bool,
+        cohort_size: int | None,
+        now: int,
+    ) -> None:
+        following = detail.next_stage(to_stage) if to_stage is not None and kind != "complete" else None
+        recipients: list[tuple[str, Audience]] = [(user, "champion") for user in detail.champions]
+        if detail.rollout.channel_id:
+            recipients.append((detail.rollout.channel_id, "channel"))
+        for channel, audience in recipients:
+            announcement = Announcement(
+                transition_id=transition_id,
+                rollout_slug=detail.rollout.slug,
+                title=detail.rollout.title,
+                kind=kind,
+                from_stage=from_stage.name if from_stage else None,
+                to_stage=to_stage.name if to_stage else None,
+                actor=actor,
+                reason=reason,
+                gates=gates,
+                overridden=overridden,
+                cohort_size=cohort_size,
+                next_stage=following.name if following else None,
+                next_planned=following.planned_start if following else None,
+                audience=audience,
+            )
+            await enqueue(
+                conn,
+                kind="announcement",
+                dedupe_key=f"transition:{transition_id}:{channel}",
+                channel=channel,
+                payload=announcement.model_dump_json(),
+                now=now,
+                transition_id=transition_id,
+            )
+
+
+async def resolve_cohort(detail: RolloutDetail, stage: Stage, directory: Directory) -> set[str]:
+    """The people in a stage's cohort now: its entries and those of earlier stages, user groups
+    and channels expanded, bots and deactivated accounts left out."""
+    candidates: set[str] = set()
+    for entry in detail.cohort_up_to(stage):
+        if entry.kind == "user":
+            candidates.add(entry.ref)
+        elif entry.kind == "usergroup":
+            candidates.update(await _members_or_none(directory.usergroup_members(entry.ref), entry.ref))
+        else:
+            candidates.update(await _members_or_none(directory.channel_members(entry.ref), entry.ref))
+    people = await directory.people(candidates)
+    return {uid for uid, person in people.items() if person.reachable}
+
+
+async def _members_or_none(lookup: Awaitable[list[str]], ref: str) -> Iterable[str]:
+    """A group or channel that disappeared after it was added counts as empty (and is logged)."""
+    try:
+        return await lookup
+    except NotFound:
+        log.warning("cohort entry %s no longer exists in Slack; counted as empty", ref)
+        return []
+
+
+def _ref_text(ref: CohortRef) -> str:
+    prefix = {"user": "@", "usergroup": "@", "channel": "#"}[ref.kind]
+    return f"{prefix}{ref.label or ref.ref}"

@@ -1,0 +1,11 @@
+"""Button clicks (block_actions)."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers.actions import rollout
+
+
+def register(app: AsyncApp) -> None:
+    rollout.register(app)

@@ -1,0 +1,95 @@
+"""Buttons of the status card and of a blocked advance: Advance, Roadmap, Advance anyway."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.background import Background
+from bot.services import Services
+from bot.services.errors import BadInput, Conflict
+from bot.services.rollouts import Blocked
+from handlers.blocks.rollouts import build_gates_blocked, build_moved, build_override_modal, build_roadmap
+from handlers.blocks.text import Message
+from handlers.deferred import answer_later
+from handlers.ids import Action
+
+
+def _value(action: dict[str, Any]) -> str:
+    value = action.get("value")
+    if not isinstance(value, str) or not value:
+        raise BadInput("This button carries no rollout; open the status card again.")
+    return value
+
+
+async def on_advance(
+    ack: AsyncAck,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    services: Services,
+    respond: AsyncRespond | None,
+    background: Background,
+) -> None:
+    slug = _value(action)
+    user = body["user"]["id"]
+    await ack()
+
+    async def run() -> Message:
+        outcome = await services.rollouts.advance(user, slug, services.directory)
+        return build_gates_blocked(outcome.check) if isinstance(outcome, Blocked) else build_moved(outcome)
+
+    answer_later(background, respond, run, name="advance button")
+
+
+async def on_roadmap(
+    ack: AsyncAck,
+    action: dict[str, Any],
+    services: Services,
+    respond: AsyncRespond | None,
+    background: Background,
+) -> None:
+    slug = _value(action)
+    await ack()
+
+    async def run() -> Message:
+        detail = await services.rollouts.get(slug)
+        return build_roadmap(detail, services.rollouts.today(), services.settings.tz)
+
+    answer_later(background, respond, run, name="roadmap button")
+
+
+async def on_advance_anyway(
+    ack: AsyncAck, action: dict[str, Any], body: dict[str, Any], services: Services, client: AsyncWebClient
+) -> None:
+    """Open the modal that asks why; nothing changes until it is submitted."""
+    try:
+        target = json.loads(_value(action))
+        rollout_id, stage_id = int(target["rollout"]), int(target["stage"])
+    except (ValueError, KeyError, TypeError):
+        raise BadInput("This button is out of date; run /rollout advance again.") from None
+    user = body["user"]["id"]
+    detail = await services.rollouts.rollouts.load_by_id(rollout_id)
+    if detail is None:
+        raise BadInput("That rollout no longer exists.")
+    services.rollouts.require_owner(detail, user)
+    if detail.rollout.current_stage_id != stage_id or detail.rollout.status != "active":
+        raise Conflict(f"{detail.rollout.slug} has moved on since; run /rollout status {detail.rollout.slug} again.")
+    stage = detail.current
+    assert stage is not None
+    metadata = json.dumps({"rollout": rollout_id, "stage": stage_id, "response_url": body.get("response_url")})
+    await client.views_open(
+        trigger_id=body["trigger_id"],
+        view=build_override_modal(detail.rollout.title, stage.name, metadata),
+    )
+    await ack()
+
+
+def register(app: AsyncApp) -> None:
+    app.action(Action.ADVANCE.value)(on_advance)
+    app.action(Action.ROADMAP.value)(on_roadmap)
+    app.action(Action.ADVANCE_ANYWAY.value)(on_advance_anyway)

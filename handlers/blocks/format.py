@@ -1,0 +1,93 @@
+"""How figures, people, dates and gates read in messages: one place, so every surface agrees."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from bot.services.metrics import NpsSummary, StageMetrics
+from handlers.blocks.text import escape
+from storage.models import GateRecord
+
+GATE_ICONS = {"pass": "✅", "fail": "❌", "not_enough_data": "⏳"}
+OP_SHOWN = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "="}
+
+
+def user(user_id: str) -> str:
+    return f"<@{user_id}>"
+
+
+def channel(channel_id: str) -> str:
+    return f"<#{channel_id}>"
+
+
+def people(user_ids: list[str] | tuple[str, ...], *, none: str = "none yet") -> str:
+    return ", ".join(user(u) for u in user_ids) if user_ids else none
+
+
+def quoted(text: str | None) -> str:
+    return f"“{escape(text)}”" if text else ""
+
+
+def signed(value: float) -> str:
+    rounded = round(value)
+    return f"+{rounded}" if rounded > 0 else str(rounded)
+
+
+def nps(summary: NpsSummary | None, respondents: int, min_group: int) -> str:
+    if summary is None:
+        return f"not enough responses yet ({respondents} of {min_group})"
+    return f"{signed(summary.score)} (n={summary.n}, ±{round(summary.margin)})"
+
+
+def percent(share: float | None) -> str:
+    return "—" if share is None else f"{round(share * 100)}%"
+
+
+def response_rate(metrics: StageMetrics) -> str:
+    if metrics.asked == 0:
+        return "no surveys sent yet"
+    if not metrics.enough:
+        return f"not enough responses yet ({metrics.respondents} of {metrics.min_group})"
+    return f"{percent(metrics.response_rate)} ({metrics.answered} of {metrics.asked})"
+
+
+def metric_value(metric: str, value: float) -> str:
+    family = metric.split(":", 1)[0]
+    if family == "nps":
+        return signed(value)
+    if family == "response_rate":
+        return percent(value)
+    if family in ("csat", "thumbs"):
+        return f"{round(value)}%"
+    if family == "ces":
+        return f"{value:.1f}"
+    if family == "minutes":
+        return f"{value:g} min"
+    return f"{value:g}"
+
+
+def target(metric: str, op: str, value: float) -> str:
+    return f"{metric} {OP_SHOWN.get(op, op)} {metric_value(metric, value)}"
+
+
+def gate(record: GateRecord, stage_name: str | None = None) -> str:
+    icon = GATE_ICONS[record.state]
+    where = f" _({stage_name} only)_" if record.stage_specific and stage_name else ""
+    if record.state == "not_enough_data" or record.value is None:
+        now = "not enough data yet"
+    else:
+        now = f"now {metric_value(record.metric, record.value)}"
+    return f"{icon} `{target(record.metric, record.op, record.target)}` — {now}{where}"
+
+
+def day(value: date | None) -> str:
+    return value.isoformat() if value else "—"
+
+
+def moment(at: int, tz: ZoneInfo) -> str:
+    return datetime.fromtimestamp(at, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def days(n: int) -> str:
+    return f"{n} day" if abs(n) == 1 else f"{n} days"

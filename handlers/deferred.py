@@ -1,0 +1,41 @@
+"""Work that must call Slack is acknowledged at once and answered through the response_url."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot.background import Background
+from bot.services.errors import DomainError
+from handlers.blocks.text import Message
+from handlers.errors import describe
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[], Awaitable[Message]]
+
+
+def answer_later(
+    background: Background, respond: AsyncRespond | None, work: Work, *, name: str, usage: str | None = None
+) -> None:
+    """Run `work` after the acknowledgement; its message (or a polite error) goes to `respond`."""
+
+    async def run() -> None:
+        try:
+            message = await work()
+        except DomainError as err:
+            message = describe(err.with_usage(usage) if usage else err)
+        except Exception as exc:
+            log.exception("%s failed", name)
+            message = describe(exc)
+        if respond is None:
+            log.warning("%s finished but there is nowhere to answer: %s", name, message.text)
+            return
+        try:
+            await respond(**message.ephemeral(), replace_original=False)
+        except Exception as exc:
+            log.warning("could not deliver the answer of %s: %s", name, exc)
+
+    background.spawn(run(), name=name)

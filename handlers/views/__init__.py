@@ -1,0 +1,11 @@
+"""Modal submissions (view_submission)."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from handlers.views import rollout
+
+
+def register(app: AsyncApp) -> None:
+    rollout.register(app)

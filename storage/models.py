@@ -1,0 +1,142 @@
+"""Rows of the store as typed values. Times are Unix seconds (UTC); dates are calendar dates."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class RolloutStatus(StrEnum):
+    PLANNED = "planned"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+
+
+CohortKind = Literal["user", "usergroup", "channel"]
+TransitionKind = Literal["start", "advance", "rollback", "complete", "pause", "resume"]
+Scale = Literal["csat", "ces", "thumbs", "minutes"]
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def from_row(cls, row: Any) -> Any:
+        return cls.model_validate(dict(row))
+
+
+class Rollout(_Row):
+    id: int
+    slug: str
+    title: str
+    vision: str | None
+    status: RolloutStatus
+    current_stage_id: int | None
+    channel_id: str | None
+    auto_nps_after_days: int
+    created_by: str
+    created_at: int
+    updated_at: int
+
+
+class Stage(_Row):
+    id: int
+    rollout_id: int
+    position: int
+    name: str
+    planned_start: date | None
+    entered_at: int | None
+    left_at: int | None
+
+
+class CohortEntry(_Row):
+    id: int
+    stage_id: int
+    kind: CohortKind
+    ref: str
+    label: str | None
+
+
+class Target(_Row):
+    id: int
+    rollout_id: int
+    stage_id: int | None
+    metric: str
+    op: str
+    value: float
+
+
+class Touchpoint(_Row):
+    id: int
+    rollout_id: int
+    key: str
+    label: str
+    scale: Scale
+
+
+class GateRecord(BaseModel):
+    """A gate as it stood when a transition happened, kept with the transition."""
+
+    metric: str
+    op: str
+    target: float
+    value: float | None
+    state: Literal["pass", "fail", "not_enough_data"]
+    stage_specific: bool = False
+
+
+class Transition(_Row):
+    id: int
+    rollout_id: int
+    kind: TransitionKind
+    from_stage_id: int | None
+    to_stage_id: int | None
+    actor: str
+    reason: str | None
+    gates: list[GateRecord] | None
+    overridden: bool
+    cohort_size: int | None
+    at: int
+
+    @field_validator("gates", mode="before")
+    @classmethod
+    def _parse_gates(cls, v: Any) -> Any:
+        return json.loads(v) if isinstance(v, str) else v
+
+
+class AuditEntry(_Row):
+    id: int
+    rollout_id: int | None
+    actor: str
+    action: str
+    detail: dict[str, Any] | None
+    reason: str | None
+    at: int
+
+    @field_validator("detail", mode="before")
+    @classmethod
+    def _parse_detail(cls, v: Any) -> Any:
+        return json.loads(v) if isinstance(v, str) else v
+
+
+class OutboxItem(_Row):
+    id: int
+    kind: str
+    dedupe_key: str
+    transition_id: int | None
+    delivery_id: int | None
+    channel: str
+    payload: str
+    status: Literal["pending", "sending", "sent", "failed"]
+    attempts: int
+    error: str | None
+    next_attempt_at: int
+    message_ts: str | None
+    created_at: int
+    sent_at: int | None
+    claimed_at: int | None

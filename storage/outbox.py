@@ -1,0 +1,97 @@
+"""The outbox: messages to post to Slack exactly once (announcements, and later reminders).
+
+A row goes pending → sending → sent | failed. `sending` with a claim time means a post may have
+reached Slack; the sender checks Slack's history for the row's key before posting it again.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from storage.db import Store
+from storage.models import OutboxItem
+
+# A claimed row is not picked again for this long (the sender's own retries set later times).
+CLAIM_LEASE_SECONDS = 60
+
+
+async def enqueue(
+    conn: aiosqlite.Connection,
+    *,
+    kind: str,
+    dedupe_key: str,
+    channel: str,
+    payload: str,
+    now: int,
+    transition_id: int | None = None,
+    delivery_id: int | None = None,
+) -> bool:
+    """Queue a message; False if one with the same key was queued before."""
+    cur = await conn.execute(
+        """INSERT OR IGNORE INTO outbox
+           (kind, dedupe_key, transition_id, delivery_id, channel, payload, status, next_attempt_at, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)""",
+        (kind, dedupe_key, transition_id, delivery_id, channel, payload, now, now),
+    )
+    return cur.rowcount == 1
+
+
+class Outbox:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def recover(self) -> int:
+        """At start-up: rows a previous process was sending are due now (after a check)."""
+        return await self.store.execute("UPDATE outbox SET next_attempt_at = 0 WHERE status = 'sending'")
+
+    async def due(self, now: int, limit: int = 50) -> list[OutboxItem]:
+        rows = await self.store.fetch_all(
+            """SELECT * FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?
+               ORDER BY next_attempt_at, id LIMIT ?""",
+            (now, limit),
+        )
+        return [OutboxItem.from_row(r) for r in rows]
+
+    async def next_due_at(self) -> int | None:
+        value = await self.store.fetch_value(
+            "SELECT min(next_attempt_at) FROM outbox WHERE status IN ('pending', 'sending')"
+        )
+        return int(value) if value is not None else None
+
+    async def claim(self, item_id: int, now: int) -> OutboxItem | None:
+        """Take a due row for sending. The returned item shows the row as it was before: status
+        'sending' there means an earlier attempt's outcome is unknown."""
+        async with self.store.transaction() as conn:
+            cur = await conn.execute(
+                "SELECT * FROM outbox WHERE id = ? AND status IN ('pending', 'sending') AND next_attempt_at <= ?",
+                (item_id, now),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            before: OutboxItem = OutboxItem.from_row(row)
+            await conn.execute(
+                """UPDATE outbox SET status = 'sending', attempts = attempts + 1,
+                   claimed_at = ifnull(CASE WHEN status = 'sending' THEN claimed_at END, ?),
+                   next_attempt_at = ? WHERE id = ?""",
+                (now, now + CLAIM_LEASE_SECONDS, item_id),
+            )
+        return before
+
+    async def sent(self, item_id: int, ts: str, now: int) -> None:
+        await self.store.execute(
+            "UPDATE outbox SET status = 'sent', message_ts = ?, sent_at = ?, error = NULL WHERE id = ?",
+            (ts, now, item_id),
+        )
+
+    async def retry(self, item_id: int, at: int, error: str, *, maybe_sent: bool) -> None:
+        """Try again at `at`; `maybe_sent` keeps the row 'sending' so the next try checks first."""
+        status = "sending" if maybe_sent else "pending"
+        await self.store.execute(
+            """UPDATE outbox SET status = ?, next_attempt_at = ?, error = ?,
+               claimed_at = CASE WHEN ? = 'pending' THEN NULL ELSE claimed_at END WHERE id = ?""",
+            (status, at, error, status, item_id),
+        )
+
+    async def failed(self, item_id: int, error: str) -> None:
+        await self.store.execute("UPDATE outbox SET status = 'failed', error = ? WHERE id = ?", (error, item_id))
