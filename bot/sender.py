@@ -152,6 +152,7 @@ class OutboxSender:
         *,
         concurrency: int = 4,
         idle_seconds: float = 5.0,
+        retry_scale: float = 1.0,
     ) -> None:
         self.outbox = outbox
         self.client = client
@@ -159,6 +160,8 @@ class OutboxSender:
         self.clock = clock
         self.concurrency = concurrency
         self.idle_seconds = idle_seconds
+        # Multiplies every wait before a retry; tests set 0 to retry at once.
+        self.retry_scale = retry_scale
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -237,4 +240,5 @@ class OutboxSender:
             await self.outbox.failed(item.id, f"gave up after a day of errors; the last was {outcome.error}")
         else:
             wait = max(outcome.after, backoff(before.attempts + 1) if outcome.maybe_sent else outcome.after)
-            await self.outbox.retry(item.id, now + wait, outcome.error, maybe_sent=outcome.maybe_sent)
+            at = now + round(wait * self.retry_scale)
+            await self.outbox.retry(item.id, at, outcome.error, maybe_sent=outcome.maybe_sent)

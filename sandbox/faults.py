@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import time
@@ -45,6 +46,9 @@ class _MethodFaults:
     errors: deque[str] = field(default_factory=deque)
     delay_seconds: float = 0.0
     delays_left: int | None = None
+    hold_after: int | None = None
+    answered: int = 0
+    lose_left: int = 0
 
 
 class Faults:
@@ -56,6 +60,8 @@ class Faults:
         self._methods: dict[str, _MethodFaults] = {}
         self.rate_limited = 0
         self.failed = 0
+        self.held = 0
+        self._released = asyncio.Event()
 
     def _for(self, method: str) -> _MethodFaults:
         return self._methods.setdefault(method, _MethodFaults())
@@ -79,6 +85,42 @@ class Faults:
         faults = self._for(method)
         faults.delay_seconds = seconds
         faults.delays_left = times
+
+    def hold(self, method: str, after: int) -> None:
+        """Answer `after` calls normally, then hold every further call unanswered until
+        `release()`; held calls are then refused with 503 and change nothing (so a client
+        killed while waiting can be restarted with nothing half-done)."""
+        self._for(method).hold_after = after
+        self._released.clear()
+
+    def release(self) -> None:
+        for faults in self._methods.values():
+            faults.hold_after = None
+        self._released.set()
+
+    async def wait_if_held(self, method: str) -> bool:
+        """True if this call was held (and must now be refused without effect)."""
+        faults = self._methods.get(method)
+        if faults is None or faults.hold_after is None or faults.answered < faults.hold_after:
+            return False
+        self.held += 1
+        await self._released.wait()
+        return True
+
+    def lose_responses(self, method: str, times: int = 1) -> None:
+        """Carry out the next `times` calls but answer them 503, as if the answer got lost."""
+        self._for(method).lose_left += times
+
+    def after_success(self, method: str) -> bool:
+        """Count an answered call; True if its answer is to be lost."""
+        faults = self._methods.get(method)
+        if faults is None:
+            return False
+        faults.answered += 1
+        if faults.lose_left > 0:
+            faults.lose_left -= 1
+            return True
+        return False
 
     def clear(self, method: str | None = None) -> None:
         if method is None:

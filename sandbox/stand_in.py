@@ -305,6 +305,10 @@ class SlackStandIn:
         delay = self.faults.delay_for(method)
         if delay:
             await asyncio.sleep(delay)
+        if await self.faults.wait_if_held(method):
+            body = {"ok": False, "error": "service_unavailable"}
+            self._record(method, params, 503, body, request.method)
+            return web.json_response(body, status=503)
         outcome = self.faults.check(method)
         if outcome is not None:
             self._record(method, params, outcome.status, outcome.body, request.method)
@@ -319,6 +323,10 @@ class SlackStandIn:
                 body = {"ok": True, **(await handler(params))}
             except ApiError as exc:
                 body = {"ok": False, "error": exc.error, **exc.extra}
+            if self.faults.after_success(method):
+                lost = {"ok": False, "error": "service_unavailable"}
+                self._record(method, params, 503, lost, request.method)
+                return web.json_response(lost, status=503)
         self._record(method, params, 200, body, request.method)
         return web.json_response(body)
 

@@ -224,9 +224,9 @@ async def update_rollout(conn: aiosqlite.Connection, rollout_id: int, now: int, 
     unknown = set(columns) - allowed
     if unknown:
         raise ValueError(f"not a rollout column: {unknown}")
-    assignments = ", ".join(f"{name} = ?" for name in columns)
+    assignments = ", ".join([*(f"{name} = ?" for name in columns), "updated_at = ?"])
     await conn.execute(
-        f"UPDATE rollouts SET {assignments}, updated_at = ? WHERE id = ?",
+        f"UPDATE rollouts SET {assignments} WHERE id = ?",
         (*columns.values(), now, rollout_id),
     )
 

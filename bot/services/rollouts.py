@@ -456,7 +456,7 @@ class RolloutService:
 
     async def for_status(self, slug: str | None, channel_id: str | None) -> RolloutDetail:
         """The rollout `/rollout status` means: the named one, the one announced in this channel,
-        or the only active one."""
+        the only active one, or the only one there is."""
         if slug:
             return await self.get(slug)
         if channel_id:
@@ -467,6 +467,8 @@ class RolloutService:
         active = [d for d in open_ones if d.rollout.status == RolloutStatus.ACTIVE]
         if len(active) == 1:
             return active[0]
+        if len(open_ones) == 1 and not active:
+            return open_ones[0]
         if not open_ones:
             raise NotFound("There are no rollouts yet. Create one with /rollout new.")
         names = ", ".join(d.rollout.slug for d in (active or open_ones)[:10])

@@ -58,6 +58,6 @@ def mentions(tokens: list[str], *, allowed: tuple[MentionKind, ...]) -> list[Men
             raise BadInput(f"“{token[:40]}” is not {expected}.")
         if mention.kind not in allowed:
             raise BadInput(f"{token[:60]} is {words[mention.kind]}; here I need {expected}.")
-        if mention not in found:
+        if all((m.kind, m.id) != (mention.kind, mention.id) for m in found):
             found.append(mention)
     return found

@@ -88,7 +88,7 @@ async def new(call: CommandCall) -> Answer:
         if not extra:
             raise BadInput("Name the stages after the word stages, e.g. stages pilot,ga.")
         stages = inputs.stage_names(",".join(extra))
-    detail = await _svc(call).create(call.user_id, slug.lower(), title, stages)
+    detail = await _svc(call).create(call.user_id, slug, title, stages)
     track = " → ".join(escape(s.name) for s in detail.stages)
     first_stage = detail.stages[0].name
     return build_done(

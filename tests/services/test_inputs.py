@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.services import inputs
+from bot.services.errors import BadInput
+from bot.services.metrics import MetricName
+
+
+@pytest.mark.parametrize("slug", ["Expense", "a", "-lead", "x" * 41, "has space", "émoji", "a_b"])
+def test_bad_slugs(slug: str) -> None:
+    with pytest.raises(BadInput, match="not a valid rollout name"):
+        inputs.slug(slug)
+
+
+@pytest.mark.parametrize("slug", ["ab", "expense-tool", "9lives", "x" * 40])
+def test_good_slugs(slug: str) -> None:
+    assert inputs.slug(slug) == slug
+
+
+@pytest.mark.parametrize(("text", "message"), [("2026-13-45", "not a real date"), ("2026-02-30", "not a real date"),
+                                               ("tomorrow", "YYYY-MM-DD"), ("20261201", "YYYY-MM-DD")])  # fmt: skip
+def test_impossible_dates(text: str, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        inputs.day(text)
+
+
+def test_a_real_date() -> None:
+    assert inputs.day("2026-12-01") == date(2026, 12, 1)
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "expected"),
+    [("nps", "30", 30.0), ("response_rate", "40%", 0.4), ("response_rate", "0.4", 0.4), ("ces", "5,5", 5.5)],
+)
+def test_target_values(metric: str, value: str, expected: float) -> None:
+    assert inputs.target_value(MetricName(metric), value) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "message"),
+    [("nps", "lots", "not a number"), ("nps", "130", "out of range"), ("response_rate", "2", "out of range"),
+     ("nps", "nan", "not a number"), ("ces", "9", "out of range")],
+)  # fmt: skip
+def test_bad_target_values(metric: str, value: str, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        inputs.target_value(MetricName(metric), value)
+
+
+def test_operators_and_metrics() -> None:
+    assert inputs.op("≥") == ">=" and inputs.op("=") == "=="
+    with pytest.raises(BadInput, match="not a comparison"):
+        inputs.op("~")
+    with pytest.raises(BadInput, match="not a metric"):
+        inputs.metric("happiness")
+
+
+def test_stage_names() -> None:
+    assert inputs.stage_names("Pilot, beta,GA") == ["pilot", "beta", "ga"]
+    with pytest.raises(BadInput, match="appears twice"):
+        inputs.stage_names("a,b,a")
+    with pytest.raises(BadInput, match="too many"):
+        inputs.stage_names(",".join(f"s{i}" for i in range(11)))

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.app import create_web_client
+from bot.clock import SystemClock
+from bot.services.errors import NotFound
+from bot.settings import Settings
+from bot.slack_directory import SlackDirectory
+from sandbox.stand_in import SlackStandIn
+from storage import Store
+
+
+@pytest.fixture
+def directory(settings: Settings, store: Store) -> SlackDirectory:
+    return SlackDirectory(create_web_client(settings), store, SystemClock())
+
+
+async def test_people_are_looked_up_once_then_cached(directory: SlackDirectory, standin: SlackStandIn) -> None:
+    ws = standin.workspace
+    ids = [ws.add_user(None, f"p{i}", tz="Asia/Kolkata").id for i in range(5)]
+    people = await directory.people([*ids, "U0NOBODY"])
+    assert set(people) == set(ids) and people[ids[0]].tz == "Asia/Kolkata"
+    assert len(standin.calls_to("users.info")) == 6
+    await directory.people(ids)
+    assert len(standin.calls_to("users.info")) == 6  # answered from the store
+
+
+async def test_many_unknown_people_are_fetched_with_one_paginated_list(
+    directory: SlackDirectory, standin: SlackStandIn
+) -> None:
+    ws = standin.workspace
+    ids = [ws.add_user(None, f"p{i}").id for i in range(450)]
+    ws.users[ids[0]].deleted = True
+    ws.users[ids[1]].is_bot = True
+    people = await directory.people(ids)
+    assert len(people) == 450
+    assert [p.reachable for p in (people[ids[0]], people[ids[1]], people[ids[2]])] == [False, False, True]
+    assert standin.calls_to("users.info") == []
+    assert len(standin.calls_to("users.list")) == 3  # 452 members, 200 a page
+
+
+async def test_groups_and_channels(directory: SlackDirectory, standin: SlackStandIn) -> None:
+    ws = standin.workspace
+    members = [ws.add_user(None, f"m{i}").id for i in range(1500)]
+    channel = ws.add_channel("huge", members)
+    assert await directory.channel_members(channel.id) == members
+    assert len(standin.calls_to("conversations.members")) == 2
+    with pytest.raises(NotFound, match="no user group S0NOPE"):
+        await directory.usergroup_members("S0NOPE")
+    private = ws.add_channel("secret", members[:2], is_private=True)
+    with pytest.raises(NotFound, match="I cannot see the channel"):
+        await directory.channel(private.id)
