@@ -22,6 +22,11 @@ TransitionKind = Literal["start", "advance", "rollback", "complete", "pause", "r
 Scale = Literal["csat", "ces", "thumbs", "minutes"]
 
 
+def _json_text(value: Any) -> Any:
+    """Columns holding JSON arrive as text."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 class _Row(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -103,10 +108,7 @@ class Transition(_Row):
     cohort_size: int | None
     at: int
 
-    @field_validator("gates", mode="before")
-    @classmethod
-    def _parse_gates(cls, v: Any) -> Any:
-        return json.loads(v) if isinstance(v, str) else v
+    _parse_gates = field_validator("gates", mode="before")(lambda v: _json_text(v))
 
 
 class AuditEntry(_Row):
@@ -118,10 +120,7 @@ class AuditEntry(_Row):
     reason: str | None
     at: int
 
-    @field_validator("detail", mode="before")
-    @classmethod
-    def _parse_detail(cls, v: Any) -> Any:
-        return json.loads(v) if isinstance(v, str) else v
+    _parse_detail = field_validator("detail", mode="before")(lambda v: _json_text(v))
 
 
 class OutboxItem(_Row):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import aiosqlite
@@ -19,7 +20,7 @@ from bot.services import inputs
 from bot.services.announcements import Announcement, Audience
 from bot.services.directory import Directory
 from bot.services.errors import BadInput, Conflict, NotAllowed, NotFound
-from bot.services.metrics import StageMetrics, evaluate_gates, stage_metrics
+from bot.services.metrics import MetricName, StageMetrics, evaluate_gates, stage_metrics
 from bot.settings import Settings
 from storage import rollouts as repo
 from storage.db import Store
@@ -39,6 +40,18 @@ from storage.rollouts import RolloutDetail, Rollouts
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 40
+
+
+@dataclass
+class Edit:
+    """What an edit inside `RolloutService._changing` wrote, for its audit entry."""
+
+    conn: aiosqlite.Connection
+    now: int
+    action: str
+    detail: dict[str, object] = field(default_factory=dict)
+    columns: dict[str, object] = field(default_factory=dict)
+    unchanged: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,14 +161,24 @@ class RolloutService:
             raise NotFound(f"{detail.rollout.slug} has no stage “{name[:40]}”; its stages are {names}.")
         return stage
 
-    async def _edit(self, detail: RolloutDetail, actor: str, action: str, **extra: object) -> None:
-        """Record an edit that needs nothing but its audit entry and a new updated_at."""
+    @asynccontextmanager
+    async def _changing(self, detail: RolloutDetail, actor: str, action: str) -> AsyncIterator[Edit]:
+        """One transaction for an edit: the body changes rows through `edit.conn`, then the
+        rollout's updated_at and the audit entry are written, unless the body set `unchanged`."""
         now = self._now()
         async with self.store.transaction() as conn:
-            await repo.update_rollout(conn, detail.rollout.id, now)
-            await repo.write_audit(
-                conn, rollout_id=detail.rollout.id, actor=actor, action=action, now=now, detail=dict(extra)
-            )
+            edit = Edit(conn, now, action)
+            yield edit
+            if not edit.unchanged:
+                await repo.update_rollout(conn, detail.rollout.id, now, **edit.columns)
+                await repo.write_audit(
+                    conn,
+                    rollout_id=detail.rollout.id,
+                    actor=actor,
+                    action=edit.action,
+                    now=now,
+                    detail=edit.detail or None,
+                )
 
     # -- creating and editing -------------------------------------------------------------------------
 
@@ -186,54 +209,34 @@ class RolloutService:
     async def set_stages(self, actor: str, slug: str, names: Sequence[str]) -> RolloutDetail:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
+        refusal = (
+            f"{detail.rollout.slug} has started, so its stages can no longer change. Plan dates and cohorts still can."
+        )
         if detail.rollout.status != RolloutStatus.PLANNED:
-            raise Conflict(
-                f"{detail.rollout.slug} has started, so its stages can no longer change. "
-                "Plan dates and cohorts still can."
-            )
-        now = self._now()
-        async with self.store.transaction() as conn:
-            status, _ = await repo.current_status(conn, detail.rollout.id)
+            raise Conflict(refusal)
+        async with self._changing(detail, actor, "stages set") as edit:
+            status, _ = await repo.current_status(edit.conn, detail.rollout.id)
             if status != RolloutStatus.PLANNED:
-                raise Conflict(f"{detail.rollout.slug} has started, so its stages can no longer change.")
-            await repo.replace_stages(conn, detail.rollout.id, names)
-            await repo.update_rollout(conn, detail.rollout.id, now)
-            await repo.write_audit(
-                conn,
-                rollout_id=detail.rollout.id,
-                actor=actor,
-                action="stages set",
-                now=now,
-                detail={"stages": list(names)},
-            )
+                raise Conflict(refusal)
+            await repo.replace_stages(edit.conn, detail.rollout.id, names)
+            edit.detail = {"stages": list(names)}
         return await self.get(slug)
 
     async def set_vision(self, actor: str, slug: str, text: str) -> RolloutDetail:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
         vision = inputs.vision(text)
-        now = self._now()
-        async with self.store.transaction() as conn:
-            await repo.update_rollout(conn, detail.rollout.id, now, vision=vision)
-            await repo.write_audit(conn, rollout_id=detail.rollout.id, actor=actor, action="vision set", now=now)
+        async with self._changing(detail, actor, "vision set") as edit:
+            edit.columns = {"vision": vision}
         return await self.get(slug)
 
     async def plan(self, actor: str, slug: str, stage_name: str, day: date) -> RolloutDetail:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
         stage = self.stage(detail, stage_name)
-        now = self._now()
-        async with self.store.transaction() as conn:
-            await repo.set_planned_start(conn, stage.id, day)
-            await repo.update_rollout(conn, detail.rollout.id, now)
-            await repo.write_audit(
-                conn,
-                rollout_id=detail.rollout.id,
-                actor=actor,
-                action="planned",
-                now=now,
-                detail={"stage": stage.name, "date": day.isoformat()},
-            )
+        async with self._changing(detail, actor, "planned") as edit:
+            await repo.set_planned_start(edit.conn, stage.id, day)
+            edit.detail = {"stage": stage.name, "date": day.isoformat()}
         return await self.get(slug)
 
     async def change_cohort(
@@ -252,35 +255,16 @@ class RolloutService:
         stage = self.stage(detail, stage_name)
         if not refs:
             raise BadInput("Name the people, user groups or channels to " + ("remove." if remove else "add."))
-        now = self._now()
-        if remove:
-            async with self.store.transaction() as conn:
-                changed = await repo.remove_cohort_entries(conn, stage.id, [(r.kind, r.ref) for r in refs])
-                if changed:
-                    await repo.update_rollout(conn, detail.rollout.id, now)
-                    await repo.write_audit(
-                        conn,
-                        rollout_id=detail.rollout.id,
-                        actor=actor,
-                        action="cohort removed",
-                        now=now,
-                        detail={"stage": stage.name, "entries": [_ref_text(r) for r in refs]},
-                    )
-            return await self.get(slug), changed
-        labelled = [await self._checked_ref(ref, directory) for ref in refs]
-        async with self.store.transaction() as conn:
-            changed = await repo.add_cohort_entries(
-                conn, stage.id, [(r.kind, r.ref, r.label) for r in labelled], actor, now
-            )
-            await repo.update_rollout(conn, detail.rollout.id, now)
-            await repo.write_audit(
-                conn,
-                rollout_id=detail.rollout.id,
-                actor=actor,
-                action="cohort added",
-                now=now,
-                detail={"stage": stage.name, "entries": [_ref_text(r) for r in labelled]},
-            )
+        if not remove:
+            refs = [await self._checked_ref(ref, directory) for ref in refs]
+        async with self._changing(detail, actor, "cohort removed" if remove else "cohort added") as edit:
+            if remove:
+                changed = await repo.remove_cohort_entries(edit.conn, stage.id, [(r.kind, r.ref) for r in refs])
+            else:
+                entries = [(r.kind, r.ref, r.label) for r in refs]
+                changed = await repo.add_cohort_entries(edit.conn, stage.id, entries, actor, self._now())
+            edit.unchanged = changed == 0
+            edit.detail = {"stage": stage.name, "entries": [_ref_text(r) for r in refs]}
         return await self.get(slug), changed
 
     async def _checked_ref(self, ref: CohortRef, directory: Directory) -> CohortRef:
@@ -313,35 +297,30 @@ class RolloutService:
         if not users:
             raise BadInput("Mention at least one person.")
         if not remove:
-            found = await directory.people(users)
-            for user in users:
-                person = found.get(user)
-                if person is None:
-                    raise NotFound(f"There is no person {user} in this workspace.")
-                if person.is_bot:
-                    raise BadInput(f"Only people can be {role}; this is a bot:", people=(user,))
-                if person.deleted:
-                    raise BadInput("This account is deactivated:", people=(user,))
-        now = self._now()
+            await self._check_people(users, role, directory)
         noun = "owner" if role == "owners" else "champion"
-        async with self.store.transaction() as conn:
+        async with self._changing(detail, actor, f"{noun}s {'removed' if remove else 'added'}") as edit:
             if remove:
-                changed = await repo.remove_people(conn, role, detail.rollout.id, users)
-                if role == "owners" and await repo.count_people(conn, "owners", detail.rollout.id) == 0:
+                changed = await repo.remove_people(edit.conn, role, detail.rollout.id, users)
+                if role == "owners" and await repo.count_people(edit.conn, "owners", detail.rollout.id) == 0:
                     raise Conflict("A rollout needs at least one owner; add another owner before removing the last.")
             else:
-                changed = await repo.add_people(conn, role, detail.rollout.id, users, actor, now)
-            if changed:
-                await repo.update_rollout(conn, detail.rollout.id, now)
-                await repo.write_audit(
-                    conn,
-                    rollout_id=detail.rollout.id,
-                    actor=actor,
-                    action=f"{noun}s {'removed' if remove else 'added'}",
-                    now=now,
-                    detail={"people": changed},
-                )
+                changed = await repo.add_people(edit.conn, role, detail.rollout.id, users, actor, edit.now)
+            edit.unchanged = not changed
+            edit.detail = {"people": changed}
         return await self.get(slug), changed
+
+    @staticmethod
+    async def _check_people(users: Sequence[str], role: str, directory: Directory) -> None:
+        found = await directory.people(users)
+        for user in users:
+            person = found.get(user)
+            if person is None:
+                raise NotFound(f"There is no person {user} in this workspace.")
+            if person.is_bot:
+                raise BadInput(f"Only people can be {role}; this is a bot:", people=(user,))
+            if person.deleted:
+                raise BadInput("This account is deactivated:", people=(user,))
 
     async def set_channel(self, actor: str, slug: str, channel_id: str, directory: Directory) -> RolloutDetail:
         detail = await self.get(slug)
@@ -354,17 +333,9 @@ class RolloutService:
                 f"I am not in #{channel.name or channel_id} yet, so I could not post there. "
                 f"Invite me with /invite @Rollout Pulse in that channel, then try again."
             )
-        now = self._now()
-        async with self.store.transaction() as conn:
-            await repo.update_rollout(conn, detail.rollout.id, now, channel_id=channel_id)
-            await repo.write_audit(
-                conn,
-                rollout_id=detail.rollout.id,
-                actor=actor,
-                action="channel set",
-                now=now,
-                detail={"channel": channel_id},
-            )
+        async with self._changing(detail, actor, "channel set") as edit:
+            edit.columns = {"channel_id": channel_id}
+            edit.detail = {"channel": channel_id}
         return await self.get(slug)
 
     async def set_target(
@@ -377,61 +348,47 @@ class RolloutService:
         op = inputs.op(op_text)
         value = inputs.target_value(name, value_text)
         if name.touchpoint is not None:
-            touchpoint = detail.touchpoint(name.touchpoint)
-            if touchpoint is None:
-                raise NotFound(
-                    f"{detail.rollout.slug} has no touchpoint “{name.touchpoint}”; define it with "
-                    f'/pulse touchpoint {detail.rollout.slug} {name.touchpoint} "<label>" {name.family}.'
-                )
-            if touchpoint.scale != name.family:
-                raise BadInput(
-                    f"The touchpoint {touchpoint.key} is measured with {touchpoint.scale}, not {name.family}; "
-                    f"use {touchpoint.scale}:{touchpoint.key}."
-                )
+            self._check_touchpoint_metric(detail, name)
         stage = self.stage(detail, stage_name) if stage_name else None
-        now = self._now()
-        async with self.store.transaction() as conn:
+        async with self._changing(detail, actor, "target added") as edit:
             replaced = await repo.upsert_target(
-                conn,
+                edit.conn,
                 rollout_id=detail.rollout.id,
                 stage_id=stage.id if stage else None,
                 metric=str(name),
                 op=op,
                 value=value,
                 actor=actor,
-                now=now,
+                now=edit.now,
             )
-            await repo.update_rollout(conn, detail.rollout.id, now)
-            await repo.write_audit(
-                conn,
-                rollout_id=detail.rollout.id,
-                actor=actor,
-                action="target replaced" if replaced else "target added",
-                now=now,
-                detail={"target": f"{name} {op} {value:g}", "stage": stage.name if stage else None},
-            )
+            edit.action = "target replaced" if replaced else "target added"
+            edit.detail = {"target": f"{name} {op} {value:g}", "stage": stage.name if stage else None}
         return await self.get(slug), replaced
+
+    @staticmethod
+    def _check_touchpoint_metric(detail: RolloutDetail, name: MetricName) -> None:
+        touchpoint = detail.touchpoint(name.touchpoint or "")
+        if touchpoint is None:
+            raise NotFound(
+                f"{detail.rollout.slug} has no touchpoint “{name.touchpoint}”; define it with "
+                f'/pulse touchpoint {detail.rollout.slug} {name.touchpoint} "<label>" {name.family}.'
+            )
+        if touchpoint.scale != name.family:
+            raise BadInput(
+                f"The touchpoint {touchpoint.key} is measured with {touchpoint.scale}, not {name.family}; "
+                f"use {touchpoint.scale}:{touchpoint.key}."
+            )
 
     async def remove_target(self, actor: str, slug: str, metric_text: str, stage_name: str | None) -> RolloutDetail:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
         name = inputs.metric(metric_text)
         stage = self.stage(detail, stage_name) if stage_name else None
-        now = self._now()
-        async with self.store.transaction() as conn:
-            removed = await repo.remove_target(conn, detail.rollout.id, stage.id if stage else None, str(name))
-            if not removed:
+        async with self._changing(detail, actor, "target removed") as edit:
+            if not await repo.remove_target(edit.conn, detail.rollout.id, stage.id if stage else None, str(name)):
                 where = f"for {stage.name}" if stage else "for the whole rollout"
                 raise NotFound(f"{detail.rollout.slug} has no {name} target {where}.")
-            await repo.update_rollout(conn, detail.rollout.id, now)
-            await repo.write_audit(
-                conn,
-                rollout_id=detail.rollout.id,
-                actor=actor,
-                action="target removed",
-                now=now,
-                detail={"target": str(name), "stage": stage.name if stage else None},
-            )
+            edit.detail = {"target": str(name), "stage": stage.name if stage else None}
         return await self.get(slug)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -530,14 +487,6 @@ class RolloutService:
         stage = detail.current
         assert stage is not None
         return stage
-
-    async def try_advance(self, actor: str, slug: str, reason_text: str | None) -> GateCheck:
-        """Check permission, state and gates without changing anything (the quick part)."""
-        detail = await self.get(slug)
-        self.require_owner(detail, actor)
-        inputs.reason(reason_text, required=False)
-        self._movable(detail)
-        return await self.check_gates(detail)
 
     async def advance(
         self,
