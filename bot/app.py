@@ -17,14 +17,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 import handlers
 from bot.background import Background
 from bot.clock import Clock, SystemClock
+from bot.delivery_sender import DeliverySender
 from bot.sender import OutboxSender, create_sender_client
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack_directory import SlackDirectory
 from handlers import errors, middleware
 from handlers.blocks.outbox import render_outbox_item
+from handlers.blocks.survey import build_survey
 from storage import Store
 from storage.outbox import Outbox
+from storage.surveys import DeliveryQueue, Surveys
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +57,23 @@ def create_web_client(settings: Settings) -> AsyncWebClient:
 
 @dataclass
 class Bot:
-    """The app and what runs beside it: services, background work, the outbox sender."""
+    """The app and what runs beside it: services, background work, the two senders."""
 
     app: AsyncApp
     services: Services
     background: Background
     sender: OutboxSender
+    surveys_sender: DeliverySender
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox sender"))
+        self._tasks.append(asyncio.create_task(self.surveys_sender.run(), name="survey sender"))
 
     async def stop(self, grace: float) -> bool:
-        """Let the sender finish what it is sending and background work complete; True if in time."""
+        """Let the senders finish what they are sending and background work complete; True if in time."""
         self.sender.stop()
+        self.surveys_sender.stop()
         finished = await self.background.drain(grace)
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=grace)
@@ -82,13 +88,10 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None) -
     client = create_web_client(settings)
     services = Services(settings=settings, store=store, directory=SlackDirectory(client, store, clock), clock=clock)
     background = Background()
-    sender = OutboxSender(
-        Outbox(store),
-        create_sender_client(_token(settings), settings.slack_api_url),
-        render_outbox_item,
-        clock,
-    )
-    services.rollouts.on_outbox = sender.kick
+    sender_client = create_sender_client(_token(settings), settings.slack_api_url)
+    sender = OutboxSender(Outbox(store), sender_client, render_outbox_item, clock)
+    surveys_sender = DeliverySender(Surveys(store), DeliveryQueue(store), sender_client, build_survey, settings, clock)
+    services.on_queued(outbox=sender.kick, deliveries=surveys_sender.kick)
     app = AsyncApp(
         client=client,
         # The listener runs to completion before the HTTP response leaves, so whatever an
@@ -104,7 +107,7 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None) -
     middleware.install(app, services, background)
     errors.install(app)
     handlers.register_all(app)
-    return Bot(app, services, background, sender)
+    return Bot(app, services, background, sender, surveys_sender)
 
 
 def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) -> AsyncApp:

@@ -39,6 +39,12 @@ class Background:
     def pending(self) -> int:
         return len(self._tasks)
 
+    async def settle(self, timeout: float) -> None:
+        """Wait until no background work is running (new work may still start afterwards)."""
+        async with asyncio.timeout(timeout):
+            while self._tasks:
+                await asyncio.wait(set(self._tasks))
+
     async def drain(self, timeout: float) -> bool:
         """Stop taking work, wait up to `timeout` for what is running; cancel the rest.
 

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, epoch
+from handlers.blocks.outbox import OutboxMessage
 from handlers.blocks.text import Message
 from storage.models import OutboxItem
 from storage.outbox import Outbox
@@ -137,11 +138,104 @@ def classify_error(exc: SlackApiError) -> Outcome:
     return Failed(error)
 
 
-Render = Callable[[OutboxItem], Message]
+class Drainer:
+    """A loop that sends whatever is due, wakes when told something was queued, and otherwise
+    looks again when the next item falls due (or after `idle_seconds`)."""
+
+    def __init__(self, clock: Clock, *, concurrency: int, idle_seconds: float, retry_scale: float) -> None:
+        self.clock = clock
+        self.concurrency = concurrency
+        self.idle_seconds = idle_seconds
+        # Multiplies every wait before a retry; tests set 0 to retry at once.
+        self.retry_scale = retry_scale
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    name = "sender"
+
+    # What a concrete sender provides.
+    async def recover(self) -> None:
+        raise NotImplementedError
+
+    async def due(self, now: int) -> Sequence[object]:
+        raise NotImplementedError
+
+    async def next_due_at(self, now: int) -> int | None:
+        raise NotImplementedError
+
+    async def send(self, item: Any) -> None:
+        raise NotImplementedError
+
+    # The loop.
+    def kick(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        await self.recover()
+        while not self._stopping:
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("the %s hit an error; it carries on", self.name)
+            await self._sleep()
+
+    async def _sleep(self) -> None:
+        self._wake.clear()
+        wait = self.idle_seconds
+        now = self.clock.now().timestamp()
+        next_due = await self.next_due_at(int(now))
+        if next_due is not None:
+            wait = min(wait, max(0.0, next_due - now))
+        if wait > 0 and not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    async def drain(self) -> int:
+        """Send everything due now; return how many items were handled."""
+        handled = 0
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(item: object) -> None:
+            async with gate:
+                await self.send(item)
+
+        while not self._stopping:
+            due = await self.due(epoch(self.clock.now()))
+            if not due:
+                return handled
+            await asyncio.gather(*(one(item) for item in due))
+            handled += len(due)
+        return handled
+
+    def retry_at(self, now: int, outcome: Retry, attempts: int) -> int:
+        wait = max(outcome.after, backoff(attempts + 1)) if outcome.maybe_sent else outcome.after
+        return now + round(wait * self.retry_scale)
 
 
-class OutboxSender:
-    """Drains the outbox: claims due rows, posts each exactly once, records the outcome."""
+Render = Callable[[OutboxItem], OutboxMessage]
+
+
+async def update_message(client: AsyncWebClient, *, channel: str, ts: str, message: Message) -> Outcome:
+    """chat.update is idempotent, so a retry needs no history check."""
+    try:
+        await client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks or None)
+    except SlackApiError as exc:
+        outcome = classify_error(exc)
+        return Retry(outcome.after, outcome.error, maybe_sent=False) if isinstance(outcome, Retry) else outcome
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        return Retry(after=5, error=f"{type(exc).__name__}: {exc}", maybe_sent=False)
+    return Sent(channel, ts)
+
+
+class OutboxSender(Drainer):
+    """Drains the outbox: announcements, reminders and closing notices, each exactly once."""
+
+    name = "outbox sender"
 
     def __init__(
         self,
@@ -154,62 +248,21 @@ class OutboxSender:
         idle_seconds: float = 5.0,
         retry_scale: float = 1.0,
     ) -> None:
+        super().__init__(clock, concurrency=concurrency, idle_seconds=idle_seconds, retry_scale=retry_scale)
         self.outbox = outbox
         self.client = client
         self.render = render
-        self.clock = clock
-        self.concurrency = concurrency
-        self.idle_seconds = idle_seconds
-        # Multiplies every wait before a retry; tests set 0 to retry at once.
-        self.retry_scale = retry_scale
-        self._wake = asyncio.Event()
-        self._stopping = False
 
-    def kick(self) -> None:
-        """Something was queued: look now rather than at the next poll."""
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-
-    async def run(self) -> None:
+    async def recover(self) -> None:
         recovered = await self.outbox.recover()
         if recovered:
             log.info("%d announcements were being sent when the bot stopped; checking and resuming", recovered)
-        while not self._stopping:
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("the outbox sender hit an error; it carries on")
-            await self._sleep()
 
-    async def _sleep(self) -> None:
-        self._wake.clear()
-        wait = self.idle_seconds
-        next_due = await self.outbox.next_due_at()
-        if next_due is not None:
-            wait = min(wait, max(0.0, next_due - self.clock.now().timestamp()))
-        if wait > 0 and not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+    async def due(self, now: int) -> Sequence[OutboxItem]:
+        return await self.outbox.due(now)
 
-    async def drain(self) -> int:
-        """Send everything due now; return how many rows were handled."""
-        handled = 0
-        gate = asyncio.Semaphore(self.concurrency)
-        while not self._stopping:
-            due = await self.outbox.due(epoch(self.clock.now()))
-            if not due:
-                return handled
-
-            async def one(item: OutboxItem) -> None:
-                async with gate:
-                    await self.send(item)
-
-            await asyncio.gather(*(one(item) for item in due))
-            handled += len(due)
-        return handled
+    async def next_due_at(self, now: int) -> int | None:
+        return await self.outbox.next_due_at()
 
     async def send(self, item: OutboxItem) -> None:
         now = epoch(self.clock.now())
@@ -218,27 +271,32 @@ class OutboxSender:
             return  # taken or finished meanwhile
         earlier = before.claimed_at if before.status == "sending" else None
         try:
-            message = self.render(before)
+            rendered = self.render(before)
         except Exception as exc:
             log.exception("could not render outbox row %s", item.id)
             await self.outbox.failed(item.id, f"could not render: {exc}")
             return
-        outcome = await post_once(
-            self.client,
-            channel=before.channel,
-            key=before.dedupe_key,
-            message=message,
-            earlier_attempt_at=earlier,
-        )
+        if rendered.update_ts is not None:
+            outcome = await update_message(
+                self.client, channel=before.channel, ts=rendered.update_ts, message=rendered.message
+            )
+        else:
+            outcome = await post_once(
+                self.client,
+                channel=before.channel,
+                key=before.dedupe_key,
+                message=rendered.message,
+                earlier_attempt_at=earlier,
+            )
         now = epoch(self.clock.now())
         if isinstance(outcome, Sent):
             await self.outbox.sent(item.id, outcome.ts, now)
         elif isinstance(outcome, Failed):
-            log.warning("announcement %s to %s failed: %s", item.dedupe_key, before.channel, outcome.error)
+            log.warning("%s to %s failed: %s", item.dedupe_key, before.channel, outcome.error)
             await self.outbox.failed(item.id, outcome.error)
         elif now - before.created_at > GIVE_UP_AFTER_SECONDS:
             await self.outbox.failed(item.id, f"gave up after a day of errors; the last was {outcome.error}")
         else:
-            wait = max(outcome.after, backoff(before.attempts + 1) if outcome.maybe_sent else outcome.after)
-            at = now + round(wait * self.retry_scale)
-            await self.outbox.retry(item.id, at, outcome.error, maybe_sent=outcome.maybe_sent)
+            await self.outbox.retry(
+                item.id, self.retry_at(now, outcome, before.attempts), outcome.error, maybe_sent=outcome.maybe_sent
+            )

@@ -16,10 +16,11 @@ from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 
-from bot.app import build_bot
+from bot.app import Bot, build_bot
 from bot.inbound import MAX_BODY_BYTES, InboundError, check_signature, classify, parse_body
 from bot.scheduler import create_scheduler
 from bot.settings import Settings, SettingsError
+from bot.touchpoint_api import TouchpointApi
 from storage import Store
 
 log = logging.getLogger(__name__)
@@ -84,13 +85,14 @@ async def healthz(request: web.Request) -> web.Response:
 STORE_KEY = web.AppKey("store", Store)
 
 
-def build_web_app(settings: Settings, store: Store, bolt_app: AsyncApp) -> web.Application:
+def build_web_app(settings: Settings, bot: Bot) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app[STORE_KEY] = store
+    app[STORE_KEY] = bot.services.store
     app.router.add_get("/healthz", healthz)
+    app.router.add_post("/touchpoints/{slug}/{key}", TouchpointApi(bot.services).handle)
     if not settings.socket_mode:
         assert settings.slack_signing_secret is not None
-        endpoint = SlackEndpoint(bolt_app, settings.slack_signing_secret.get_secret_value())
+        endpoint = SlackEndpoint(bot.app, settings.slack_signing_secret.get_secret_value())
         app.router.add_post("/slack/events", endpoint.handle)
     return app
 
@@ -127,7 +129,7 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
     try:
         await check_token(bolt_app)
         runner = web.AppRunner(
-            build_web_app(settings, store, bolt_app),
+            build_web_app(settings, bot),
             shutdown_timeout=REQUEST_GRACE_SECONDS,
             access_log=None,
             handle_signals=False,

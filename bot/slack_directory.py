@@ -115,6 +115,17 @@ class SlackDirectory:
             [(p.id, p.tz, int(p.is_bot), int(p.deleted), now) for p in people],
         )
 
+    async def person_by_email(self, email: str) -> Person | None:
+        try:
+            response = await self._call("users.lookupByEmail", email=email)
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("users_not_found", "user_not_found"):
+                return None
+            raise _unavailable(exc) from exc
+        person = _person(response["user"])
+        await self._remember([person])
+        return person
+
     # -- groups and channels --------------------------------------------------------------------------
 
     async def usergroup_members(self, group_id: str) -> list[str]:

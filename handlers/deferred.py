@@ -18,23 +18,36 @@ Work = Callable[[], Awaitable[Message]]
 
 
 def answer_later(
-    background: Background, respond: AsyncRespond | None, work: Work, *, name: str, usage: str | None = None
+    background: Background,
+    respond: AsyncRespond | None,
+    work: Work,
+    *,
+    name: str,
+    usage: str | None = None,
+    replace: bool = False,
 ) -> None:
-    """Run `work` after the acknowledgement; its message (or a polite error) goes to `respond`."""
+    """Run `work` after the acknowledgement; its message goes to `respond` (replacing the clicked
+    message when `replace`); a failure is told politely beside it instead."""
 
     async def run() -> None:
+        replace_original = replace
         try:
             message = await work()
         except DomainError as err:
             message = describe(err.with_usage(usage) if usage else err)
+            replace_original = False
         except Exception as exc:
             log.exception("%s failed", name)
             message = describe(exc)
+            replace_original = False
         if respond is None:
             log.warning("%s finished but there is nowhere to answer: %s", name, message.text)
             return
         try:
-            await respond(**message.ephemeral(), replace_original=False)
+            if replace_original:
+                await respond(text=message.text, blocks=message.blocks, replace_original=True)
+            else:
+                await respond(**message.ephemeral(), replace_original=False)
         except Exception as exc:
             log.warning("could not deliver the answer of %s: %s", name, exc)
 

@@ -11,14 +11,27 @@ class Command(StrEnum):
 
 
 class Action(StrEnum):
-    """action_id of buttons."""
+    """action_id of buttons (answer buttons add _<index>, since ids must differ within a block)."""
 
     ADVANCE = "rollout_advance"
     ROADMAP = "rollout_roadmap"
     ADVANCE_ANYWAY = "rollout_advance_anyway"
+    SURVEY_ANSWER = "survey_answer"
+    SURVEY_CHANGE = "survey_change"
+    SURVEY_COMMENT = "survey_comment"
 
 
 class Callback(StrEnum):
     """callback_id of modals."""
 
     ADVANCE_ANYWAY = "rollout_advance_anyway_modal"
+    SURVEY_COMMENT = "survey_comment_modal"
+
+
+class Block(StrEnum):
+    """block_id of blocks the handlers read back."""
+
+    SURVEY_ANSWERS = "survey_answers"
+    SURVEY_THANKS = "survey_thanks"
+    COMMENT = "comment"
+    REASON = "reason"

@@ -278,9 +278,13 @@ _CLAIMS = (
     "ALTER TABLE digest_runs ADD COLUMN claimed_at INTEGER",
 )
 
+# The person's time zone when the survey was queued: the sender re-checks quiet hours with it.
+_DELIVERY_TZ = ("ALTER TABLE deliveries ADD COLUMN tz TEXT",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
+    Migration(3, "time zone of each delivery", _DELIVERY_TZ),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

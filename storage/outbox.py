@@ -25,13 +25,23 @@ async def enqueue(
     now: int,
     transition_id: int | None = None,
     delivery_id: int | None = None,
+    not_before: int | None = None,
 ) -> bool:
-    """Queue a message; False if one with the same key was queued before."""
+    """Queue a message (to go at `not_before`, or now); False if its key was queued before."""
     cur = await conn.execute(
         """INSERT OR IGNORE INTO outbox
            (kind, dedupe_key, transition_id, delivery_id, channel, payload, status, next_attempt_at, created_at)
            VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)""",
-        (kind, dedupe_key, transition_id, delivery_id, channel, payload, now, now),
+        (
+            kind,
+            dedupe_key,
+            transition_id,
+            delivery_id,
+            channel,
+            payload,
+            now if not_before is None else not_before,
+            now,
+        ),
     )
     return cur.rowcount == 1
 

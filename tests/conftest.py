@@ -95,7 +95,7 @@ def clock() -> Clock:
 async def bot(settings: Settings, store: Store, standin: SlackStandIn, clock: Clock) -> AsyncIterator[RunningBot]:
     built = build_bot(settings, store, clock=clock)
     await built.start()
-    runner = web.AppRunner(build_web_app(settings, store, built.app), access_log=None)
+    runner = web.AppRunner(build_web_app(settings, built), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -153,14 +153,14 @@ async def test_an_event_retried_by_slack_is_handled_once(bot: RunningBot, standi
     async def on_join(event: dict[str, Any]) -> None:
         seen.append(event["user"])
 
-    bot.app.event("member_joined_channel")(on_join)
+    bot.app.event("reaction_added")(on_join)
     channel = standin.workspace.add_channel("launch", [ADMIN])
-    body = bot.slack.event_body({"type": "member_joined_channel", "user": ADMIN, "channel": channel.id})
+    body = bot.slack.event_body({"type": "reaction_added", "user": ADMIN, "channel": channel.id})
     first = await bot.slack.event(body)
     retries = [await bot.slack.event(body, retry_num=n) for n in (1, 2)]
     assert first.status == 200 and all(r.status == 200 for r in retries)
     assert seen == [ADMIN]
-    other = bot.slack.event_body({"type": "member_joined_channel", "user": ADMIN, "channel": channel.id})
+    other = bot.slack.event_body({"type": "reaction_added", "user": ADMIN, "channel": channel.id})
     await bot.slack.event(other)
     assert seen == [ADMIN, ADMIN]
 

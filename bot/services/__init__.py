@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.clock import Clock, SystemClock
 from bot.services.directory import Directory
 from bot.services.rollouts import RolloutService
+from bot.services.surveys import SurveyService
 from bot.settings import Settings
 from storage import Store
 from storage.seen_events import SeenEvents
@@ -22,7 +24,15 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
     seen_events: SeenEvents = field(init=False)
     rollouts: RolloutService = field(init=False)
+    surveys: SurveyService = field(init=False)
 
     def __post_init__(self) -> None:
         self.seen_events = SeenEvents(self.store)
         self.rollouts = RolloutService(self.store, self.settings, self.clock)
+        self.surveys = SurveyService(self.store, self.settings, self.clock, self.rollouts)
+
+    def on_queued(self, *, outbox: Callable[[], None], deliveries: Callable[[], None]) -> None:
+        """Tell the senders when something was queued for them."""
+        self.rollouts.on_outbox = outbox
+        self.surveys.on_outbox = outbox
+        self.surveys.on_deliveries = deliveries

@@ -36,6 +36,10 @@ class Directory(Protocol):
         """The people among `user_ids` who exist (unknown IDs are left out)."""
         ...
 
+    async def person_by_email(self, email: str) -> Person | None:
+        """The person with this e-mail address, if any."""
+        ...
+
     async def usergroup_members(self, group_id: str) -> list[str]:
         """Members of a user group; NotFound if there is no such group."""
         ...

@@ -44,7 +44,7 @@ HISTORY_LIMIT = 40
 
 @dataclass
 class Edit:
-    """What an edit inside `RolloutService._changing` wrote, for its audit entry."""
+    """What an edit inside `RolloutService.changing` wrote, for its audit entry."""
 
     conn: aiosqlite.Connection
     now: int
@@ -162,7 +162,7 @@ class RolloutService:
         return stage
 
     @asynccontextmanager
-    async def _changing(self, detail: RolloutDetail, actor: str, action: str) -> AsyncIterator[Edit]:
+    async def changing(self, detail: RolloutDetail, actor: str, action: str) -> AsyncIterator[Edit]:
         """One transaction for an edit: the body changes rows through `edit.conn`, then the
         rollout's updated_at and the audit entry are written, unless the body set `unchanged`."""
         now = self._now()
@@ -214,7 +214,7 @@ class RolloutService:
         )
         if detail.rollout.status != RolloutStatus.PLANNED:
             raise Conflict(refusal)
-        async with self._changing(detail, actor, "stages set") as edit:
+        async with self.changing(detail, actor, "stages set") as edit:
             status, _ = await repo.current_status(edit.conn, detail.rollout.id)
             if status != RolloutStatus.PLANNED:
                 raise Conflict(refusal)
@@ -226,7 +226,7 @@ class RolloutService:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
         vision = inputs.vision(text)
-        async with self._changing(detail, actor, "vision set") as edit:
+        async with self.changing(detail, actor, "vision set") as edit:
             edit.columns = {"vision": vision}
         return await self.get(slug)
 
@@ -234,7 +234,7 @@ class RolloutService:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
         stage = self.stage(detail, stage_name)
-        async with self._changing(detail, actor, "planned") as edit:
+        async with self.changing(detail, actor, "planned") as edit:
             await repo.set_planned_start(edit.conn, stage.id, day)
             edit.detail = {"stage": stage.name, "date": day.isoformat()}
         return await self.get(slug)
@@ -257,7 +257,7 @@ class RolloutService:
             raise BadInput("Name the people, user groups or channels to " + ("remove." if remove else "add."))
         if not remove:
             refs = [await self._checked_ref(ref, directory) for ref in refs]
-        async with self._changing(detail, actor, "cohort removed" if remove else "cohort added") as edit:
+        async with self.changing(detail, actor, "cohort removed" if remove else "cohort added") as edit:
             if remove:
                 changed = await repo.remove_cohort_entries(edit.conn, stage.id, [(r.kind, r.ref) for r in refs])
             else:
@@ -299,7 +299,7 @@ class RolloutService:
         if not remove:
             await self._check_people(users, role, directory)
         noun = "owner" if role == "owners" else "champion"
-        async with self._changing(detail, actor, f"{noun}s {'removed' if remove else 'added'}") as edit:
+        async with self.changing(detail, actor, f"{noun}s {'removed' if remove else 'added'}") as edit:
             if remove:
                 changed = await repo.remove_people(edit.conn, role, detail.rollout.id, users)
                 if role == "owners" and await repo.count_people(edit.conn, "owners", detail.rollout.id) == 0:
@@ -333,7 +333,7 @@ class RolloutService:
                 f"I am not in #{channel.name or channel_id} yet, so I could not post there. "
                 f"Invite me with /invite @Rollout Pulse in that channel, then try again."
             )
-        async with self._changing(detail, actor, "channel set") as edit:
+        async with self.changing(detail, actor, "channel set") as edit:
             edit.columns = {"channel_id": channel_id}
             edit.detail = {"channel": channel_id}
         return await self.get(slug)
@@ -350,7 +350,7 @@ class RolloutService:
         if name.touchpoint is not None:
             self._check_touchpoint_metric(detail, name)
         stage = self.stage(detail, stage_name) if stage_name else None
-        async with self._changing(detail, actor, "target added") as edit:
+        async with self.changing(detail, actor, "target added") as edit:
             replaced = await repo.upsert_target(
                 edit.conn,
                 rollout_id=detail.rollout.id,
@@ -384,7 +384,7 @@ class RolloutService:
         self.require_owner(detail, actor)
         name = inputs.metric(metric_text)
         stage = self.stage(detail, stage_name) if stage_name else None
-        async with self._changing(detail, actor, "target removed") as edit:
+        async with self.changing(detail, actor, "target removed") as edit:
             if not await repo.remove_target(edit.conn, detail.rollout.id, stage.id if stage else None, str(name)):
                 where = f"for {stage.name}" if stage else "for the whole rollout"
                 raise NotFound(f"{detail.rollout.slug} has no {name} target {where}.")
@@ -732,16 +732,23 @@ class RolloutService:
 async def resolve_cohort(detail: RolloutDetail, stage: Stage, directory: Directory) -> set[str]:
     """The people in a stage's cohort now: its entries and those of earlier stages, user groups
     and channels expanded, bots and deactivated accounts left out."""
-    candidates: set[str] = set()
-    for entry in detail.cohort_up_to(stage):
-        if entry.kind == "user":
-            candidates.add(entry.ref)
-        elif entry.kind == "usergroup":
-            candidates.update(await _members_or_none(directory.usergroup_members(entry.ref), entry.ref))
-        else:
-            candidates.update(await _members_or_none(directory.channel_members(entry.ref), entry.ref))
-    people = await directory.people(candidates)
+    entries = [CohortRef(e.kind, e.ref) for e in detail.cohort_up_to(stage)]
+    people = await directory.people(await expand(entries, directory))
     return {uid for uid, person in people.items() if person.reachable}
+
+
+async def expand(refs: Iterable[CohortRef], directory: Directory) -> set[str]:
+    """The user IDs that people, user groups and channels stand for (a group or channel that
+    has disappeared counts as empty)."""
+    candidates: set[str] = set()
+    for ref in refs:
+        if ref.kind == "user":
+            candidates.add(ref.ref)
+        elif ref.kind == "usergroup":
+            candidates.update(await _members_or_none(directory.usergroup_members(ref.ref), ref.ref))
+        else:
+            candidates.update(await _members_or_none(directory.channel_members(ref.ref), ref.ref))
+    return candidates
 
 
 async def _members_or_none(lookup: Awaitable[list[str]], ref: str) -> Iterable[str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.actions import rollout
+from handlers.actions import rollout, survey
 
 
 def register(app: AsyncApp) -> None:
     rollout.register(app)
+    survey.register(app)

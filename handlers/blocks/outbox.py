@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.services.announcements import Announcement
+from bot.services.surveys import SurveyNotice
 from handlers.blocks.announcement import build_announcement
+from handlers.blocks.survey import build_closed, build_survey
 from handlers.blocks.text import Message
 from storage.models import OutboxItem
 
 
-def render_outbox_item(item: OutboxItem) -> Message:
+@dataclass(frozen=True)
+class OutboxMessage:
+    """How an outbox row goes out: a new post, or an update of a message already posted."""
+
+    message: Message
+    update_ts: str | None = None
+
+
+def render_outbox_item(item: OutboxItem) -> OutboxMessage:
     if item.kind == "announcement":
-        return build_announcement(Announcement.model_validate_json(item.payload))
+        return OutboxMessage(build_announcement(Announcement.model_validate_json(item.payload)))
+    if item.kind == "reminder":
+        notice = SurveyNotice.model_validate_json(item.payload)
+        return OutboxMessage(build_survey(notice.view, reminder=True))
+    if item.kind == "survey_closed":
+        notice = SurveyNotice.model_validate_json(item.payload)
+        return OutboxMessage(build_closed(notice.view, answered=notice.answered), update_ts=notice.ts)
     raise ValueError(f"no renderer for outbox rows of kind {item.kind!r}")

@@ -4,10 +4,100 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.services.errors import BadInput
+from bot.services.rollouts import CohortRef
+from bot.services.surveys import WaveReport
+from handlers.blocks import format as fmt
+from handlers.blocks.results import build_results, build_wave_report
+from handlers.blocks.rollouts import build_done
+from handlers.blocks.text import Message, escape
 from handlers.catalog import PULSE
-from handlers.commands.router import CommandRouter
+from handlers.commands.mentions import mentions
+from handlers.commands.router import Answer, CommandCall, CommandRouter, Deferred
 
 router = CommandRouter(PULSE)
+
+
+def _args(call: CommandCall, least: int, what: str) -> list[str]:
+    if len(call.args) < least:
+        raise BadInput(f"Missing {what}.")
+    return call.args
+
+
+def _report(call: CommandCall, report: WaveReport, what: str) -> Message:
+    return build_wave_report(report, call.services.surveys, call.services.settings.tz, what=what)
+
+
+@router.on("send")
+async def send(call: CommandCall) -> Answer:
+    args = _args(call, 2, "the rollout and the survey kind, e.g. /pulse send expense-tool nps")
+    if len(args) > 2 or args[1].lower() != "nps":
+        kind = args[1] if len(args) > 1 else ""
+        raise BadInput(f"“{kind[:20]}” is not a survey kind /pulse send knows: use nps (touchpoints go by /pulse ask).")
+    services = call.services
+
+    async def run() -> Message:
+        report = await services.surveys.send_nps(call.user_id, args[0], services.directory)
+        return _report(call, report, "NPS")
+
+    return Deferred(run, "send")
+
+
+@router.on("touchpoint")
+async def touchpoint(call: CommandCall) -> Answer:
+    args = _args(call, 4, 'the rollout, a key, a label in quotes and a scale, e.g. onboarding "Onboarding" csat')
+    if len(args) > 4:
+        raise BadInput("Put the label in quotes, e.g. “Onboarding session”.")
+    slug, key, label, scale = args
+    defined = await call.services.surveys.define_touchpoint(call.user_id, slug, key, label, scale.lower())
+    return build_done(
+        f"Touchpoint *{escape(defined.label)}* (`{defined.key}`, {defined.scale}) is set for `{slug}`. "
+        f"Ask people about it with `/pulse ask {slug} {defined.key} @people`, or on joining a channel with "
+        f"`/pulse trigger {slug} {defined.key} on-join #channel`."
+    )
+
+
+@router.on("trigger")
+async def trigger(call: CommandCall) -> Answer:
+    args = _args(call, 4, "the rollout, the touchpoint, on-join and a #channel")
+    if args[2].lower() != "on-join" or len(args) != 4:
+        raise BadInput("The only trigger is on-join, followed by one #channel.")
+    [channel] = mentions(args[3:], allowed=("channel",))
+    services = call.services
+
+    async def run() -> Message:
+        added = await services.surveys.add_trigger(call.user_id, args[0], args[1], channel.id, services.directory)
+        if not added:
+            return build_done(f"That trigger was already set: people joining {fmt.channel(channel.id)} are asked.")
+        return build_done(
+            f"People who join {fmt.channel(channel.id)} will be asked about `{args[1].lower()}` "
+            "(within their working hours, at most once a month)."
+        )
+
+    return Deferred(run, "trigger")
+
+
+@router.on("ask")
+async def ask(call: CommandCall) -> Answer:
+    args = _args(call, 3, "the rollout, the touchpoint and the people to ask")
+    found = mentions(args[2:], allowed=("user", "usergroup", "channel"))
+    refs = [CohortRef(m.kind, m.id, m.label) for m in found]
+    services = call.services
+
+    async def run() -> Message:
+        report = await services.surveys.ask(call.user_id, args[0], args[1], refs, services.directory)
+        return _report(call, report, f"the {args[1].lower()} touchpoint")
+
+    return Deferred(run, "ask")
+
+
+@router.on("results")
+async def results(call: CommandCall) -> Answer:
+    args = _args(call, 1, "the rollout")
+    if len(args) > 2:
+        raise BadInput("results takes the rollout and, optionally, a stage.")
+    view = await call.services.surveys.results(call.user_id, args[0], args[1] if len(args) == 2 else None)
+    return build_results(view)
 
 
 def register(app: AsyncApp) -> None:

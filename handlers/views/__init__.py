@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.views import rollout
+from handlers.views import rollout, survey
 
 
 def register(app: AsyncApp) -> None:
     rollout.register(app)
+    survey.register(app)

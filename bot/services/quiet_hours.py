@@ -1,0 +1,40 @@
+"""When a survey DM may go out: inside PULSE_QUIET_HOURS, Monday to Friday, in the person's
+own time zone (SPEC §3.3)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.settings import QuietHours
+
+
+def zone(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
+    if not name:
+        return fallback
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return fallback
+
+
+def next_send_time(now: datetime, tz: ZoneInfo, window: QuietHours | None) -> datetime:
+    """`now` if it is inside the person's window, otherwise the start of their next one (UTC)."""
+    if window is None:
+        return now
+    local = now.astimezone(tz)
+    for offset in range(8):
+        day = local.date() + timedelta(days=offset)
+        if day.weekday() >= 5:
+            continue
+        start = datetime.combine(day, window.start, tzinfo=tz)
+        end = datetime.combine(day, window.end, tzinfo=tz)
+        if offset == 0 and start <= local < end:
+            return now
+        if local < start:
+            return start.astimezone(UTC)
+    raise AssertionError("a weekday window always comes within a week")
+
+
+def inside(now: datetime, tz: ZoneInfo, window: QuietHours | None) -> bool:
+    return next_send_time(now, tz, window) == now

@@ -1,0 +1,502 @@
+"""Pulse surveys: touchpoints, waves with fatigue and quiet hours, answers, comments, reminders,
+closing, automatic NPS, and results (SPEC §3.3, §3.4, §3.6)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.clock import Clock, epoch
+from bot.services import inputs
+from bot.services.directory import Directory
+from bot.services.errors import BadInput, Conflict, DomainError, NotAllowed, NotFound
+from bot.services.metrics import StageMetrics
+from bot.services.privacy import respondent_key
+from bot.services.quiet_hours import next_send_time, zone
+from bot.services.rollouts import CohortRef, RolloutService, expand, resolve_cohort
+from bot.services.scales import SurveyScale, parse_score
+from bot.settings import Settings
+from storage import surveys as repo
+from storage.db import Store
+from storage.models import RolloutStatus, Stage, Touchpoint
+from storage.outbox import enqueue
+from storage.rollouts import RolloutDetail
+from storage.surveys import Comment, Delivery, NewDelivery, Surveys, Wave, WaveKind
+
+log = logging.getLogger(__name__)
+
+DAY = 24 * 3600
+TOUCHPOINT_GAP_SECONDS = 30 * DAY  # one survey per touchpoint per 30 days
+TOUCHPOINT_DAILY_SECONDS = DAY  # one touchpoint survey a day
+COMMENT_MAX = 3000
+RESULT_COMMENTS = 5
+LABEL_MAX = 150
+
+SKIP_REASONS = {
+    "recent_nps": "asked for NPS in the last {days} days",
+    "recent_touchpoint": "asked about this touchpoint in the last 30 days",
+    "touchpoint_today": "already asked a touchpoint survey today",
+    "unreachable": "a bot or a deactivated account",
+    "unknown": "not a person in this workspace",
+}
+
+
+class SurveyClosed(DomainError):
+    """A click on a survey whose wave has closed."""
+
+
+@dataclass(frozen=True)
+class WaveReport:
+    """What opening a wave did, person by person, summed up."""
+
+    wave_id: int | None
+    rollout_title: str
+    queued_now: int
+    held: int
+    first_held_until: int | None
+    skipped: dict[str, int] = field(default_factory=dict)
+    delivery_ids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def queued(self) -> int:
+        return self.queued_now + self.held
+
+
+class SurveyView(BaseModel):
+    """What a survey message for one delivery shows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    wave_id: int
+    delivery_id: int
+    rollout_title: str
+    kind: WaveKind
+    scale: SurveyScale
+    touchpoint_label: str | None
+    closes_at: int
+    min_group: int
+
+
+@dataclass(frozen=True)
+class Answered:
+    view: SurveyView
+    score: float
+
+
+@dataclass(frozen=True)
+class ResultsView:
+    detail: RolloutDetail
+    stage: Stage
+    metrics: StageMetrics
+    comments: list[Comment]
+
+
+class SurveyService:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        rollouts: RolloutService,
+        on_deliveries: Callable[[], None] = lambda: None,
+        on_outbox: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.rollouts = rollouts
+        self.surveys = Surveys(store)
+        self.on_deliveries = on_deliveries
+        self.on_outbox = on_outbox
+        self._secret: str | None = None
+
+    def _now(self) -> int:
+        return epoch(self.clock.now())
+
+    async def secret(self) -> str:
+        if self._secret is None:
+            configured = self.settings.pulse_secret_key
+            self._secret = configured.get_secret_value() if configured else await self.store.secret_key()
+        return self._secret
+
+    # -- permissions --------------------------------------------------------------------------------
+
+    def require_owner_or_champion(self, detail: RolloutDetail, user: str) -> None:
+        if self.rollouts.may_change(detail, user) or user in detail.champions:
+            return
+        raise NotAllowed(
+            f"Only the owners and champions of {detail.rollout.slug} (or an admin) can do this. Its owners:",
+            people=tuple(detail.owners),
+        )
+
+    # -- touchpoints --------------------------------------------------------------------------------
+
+    async def define_touchpoint(self, actor: str, slug: str, key: str, label: str, scale: str) -> Touchpoint:
+        detail = await self.rollouts.get(slug)
+        self.rollouts.require_owner(detail, actor)
+        key = key.lower()
+        if not inputs.STAGE_NAME.match(key):
+            raise BadInput(f"“{key[:40]}” is not a valid touchpoint key: use lower-case letters, digits and dashes.")
+        label = " ".join(label.split())
+        if not label or len(label) > LABEL_MAX:
+            raise BadInput(f"Give the touchpoint a label of 1 to {LABEL_MAX} characters, in quotes.")
+        if scale not in ("csat", "ces", "thumbs", "minutes"):
+            raise BadInput(f"“{scale[:20]}” is not a scale: use csat, ces, thumbs or minutes.")
+        existing = detail.touchpoint(key)
+        if existing is not None and existing.scale != scale and await self.surveys.touchpoint_answers(existing.id):
+            raise Conflict(
+                f"{key} already has answers on the {existing.scale} scale, which would no longer add up. "
+                "Define a new touchpoint with another key instead."
+            )
+        now = self._now()
+        async with self.rollouts.changing(detail, actor, "touchpoint set") as edit:
+            await repo.upsert_touchpoint(
+                edit.conn, rollout_id=detail.rollout.id, key=key, label=label, scale=scale, now=now
+            )
+            edit.detail = {"touchpoint": key, "label": label, "scale": scale}
+        found = await self.surveys.touchpoint(detail.rollout.id, key)
+        assert found is not None
+        return found
+
+    async def touchpoint(self, detail: RolloutDetail, key: str) -> Touchpoint:
+        found = detail.touchpoint(key.lower())
+        if found is None:
+            keys = ", ".join(t.key for t in detail.touchpoints) or "none yet"
+            raise NotFound(f"{detail.rollout.slug} has no touchpoint “{key[:40]}” (its touchpoints: {keys}).")
+        return found
+
+    async def add_trigger(self, actor: str, slug: str, key: str, channel_id: str, directory: Directory) -> bool:
+        detail = await self.rollouts.get(slug)
+        self.rollouts.require_owner(detail, actor)
+        touchpoint = await self.touchpoint(detail, key)
+        channel = await directory.channel(channel_id)
+        if channel.is_im:
+            raise BadInput("Pick a channel, not a direct message.")
+        if not channel.is_member:
+            raise BadInput(
+                f"I am not in #{channel.name or channel_id}, so Slack does not tell me who joins it. "
+                "Invite me with /invite @Rollout Pulse in that channel, then try again."
+            )
+        async with self.rollouts.changing(detail, actor, "trigger added") as edit:
+            added = await repo.add_trigger(
+                edit.conn, touchpoint_id=touchpoint.id, channel_id=channel_id, actor=actor, now=edit.now
+            )
+            edit.unchanged = not added
+            edit.detail = {"touchpoint": touchpoint.key, "channel": channel_id}
+        return added
+
+    # -- opening waves --------------------------------------------------------------------------------
+
+    def _surveyable(self, detail: RolloutDetail) -> Stage:
+        status = detail.rollout.status
+        if status == RolloutStatus.PAUSED:
+            raise Conflict(f"{detail.rollout.slug} is paused, and paused rollouts send no surveys.")
+        if status == RolloutStatus.COMPLETED:
+            raise Conflict(f"{detail.rollout.slug} is complete; it sends no more surveys.")
+        if status == RolloutStatus.PLANNED or detail.current is None:
+            raise Conflict(f"{detail.rollout.slug} has not started; start it before sending surveys.")
+        return detail.current
+
+    async def send_nps(self, actor: str, slug: str, directory: Directory) -> WaveReport:
+        detail = await self.rollouts.get(slug)
+        self.rollouts.require_owner(detail, actor)
+        stage = self._surveyable(detail)
+        people = await resolve_cohort(detail, stage, directory)
+        if not people:
+            raise Conflict(
+                f"The {stage.name} cohort of {detail.rollout.slug} is empty; add people with /rollout cohort."
+            )
+        return await self.open_wave(detail, stage, None, "send", actor, sorted(people), directory)
+
+    async def ask(self, actor: str, slug: str, key: str, refs: Sequence[CohortRef], directory: Directory) -> WaveReport:
+        detail = await self.rollouts.get(slug)
+        self.require_owner_or_champion(detail, actor)
+        touchpoint = await self.touchpoint(detail, key)
+        stage = self._surveyable(detail)
+        if not refs:
+            raise BadInput("Name the people, user groups or channels to ask.")
+        people = await expand(refs, directory)
+        return await self.open_wave(detail, stage, touchpoint, "ask", actor, sorted(people), directory)
+
+    async def on_join(self, user: str, channel_id: str, directory: Directory) -> list[WaveReport]:
+        """member_joined_channel: a touchpoint survey for each on-join trigger of the channel."""
+        reports = []
+        for rollout_id, touchpoint_id in await self.surveys.triggers_on_join(channel_id):
+            detail = await self.rollouts.rollouts.load_by_id(rollout_id)
+            if detail is None or detail.rollout.status != RolloutStatus.ACTIVE or detail.current is None:
+                continue
+            touchpoint = next(t for t in detail.touchpoints if t.id == touchpoint_id)
+            reports.append(await self.open_wave(detail, detail.current, touchpoint, "on-join", None, [user], directory))
+        return reports
+
+    async def api_trigger(self, slug: str, key: str, user: str, directory: Directory) -> WaveReport:
+        detail = await self.rollouts.get(slug)
+        touchpoint = await self.touchpoint(detail, key)
+        stage = self._surveyable(detail)
+        return await self.open_wave(detail, stage, touchpoint, "api", None, [user], directory)
+
+    async def open_auto_waves(self, directory: Directory) -> int:
+        """An NPS wave N days after a stage was entered (auto_nps_after_days; 0 turns it off).
+        Derived from the store, so it survives restarts and catches up after downtime."""
+        opened = 0
+        now = self._now()
+        for detail in await self.rollouts.open_rollouts():
+            days = detail.rollout.auto_nps_after_days
+            stage = detail.current
+            if days <= 0 or detail.rollout.status != RolloutStatus.ACTIVE or stage is None or stage.entered_at is None:
+                continue
+            if now < stage.entered_at + days * DAY:
+                continue
+            if await self.surveys.has_wave_since(stage.id, "auto", stage.entered_at):
+                continue
+            people = await resolve_cohort(detail, stage, directory)
+            report = await self.open_wave(detail, stage, None, "auto", None, sorted(people), directory)
+            log.info("automatic NPS for %s (%s): %d queued", detail.rollout.slug, stage.name, report.queued)
+            opened += 1
+        return opened
+
+    async def open_wave(
+        self,
+        detail: RolloutDetail,
+        stage: Stage,
+        touchpoint: Touchpoint | None,
+        origin: str,
+        opened_by: str | None,
+        user_ids: Sequence[str],
+        directory: Directory,
+    ) -> WaveReport:
+        """One wave, one delivery per person (queued, held for their working hours, or skipped
+        with the reason), all written in one transaction."""
+        now_dt = self.clock.now()
+        now = epoch(now_dt)
+        kind: WaveKind = "touchpoint" if touchpoint else "nps"
+        people = await directory.people(user_ids)
+        plan: list[NewDelivery] = []
+        recent_nps: dict[str, int] = {}
+        recent_tp: dict[str, int] = {}
+        today_tp: dict[str, int] = {}
+        if kind == "nps":
+            min_days = self.settings.pulse_min_days_between_surveys
+            recent_nps = await self.surveys.last_asked(user_ids, kind="nps", since=now - min_days * DAY)
+        else:
+            assert touchpoint is not None
+            recent_tp = await self.surveys.last_asked(
+                user_ids, kind="touchpoint", since=now - TOUCHPOINT_GAP_SECONDS, touchpoint_id=touchpoint.id
+            )
+            today_tp = await self.surveys.last_asked(user_ids, kind="touchpoint", since=now - TOUCHPOINT_DAILY_SECONDS)
+        for user in user_ids:
+            person = people.get(user)
+            reason = None
+            if person is None:
+                reason = "unknown"
+            elif not person.reachable:
+                reason = "unreachable"
+            elif user in recent_nps:
+                reason = "recent_nps"
+            elif user in recent_tp:
+                reason = "recent_touchpoint"
+            elif user in today_tp:
+                reason = "touchpoint_today"
+            if reason is not None:
+                plan.append(NewDelivery(user, "skipped", reason=reason, not_before=0, tz=None))
+                continue
+            assert person is not None
+            tz = zone(person.tz, self.settings.tz)
+            at = epoch(next_send_time(now_dt, tz, self.settings.pulse_quiet_hours))
+            plan.append(NewDelivery(user, "pending", reason=None, not_before=at, tz=person.tz))
+        wave_id = None
+        ids: dict[str, int] = {}
+        if any(d.status == "pending" for d in plan) or origin in ("api", "ask", "on-join"):
+            async with self.store.transaction() as conn:
+                wave_id = await repo.insert_wave(
+                    conn,
+                    rollout_id=detail.rollout.id,
+                    stage_id=stage.id,
+                    kind=kind,
+                    touchpoint_id=touchpoint.id if touchpoint else None,
+                    origin=origin,
+                    opened_by=opened_by,
+                    opened_at=now,
+                    closes_at=now + self.settings.pulse_wave_days * DAY,
+                )
+                ids = await repo.insert_deliveries(conn, wave_id, plan, now)
+            self.on_deliveries()
+        pending = [d for d in plan if d.status == "pending"]
+        held = [d for d in pending if d.not_before > now]
+        return WaveReport(
+            wave_id=wave_id,
+            rollout_title=detail.rollout.title,
+            queued_now=len(pending) - len(held),
+            held=len(held),
+            first_held_until=min((d.not_before for d in held), default=None),
+            skipped=dict(Counter(d.reason for d in plan if d.reason)),
+            delivery_ids=ids,
+        )
+
+    def skip_reason(self, code: str) -> str:
+        return SKIP_REASONS[code].format(days=self.settings.pulse_min_days_between_surveys)
+
+    # -- answering ----------------------------------------------------------------------------------
+
+    async def view_of(self, wave: Wave, delivery_id: int) -> SurveyView:
+        detail = await self.rollouts.rollouts.load_by_id(wave.rollout_id)
+        assert detail is not None
+        touchpoint = next((t for t in detail.touchpoints if t.id == wave.touchpoint_id), None)
+        return SurveyView(
+            wave_id=wave.id,
+            delivery_id=delivery_id,
+            rollout_title=detail.rollout.title,
+            kind=wave.kind,
+            scale=touchpoint.scale if touchpoint else "nps",
+            touchpoint_label=touchpoint.label if touchpoint else None,
+            closes_at=wave.closes_at,
+            min_group=self.settings.pulse_min_group,
+        )
+
+    async def _wave(self, wave_id: int) -> Wave:
+        wave = await self.surveys.wave(wave_id)
+        assert wave is not None
+        return wave
+
+    async def _own_delivery(self, user: str, wave_id: int, delivery_id: int) -> tuple[Wave, Delivery]:
+        """The wave and delivery a click names, if they exist, belong together and to `user`."""
+        wave = await self.surveys.wave(wave_id)
+        delivery = await self.surveys.delivery(delivery_id)
+        if wave is None or delivery is None or delivery.wave_id != wave.id:
+            raise BadInput("This survey does not exist (any more).")
+        if delivery.user_id != user:
+            raise NotAllowed("This survey was sent to someone else, so your click was not counted.")
+        return wave, delivery
+
+    async def answer(self, user: str, wave_id: int, delivery_id: int, score_text: str) -> Answered:
+        """Store the person's answer (the last one counts). Committed when this returns."""
+        wave, delivery = await self._own_delivery(user, wave_id, delivery_id)
+        now = self._now()
+        if not wave.is_open(now):
+            raise SurveyClosed("This survey has closed, so answers are no longer collected. Thank you all the same!")
+        view = await self.view_of(wave, delivery.id)
+        score = parse_score(view.scale, score_text)
+        if score is None:
+            raise BadInput(f"“{score_text[:20]}” is not an answer to this question.")
+        key = respondent_key(await self.secret(), wave.id, user)
+        async with self.store.transaction() as conn:
+            await repo.record_response(conn, wave=wave, respondent_key=key, score=score, now=now)
+            await repo.mark_answered(conn, delivery.id)
+        return Answered(view, score)
+
+    async def current_answer(self, user: str, wave_id: int, delivery_id: int) -> tuple[SurveyView, float | None]:
+        wave, delivery = await self._own_delivery(user, wave_id, delivery_id)
+        if not wave.is_open(self._now()):
+            raise SurveyClosed("This survey has closed, so answers can no longer change.")
+        key = respondent_key(await self.secret(), wave.id, user)
+        return await self.view_of(wave, delivery.id), await self.surveys.answer(wave.id, key)
+
+    async def existing_comment(self, user: str, wave_id: int, delivery_id: int) -> str | None:
+        wave, _ = await self._own_delivery(user, wave_id, delivery_id)
+        return await self.surveys.comment(wave.id, respondent_key(await self.secret(), wave.id, user))
+
+    async def comment(self, user: str, wave_id: int, delivery_id: int, text: str | None) -> None:
+        wave, _ = await self._own_delivery(user, wave_id, delivery_id)
+        if not wave.is_open(self._now()):
+            raise SurveyClosed("This survey has closed, so comments are no longer collected.", field="comment")
+        body = (text or "").strip()
+        if not body:
+            raise BadInput("Write a comment, or close this window.", field="comment")
+        if len(body) > COMMENT_MAX:
+            raise BadInput(f"The comment is {len(body)} characters long; keep it to {COMMENT_MAX}.", field="comment")
+        key = respondent_key(await self.secret(), wave.id, user)
+        async with self.store.transaction() as conn:
+            await repo.record_comment(conn, wave=wave, respondent_key=key, body=body, now=self._now())
+
+    # -- the life of a wave -------------------------------------------------------------------------
+
+    async def queue_reminders(self) -> int:
+        """One reminder, PULSE_REMIND_AFTER_HOURS after the survey, to those who have not answered;
+        it waits for the person's working hours like the survey did."""
+        hours = self.settings.pulse_remind_after_hours
+        if hours <= 0:
+            return 0
+        now_dt = self.clock.now()
+        now = epoch(now_dt)
+        due = await self.surveys.to_remind(now - hours * 3600, now)
+        if not due:
+            return 0
+        views = {d.id: await self.view_of(await self._wave(d.wave_id), d.id) for d in due}
+        async with self.store.transaction() as conn:
+            for delivery in due:
+                tz = zone(delivery.tz, self.settings.tz)
+                at = epoch(next_send_time(now_dt, tz, self.settings.pulse_quiet_hours))
+                await enqueue(
+                    conn,
+                    kind="reminder",
+                    dedupe_key=f"reminder:{delivery.id}",
+                    channel=delivery.user_id,
+                    payload=SurveyNotice(view=views[delivery.id]).model_dump_json(),
+                    now=now,
+                    delivery_id=delivery.id,
+                    not_before=at,
+                )
+        self.on_outbox()
+        return len(due)
+
+    async def close_due_waves(self) -> int:
+        """Close waves past PULSE_WAVE_DAYS; their messages are updated to say so."""
+        now = self._now()
+        waves = await self.surveys.waves_due_to_close(now)
+        for wave in waves:
+            messages = await self.surveys.survey_messages(wave.id)
+            async with self.store.transaction() as conn:
+                skipped = await repo.close_wave(conn, wave.id, now)
+                for message in messages:
+                    notice = SurveyNotice(
+                        view=await self.view_of(wave, message.delivery_id),
+                        channel=message.channel,
+                        ts=message.ts,
+                        answered=message.answered,
+                    )
+                    await enqueue(
+                        conn,
+                        kind="survey_closed",
+                        dedupe_key=f"closed:{message.channel}:{message.ts}",
+                        channel=message.channel,
+                        payload=notice.model_dump_json(),
+                        now=now,
+                        delivery_id=message.delivery_id,
+                    )
+            if skipped:
+                log.info("wave %d closed; %d surveys still waiting were not sent", wave.id, skipped)
+        if waves:
+            self.on_outbox()
+        return len(waves)
+
+    # -- results ------------------------------------------------------------------------------------
+
+    async def results(self, actor: str, slug: str, stage_name: str | None) -> ResultsView:
+        detail = await self.rollouts.get(slug)
+        if not (self.settings.is_admin(actor) or actor in detail.owners or actor in detail.champions):
+            raise NotAllowed(
+                f"Results of {detail.rollout.slug} are for its owners, champions and admins. Its owners:",
+                people=tuple(detail.owners),
+            )
+        if stage_name:
+            stage = self.rollouts.stage(detail, stage_name)
+        elif detail.current is not None:
+            stage = detail.current
+        else:
+            raise Conflict(f"{detail.rollout.slug} has not started, so there are no results yet.")
+        metrics = await self.rollouts.metrics_of(detail, stage)
+        comments = await self.surveys.recent_comments(stage.id, RESULT_COMMENTS) if metrics.enough else []
+        return ResultsView(detail, stage, metrics, comments)
+
+
+class SurveyNotice(BaseModel):
+    """An outbox payload about one delivery's survey message: a reminder, or its closing."""
+
+    view: SurveyView
+    channel: str | None = None
+    ts: str | None = None
+    answered: bool = False

@@ -1,0 +1,87 @@
+"""Clicks on a survey: an answer (stored before Slack hears back), Change answer, Add a comment."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.background import Background
+from bot.services import Services
+from bot.services.errors import BadInput
+from handlers.blocks.survey import build_comment_modal, build_survey, build_thanks
+from handlers.blocks.text import Message
+from handlers.deferred import answer_later
+from handlers.ids import Action
+
+ANSWER = re.compile(rf"^{Action.SURVEY_ANSWER.value}_\d+$")
+
+
+def parse_ref(value: object, *, with_score: bool) -> tuple[int, int, str]:
+    """`wave:delivery[:score]` from a button's value; BadInput for anything else."""
+    parts = value.split(":") if isinstance(value, str) else []
+    if len(parts) != (3 if with_score else 2) or not all(p.isdigit() for p in parts[:2]):
+        raise BadInput("This button is not one of ours, so nothing was stored.")
+    return int(parts[0]), int(parts[1]), parts[2] if with_score else ""
+
+
+async def on_answer(
+    ack: AsyncAck,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    services: Services,
+    respond: AsyncRespond | None,
+    background: Background,
+) -> None:
+    wave_id, delivery_id, score = parse_ref(action.get("value"), with_score=True)
+    answered = await services.surveys.answer(body["user"]["id"], wave_id, delivery_id, score)
+    # The answer is committed: only now does Slack get its acknowledgement.
+    await ack()
+    user = body["user"]["id"]
+
+    async def thanks() -> Message:
+        commented = await services.surveys.existing_comment(user, wave_id, delivery_id) is not None
+        return build_thanks(answered.view, answered.score, commented=commented)
+
+    answer_later(background, respond, thanks, name="survey thanks", replace=True)
+
+
+async def on_change(
+    ack: AsyncAck,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    services: Services,
+    respond: AsyncRespond | None,
+    background: Background,
+) -> None:
+    wave_id, delivery_id, _ = parse_ref(action.get("value"), with_score=False)
+    view, current = await services.surveys.current_answer(body["user"]["id"], wave_id, delivery_id)
+    await ack()
+
+    async def question() -> Message:
+        return build_survey(view, current=current)
+
+    answer_later(background, respond, question, name="survey change", replace=True)
+
+
+async def on_comment(
+    ack: AsyncAck, action: dict[str, Any], body: dict[str, Any], services: Services, client: AsyncWebClient
+) -> None:
+    wave_id, delivery_id, _ = parse_ref(action.get("value"), with_score=False)
+    user = body["user"]["id"]
+    view, _ = await services.surveys.current_answer(user, wave_id, delivery_id)
+    existing = await services.surveys.existing_comment(user, wave_id, delivery_id)
+    metadata = json.dumps({"wave": wave_id, "delivery": delivery_id, "response_url": body.get("response_url")})
+    await client.views_open(trigger_id=body["trigger_id"], view=build_comment_modal(view, metadata, existing))
+    await ack()
+
+
+def register(app: AsyncApp) -> None:
+    app.action(ANSWER)(on_answer)
+    app.action(Action.SURVEY_CHANGE.value)(on_change)
+    app.action(Action.SURVEY_COMMENT.value)(on_comment)

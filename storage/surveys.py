@@ -1,0 +1,411 @@
+"""Touchpoints, triggers, waves, deliveries, responses and comments.
+
+Deliveries (who was asked, whether they answered) and responses (what was answered, under a
+respondent key) are written and read separately; nothing here joins the two (SPEC §3.6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import aiosqlite
+
+from storage.db import Store
+from storage.models import Scale, Touchpoint, _Row
+
+DeliveryStatus = Literal["pending", "sending", "sent", "failed", "skipped"]
+WaveKind = Literal["nps", "touchpoint"]
+SQL_CHUNK = 500
+
+
+class Wave(_Row):
+    id: int
+    rollout_id: int
+    stage_id: int
+    kind: WaveKind
+    touchpoint_id: int | None
+    origin: str
+    opened_by: str | None
+    opened_at: int
+    closes_at: int
+    closed_at: int | None
+
+    def is_open(self, now: int) -> bool:
+        return self.closed_at is None and now < self.closes_at
+
+
+class Delivery(_Row):
+    id: int
+    wave_id: int
+    user_id: str
+    status: DeliveryStatus
+    reason: str | None
+    not_before: int
+    attempts: int
+    dm_channel: str | None
+    message_ts: str | None
+    answered: bool
+    created_at: int
+    sent_at: int | None
+    claimed_at: int | None
+    tz: str | None
+
+
+class DueDelivery(Delivery):
+    """A delivery with what its survey message shows."""
+
+    rollout_slug: str
+    rollout_title: str
+    kind: WaveKind
+    touchpoint_key: str | None
+    touchpoint_label: str | None
+    scale: Scale | None
+    closes_at: int
+
+
+@dataclass(frozen=True)
+class SurveyMessage:
+    delivery_id: int
+    channel: str
+    ts: str
+    answered: bool
+
+
+class Comment(_Row):
+    id: int
+    body: str
+    created_at: int
+
+
+class NewDelivery:
+    __slots__ = ("not_before", "reason", "status", "tz", "user_id")
+
+    def __init__(self, user_id: str, status: DeliveryStatus, *, reason: str | None, not_before: int, tz: str | None):
+        self.user_id = user_id
+        self.status = status
+        self.reason = reason
+        self.not_before = not_before
+        self.tz = tz
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), SQL_CHUNK):
+        yield items[i : i + SQL_CHUNK]
+
+
+class Surveys:
+    """Reads."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- touchpoints and triggers -----------------------------------------------------------------
+
+    async def touchpoint(self, rollout_id: int, key: str) -> Touchpoint | None:
+        row = await self.store.fetch_one(
+            "SELECT * FROM touchpoints WHERE rollout_id = ? AND key = ?", (rollout_id, key)
+        )
+        return Touchpoint.from_row(row) if row else None
+
+    async def touchpoint_answers(self, touchpoint_id: int) -> int:
+        return int(
+            await self.store.fetch_value("SELECT count(*) FROM responses WHERE touchpoint_id = ?", (touchpoint_id,))
+        )
+
+    async def triggers_on_join(self, channel_id: str) -> list[tuple[int, int]]:
+        """(rollout id, touchpoint id) of every on-join trigger watching a channel."""
+        rows = await self.store.fetch_all(
+            """SELECT t.rollout_id, t.id FROM triggers g JOIN touchpoints t ON t.id = g.touchpoint_id
+               WHERE g.kind = 'on-join' AND g.channel_id = ? ORDER BY g.id""",
+            (channel_id,),
+        )
+        return [(int(r[0]), int(r[1])) for r in rows]
+
+    # -- waves ------------------------------------------------------------------------------------
+
+    async def wave(self, wave_id: int) -> Wave | None:
+        row = await self.store.fetch_one("SELECT * FROM waves WHERE id = ?", (wave_id,))
+        return Wave.from_row(row) if row else None
+
+    async def waves_due_to_close(self, now: int) -> list[Wave]:
+        rows = await self.store.fetch_all(
+            "SELECT * FROM waves WHERE closed_at IS NULL AND closes_at <= ? ORDER BY id", (now,)
+        )
+        return [Wave.from_row(r) for r in rows]
+
+    async def has_wave_since(self, stage_id: int, origin: str, since: int) -> bool:
+        found = await self.store.fetch_value(
+            "SELECT 1 FROM waves WHERE stage_id = ? AND origin = ? AND opened_at >= ? LIMIT 1",
+            (stage_id, origin, since),
+        )
+        return found is not None
+
+    # -- deliveries -------------------------------------------------------------------------------
+
+    async def delivery(self, delivery_id: int) -> Delivery | None:
+        row = await self.store.fetch_one("SELECT * FROM deliveries WHERE id = ?", (delivery_id,))
+        return Delivery.from_row(row) if row else None
+
+    async def last_asked(
+        self, user_ids: Sequence[str], *, kind: WaveKind, since: int, touchpoint_id: int | None = None
+    ) -> dict[str, int]:
+        """When each person was last asked (a survey queued or sent, not skipped or failed)."""
+        found: dict[str, int] = {}
+        extra = " AND w.touchpoint_id = ?" if touchpoint_id is not None else ""
+        for chunk in _chunks(sorted(set(user_ids))):
+            marks = ",".join("?" * len(chunk))
+            params: list[object] = [kind, since, *chunk]
+            if touchpoint_id is not None:
+                params.append(touchpoint_id)
+            rows = await self.store.fetch_all(
+                f"""SELECT d.user_id, max(d.created_at) FROM deliveries d JOIN waves w ON w.id = d.wave_id
+                    WHERE w.kind = ? AND d.status IN ('pending', 'sending', 'sent') AND d.created_at >= ?
+                    AND d.user_id IN ({marks}){extra} GROUP BY d.user_id""",
+                params,
+            )
+            found.update({str(r[0]): int(r[1]) for r in rows})
+        return found
+
+    async def due(self, now: int, limit: int) -> list[DueDelivery]:
+        """Deliveries to send now: pending (or interrupted), in an open wave of an active rollout."""
+        rows = await self.store.fetch_all(
+            """SELECT d.*, r.slug AS rollout_slug, r.title AS rollout_title, w.kind, w.closes_at,
+                      t.key AS touchpoint_key, t.label AS touchpoint_label, t.scale
+               FROM deliveries d
+               JOIN waves w ON w.id = d.wave_id
+               JOIN rollouts r ON r.id = w.rollout_id
+               LEFT JOIN touchpoints t ON t.id = w.touchpoint_id
+               WHERE d.status IN ('pending', 'sending') AND d.not_before <= ?
+                 AND w.closed_at IS NULL AND w.closes_at > ? AND r.status = 'active'
+               ORDER BY d.not_before, d.id LIMIT ?""",
+            (now, now, limit),
+        )
+        return [DueDelivery.from_row(r) for r in rows]
+
+    async def next_due_at(self, now: int) -> int | None:
+        value = await self.store.fetch_value(
+            """SELECT min(d.not_before) FROM deliveries d JOIN waves w ON w.id = d.wave_id
+               JOIN rollouts r ON r.id = w.rollout_id
+               WHERE d.status IN ('pending', 'sending') AND w.closed_at IS NULL AND w.closes_at > ?
+                 AND r.status = 'active'""",
+            (now,),
+        )
+        return int(value) if value is not None else None
+
+    async def to_remind(self, sent_before: int, now: int) -> list[Delivery]:
+        """Sent, unanswered, in an open wave, and not reminded yet."""
+        rows = await self.store.fetch_all(
+            """SELECT d.* FROM deliveries d JOIN waves w ON w.id = d.wave_id
+               WHERE d.status = 'sent' AND d.answered = 0 AND d.sent_at <= ?
+                 AND w.closed_at IS NULL AND w.closes_at > ?
+                 AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = 'reminder:' || d.id)
+               ORDER BY d.id""",
+            (sent_before, now),
+        )
+        return [Delivery.from_row(r) for r in rows]
+
+    async def survey_messages(self, wave_id: int) -> list[SurveyMessage]:
+        """Every message of a wave in people's DMs: the surveys and the reminders."""
+        rows = await self.store.fetch_all(
+            """SELECT id, dm_channel, message_ts, answered FROM deliveries
+               WHERE wave_id = ? AND status = 'sent' AND message_ts IS NOT NULL
+               UNION ALL
+               SELECT d.id, d.dm_channel, o.message_ts, d.answered
+               FROM outbox o JOIN deliveries d ON d.id = o.delivery_id
+               WHERE d.wave_id = ? AND o.kind = 'reminder' AND o.status = 'sent' AND d.dm_channel IS NOT NULL
+               ORDER BY 1""",
+            (wave_id, wave_id),
+        )
+        return [SurveyMessage(int(r[0]), str(r[1]), str(r[2]), bool(r[3])) for r in rows]
+
+    async def counts(self, wave_id: int) -> dict[str, int]:
+        rows = await self.store.fetch_all(
+            "SELECT status, count(*) FROM deliveries WHERE wave_id = ? GROUP BY status", (wave_id,)
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    # -- responses and comments -------------------------------------------------------------------
+
+    async def answer(self, wave_id: int, respondent_key: str) -> float | None:
+        value = await self.store.fetch_value(
+            "SELECT score FROM responses WHERE wave_id = ? AND respondent_key = ?", (wave_id, respondent_key)
+        )
+        return float(value) if value is not None else None
+
+    async def comment(self, wave_id: int, respondent_key: str) -> str | None:
+        value = await self.store.fetch_value(
+            "SELECT body FROM comments WHERE wave_id = ? AND respondent_key = ?", (wave_id, respondent_key)
+        )
+        return str(value) if value is not None else None
+
+    async def recent_comments(self, stage_id: int, limit: int, since: int | None = None) -> list[Comment]:
+        rows = await self.store.fetch_all(
+            """SELECT id, body, created_at FROM comments WHERE stage_id = ? AND created_at >= ?
+               ORDER BY created_at DESC, id DESC LIMIT ?""",
+            (stage_id, since or 0, limit),
+        )
+        return [Comment.from_row(r) for r in rows]
+
+
+# -- writes (inside the caller's transaction) ---------------------------------------------------
+
+
+async def upsert_touchpoint(
+    conn: aiosqlite.Connection, *, rollout_id: int, key: str, label: str, scale: str, now: int
+) -> None:
+    """Define a touchpoint, or change the label and scale of an existing one."""
+    await conn.execute(
+        """INSERT INTO touchpoints (rollout_id, key, label, scale, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (rollout_id, key) DO UPDATE SET label = excluded.label, scale = excluded.scale,
+           updated_at = excluded.updated_at""",
+        (rollout_id, key, label, scale, now, now),
+    )
+
+
+async def add_trigger(conn: aiosqlite.Connection, *, touchpoint_id: int, channel_id: str, actor: str, now: int) -> bool:
+    cur = await conn.execute(
+        """INSERT OR IGNORE INTO triggers (touchpoint_id, kind, channel_id, created_by, created_at)
+           VALUES (?, 'on-join', ?, ?, ?)""",
+        (touchpoint_id, channel_id, actor, now),
+    )
+    return cur.rowcount == 1
+
+
+async def insert_wave(
+    conn: aiosqlite.Connection,
+    *,
+    rollout_id: int,
+    stage_id: int,
+    kind: WaveKind,
+    touchpoint_id: int | None,
+    origin: str,
+    opened_by: str | None,
+    opened_at: int,
+    closes_at: int,
+) -> int:
+    cur = await conn.execute(
+        """INSERT INTO waves (rollout_id, stage_id, kind, touchpoint_id, origin, opened_by, opened_at, closes_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+        (rollout_id, stage_id, kind, touchpoint_id, origin, opened_by, opened_at, closes_at),
+    )
+    return int(cur.lastrowid or 0)
+
+
+async def insert_deliveries(
+    conn: aiosqlite.Connection, wave_id: int, deliveries: Sequence[NewDelivery], now: int
+) -> dict[str, int]:
+    """One row per person (unique per wave and person); returns the id of each person's row."""
+    await conn.executemany(
+        """INSERT OR IGNORE INTO deliveries (wave_id, user_id, status, reason, not_before, tz, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        [(wave_id, d.user_id, d.status, d.reason, d.not_before, d.tz, now) for d in deliveries],
+    )
+    rows = await (await conn.execute("SELECT user_id, id FROM deliveries WHERE wave_id = ?", (wave_id,))).fetchall()
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+async def record_response(
+    conn: aiosqlite.Connection,
+    *,
+    wave: Wave,
+    respondent_key: str,
+    score: float,
+    now: int,
+) -> None:
+    """The person's answer in this wave; a second answer replaces the first."""
+    await conn.execute(
+        """INSERT INTO responses
+           (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (wave_id, respondent_key) DO UPDATE SET score = excluded.score,
+           answered_at = excluded.answered_at""",
+        (wave.id, wave.rollout_id, wave.stage_id, wave.kind, wave.touchpoint_id, respondent_key, score, now),
+    )
+
+
+async def record_comment(conn: aiosqlite.Connection, *, wave: Wave, respondent_key: str, body: str, now: int) -> None:
+    await conn.execute(
+        """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_at)
+           VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (wave_id, respondent_key)
+           DO UPDATE SET body = excluded.body, created_at = excluded.created_at""",
+        (wave.id, wave.rollout_id, wave.stage_id, respondent_key, body, now),
+    )
+
+
+async def mark_answered(conn: aiosqlite.Connection, delivery_id: int) -> None:
+    await conn.execute("UPDATE deliveries SET answered = 1 WHERE id = ?", (delivery_id,))
+    # A reminder not sent yet is no longer needed.
+    await conn.execute("DELETE FROM outbox WHERE dedupe_key = ? AND status = 'pending'", (f"reminder:{delivery_id}",))
+
+
+async def close_wave(conn: aiosqlite.Connection, wave_id: int, now: int) -> int:
+    """Close a wave; deliveries still waiting are skipped. Returns how many were skipped."""
+    await conn.execute("UPDATE waves SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (now, wave_id))
+    cur = await conn.execute(
+        """UPDATE deliveries SET status = 'skipped', reason = 'the survey closed before it could be sent'
+           WHERE wave_id = ? AND status = 'pending'""",
+        (wave_id,),
+    )
+    return cur.rowcount
+
+
+class DeliveryQueue:
+    """The sender's side of deliveries: claim, and record what Slack said."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def recover(self) -> int:
+        return await self.store.execute(
+            "UPDATE deliveries SET not_before = 0 WHERE status = 'sending' AND not_before > 0"
+        )
+
+    async def claim(self, delivery_id: int, now: int, lease: int) -> Delivery | None:
+        """Take a due delivery; the returned row is as it was (status 'sending' = outcome unknown)."""
+        async with self.store.transaction() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT * FROM deliveries WHERE id = ? AND status IN ('pending', 'sending') AND not_before <= ?",
+                    (delivery_id, now),
+                )
+            ).fetchone()
+            if row is None:
+                return None
+            before: Delivery = Delivery.from_row(row)
+            await conn.execute(
+                """UPDATE deliveries SET status = 'sending', attempts = attempts + 1,
+                   claimed_at = ifnull(CASE WHEN status = 'sending' THEN claimed_at END, ?), not_before = ?
+                   WHERE id = ?""",
+                (now, now + lease, delivery_id),
+            )
+        return before
+
+    async def sent(self, delivery_id: int, channel: str, ts: str, now: int) -> None:
+        await self.store.execute(
+            """UPDATE deliveries SET status = 'sent', dm_channel = ?, message_ts = ?, sent_at = ?, reason = NULL
+               WHERE id = ?""",
+            (channel, ts, now, delivery_id),
+        )
+
+    async def retry(self, delivery_id: int, at: int, error: str, *, maybe_sent: bool) -> None:
+        status = "sending" if maybe_sent else "pending"
+        await self.store.execute(
+            """UPDATE deliveries SET status = ?, not_before = ?, reason = ?,
+               claimed_at = CASE WHEN ? = 'pending' THEN NULL ELSE claimed_at END WHERE id = ?""",
+            (status, at, error, status, delivery_id),
+        )
+
+    async def hold(self, delivery_id: int, until: int) -> None:
+        """Outside the person's window after all: back to pending until it opens."""
+        await self.store.execute(
+            "UPDATE deliveries SET status = 'pending', not_before = ?, claimed_at = NULL WHERE id = ?",
+            (until, delivery_id),
+        )
+
+    async def failed(self, delivery_id: int, error: str) -> None:
+        await self.store.execute(
+            "UPDATE deliveries SET status = 'failed', reason = ? WHERE id = ?", (error, delivery_id)
+        )
