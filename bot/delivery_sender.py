@@ -105,14 +105,17 @@ class DeliverySender(Drainer):
         now = epoch(self.clock.now())
         if isinstance(outcome, Sent):
             if not outcome.found_in_history:
-                self.pacer.succeeded()
+                self.pacer.admitted()
             await self.queue.sent(item.id, outcome.channel, outcome.ts, now)
         elif isinstance(outcome, Failed):
+            self.pacer.admitted()
             log.info("survey %d to %s failed: %s", item.id, item.user_id, outcome.error)
             await self.queue.failed(item.id, outcome.error)
         else:
             if outcome.error == "ratelimited":
                 self.pacer.rate_limited(outcome.after)
+            else:
+                self.pacer.admitted()
             await self.queue.retry(
                 item.id, self.retry_at(now, outcome, before.attempts), outcome.error, maybe_sent=outcome.maybe_sent
             )

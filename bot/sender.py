@@ -36,9 +36,11 @@ MAX_BACKOFF_SECONDS = 300
 SEND_TIMEOUT_SECONDS = 10
 
 
-def backoff(attempts: int) -> int:
-    """Seconds before the next try: 2, 4, 8 … up to five minutes, with a little jitter."""
-    return int(min(MAX_BACKOFF_SECONDS, 2 ** max(1, attempts)) + random.uniform(0, 1))
+def backoff(attempts: int) -> float:
+    """Seconds before the next try after the `attempts`-th failure: 1, 1, 1, then 2, 4, 8 … up
+    to five minutes, with a little jitter so that retries do not arrive together. Slack's 5xx
+    are mostly brief, so the first few retries come quickly."""
+    return float(min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts - 3))) * random.uniform(1.0, 1.2)
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ def classify_error(exc: SlackApiError) -> Outcome:
             wait = 1
         return Retry(after=wait, error="ratelimited", maybe_sent=False)
     if status >= 500 or error in TRANSIENT_ERRORS:
-        return Retry(after=5, error=error, maybe_sent=True)
+        return Retry(after=1, error=error, maybe_sent=True)
     return Failed(error)
 
 
@@ -213,7 +215,7 @@ class Drainer:
         return handled
 
     def retry_at(self, now: int, outcome: Retry, attempts: int) -> int:
-        wait = max(outcome.after, backoff(attempts + 1)) if outcome.maybe_sent else outcome.after
+        wait = max(outcome.after, backoff(attempts)) if outcome.maybe_sent else outcome.after
         return now + round(wait * self.retry_scale)
 
 

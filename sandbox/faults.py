@@ -143,17 +143,19 @@ class Faults:
         faults = self._methods.get(method)
         if faults is None:
             return None
-        if faults.bucket is not None:
-            wait = faults.bucket.take(self._clock())
-            if wait > 0:
-                self.rate_limited += 1
-                return _too_many(max(1, math.ceil(wait)))
+        # Injected failures come first and use none of the rate limit's budget, so that a
+        # client pacing itself well can still reach the limit.
         if faults.fail_share > 0 and self._rng.random() < faults.fail_share:
             status = self._rng.choice(faults.fail_statuses)
             self.failed += 1
             if status == 429:
                 return _too_many(1)
             return Outcome(status, {"ok": False, "error": "service_unavailable"})
+        if faults.bucket is not None:
+            wait = faults.bucket.take(self._clock())
+            if wait > 0:
+                self.rate_limited += 1
+                return _too_many(max(1, math.ceil(wait)))
         if faults.errors:
             return Outcome(200, {"ok": False, "error": faults.errors.popleft()})
         return None
