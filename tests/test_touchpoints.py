@@ -150,3 +150,19 @@ async def test_the_http_trigger_refuses_bad_requests_and_stores_nothing(
     got, answer = await post(bot, path, body, token)
     assert got == status and answer["error"]
     assert await store.fetch_value("SELECT count(*) FROM deliveries") == 0
+
+
+async def test_touchpoint_scores_show_in_results_once_the_group_is_large_enough(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+) -> None:
+    group = [standin.workspace.add_user(f"U0TP{i}", f"tp{i}").id for i in range(5)]
+    await bot.ask(world.owner, f"ask {SLUG} onboarding " + " ".join(f"<@{u}>" for u in group), command="/pulse")
+    await wait_for(lambda: all(survey_of(standin, u) is not None for u in group))
+    for user, index in zip(group, [4, 4, 3, 1, 0], strict=True):  # answers 5, 5, 4, 2, 1
+        survey = survey_of(standin, user)
+        assert survey is not None
+        await bot.slack.click(user, f"{Action.SURVEY_ANSWER.value}_{index}", message=survey)
+        # committed before the acknowledgement: the row is there as soon as Slack hears back
+        assert await store.fetch_value("SELECT count(*) FROM responses") == group.index(user) + 1
+    results = await bot.ask(world.owner, f"results {SLUG}", command="/pulse")
+    assert "*Onboarding session* (CSAT): 60% satisfied (n=5)" in results
