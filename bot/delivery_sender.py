@@ -83,6 +83,10 @@ class DeliverySender(Drainer):
         now = epoch(now_dt)
         # Quiet hours are checked again: the sender may be late (the bot was down overnight).
         window_opens = epoch(next_send_time(now_dt, zone(item.tz, self.settings.tz), self.settings.pulse_quiet_hours))
+        if item.status == "pending" and window_opens <= now:
+            # Wait for a turn before claiming, so a claim never outlives a long wait.
+            await self.pacer.acquire()
+            now = epoch(self.clock.now())
         before = await self.queue.claim(item.id, now, CLAIM_LEASE_SECONDS)
         if before is None:
             return
@@ -97,8 +101,6 @@ class DeliverySender(Drainer):
             await self.queue.hold(item.id, window_opens)
             return
         message = self.render(view_of(item, self.settings.pulse_min_group))
-        if earlier is None:
-            await self.pacer.acquire()
         outcome = await post_once(
             self.client, channel=item.user_id, key=key, message=message, earlier_attempt_at=earlier
         )
