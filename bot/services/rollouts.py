@@ -325,14 +325,7 @@ class RolloutService:
     async def set_channel(self, actor: str, slug: str, channel_id: str, directory: Directory) -> RolloutDetail:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
-        channel = await directory.channel(channel_id)
-        if channel.is_im:
-            raise BadInput("Pick a channel, not a direct message.")
-        if not channel.is_member:
-            raise BadInput(
-                f"I am not in #{channel.name or channel_id} yet, so I could not post there. "
-                f"Invite me with /invite @Rollout Pulse in that channel, then try again."
-            )
+        await channel_with_bot(directory, channel_id, "yet, so I could not post there")
         async with self.changing(detail, actor, "channel set") as edit:
             edit.columns = {"channel_id": channel_id}
             edit.detail = {"channel": channel_id}
@@ -727,6 +720,18 @@ class RolloutService:
                 now=now,
                 transition_id=transition_id,
             )
+
+
+async def channel_with_bot(directory: Directory, channel_id: str, why: str) -> None:
+    """The channel exists, is a channel, and the bot is in it (else say how to fix it)."""
+    channel = await directory.channel(channel_id)
+    if channel.is_im:
+        raise BadInput("Pick a channel, not a direct message.")
+    if not channel.is_member:
+        raise BadInput(
+            f"I am not in #{channel.name or channel_id} {why}. "
+            "Invite me with /invite @Rollout Pulse in that channel, then try again."
+        )
 
 
 async def resolve_cohort(detail: RolloutDetail, stage: Stage, directory: Directory) -> set[str]:

@@ -17,7 +17,7 @@ from bot.services.errors import BadInput, Conflict, DomainError, NotAllowed, Not
 from bot.services.metrics import StageMetrics
 from bot.services.privacy import respondent_key
 from bot.services.quiet_hours import next_send_time, zone
-from bot.services.rollouts import CohortRef, RolloutService, expand, resolve_cohort
+from bot.services.rollouts import CohortRef, RolloutService, channel_with_bot, expand, resolve_cohort
 from bot.services.scales import SurveyScale, parse_score
 from bot.settings import Settings
 from storage import surveys as repo
@@ -173,14 +173,7 @@ class SurveyService:
         detail = await self.rollouts.get(slug)
         self.rollouts.require_owner(detail, actor)
         touchpoint = await self.touchpoint(detail, key)
-        channel = await directory.channel(channel_id)
-        if channel.is_im:
-            raise BadInput("Pick a channel, not a direct message.")
-        if not channel.is_member:
-            raise BadInput(
-                f"I am not in #{channel.name or channel_id}, so Slack does not tell me who joins it. "
-                "Invite me with /invite @Rollout Pulse in that channel, then try again."
-            )
+        await channel_with_bot(directory, channel_id, "so Slack does not tell me who joins it")
         async with self.rollouts.changing(detail, actor, "trigger added") as edit:
             added = await repo.add_trigger(
                 edit.conn, touchpoint_id=touchpoint.id, channel_id=channel_id, actor=actor, now=edit.now

@@ -18,19 +18,13 @@ from handlers.commands.router import Answer, CommandCall, CommandRouter, Deferre
 router = CommandRouter(PULSE)
 
 
-def _args(call: CommandCall, least: int, what: str) -> list[str]:
-    if len(call.args) < least:
-        raise BadInput(f"Missing {what}.")
-    return call.args
-
-
 def _report(call: CommandCall, report: WaveReport, what: str) -> Message:
     return build_wave_report(report, call.services.surveys, call.services.settings.tz, what=what)
 
 
 @router.on("send")
 async def send(call: CommandCall) -> Answer:
-    args = _args(call, 2, "the rollout and the survey kind, e.g. /pulse send expense-tool nps")
+    args = call.need(2, "the rollout and the survey kind, e.g. /pulse send expense-tool nps")
     if len(args) > 2 or args[1].lower() != "nps":
         kind = args[1] if len(args) > 1 else ""
         raise BadInput(f"“{kind[:20]}” is not a survey kind /pulse send knows: use nps (touchpoints go by /pulse ask).")
@@ -45,7 +39,7 @@ async def send(call: CommandCall) -> Answer:
 
 @router.on("touchpoint")
 async def touchpoint(call: CommandCall) -> Answer:
-    args = _args(call, 4, 'the rollout, a key, a label in quotes and a scale, e.g. onboarding "Onboarding" csat')
+    args = call.need(4, 'the rollout, a key, a label in quotes and a scale, e.g. onboarding "Onboarding" csat')
     if len(args) > 4:
         raise BadInput("Put the label in quotes, e.g. “Onboarding session”.")
     slug, key, label, scale = args
@@ -59,7 +53,7 @@ async def touchpoint(call: CommandCall) -> Answer:
 
 @router.on("trigger")
 async def trigger(call: CommandCall) -> Answer:
-    args = _args(call, 4, "the rollout, the touchpoint, on-join and a #channel")
+    args = call.need(4, "the rollout, the touchpoint, on-join and a #channel")
     if args[2].lower() != "on-join" or len(args) != 4:
         raise BadInput("The only trigger is on-join, followed by one #channel.")
     [channel] = mentions(args[3:], allowed=("channel",))
@@ -79,7 +73,7 @@ async def trigger(call: CommandCall) -> Answer:
 
 @router.on("ask")
 async def ask(call: CommandCall) -> Answer:
-    args = _args(call, 3, "the rollout, the touchpoint and the people to ask")
+    args = call.need(3, "the rollout, the touchpoint and the people to ask")
     found = mentions(args[2:], allowed=("user", "usergroup", "channel"))
     refs = [CohortRef(m.kind, m.id, m.label) for m in found]
     services = call.services
@@ -93,7 +87,7 @@ async def ask(call: CommandCall) -> Answer:
 
 @router.on("results")
 async def results(call: CommandCall) -> Answer:
-    args = _args(call, 1, "the rollout")
+    args = call.need(1, "the rollout")
     if len(args) > 2:
         raise BadInput("results takes the rollout and, optionally, a stage.")
     view = await call.services.surveys.results(call.user_id, args[0], args[1] if len(args) == 2 else None)

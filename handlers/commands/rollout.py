@@ -25,12 +25,6 @@ from handlers.commands.router import Answer, CommandCall, CommandRouter, Deferre
 router = CommandRouter(ROLLOUT)
 
 
-def _args(call: CommandCall, least: int, what: str) -> list[str]:
-    if len(call.args) < least:
-        raise BadInput(f"Missing {what}.")
-    return call.args
-
-
 def _rest(words: list[str]) -> str:
     """Free text after the fixed arguments, quoted or not."""
     return " ".join(words).strip()
@@ -74,7 +68,7 @@ async def status(call: CommandCall) -> Answer:
 
 @router.on("new")
 async def new(call: CommandCall) -> Answer:
-    args = _args(call, 2, 'a name and a title, e.g. /rollout new expense-tool "Expense tool"')
+    args = call.need(2, 'a name and a title, e.g. /rollout new expense-tool "Expense tool"')
     slug, title, extra = args[0], args[1], args[2:]
     stages = None
     if extra:
@@ -101,7 +95,7 @@ async def new(call: CommandCall) -> Answer:
 
 @router.on("stages")
 async def stages(call: CommandCall) -> Answer:
-    args = _args(call, 2, "the rollout and its stages, e.g. pilot,beta,ga")
+    args = call.need(2, "the rollout and its stages, e.g. pilot,beta,ga")
     names = inputs.stage_names(",".join(args[1:]))
     detail = await _svc(call).set_stages(call.user_id, args[0], names)
     track = " → ".join(escape(s.name) for s in detail.stages)
@@ -110,14 +104,14 @@ async def stages(call: CommandCall) -> Answer:
 
 @router.on("vision")
 async def vision(call: CommandCall) -> Answer:
-    args = _args(call, 2, "the rollout and the vision text")
+    args = call.need(2, "the rollout and the vision text")
     detail = await _svc(call).set_vision(call.user_id, args[0], _rest(args[1:]))
     return build_done(f"The vision of `{detail.rollout.slug}` is now: _{escape(detail.rollout.vision or '')}_")
 
 
 @router.on("plan")
 async def plan(call: CommandCall) -> Answer:
-    args = _args(call, 3, "the rollout, the stage and a date (YYYY-MM-DD)")
+    args = call.need(3, "the rollout, the stage and a date (YYYY-MM-DD)")
     if len(args) > 3:
         raise BadInput("plan takes three words: the rollout, the stage and the date.")
     day = inputs.day(args[2])
@@ -129,7 +123,7 @@ async def plan(call: CommandCall) -> Answer:
 
 @router.on("cohort")
 async def cohort(call: CommandCall) -> Answer:
-    args = _args(call, 3, "the rollout, the stage, and people, user groups or channels")
+    args = call.need(3, "the rollout, the stage, and people, user groups or channels")
     slug, stage, rest = args[0], args[1], args[2:]
     remove = rest[0].lower() == "remove"
     found = mentions(rest[1:] if remove else rest, allowed=("user", "usergroup", "channel"))
@@ -164,7 +158,7 @@ def _mention_text(ref: CohortRef) -> str:
 
 async def _people(call: CommandCall, role: str) -> Answer:
     noun = "owners" if role == "owners" else "champions"
-    args = _args(call, 3, f"the rollout, add or remove, and the {noun}")
+    args = call.need(3, f"the rollout, add or remove, and the {noun}")
     slug, verb = args[0], args[1].lower()
     if verb not in ("add", "remove"):
         raise BadInput(f"Say add or remove before the {noun}, not “{args[1][:20]}”.")
@@ -201,7 +195,7 @@ async def owners(call: CommandCall) -> Answer:
 
 @router.on("channel")
 async def channel(call: CommandCall) -> Answer:
-    args = _args(call, 2, "the rollout and a #channel")
+    args = call.need(2, "the rollout and a #channel")
     if len(args) > 2:
         raise BadInput("channel takes one channel.")
     [found] = mentions(args[1:], allowed=("channel",))
@@ -216,7 +210,7 @@ async def channel(call: CommandCall) -> Answer:
 
 @router.on("target")
 async def target(call: CommandCall) -> Answer:
-    args = _args(call, 3, "the rollout and a target such as nps >= 30")
+    args = call.need(3, "the rollout and a target such as nps >= 30")
     svc = _svc(call)
     if args[1].lower() == "remove":
         if len(args) > 4:
@@ -244,7 +238,7 @@ async def target(call: CommandCall) -> Answer:
 
 @router.on("start")
 async def start(call: CommandCall) -> Answer:
-    args = _args(call, 1, "the rollout to start")
+    args = call.need(1, "the rollout to start")
     svc = _svc(call)
 
     async def run() -> Message:
@@ -255,7 +249,7 @@ async def start(call: CommandCall) -> Answer:
 
 @router.on("advance")
 async def advance(call: CommandCall) -> Answer:
-    args = _args(call, 1, "the rollout to advance")
+    args = call.need(1, "the rollout to advance")
     svc = _svc(call)
     reason = _rest(args[1:]) or None
 
@@ -270,7 +264,7 @@ async def advance(call: CommandCall) -> Answer:
 
 @router.on("rollback")
 async def rollback(call: CommandCall) -> Answer:
-    args = _args(call, 1, "the rollout and a reason in quotes")
+    args = call.need(1, "the rollout and a reason in quotes")
     svc = _svc(call)
     reason = _rest(args[1:])
     if not reason:
@@ -284,7 +278,7 @@ async def rollback(call: CommandCall) -> Answer:
 
 @router.on("pause")
 async def pause(call: CommandCall) -> Answer:
-    args = _args(call, 1, "the rollout and a reason in quotes")
+    args = call.need(1, "the rollout and a reason in quotes")
     reason = _rest(args[1:])
     if not reason:
         raise BadInput("Give a reason in quotes: it goes to the champions and into the history.")
@@ -293,13 +287,13 @@ async def pause(call: CommandCall) -> Answer:
 
 @router.on("resume")
 async def resume(call: CommandCall) -> Answer:
-    args = _args(call, 1, "the rollout to resume")
+    args = call.need(1, "the rollout to resume")
     return build_moved(await _svc(call).resume(call.user_id, args[0]))
 
 
 @router.on("roadmap")
 async def roadmap(call: CommandCall) -> Answer:
-    args = _args(call, 1, "the rollout")
+    args = call.need(1, "the rollout")
     svc = _svc(call)
     detail = await svc.get(args[0])
     return build_roadmap(detail, svc.today(), call.services.settings.tz)
@@ -307,7 +301,7 @@ async def roadmap(call: CommandCall) -> Answer:
 
 @router.on("history")
 async def history(call: CommandCall) -> Answer:
-    args = _args(call, 1, "the rollout")
+    args = call.need(1, "the rollout")
     return build_history(await _svc(call).history(args[0]), call.services.settings.tz)
 
 

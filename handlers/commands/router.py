@@ -54,6 +54,12 @@ class CommandCall:
     def usage(self) -> str:
         return self.catalog.usage(self.name)
 
+    def need(self, least: int, what: str) -> list[str]:
+        """The arguments, if there are at least `least` of them; else say what is missing."""
+        if len(self.args) < least:
+            raise BadInput(f"Missing {what}.")
+        return self.args
+
 
 @dataclass
 class Deferred:
