@@ -18,6 +18,7 @@ import handlers
 from bot.background import Background
 from bot.clock import Clock, SystemClock
 from bot.delivery_sender import DeliverySender
+from bot.digest_poster import DigestPoster
 from bot.sender import OutboxSender, create_sender_client
 from bot.services import Services
 from bot.settings import Settings
@@ -64,6 +65,7 @@ class Bot:
     background: Background
     sender: OutboxSender
     surveys_sender: DeliverySender
+    digests: DigestPoster
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -92,6 +94,7 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None) -
     sender = OutboxSender(Outbox(store), sender_client, render_outbox_item, clock)
     surveys_sender = DeliverySender(Surveys(store), DeliveryQueue(store), sender_client, build_survey, settings, clock)
     services.on_queued(outbox=sender.kick, deliveries=surveys_sender.kick)
+    digests = DigestPoster(services.digests, sender_client, clock)
     app = AsyncApp(
         client=client,
         # The listener runs to completion before the HTTP response leaves, so whatever an
@@ -107,7 +110,7 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None) -
     middleware.install(app, services, background)
     errors.install(app)
     handlers.register_all(app)
-    return Bot(app, services, background, sender, surveys_sender)
+    return Bot(app, services, background, sender, surveys_sender, digests)
 
 
 def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) -> AsyncApp:

@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     commands.add_parser("serve", help="run the bot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)")
     commands.add_parser("migrate", help="create or upgrade the database schema")
+    digest_cmd = commands.add_parser("digest", help="post the metric digest")
+    digest_cmd.add_argument("--now", action="store_true", required=True, help="post the current digest at once")
+    digest_cmd.add_argument("--channel", metavar="C", help="only to this channel ID (default: every subscribed one)")
     backup_cmd = commands.add_parser("backup", help="write a consistent copy of the live database")
     backup_cmd.add_argument("file", type=Path, metavar="FILE")
     backup_cmd.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
@@ -60,6 +63,25 @@ async def _migrate(settings: Settings) -> int:
     return EXIT_OK
 
 
+async def _digest_now(settings: Settings, channel: str | None) -> int:
+    from bot.app import build_bot  # the Slack side is needed here only
+
+    if settings.slack_bot_token is None:
+        require_for_serving(settings)
+    store = await Store.open(settings.pulse_db)
+    try:
+        bot = build_bot(settings, store)
+        results = await bot.digests.post_now(channel)
+    finally:
+        await store.close()
+    if not results:
+        return _fail(["no channel is subscribed to the digest; pass --channel C (a channel ID)"], EXIT_USAGE)
+    for result in results:
+        chart = f", chart {result.chart}" if result.chart else ""
+        print(f"{result.channel}: {result.status} ({result.parts} message(s){chart})")
+    return EXIT_OK if all(r.status == "posted" for r in results) else EXIT_FAILED
+
+
 def _backup(settings: Settings, target: Path, force: bool) -> int:
     if target.exists() and not force:
         return _fail([f"{target} already exists; pass --force to overwrite it"], EXIT_USAGE)
@@ -82,6 +104,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "backup":
             return _backup(settings, args.file, args.force)
+        if args.command == "digest":
+            return asyncio.run(_digest_now(settings, args.channel))
     except SettingsError as exc:
         return _fail(exc.lines, EXIT_USAGE)
     except MigrationError as exc:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.clock import epoch
+from bot.digest_poster import DigestPoster
 from bot.services import Services
+from bot.services.cron import parse_cron
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +52,57 @@ JOBS: tuple[tuple[str, Callable[[Services], Awaitable[None]], timedelta], ...] =
 )
 
 
-def create_scheduler(services: Services) -> AsyncIOScheduler:
+DIGEST_JOB_PREFIX = "digest:"
+
+
+async def sync_digest_jobs(scheduler: AsyncIOScheduler, services: Services, poster: DigestPoster) -> None:
+    """One cron job per digest subscription, in the subscription's time zone; jobs of removed
+    subscriptions go. Run at start, when a subscription changes here, and every few minutes
+    (a config file applied by another process changes them too)."""
+    wanted = {}
+    for subscription in await services.digests.digests.subscriptions():
+        wanted[f"{DIGEST_JOB_PREFIX}{subscription.id}"] = subscription
+    for job in scheduler.get_jobs():
+        if job.id.startswith(DIGEST_JOB_PREFIX) and job.id not in wanted:
+            job.remove()
+    for job_id, subscription in wanted.items():
+        trigger = parse_cron(subscription.cron, ZoneInfo(subscription.timezone))
+        existing = scheduler.get_job(job_id)
+        if existing is not None and str(existing.trigger) == str(trigger):
+            continue
+        scheduler.add_job(
+            _logged(job_id, _poster_of(poster, subscription.id)),
+            trigger,
+            args=[services],
+            id=job_id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            # A job that wakes late still posts its period; the catch-up job covers longer gaps.
+            misfire_grace_time=3600,
+        )
+
+
+def _poster_of(poster: DigestPoster, subscription_id: int) -> Callable[[Services], Awaitable[None]]:
+    async def post(_services: Services) -> None:
+        await poster.post_due(subscription_id)
+
+    return post
+
+
+def create_scheduler(services: Services, poster: DigestPoster) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=services.settings.tz)
-    for job_id, job, every in JOBS:
+
+    async def catch_up(_services: Services) -> None:
+        await poster.catch_up()
+
+    async def sync(_services: Services) -> None:
+        await sync_digest_jobs(scheduler, services, poster)
+
+    jobs = (*JOBS, ("digests:catch-up", catch_up, timedelta(minutes=10)), ("digests:sync", sync, timedelta(minutes=5)))
+    for job_id, job, every in jobs:
         extra = {}
-        if job_id.startswith("surveys"):
+        if not job_id.startswith("housekeeping"):
             # Also run right after start: catch up on what came due while the bot was down.
             # (A next_run_time of None would pause the job, so the key is left out otherwise.)
             extra["next_run_time"] = services.clock.now()
@@ -70,7 +119,7 @@ def create_scheduler(services: Services) -> AsyncIOScheduler:
     return scheduler
 
 
-def _logged(job_id: str, job: Callable[[Services], Awaitable[None]]) -> Callable[[Services], Awaitable[None]]:
+def _logged(job_id: str, job: Callable[[Services], Awaitable[object]]) -> Callable[[Services], Awaitable[None]]:
     async def run(services: Services) -> None:
         try:
             await job(services)

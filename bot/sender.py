@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, epoch
@@ -123,6 +124,64 @@ async def post_once(
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         return Retry(after=5, error=f"{type(exc).__name__}: {exc}", maybe_sent=True)
     return Sent(str(response["channel"]), str(response["ts"]))
+
+
+async def find_uploaded(client: AsyncWebClient, channel: str, filename: str, since: int) -> Sent | None:
+    """The message sharing a file of this name, if an earlier attempt did upload it."""
+    try:
+        history = await client.conversations_history(channel=channel, oldest=str(max(0, since - 60)), limit=200)
+    except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+        log.warning("could not check %s for an earlier upload of %s: %s", channel, filename, exc)
+        return None
+    messages: list[dict[str, Any]] = history.get("messages", [])
+    for message in messages:
+        if any(f.get("name") == filename for f in message.get("files") or []):
+            return Sent(channel, str(message["ts"]), found_in_history=True)
+    return None
+
+
+async def upload_once(
+    client: AsyncWebClient,
+    *,
+    channel: str,
+    filename: str,
+    title: str,
+    content: bytes,
+    message: Message,
+    earlier_attempt_at: int | None,
+) -> Outcome:
+    """Share a file in a channel with `message` as its text (files_upload_v2), unless an earlier
+    attempt did; the file name, unique to the upload, is what is looked for."""
+    if earlier_attempt_at is not None:
+        found = await find_uploaded(client, channel, filename, earlier_attempt_at)
+        if found is not None:
+            return found
+    try:
+        response = await client.files_upload_v2(
+            channel=channel,
+            content=content,
+            filename=filename,
+            title=title,
+            # Slack ignores blocks when initial_comment is given: the blocks carry the message.
+            blocks=json.dumps(message.blocks),
+        )
+    except SlackApiError as exc:
+        return classify_error(exc)
+    except aiohttp.ClientConnectorError as exc:
+        return Retry(after=5, error=f"cannot connect: {exc}", maybe_sent=False)
+    except (aiohttp.ClientError, TimeoutError, OSError, SlackClientError) as exc:
+        return Retry(after=5, error=f"{type(exc).__name__}: {exc}", maybe_sent=True)
+    shares = (response.get("file") or {}).get("shares") or {}
+    ts = _first_share_ts(shares, channel)
+    return Sent(channel, ts or "")
+
+
+def _first_share_ts(shares: dict[str, Any], channel: str) -> str | None:
+    for visibility in ("public", "private"):
+        for share in (shares.get(visibility) or {}).get(channel) or []:
+            if share.get("ts"):
+                return str(share["ts"])
+    return None
 
 
 def classify_error(exc: SlackApiError) -> Outcome:

@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import Bot, build_bot
 from bot.inbound import MAX_BODY_BYTES, InboundError, check_signature, classify, parse_body
-from bot.scheduler import create_scheduler
+from bot.scheduler import create_scheduler, sync_digest_jobs
 from bot.settings import Settings, SettingsError
 from bot.touchpoint_api import TouchpointApi
 from storage import Store
@@ -125,7 +125,7 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
     bolt_app = bot.app
     runner: web.AppRunner | None = None
     socket_handler: AsyncSocketModeHandler | None = None
-    scheduler = create_scheduler(bot.services)
+    scheduler = create_scheduler(bot.services, bot.digests)
     try:
         await check_token(bolt_app)
         runner = web.AppRunner(
@@ -148,6 +148,10 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
         if on_listening is not None:
             on_listening(address)
         scheduler.start()
+        await sync_digest_jobs(scheduler, bot.services, bot.digests)
+        bot.services.digests.on_subscriptions_changed = lambda: bot.background.spawn(
+            sync_digest_jobs(scheduler, bot.services, bot.digests), name="digest schedule"
+        )
         await bot.start()
         await _wait_for_stop_signal()
         log.info("stopping: no new requests; finishing what is in flight")

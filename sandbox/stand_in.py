@@ -557,6 +557,8 @@ class SlackStandIn:
         rendered = []
         for message in page:
             data = message.to_api()
+            if message.files:
+                data["files"] = [self.workspace.files[f].to_api() for f in message.files if f in self.workspace.files]
             if not include_metadata:
                 data.pop("metadata", None)
             rendered.append(data)
@@ -687,7 +689,7 @@ class SlackStandIn:
                     raise ApiError("invalid_blocks", errors=problems, response_metadata={"messages": problems})
             for file in files:
                 file.shared_in.append(channel.id)
-            ws.post(
+            shared = ws.post(
                 Message(
                     channel=channel.id,
                     ts=ws.new_ts(),
@@ -699,6 +701,8 @@ class SlackStandIn:
                     files=[f.id for f in files],
                 )
             )
+            visibility = "private" if channel.is_private else "public"
+            return {"files": [{**f.to_api(), "shares": {visibility: {channel.id: [{"ts": shared.ts}]}}} for f in files]}
         return {"files": [f.to_api() for f in files]}
 
     async def apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -129,6 +129,7 @@ class Message:
             data["metadata"] = self.metadata
         if self.files:
             data["files"] = [{"id": f} for f in self.files]
+            data["upload"] = True
         if self.edited:
             data["edited"] = {"user": self.user or BOT_USER_ID, "ts": self.ts}
         return data

@@ -281,10 +281,19 @@ _CLAIMS = (
 # The person's time zone when the survey was queued: the sender re-checks quiet hours with it.
 _DELIVERY_TZ = ("ALTER TABLE deliveries ADD COLUMN tz TEXT",)
 
+# A digest may take several messages; each is posted once, in order, counted here.
+_DIGEST_PARTS = (
+    "ALTER TABLE digest_runs ADD COLUMN parts_posted INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE digest_runs ADD COLUMN chart TEXT",
+    # NPS per period per rollout (digests, trends) reads this index alone, never the table.
+    "CREATE INDEX responses_rollout_nps ON responses(rollout_id, kind, answered_at, score)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
     Migration(3, "time zone of each delivery", _DELIVERY_TZ),
+    Migration(4, "digest parts", _DIGEST_PARTS),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

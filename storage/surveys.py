@@ -240,6 +240,14 @@ class Surveys:
         )
         return str(value) if value is not None else None
 
+    async def comments_between(self, rollout_id: int, start: int, end: int, limit: int) -> list[Comment]:
+        rows = await self.store.fetch_all(
+            """SELECT id, body, created_at FROM comments WHERE rollout_id = ? AND created_at >= ? AND created_at < ?
+               ORDER BY created_at DESC, id DESC LIMIT ?""",
+            (rollout_id, start, end, limit),
+        )
+        return [Comment.from_row(r) for r in rows]
+
     async def recent_comments(self, stage_id: int, limit: int, since: int | None = None) -> list[Comment]:
         rows = await self.store.fetch_all(
             """SELECT id, body, created_at FROM comments WHERE stage_id = ? AND created_at >= ?

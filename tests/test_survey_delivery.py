@@ -181,7 +181,7 @@ class TestAutomaticNps:
     async def test_the_scheduler_holds_the_job(self, bot: RunningBot) -> None:
         from bot.scheduler import create_scheduler
 
-        scheduler = create_scheduler(bot.services)
+        scheduler = create_scheduler(bot.services, bot.bot.digests)
         jobs = {job.id: job for job in scheduler.get_jobs()}
         assert {"surveys:automatic-nps", "surveys:reminders", "surveys:close-waves"} <= set(jobs)
 

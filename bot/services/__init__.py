@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.clock import Clock, SystemClock
+from bot.services.digests import DigestService
 from bot.services.directory import Directory
 from bot.services.rollouts import RolloutService
 from bot.services.surveys import SurveyService
@@ -25,11 +26,13 @@ class Services:
     seen_events: SeenEvents = field(init=False)
     rollouts: RolloutService = field(init=False)
     surveys: SurveyService = field(init=False)
+    digests: DigestService = field(init=False)
 
     def __post_init__(self) -> None:
         self.seen_events = SeenEvents(self.store)
         self.rollouts = RolloutService(self.store, self.settings, self.clock)
         self.surveys = SurveyService(self.store, self.settings, self.clock, self.rollouts)
+        self.digests = DigestService(self.store, self.settings, self.clock, self.rollouts)
 
     def on_queued(self, *, outbox: Callable[[], None], deliveries: Callable[[], None]) -> None:
         """Tell the senders when something was queued for them."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import operator
 import re
-import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -106,12 +106,20 @@ class NpsSummary:
         return self.score + self.margin
 
 
-def nps_summary(scores: Sequence[float]) -> NpsSummary | None:
-    n = len(scores)
+Histogram = Mapping[float, int]  # score → how many gave it
+
+
+def histogram(scores: Iterable[float]) -> Counter[float]:
+    return Counter(float(s) for s in scores)
+
+
+def nps_summary(scores: Sequence[float] | Histogram) -> NpsSummary | None:
+    counts = scores if isinstance(scores, Mapping) else histogram(scores)
+    n = sum(counts.values())
     if n == 0:
         return None
-    promoters = sum(1 for s in scores if s >= 9)
-    detractors = sum(1 for s in scores if s <= 6)
+    promoters = sum(c for s, c in counts.items() if s >= 9)
+    detractors = sum(c for s, c in counts.items() if s <= 6)
     passives = n - promoters - detractors
     p, d = promoters / n, detractors / n
     mean = p - d
@@ -120,17 +128,34 @@ def nps_summary(scores: Sequence[float]) -> NpsSummary | None:
     return NpsSummary(n=n, score=100 * mean, margin=margin, promoters=p, passives=passives / n, detractors=d)
 
 
-def touchpoint_score(scale: Scale, scores: Sequence[float]) -> float | None:
+def touchpoint_score(scale: Scale, scores: Sequence[float] | Histogram) -> float | None:
     """CSAT: % of 4–5; CES: mean; thumbs: % up; minutes: median."""
-    if not scores:
+    counts = scores if isinstance(scores, Mapping) else histogram(scores)
+    n = sum(counts.values())
+    if n == 0:
         return None
     if scale == "csat":
-        return 100 * sum(1 for s in scores if s >= 4) / len(scores)
+        return 100 * sum(c for s, c in counts.items() if s >= 4) / n
     if scale == "ces":
-        return statistics.fmean(scores)
+        return sum(s * c for s, c in counts.items()) / n
     if scale == "thumbs":
-        return 100 * sum(1 for s in scores if s >= 1) / len(scores)
-    return float(statistics.median(scores))
+        return 100 * sum(c for s, c in counts.items() if s >= 1) / n
+    return _median(counts, n)
+
+
+def _median(counts: Histogram, n: int) -> float:
+    """The median of a histogram, as statistics.median would give for the expanded list."""
+    ordered = sorted(counts.items())
+
+    def nth(k: int) -> float:
+        seen = 0
+        for score, count in ordered:
+            seen += count
+            if k < seen:
+                return score
+        raise AssertionError("k is within n")
+
+    return nth(n // 2) if n % 2 else (nth(n // 2 - 1) + nth(n // 2)) / 2
 
 
 @dataclass(frozen=True)
@@ -184,26 +209,32 @@ class Window:
 def compute_metrics(
     *,
     min_group: int,
-    nps_scores: Sequence[float],
+    nps_scores: Sequence[float] | Histogram,
     asked: int,
     answered: int,
-    touchpoint_scores: dict[int, list[float]],
+    touchpoint_scores: Mapping[int, Sequence[float] | Histogram],
     touchpoints: Iterable[Touchpoint],
 ) -> StageMetrics:
-    """Assemble the metrics from raw scores, withholding what the threshold hides."""
-    nps = nps_summary(nps_scores) if len(nps_scores) >= min_group else None
+    """Assemble the metrics from scores (lists or histograms), withholding what the threshold hides."""
+    nps_counts = nps_scores if isinstance(nps_scores, Mapping) else histogram(nps_scores)
+    respondents = sum(nps_counts.values())
+    nps = nps_summary(nps_counts) if respondents >= min_group else None
     per_touchpoint = {}
+    answers = respondents
     for tp in touchpoints:
-        scores = touchpoint_scores.get(tp.id, [])
-        shown = touchpoint_score(tp.scale, scores) if len(scores) >= min_group else None
-        per_touchpoint[tp.key] = TouchpointMetrics(tp.key, tp.label, tp.scale, len(scores), shown)
+        raw = touchpoint_scores.get(tp.id, {})
+        counts = raw if isinstance(raw, Mapping) else histogram(raw)
+        n = sum(counts.values())
+        answers += n
+        shown = touchpoint_score(tp.scale, counts) if n >= min_group else None
+        per_touchpoint[tp.key] = TouchpointMetrics(tp.key, tp.label, tp.scale, n, shown)
     return StageMetrics(
         min_group=min_group,
-        respondents=len(nps_scores),
+        respondents=respondents,
         nps=nps,
         asked=asked,
         answered=answered,
-        responses=len(nps_scores) + sum(len(v) for v in touchpoint_scores.values()),
+        responses=answers,
         touchpoints=per_touchpoint,
     )
 
@@ -217,35 +248,82 @@ async def stage_metrics(
     window: Window | None = None,
 ) -> StageMetrics:
     """The metrics of one stage (its waves and answers) within an optional window."""
+    return await scoped_metrics(
+        store, column="stage_id", value=stage_id, touchpoints=touchpoints, min_group=min_group, window=window
+    )
+
+
+async def rollout_metrics(
+    store: Store,
+    *,
+    rollout_id: int,
+    touchpoints: Iterable[Touchpoint],
+    min_group: int,
+    window: Window | None = None,
+) -> StageMetrics:
+    """The metrics of a whole rollout (every stage) within an optional window: what digests show."""
+    return await scoped_metrics(
+        store, column="rollout_id", value=rollout_id, touchpoints=touchpoints, min_group=min_group, window=window
+    )
+
+
+async def scoped_metrics(
+    store: Store,
+    *,
+    column: Literal["stage_id", "rollout_id"],
+    value: int,
+    touchpoints: Iterable[Touchpoint],
+    min_group: int,
+    window: Window | None = None,
+) -> StageMetrics:
+    # The answers are counted per score in SQL: histograms, not rows, reach Python.
     window = window or Window()
     answered_sql, answered_params = window.sql("answered_at")
     rows = await store.fetch_all(
-        f"""SELECT kind, touchpoint_id, score FROM responses
-            WHERE stage_id = ?{answered_sql}""",
-        (stage_id, *answered_params),
+        f"""SELECT kind, touchpoint_id, score, count(*) FROM responses
+            WHERE {column} = ?{answered_sql} GROUP BY kind, touchpoint_id, score""",
+        (value, *answered_params),
     )
-    nps_scores: list[float] = []
-    tp_scores: dict[int, list[float]] = {}
-    for kind, touchpoint_id, score in rows:
+    nps_counts: Counter[float] = Counter()
+    tp_counts: dict[int, Counter[float]] = {}
+    for kind, touchpoint_id, score, count in rows:
         if kind == "nps":
-            nps_scores.append(float(score))
+            nps_counts[float(score)] += int(count)
         elif touchpoint_id is not None:
-            tp_scores.setdefault(int(touchpoint_id), []).append(float(score))
+            tp_counts.setdefault(int(touchpoint_id), Counter())[float(score)] += int(count)
     opened_sql, opened_params = window.sql("w.opened_at")
     delivered = await store.fetch_one(
         f"""SELECT count(*), ifnull(sum(d.answered), 0) FROM deliveries d JOIN waves w ON w.id = d.wave_id
-            WHERE w.stage_id = ? AND w.kind = 'nps' AND d.status = 'sent'{opened_sql}""",
-        (stage_id, *opened_params),
+            WHERE w.{column} = ? AND w.kind = 'nps' AND d.status = 'sent'{opened_sql}""",
+        (value, *opened_params),
     )
     asked, answered = (int(delivered[0]), int(delivered[1])) if delivered else (0, 0)
     return compute_metrics(
         min_group=min_group,
-        nps_scores=nps_scores,
+        nps_scores=nps_counts,
         asked=asked,
         answered=answered,
-        touchpoint_scores=tp_scores,
+        touchpoint_scores=tp_counts,
         touchpoints=touchpoints,
     )
+
+
+async def nps_by_period(store: Store, rollout_id: int, boundaries: Sequence[int]) -> list[Counter[float]]:
+    """NPS answers of a rollout per period, as histograms, for periods [b0, b1), [b1, b2) …
+    One query for all periods."""
+    if len(boundaries) < 2:
+        return []
+    cases = " ".join(f"WHEN answered_at < {int(b)} THEN {i}" for i, b in enumerate(boundaries[1:]))
+    rows = await store.fetch_all(
+        f"""SELECT CASE {cases} END AS period, score, count(*) FROM responses
+            WHERE rollout_id = ? AND kind = 'nps' AND answered_at >= ? AND answered_at < ?
+            GROUP BY period, score""",
+        (rollout_id, int(boundaries[0]), int(boundaries[-1])),
+    )
+    periods: list[Counter[float]] = [Counter() for _ in boundaries[1:]]
+    for period, score, count in rows:
+        periods[int(period)][float(score)] += int(count)
+    return periods
 
 
 def metric_value(metrics: StageMetrics, name: MetricName) -> tuple[float | None, bool]:

@@ -8,6 +8,7 @@ from bot.services.errors import BadInput
 from bot.services.rollouts import CohortRef
 from bot.services.surveys import WaveReport
 from handlers.blocks import format as fmt
+from handlers.blocks.digest import build_digest, build_preview
 from handlers.blocks.results import build_results, build_wave_report
 from handlers.blocks.rollouts import build_done
 from handlers.blocks.text import Message, escape
@@ -83,6 +84,42 @@ async def ask(call: CommandCall) -> Answer:
         return _report(call, report, f"the {args[1].lower()} touchpoint")
 
     return Deferred(run, "ask")
+
+
+@router.on("digest")
+async def digest(call: CommandCall) -> Answer:
+    services = call.services
+    services.digests.require_admin(call.user_id)
+    if not call.args:
+
+        async def preview() -> Message:
+            subscriptions = await services.digests.digests.subscriptions()
+            periods = services.digests.current_periods(
+                subscriptions[0] if subscriptions else None, services.clock.now()
+            )
+            return build_preview(build_digest(await services.digests.compute(periods)))
+
+        return Deferred(preview, "digest preview")
+    verb = call.args[0].lower()
+    if verb not in ("subscribe", "unsubscribe") or len(call.args) < 2:
+        raise BadInput("Say subscribe or unsubscribe, then the #channel.")
+    [channel] = mentions(call.args[1:2], allowed=("channel",))
+    if verb == "unsubscribe":
+        if len(call.args) > 2:
+            raise BadInput("unsubscribe takes one #channel.")
+        await services.digests.unsubscribe(call.user_id, channel.id)
+        return build_done(f"{fmt.channel(channel.id)} gets no more digests.")
+    cron = " ".join(call.args[2:]) or None
+
+    async def subscribe() -> Message:
+        schedule, new = await services.digests.subscribe(call.user_id, channel.id, cron, services.directory)
+        verb = "will get" if new else "now gets"
+        return build_done(
+            f"{fmt.channel(channel.id)} {verb} the digest on the schedule `{escape(schedule)}` "
+            f"({escape(services.settings.pulse_timezone)})."
+        )
+
+    return Deferred(subscribe, "digest subscribe")
 
 
 @router.on("results")

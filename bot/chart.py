@@ -1,0 +1,74 @@
+"""The digest's trend chart: NPS of the last periods, one small panel per rollout, with stage
+changes marked. Drawn with matplotlib's Agg canvas (no display, no pyplot global state), so it
+can run in a worker thread off the event loop."""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from bot.services.digests import DigestContent, RolloutDigest
+
+MAX_PANELS = 12
+COLUMNS = 3
+
+
+@dataclass(frozen=True)
+class Chart:
+    png: bytes
+    points: int  # NPS values drawn (periods with enough answers)
+    panels: int
+    left_out: int  # rollouts not drawn (beyond MAX_PANELS)
+
+
+def _position(digest: RolloutDigest, at: int) -> float:
+    """Where a moment falls on the period axis (0 = end of the first period)."""
+    for i, point in enumerate(digest.trend):
+        start, end = point.period.start_at, point.period.end_at
+        if start <= at < end:
+            return i - 1 + (at - start) / max(1, end - start)
+    return float(len(digest.trend) - 1)
+
+
+def render_trend(content: DigestContent) -> Chart:
+    # The rollouts with the most answers get a panel.
+    ranked = sorted(content.rollouts, key=lambda d: sum(p.n for p in d.trend), reverse=True)
+    shown = ranked[:MAX_PANELS]
+    panels = max(1, len(shown))
+    columns = min(COLUMNS, panels)
+    rows = math.ceil(panels / columns)
+    figure = Figure(figsize=(4.2 * columns, 2.8 * rows), dpi=100)
+    FigureCanvasAgg(figure)
+    points = 0
+    for index, digest in enumerate(shown):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        xs = [i for i, p in enumerate(digest.trend) if p.nps is not None]
+        ys = [p.nps for p in digest.trend if p.nps is not None]
+        points += len(xs)
+        axes.plot(xs, ys, marker="o", color="#1264a3", linewidth=2)
+        axes.axhline(0, color="#999999", linewidth=0.8)
+        axes.set_ylim(-100, 100)
+        axes.set_xlim(-0.5, len(digest.trend) - 0.5)
+        labels = [datetime.fromtimestamp(p.period.end_at, content.tz).strftime("%-d %b") for p in digest.trend]
+        axes.set_xticks(range(len(labels)), labels, fontsize=7, rotation=45)
+        axes.set_title(digest.detail.rollout.title[:40], fontsize=9)
+        stages = {s.id: s.name for s in digest.detail.stages}
+        for transition in digest.marks:
+            x = _position(digest, transition.at)
+            axes.axvline(x, color="#e01e5a", linestyle="--", linewidth=1)
+            label = stages.get(transition.to_stage_id or 0, transition.kind)
+            axes.annotate(label, (x, 85), fontsize=7, color="#e01e5a", ha="left")
+    if not shown:
+        axes = figure.add_subplot(1, 1, 1)
+        axes.text(0.5, 0.5, "No active rollouts", ha="center", va="center")
+        axes.set_axis_off()
+    figure.suptitle("NPS, last periods (gaps: too few answers to show)", fontsize=10)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return Chart(buffer.getvalue(), points, len(shown), len(ranked) - len(shown))

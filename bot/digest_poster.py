@@ -1,0 +1,236 @@
+"""Posting digests: each subscription's period exactly once, on schedule, after a restart, or
+late after downtime (within a day), with the trend chart when it can be drawn and uploaded.
+
+A run row per (subscription, period) is taken before anything is posted; a digest of several
+messages records how many went out, and an interrupted message is looked up in the channel's
+history before it is posted again. If the chart cannot be drawn or uploaded, the text digest
+still goes out and the failure is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.chart import Chart, render_trend
+from bot.clock import Clock, epoch
+from bot.sender import Failed, Outcome, Retry, Sent, post_once, upload_once
+from bot.services.cron import Period, latest_fire, parse_cron
+from bot.services.digests import DigestContent, DigestService
+from handlers.blocks.digest import build_digest, period_label
+from handlers.blocks.text import Message
+from storage.digests import DigestRun, Subscription
+
+log = logging.getLogger(__name__)
+
+CATCH_UP_WITHIN_SECONDS = 24 * 3600
+ATTEMPTS_PER_PART = 5
+MAX_WAIT_SECONDS = 30.0
+
+DrawChart = Callable[[DigestContent], Chart]
+
+
+@dataclass(frozen=True)
+class Posted:
+    channel: str
+    status: str
+    parts: int = 0
+    chart: str | None = None
+
+
+class DigestPoster:
+    def __init__(
+        self,
+        digests: DigestService,
+        client: AsyncWebClient,
+        clock: Clock,
+        *,
+        draw: DrawChart = render_trend,
+        retry_scale: float = 1.0,
+    ) -> None:
+        self.digests = digests
+        self.client = client
+        self.clock = clock
+        self.draw = draw
+        self.retry_scale = retry_scale
+        # One digest at a time in this process: a scheduled post and a catch-up never race.
+        self._lock = asyncio.Lock()
+
+    # -- when to post ---------------------------------------------------------------------------------
+
+    def _due_end(self, subscription: Subscription, now: datetime) -> datetime | None:
+        """The end of the latest period of a subscription that has ended by now."""
+        trigger = parse_cron(subscription.cron, ZoneInfo(subscription.timezone))
+        end = latest_fire(trigger, now)
+        if end is None or epoch(end) < subscription.created_at:
+            return None  # nothing has come due since it was subscribed
+        return end
+
+    async def post_due(self, subscription_id: int) -> Posted | None:
+        """The scheduled job of one subscription: post the period that just ended."""
+        subscription = await self.digests.digests.subscription(subscription_id)
+        if subscription is None:
+            return None
+        end = self._due_end(subscription, self.clock.now())
+        if end is None:
+            return None
+        return await self.post_period(subscription, end, "schedule")
+
+    async def catch_up(self) -> list[Posted]:
+        """At start and every few minutes: finish interrupted runs, and post a period missed
+        while the bot was down if it ended less than a day ago (older ones are skipped, logged)."""
+        now = self.clock.now()
+        done = []
+        for subscription in await self.digests.digests.subscriptions():
+            end = self._due_end(subscription, now)
+            if end is None:
+                continue
+            run = await self.digests.digests.run_for(subscription.id, epoch(end))
+            if run is not None and run.status in ("posted", "skipped", "failed"):
+                continue
+            if run is None and epoch(now) - epoch(end) > CATCH_UP_WITHIN_SECONDS:
+                await self._skip(subscription, end)
+                continue
+            done.append(await self.post_period(subscription, end, "catch-up" if run is None else run.trigger))
+        return done
+
+    async def _skip(self, subscription: Subscription, end: datetime) -> None:
+        period = self.digests.periods(subscription, end)[-1]
+        await self.digests.digests.start_run(
+            subscription_id=subscription.id,
+            channel_id=subscription.channel_id,
+            period_start=period.start_at,
+            period_end=period.end_at,
+            trigger="catch-up",
+            now=epoch(self.clock.now()),
+            status="skipped",
+        )
+        log.warning(
+            "the digest for %s of the period ending %s was missed by more than a day while the bot was down; "
+            "it is skipped",
+            subscription.channel_id,
+            end.isoformat(),
+        )
+
+    # -- posting --------------------------------------------------------------------------------------
+
+    async def post_period(self, subscription: Subscription, end: datetime, trigger: str) -> Posted:
+        async with self._lock:
+            periods = self.digests.periods(subscription, end)
+            run, new = await self.digests.digests.start_run(
+                subscription_id=subscription.id,
+                channel_id=subscription.channel_id,
+                period_start=periods[-1].start_at,
+                period_end=periods[-1].end_at,
+                trigger=trigger,
+                now=epoch(self.clock.now()),
+            )
+            if not new and run.status in ("posted", "skipped", "failed"):
+                return Posted(subscription.channel_id, run.status, run.parts_posted, run.chart)
+            if not new:
+                log.info("resuming the digest for %s that was interrupted", subscription.channel_id)
+                await self.digests.digests.resume(run.id, epoch(self.clock.now()))
+            return await self._post(run, periods, ZoneInfo(subscription.timezone), resumed=not new)
+
+    async def post_now(self, channel_id: str | None) -> list[Posted]:
+        """`pulse digest --now`: the current digest at once, to one channel or every subscribed one."""
+        subscriptions = await self.digests.digests.subscriptions()
+        targets: list[tuple[str, Subscription | None]] = [(s.channel_id, s) for s in subscriptions]
+        if channel_id:
+            targets = [(channel_id, next((s for s in subscriptions if s.channel_id == channel_id), None))]
+        posted = []
+        for channel, subscription in targets:
+            now = self.clock.now()
+            periods = self.digests.current_periods(subscription, now)
+            async with self._lock:
+                run, _ = await self.digests.digests.start_run(
+                    subscription_id=None,
+                    channel_id=channel,
+                    period_start=periods[-1].start_at,
+                    period_end=periods[-1].end_at,
+                    trigger="now",
+                    now=epoch(now),
+                )
+                tz = ZoneInfo(subscription.timezone) if subscription else self.digests.settings.tz
+                posted.append(await self._post(run, periods, tz, resumed=False))
+        return posted
+
+    async def _post(self, run: DigestRun, periods: list[Period], tz: ZoneInfo, *, resumed: bool) -> Posted:
+        store = self.digests.digests
+        content = await self.digests.compute(periods, tz)
+        parts = build_digest(content)
+        chart_note = run.chart
+        chart: Chart | None = None
+        if run.parts_posted == 0:
+            try:
+                chart = await asyncio.to_thread(self.draw, content)
+            except Exception as exc:
+                log.exception("the digest chart could not be drawn; the digest goes out without it")
+                chart_note = f"not drawn: {exc}"
+                await store.chart_outcome(run.id, chart_note)
+        for index in range(run.parts_posted, len(parts)):
+            # Only the part that was being sent when we stopped may have reached Slack.
+            earlier = run.claimed_at if (resumed and index == run.parts_posted) else None
+            outcome = await self._send_part(run, index, parts[index], chart if index == 0 else None, content, earlier)
+            if isinstance(outcome, Sent):
+                await store.part_posted(run.id, index + 1, outcome.ts)
+                if index == 0 and chart is not None:
+                    chart_note = chart_note or "uploaded"
+                continue
+            if isinstance(outcome, Failed):
+                log.error("the digest for %s failed: %s", run.channel_id, outcome.error)
+                await store.finished(run.id, "failed", epoch(self.clock.now()), outcome.error)
+                return Posted(run.channel_id, "failed", index, chart_note)
+            log.warning("the digest for %s is waiting: %s; it resumes at the next check", run.channel_id, outcome.error)
+            return Posted(run.channel_id, "posting", index, chart_note)
+        if chart_note and chart_note != run.chart:
+            await store.chart_outcome(run.id, chart_note)
+        await store.finished(run.id, "posted", epoch(self.clock.now()))
+        log.info("posted the digest of %s to %s in %d message(s)", period_label(content), run.channel_id, len(parts))
+        return Posted(run.channel_id, "posted", len(parts), chart_note)
+
+    async def _send_part(
+        self,
+        run: DigestRun,
+        index: int,
+        message: Message,
+        chart: Chart | None,
+        content: DigestContent,
+        earlier: int | None,
+    ) -> Outcome:
+        key = f"digest:{run.id}:{index}"
+        outcome: Outcome = Retry(0, "not tried", maybe_sent=False)
+        for _ in range(ATTEMPTS_PER_PART):
+            if chart is not None:
+                outcome = await upload_once(
+                    self.client,
+                    channel=run.channel_id,
+                    filename=f"rollout-pulse-digest-{run.id}.png",
+                    title=f"NPS trend · {period_label(content)}",
+                    content=chart.png,
+                    message=message,
+                    earlier_attempt_at=earlier,
+                )
+                if isinstance(outcome, Failed):
+                    # The chart cannot go (no files:write, say): the text still must.
+                    log.error(
+                        "the digest chart could not be uploaded (%s); posting the digest without it", outcome.error
+                    )
+                    await self.digests.digests.chart_outcome(run.id, f"upload failed: {outcome.error}")
+                    chart = None
+                    outcome = Retry(0, outcome.error, maybe_sent=False)
+            if chart is None:
+                outcome = await post_once(
+                    self.client, channel=run.channel_id, key=key, message=message, earlier_attempt_at=earlier
+                )
+            if not isinstance(outcome, Retry):
+                return outcome
+            earlier = earlier if not outcome.maybe_sent else (earlier or epoch(self.clock.now()) - 5)
+            await asyncio.sleep(min(MAX_WAIT_SECONDS, outcome.after) * self.retry_scale)
+        return outcome

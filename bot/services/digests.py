@@ -1,0 +1,182 @@
+"""Weekly metric digests: subscriptions, and what a digest says for a period (SPEC §3.5).
+
+Every figure comes from the metrics service and obeys the anonymity threshold (§3.6). Posting
+(exactly once per subscription and period) is bot.digest_poster's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock, epoch
+from bot.services.cron import DEFAULT_CRON, Period, parse_cron, periods_ending
+from bot.services.directory import Directory
+from bot.services.errors import NotAllowed, NotFound
+from bot.services.metrics import (
+    NpsSummary,
+    StageMetrics,
+    Window,
+    evaluate_gates,
+    nps_by_period,
+    nps_summary,
+    rollout_metrics,
+)
+from bot.services.rollouts import RolloutService, channel_with_bot
+from bot.settings import Settings
+from storage.db import Store
+from storage.digests import Digests, Subscription
+from storage.models import GateRecord, RolloutStatus, Stage, Transition
+from storage.rollouts import RolloutDetail
+from storage.surveys import Comment, Surveys
+
+TREND_PERIODS = 8
+DIGEST_COMMENTS = 3
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    period: Period
+    n: int
+    nps: float | None  # None below the anonymity threshold
+
+
+@dataclass(frozen=True)
+class RolloutDigest:
+    detail: RolloutDetail
+    stage: Stage | None
+    days_in_stage: int | None
+    metrics: StageMetrics
+    previous: NpsSummary | None
+    gates: list[GateRecord]
+    comments: list[Comment]
+    transitions: list[Transition]
+    trend: list[TrendPoint]
+    marks: list[Transition]  # stage changes within the trend's span, for the chart
+
+    @property
+    def change(self) -> float | None:
+        """NPS change since the previous period, when both periods are large enough to show."""
+        if self.metrics.nps is None or self.previous is None:
+            return None
+        return self.metrics.nps.score - self.previous.score
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    period: Period
+    tz: ZoneInfo
+    min_group: int
+    rollouts: list[RolloutDigest] = field(default_factory=list)
+
+
+class DigestService:
+    def __init__(self, store: Store, settings: Settings, clock: Clock, rollouts: RolloutService) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.rollouts = rollouts
+        self.digests = Digests(store)
+        self.surveys = Surveys(store)
+        # Told when subscriptions change, so the scheduler can follow.
+        self.on_subscriptions_changed: Callable[[], None] = lambda: None
+
+    def require_admin(self, actor: str) -> None:
+        if not self.settings.is_admin(actor):
+            raise NotAllowed("Only admins (PULSE_ADMINS) can manage and preview digests.")
+
+    async def subscribe(self, actor: str, channel_id: str, cron: str | None, directory: Directory) -> tuple[str, bool]:
+        """Subscribe a channel to the digest (or change its schedule); (cron, new)."""
+        self.require_admin(actor)
+        schedule = cron.strip() if cron else DEFAULT_CRON
+        parse_cron(schedule, self.settings.tz)
+        await channel_with_bot(directory, channel_id, "yet, so I could not post the digest there")
+        new = await self.digests.subscribe(
+            channel_id=channel_id,
+            cron=schedule,
+            timezone=self.settings.pulse_timezone,
+            actor=actor,
+            now=epoch(self.clock.now()),
+            source="command",
+        )
+        self.on_subscriptions_changed()
+        return schedule, new
+
+    async def unsubscribe(self, actor: str, channel_id: str) -> None:
+        self.require_admin(actor)
+        if not await self.digests.unsubscribe(channel_id):
+            raise NotFound("That channel has no digest subscription.")
+        self.on_subscriptions_changed()
+
+    def periods(self, subscription: Subscription | None, end: datetime) -> list[Period]:
+        """The last TREND_PERIODS periods of a schedule up to `end` (the default weekly one
+        without a subscription), oldest first."""
+        tz = ZoneInfo(subscription.timezone) if subscription else self.settings.tz
+        trigger = parse_cron(subscription.cron if subscription else DEFAULT_CRON, tz)
+        return periods_ending(trigger, end, TREND_PERIODS)
+
+    def current_periods(self, subscription: Subscription | None, now: datetime) -> list[Period]:
+        """The periods of a digest asked for now: the last one runs from the latest scheduled
+        digest up to this moment."""
+        periods = self.periods(subscription, now)
+        if periods[-1].end < now:
+            periods = [*periods[1:], Period(periods[-1].end, now)]
+        return periods
+
+    async def compute(self, periods: list[Period], tz: ZoneInfo | None = None) -> DigestContent:
+        """The digest of the last of `periods`, with the others as its trend."""
+        period = periods[-1]
+        tz = tz or self.settings.tz
+        content = DigestContent(period=period, tz=tz, min_group=self.settings.pulse_min_group)
+        for detail in await self.rollouts.open_rollouts():
+            if detail.rollout.status not in (RolloutStatus.ACTIVE, RolloutStatus.PAUSED):
+                continue
+            content.rollouts.append(await self._rollout(detail, periods, tz))
+        return content
+
+    async def _rollout(self, detail: RolloutDetail, periods: list[Period], tz: ZoneInfo) -> RolloutDigest:
+        min_group = self.settings.pulse_min_group
+        period = periods[-1]
+        metrics = await rollout_metrics(
+            self.store,
+            rollout_id=detail.rollout.id,
+            touchpoints=detail.touchpoints,
+            min_group=min_group,
+            window=Window(period.start_at, period.end_at),
+        )
+        boundaries = [periods[0].start_at, *(p.end_at for p in periods)]
+        counts = await nps_by_period(self.store, detail.rollout.id, boundaries)
+        trend = []
+        for p, histogram in zip(periods, counts, strict=True):
+            n = sum(histogram.values())
+            summary = nps_summary(histogram) if n >= min_group else None
+            trend.append(TrendPoint(p, n, summary.score if summary else None))
+        previous = None
+        if len(counts) >= 2 and sum(counts[-2].values()) >= min_group:
+            previous = nps_summary(counts[-2])
+        stage = detail.current
+        days = None
+        if stage is not None and stage.entered_at is not None:
+            entered = datetime.fromtimestamp(stage.entered_at, tz).date()
+            days = (period.end.astimezone(tz).date() - entered).days
+        gates = evaluate_gates(detail.targets_for(stage), metrics) if stage is not None else []
+        comments = []
+        if metrics.enough:
+            comments = await self.surveys.comments_between(
+                detail.rollout.id, period.start_at, period.end_at, DIGEST_COMMENTS
+            )
+        transitions = await self.rollouts.rollouts.transitions(detail.rollout.id)
+        return RolloutDigest(
+            detail=detail,
+            stage=stage,
+            days_in_stage=days,
+            metrics=metrics,
+            previous=previous,
+            gates=gates,
+            comments=comments,
+            transitions=[t for t in transitions if period.start_at <= t.at < period.end_at],
+            trend=trend,
+            marks=[t for t in transitions if boundaries[0] <= t.at < boundaries[-1]],
+        )

@@ -1,0 +1,139 @@
+"""Digest subscriptions and runs. A run is one (subscription, period): the record that makes
+each digest post happen exactly once, and lets a restart finish a half-posted one."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from storage.db import Store
+from storage.models import _Row
+
+RunStatus = Literal["pending", "posting", "posted", "failed", "skipped"]
+
+
+class Subscription(_Row):
+    id: int
+    channel_id: str
+    cron: str
+    timezone: str
+    source: str
+    created_by: str
+    created_at: int
+
+
+class DigestRun(_Row):
+    id: int
+    subscription_id: int | None
+    channel_id: str
+    period_start: int
+    period_end: int
+    trigger: str
+    status: RunStatus
+    message_ts: str | None
+    error: str | None
+    created_at: int
+    posted_at: int | None
+    claimed_at: int | None
+    parts_posted: int
+    chart: str | None
+
+
+class Digests:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- subscriptions ----------------------------------------------------------------------------
+
+    async def subscriptions(self) -> list[Subscription]:
+        rows = await self.store.fetch_all("SELECT * FROM digest_subscriptions ORDER BY id")
+        return [Subscription.from_row(r) for r in rows]
+
+    async def subscription(self, subscription_id: int) -> Subscription | None:
+        row = await self.store.fetch_one("SELECT * FROM digest_subscriptions WHERE id = ?", (subscription_id,))
+        return Subscription.from_row(row) if row else None
+
+    async def subscribe(self, *, channel_id: str, cron: str, timezone: str, actor: str, now: int, source: str) -> bool:
+        """Subscribe a channel, or change its schedule; True if it is new."""
+        async with self.store.transaction() as conn:
+            found = await (
+                await conn.execute("SELECT 1 FROM digest_subscriptions WHERE channel_id = ?", (channel_id,))
+            ).fetchone()
+            await conn.execute(
+                """INSERT INTO digest_subscriptions (channel_id, cron, timezone, source, created_by, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (channel_id) DO UPDATE SET cron = excluded.cron, timezone = excluded.timezone""",
+                (channel_id, cron, timezone, source, actor, now),
+            )
+        return found is None
+
+    async def unsubscribe(self, channel_id: str) -> bool:
+        return await self.store.execute("DELETE FROM digest_subscriptions WHERE channel_id = ?", (channel_id,)) > 0
+
+    # -- runs -------------------------------------------------------------------------------------
+
+    async def run_for(self, subscription_id: int, period_end: int) -> DigestRun | None:
+        row = await self.store.fetch_one(
+            "SELECT * FROM digest_runs WHERE subscription_id = ? AND period_end = ?", (subscription_id, period_end)
+        )
+        return DigestRun.from_row(row) if row else None
+
+    async def start_run(
+        self,
+        *,
+        subscription_id: int | None,
+        channel_id: str,
+        period_start: int,
+        period_end: int,
+        trigger: str,
+        now: int,
+        status: RunStatus = "posting",
+    ) -> tuple[DigestRun, bool]:
+        """The run of this subscription and period, created if new (True) or as it stands
+        (False: already posted, skipped, or interrupted half way)."""
+        async with self.store.transaction() as conn:
+            if subscription_id is not None:
+                row = await (
+                    await conn.execute(
+                        "SELECT * FROM digest_runs WHERE subscription_id = ? AND period_end = ?",
+                        (subscription_id, period_end),
+                    )
+                ).fetchone()
+                if row is not None:
+                    return DigestRun.from_row(row), False
+            cur = await conn.execute(
+                """INSERT INTO digest_runs
+                   (subscription_id, channel_id, period_start, period_end, trigger, status, created_at, claimed_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (subscription_id, channel_id, period_start, period_end, trigger, status, now, now),
+            )
+            row = await (await conn.execute("SELECT * FROM digest_runs WHERE id = ?", (cur.lastrowid,))).fetchone()
+        assert row is not None
+        return DigestRun.from_row(row), True
+
+    async def resume(self, run_id: int, now: int) -> None:
+        await self.store.execute(
+            "UPDATE digest_runs SET status = 'posting', claimed_at = ifnull(claimed_at, ?) WHERE id = ?",
+            (now, run_id),
+        )
+
+    async def part_posted(self, run_id: int, parts: int, ts: str) -> None:
+        await self.store.execute(
+            "UPDATE digest_runs SET parts_posted = ?, message_ts = ifnull(message_ts, ?) WHERE id = ?",
+            (parts, ts, run_id),
+        )
+
+    async def chart_outcome(self, run_id: int, outcome: str) -> None:
+        await self.store.execute("UPDATE digest_runs SET chart = ? WHERE id = ?", (outcome, run_id))
+
+    async def finished(self, run_id: int, status: RunStatus, now: int, error: str | None = None) -> None:
+        await self.store.execute(
+            "UPDATE digest_runs SET status = ?, error = ?, posted_at = ? WHERE id = ?", (status, error, now, run_id)
+        )
+
+    async def unfinished(self, since: int) -> list[DigestRun]:
+        """Runs a crash or an outage left half done, newer than `since`."""
+        rows = await self.store.fetch_all(
+            "SELECT * FROM digest_runs WHERE status IN ('pending', 'posting') AND period_end >= ? ORDER BY id",
+            (since,),
+        )
+        return [DigestRun.from_row(r) for r in rows]
