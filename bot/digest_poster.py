@@ -177,11 +177,12 @@ class DigestPoster:
         for index in range(run.parts_posted, len(parts)):
             # Only the part that was being sent when we stopped may have reached Slack.
             earlier = run.claimed_at if (resumed and index == run.parts_posted) else None
-            outcome = await self._send_part(run, index, parts[index], chart if index == 0 else None, content, earlier)
+            outcome, note = await self._send_part(
+                run, index, parts[index], chart if index == 0 else None, content, earlier
+            )
+            chart_note = note or chart_note
             if isinstance(outcome, Sent):
                 await store.part_posted(run.id, index + 1, outcome.ts)
-                if index == 0 and chart is not None:
-                    chart_note = chart_note or "uploaded"
                 continue
             if isinstance(outcome, Failed):
                 log.error("the digest for %s failed: %s", run.channel_id, outcome.error)
@@ -203,9 +204,11 @@ class DigestPoster:
         chart: Chart | None,
         content: DigestContent,
         earlier: int | None,
-    ) -> Outcome:
+    ) -> tuple[Outcome, str | None]:
+        """Post one message of a digest (the first with the chart); also what became of the chart."""
         key = f"digest:{run.id}:{index}"
         outcome: Outcome = Retry(0, "not tried", maybe_sent=False)
+        note: str | None = None
         for _ in range(ATTEMPTS_PER_PART):
             if chart is not None:
                 outcome = await upload_once(
@@ -217,12 +220,14 @@ class DigestPoster:
                     message=message,
                     earlier_attempt_at=earlier,
                 )
+                if isinstance(outcome, Sent):
+                    note = "uploaded"
                 if isinstance(outcome, Failed):
                     # The chart cannot go (no files:write, say): the text still must.
                     log.error(
                         "the digest chart could not be uploaded (%s); posting the digest without it", outcome.error
                     )
-                    await self.digests.digests.chart_outcome(run.id, f"upload failed: {outcome.error}")
+                    note = f"upload failed: {outcome.error}"
                     chart = None
                     outcome = Retry(0, outcome.error, maybe_sent=False)
             if chart is None:
@@ -230,7 +235,7 @@ class DigestPoster:
                     self.client, channel=run.channel_id, key=key, message=message, earlier_attempt_at=earlier
                 )
             if not isinstance(outcome, Retry):
-                return outcome
+                return outcome, note
             earlier = earlier if not outcome.maybe_sent else (earlier or epoch(self.clock.now()) - 5)
             await asyncio.sleep(min(MAX_WAIT_SECONDS, outcome.after) * self.retry_scale)
-        return outcome
+        return outcome, note

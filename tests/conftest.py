@@ -37,8 +37,9 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-async def standin() -> AsyncIterator[SlackStandIn]:
-    server = SlackStandIn()
+async def standin(clock: Clock) -> AsyncIterator[SlackStandIn]:
+    # Slack's clock and the bot's are the same clock, as in production (message ts, history).
+    server = SlackStandIn(clock=lambda: clock.now().timestamp())
     ws = server.workspace
     ws.add_user(ADMIN, "ada", "Ada Admin", email="ada@example.com", tz="Europe/Berlin")
     await server.start()
