@@ -71,8 +71,11 @@ def create_sender_client(token: str, base_url: str) -> AsyncWebClient:
     return AsyncWebClient(token=token, base_url=base_url, timeout=SEND_TIMEOUT_SECONDS, retry_handlers=[])
 
 
-async def find_posted(client: AsyncWebClient, channel: str, key: str, since: int) -> Sent | None:
-    """The message with this key, if an earlier attempt did post it."""
+async def _find_in_history(
+    client: AsyncWebClient, channel: str, since: int, what: str, matches: Callable[[dict[str, Any]], bool]
+) -> Sent | None:
+    """The bot's message in `channel` since `since` that `matches`, if an earlier attempt made it.
+    A channel may be a user ID: the bot's DM with that person."""
     try:
         if channel[:1] in ("U", "W"):
             opened = await client.conversations_open(users=channel)
@@ -81,15 +84,26 @@ async def find_posted(client: AsyncWebClient, channel: str, key: str, since: int
             channel=channel, oldest=str(max(0, since - 60)), include_all_metadata=True, limit=200
         )
     except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
-        # Without history we cannot tell; posting again risks a duplicate, not a loss.
-        log.warning("could not check %s for an earlier post of %s: %s", channel, key, exc)
+        # Without history we cannot tell; sending again risks a duplicate, not a loss.
+        log.warning("could not check %s for an earlier %s: %s", channel, what, exc)
         return None
     messages: list[dict[str, Any]] = history.get("messages", [])
     for message in messages:
-        metadata = message.get("metadata") or {}
-        if metadata.get("event_type") == METADATA_EVENT and (metadata.get("event_payload") or {}).get("key") == key:
+        if matches(message):
             return Sent(channel, str(message["ts"]), found_in_history=True)
     return None
+
+
+async def find_posted(client: AsyncWebClient, channel: str, key: str, since: int) -> Sent | None:
+    """The message with this key in its metadata, if an earlier attempt did post it."""
+
+    def keyed(message: dict[str, Any]) -> bool:
+        metadata = message.get("metadata") or {}
+        return bool(
+            metadata.get("event_type") == METADATA_EVENT and (metadata.get("event_payload") or {}).get("key") == key
+        )
+
+    return await _find_in_history(client, channel, since, f"post of {key}", keyed)
 
 
 async def post_once(
@@ -128,16 +142,11 @@ async def post_once(
 
 async def find_uploaded(client: AsyncWebClient, channel: str, filename: str, since: int) -> Sent | None:
     """The message sharing a file of this name, if an earlier attempt did upload it."""
-    try:
-        history = await client.conversations_history(channel=channel, oldest=str(max(0, since - 60)), limit=200)
-    except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
-        log.warning("could not check %s for an earlier upload of %s: %s", channel, filename, exc)
-        return None
-    messages: list[dict[str, Any]] = history.get("messages", [])
-    for message in messages:
-        if any(f.get("name") == filename for f in message.get("files") or []):
-            return Sent(channel, str(message["ts"]), found_in_history=True)
-    return None
+
+    def sharing(message: dict[str, Any]) -> bool:
+        return any(f.get("name") == filename for f in message.get("files") or [])
+
+    return await _find_in_history(client, channel, since, f"upload of {filename}", sharing)
 
 
 async def upload_once(
