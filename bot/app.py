@@ -26,6 +26,7 @@ from bot.slack_directory import SlackDirectory
 from handlers import errors, middleware
 from handlers.blocks.outbox import render_outbox_item
 from handlers.blocks.survey import build_survey
+from handlers.home import HomePublisher
 from storage import Store
 from storage.outbox import Outbox
 from storage.surveys import DeliveryQueue, Surveys
@@ -107,7 +108,12 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None) -
         raise_error_for_unhandled_request=False,
         name="rollout-pulse",
     )
-    middleware.install(app, services, background)
+    home = HomePublisher(services, client, background)
+    # Homes show stage and status: refresh those of the people concerned after a change.
+    services.rollouts.on_moved = lambda detail: home.refresh(
+        [*detail.owners, *detail.champions, *settings.pulse_admins]
+    )
+    middleware.install(app, services, background, home)
     errors.install(app)
     handlers.register_all(app)
     return Bot(app, services, background, sender, surveys_sender, digests)

@@ -11,6 +11,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bot.logs import setup_logging
+from bot.services import Services
+from bot.services.directory import NoDirectory
+from bot.services.errors import DomainError
 from bot.settings import Settings, SettingsError, load_settings, require_for_serving
 from storage import MigrationError, Store, backup
 
@@ -36,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     commands.add_parser("serve", help="run the bot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)")
     commands.add_parser("migrate", help="create or upgrade the database schema")
+    export_cmd = commands.add_parser("export", help="write a rollout's answers as CSV (no names, no IDs)")
+    export_cmd.add_argument("slug", metavar="SLUG")
+    export_cmd.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here (default: stdout)")
     digest_cmd = commands.add_parser("digest", help="post the metric digest")
     digest_cmd.add_argument("--now", action="store_true", required=True, help="post the current digest at once")
     digest_cmd.add_argument("--channel", metavar="C", help="only to this channel ID (default: every subscribed one)")
@@ -82,6 +88,34 @@ async def _digest_now(settings: Settings, channel: str | None) -> int:
     return EXIT_OK if all(r.status == "posted" for r in results) else EXIT_FAILED
 
 
+async def _services(settings: Settings) -> tuple[Store, Services]:
+    """The store and services for a command that needs no Slack."""
+    store = await Store.open(settings.pulse_db)
+    return store, Services(settings=settings, store=store, directory=NoDirectory())
+
+
+async def _export_csv(settings: Settings, slug: str) -> str:
+    store, services = await _services(settings)
+    try:
+        detail = await services.rollouts.get(slug)
+        return await services.privacy.csv_of(detail.rollout.id)
+    finally:
+        await store.close()
+
+
+def _export(settings: Settings, slug: str, output: Path | None) -> int:
+    try:
+        text = asyncio.run(_export_csv(settings, slug))
+    except DomainError as err:
+        return _fail([err.message], EXIT_USAGE)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {text.count(chr(10)) - 1} answers of {slug} to {output}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _backup(settings: Settings, target: Path, force: bool) -> int:
     if target.exists() and not force:
         return _fail([f"{target} already exists; pass --force to overwrite it"], EXIT_USAGE)
@@ -104,6 +138,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "backup":
             return _backup(settings, args.file, args.force)
+        if args.command == "export":
+            return _export(settings, args.slug, args.output)
         if args.command == "digest":
             return asyncio.run(_digest_now(settings, args.channel))
     except SettingsError as exc:

@@ -19,6 +19,8 @@ class Action(StrEnum):
     SURVEY_ANSWER = "survey_answer"
     SURVEY_CHANGE = "survey_change"
     SURVEY_COMMENT = "survey_comment"
+    FORGET_ME = "privacy_forget_me"
+    HOME_STATUS = "home_status"
 
 
 class Callback(StrEnum):

@@ -12,19 +12,21 @@ from slack_bolt.response import BoltResponse
 from bot.background import Background
 from bot.clock import epoch
 from bot.services import Services
+from handlers.home import HomePublisher
 
 log = logging.getLogger(__name__)
 
 Next = Callable[[], Awaitable[BoltResponse]]
 
 
-def install(app: AsyncApp, services: Services, background: Background) -> None:
+def install(app: AsyncApp, services: Services, background: Background, home: HomePublisher) -> None:
     async def inject_dependencies(context: dict[str, Any], next: Next) -> BoltResponse:
         # Listeners take these as keyword arguments (Bolt injects context keys by name).
         context["services"] = services
         context["store"] = services.store
         context["settings"] = services.settings
         context["background"] = background
+        context["home"] = home
         return await next()
 
     async def handle_each_event_once(body: dict[str, Any], next: Next) -> BoltResponse:

@@ -168,6 +168,16 @@ class Surveys:
             found.update({str(r[0]): int(r[1]) for r in rows})
         return found
 
+    async def open_for(self, user_id: str, now: int) -> list[Delivery]:
+        """Surveys a person has received, not answered, in waves still open."""
+        rows = await self.store.fetch_all(
+            """SELECT d.* FROM deliveries d JOIN waves w ON w.id = d.wave_id
+               WHERE d.user_id = ? AND d.status = 'sent' AND d.answered = 0
+                 AND w.closed_at IS NULL AND w.closes_at > ? ORDER BY w.closes_at, d.id""",
+            (user_id, now),
+        )
+        return [Delivery.from_row(r) for r in rows]
+
     async def due(self, now: int, limit: int) -> list[DueDelivery]:
         """Deliveries to send now: pending (or interrupted), in an open wave of an active rollout."""
         rows = await self.store.fetch_all(

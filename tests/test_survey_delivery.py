@@ -31,7 +31,7 @@ def dm_counts(standin: SlackStandIn, users: list[str]) -> list[int]:
 
 
 def survey_of_message(message: object) -> bool:
-    return any(b.get("block_id") == "survey_answers" for b in getattr(message, "blocks", []))
+    return any(str(b.get("block_id", "")).startswith("survey_answers") for b in getattr(message, "blocks", []))
 
 
 class TestUnderFaults:

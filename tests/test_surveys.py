@@ -51,7 +51,7 @@ async def started_with(bot: RunningBot, world: World, cohort: list[str]) -> None
 def survey_of(standin: SlackStandIn, user: str) -> Message | None:
     """The person's newest survey DM (one with answer buttons)."""
     for message in reversed(standin.workspace.dms_to(user)):
-        if any(b.get("block_id") == "survey_answers" for b in message.blocks):
+        if any(str(b.get("block_id", "")).startswith("survey_answers") for b in message.blocks):
             return message
     return None
 

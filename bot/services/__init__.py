@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from bot.clock import Clock, SystemClock
 from bot.services.digests import DigestService
 from bot.services.directory import Directory
+from bot.services.home import HomeService
+from bot.services.privacy import PrivacyService
 from bot.services.rollouts import RolloutService
 from bot.services.surveys import SurveyService
 from bot.settings import Settings
 from storage import Store
+from storage.people import People
 from storage.seen_events import SeenEvents
 
 
@@ -27,12 +30,16 @@ class Services:
     rollouts: RolloutService = field(init=False)
     surveys: SurveyService = field(init=False)
     digests: DigestService = field(init=False)
+    privacy: PrivacyService = field(init=False)
+    home: HomeService = field(init=False)
 
     def __post_init__(self) -> None:
         self.seen_events = SeenEvents(self.store)
         self.rollouts = RolloutService(self.store, self.settings, self.clock)
         self.surveys = SurveyService(self.store, self.settings, self.clock, self.rollouts)
         self.digests = DigestService(self.store, self.settings, self.clock, self.rollouts)
+        self.privacy = PrivacyService(People(self.store), self.rollouts, self.surveys.secret)
+        self.home = HomeService(self.settings, self.clock, self.rollouts, self.surveys)
 
     def on_queued(self, *, outbox: Callable[[], None], deliveries: Callable[[], None]) -> None:
         """Tell the senders when something was queued for them."""

@@ -10,6 +10,8 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
+from bot.services.errors import Unavailable
+
 
 class Person(BaseModel):
     id: str
@@ -51,3 +53,25 @@ class Directory(Protocol):
     async def channel(self, channel_id: str) -> ChannelInfo:
         """A channel as the bot sees it; NotFound if the bot cannot see it."""
         ...
+
+
+class NoDirectory:
+    """For commands that run without Slack (export, apply): any lookup says so."""
+
+    def _refuse(self) -> Unavailable:
+        return Unavailable("Slack is not used by this command, so people and channels cannot be looked up.")
+
+    async def people(self, user_ids: Iterable[str]) -> dict[str, Person]:
+        raise self._refuse()
+
+    async def person_by_email(self, email: str) -> Person | None:
+        raise self._refuse()
+
+    async def usergroup_members(self, group_id: str) -> list[str]:
+        raise self._refuse()
+
+    async def channel_members(self, channel_id: str) -> list[str]:
+        raise self._refuse()
+
+    async def channel(self, channel_id: str) -> ChannelInfo:
+        raise self._refuse()

@@ -123,6 +123,8 @@ class RolloutService:
         self.rollouts = Rollouts(store)
         # Wakes the sender after announcements were queued.
         self.on_outbox = on_outbox
+        # Told after every stage change (the Homes of the people concerned are refreshed).
+        self.on_moved: Callable[[RolloutDetail], None] = lambda _detail: None
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -666,6 +668,7 @@ class RolloutService:
             )
         self.on_outbox()
         after = await self.get(rollout.slug)
+        self.on_moved(after)
         return Moved(
             after,
             transition_id,

@@ -85,6 +85,8 @@ class SurveyView(BaseModel):
 class Answered:
     view: SurveyView
     score: float
+    dm_channel: str | None = None  # where the survey DM is, to update it after a Home answer
+    message_ts: str | None = None
 
 
 @dataclass(frozen=True)
@@ -379,7 +381,7 @@ class SurveyService:
         async with self.store.transaction() as conn:
             await repo.record_response(conn, wave=wave, respondent_key=key, score=score, now=now)
             await repo.mark_answered(conn, delivery.id)
-        return Answered(view, score)
+        return Answered(view, score, delivery.dm_channel, delivery.message_ts)
 
     async def current_answer(self, user: str, wave_id: int, delivery_id: int) -> tuple[SurveyView, float | None]:
         wave, delivery = await self._own_delivery(user, wave_id, delivery_id)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.actions import rollout, survey
+from handlers.actions import home, privacy, rollout, survey
 
 
 def register(app: AsyncApp) -> None:
     rollout.register(app)
     survey.register(app)
+    home.register(app)
+    privacy.register(app)

@@ -17,6 +17,7 @@ from bot.services.errors import BadInput
 from handlers.blocks.survey import build_comment_modal, build_survey, build_thanks
 from handlers.blocks.text import Message
 from handlers.deferred import answer_later
+from handlers.home import HomePublisher
 from handlers.ids import Action
 
 ANSWER = re.compile(rf"^{Action.SURVEY_ANSWER.value}_\d+$")
@@ -35,8 +36,10 @@ async def on_answer(
     action: dict[str, Any],
     body: dict[str, Any],
     services: Services,
+    client: AsyncWebClient,
     respond: AsyncRespond | None,
     background: Background,
+    home: HomePublisher,
 ) -> None:
     wave_id, delivery_id, score = parse_ref(action.get("value"), with_score=True)
     answered = await services.surveys.answer(body["user"]["id"], wave_id, delivery_id, score)
@@ -48,7 +51,19 @@ async def on_answer(
         commented = await services.surveys.existing_comment(user, wave_id, delivery_id) is not None
         return build_thanks(answered.view, answered.score, commented=commented)
 
-    answer_later(background, respond, thanks, name="survey thanks", replace=True)
+    if (body.get("container") or {}).get("type") == "view":
+        # Answered on the Home tab: the DM turns into the thank-you too.
+        async def update_dm() -> None:
+            if answered.dm_channel and answered.message_ts:
+                message = await thanks()
+                await client.chat_update(
+                    channel=answered.dm_channel, ts=answered.message_ts, text=message.text, blocks=message.blocks
+                )
+
+        background.spawn(update_dm(), name="survey thanks in the DM")
+    else:
+        answer_later(background, respond, thanks, name="survey thanks", replace=True)
+    home.refresh([user])
 
 
 async def on_change(

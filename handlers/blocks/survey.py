@@ -40,7 +40,8 @@ def _closes(view: SurveyView) -> str:
 def answer_buttons(view: SurveyView) -> Block:
     return {
         "type": "actions",
-        "block_id": BlockId.SURVEY_ANSWERS.value,
+        # One per survey: a Home tab shows several, and block_ids must differ within a view.
+        "block_id": f"{BlockId.SURVEY_ANSWERS.value}.{view.delivery_id}",
         "elements": [
             {
                 "type": "button",

@@ -9,6 +9,7 @@ from bot.services.rollouts import CohortRef
 from bot.services.surveys import WaveReport
 from handlers.blocks import format as fmt
 from handlers.blocks.digest import build_digest, build_preview
+from handlers.blocks.privacy import build_forget_confirmation, build_mydata
 from handlers.blocks.results import build_results, build_wave_report
 from handlers.blocks.rollouts import build_done
 from handlers.blocks.text import Message, escape
@@ -129,6 +130,42 @@ async def results(call: CommandCall) -> Answer:
         raise BadInput("results takes the rollout and, optionally, a stage.")
     view = await call.services.surveys.results(call.user_id, args[0], args[1] if len(args) == 2 else None)
     return build_results(view)
+
+
+@router.on("mydata")
+async def mydata(call: CommandCall) -> Answer:
+    if call.args:
+        raise BadInput("mydata takes no arguments: it is always about you.")
+    return build_mydata(await call.services.privacy.mydata(call.user_id))
+
+
+@router.on("forget-me")
+async def forget_me(call: CommandCall) -> Answer:
+    if call.args:
+        raise BadInput("forget-me takes no arguments: it is always about you.")
+    return build_forget_confirmation(len(await call.services.privacy.mydata(call.user_id)))
+
+
+@router.on("export")
+async def export(call: CommandCall) -> Answer:
+    args = call.need(1, "the rollout to export")
+    if len(args) > 1:
+        raise BadInput("export takes one rollout.")
+    filename, text = await call.services.privacy.export_csv(call.user_id, args[0])
+
+    async def upload() -> Message:
+        opened = await call.client.conversations_open(users=call.user_id)
+        await call.client.files_upload_v2(
+            channel=opened["channel"]["id"],
+            content=text.encode(),
+            filename=filename,
+            title=f"Answers to {args[0]}",
+            initial_comment="The answers, one row per response. No names or IDs are in it.",
+        )
+        rows = text.count("\n") - 1
+        return build_done(f"Sent you `{filename}` ({rows} answer{'s' if rows != 1 else ''}) in our direct messages.")
+
+    return Deferred(upload, "export")
 
 
 def register(app: AsyncApp) -> None:

@@ -1,0 +1,63 @@
+"""What a person's App Home shows (SPEC §3.7): their open surveys, the rollouts they own or
+champion, and for admins an overview of every open rollout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.clock import Clock, epoch
+from bot.services.metrics import StageMetrics
+from bot.services.rollouts import RolloutService
+from bot.services.surveys import SurveyService, SurveyView
+from bot.settings import Settings
+from storage.models import RolloutStatus
+from storage.rollouts import RolloutDetail
+
+
+@dataclass(frozen=True)
+class HomeRollout:
+    detail: RolloutDetail
+    roles: tuple[str, ...]  # "owner", "champion"
+    metrics: StageMetrics | None
+
+
+@dataclass(frozen=True)
+class HomeView:
+    user: str
+    surveys: list[SurveyView] = field(default_factory=list)
+    mine: list[HomeRollout] = field(default_factory=list)
+    overview: list[HomeRollout] | None = None  # admins only
+    min_group: int = 5
+
+
+class HomeService:
+    def __init__(self, settings: Settings, clock: Clock, rollouts: RolloutService, surveys: SurveyService) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.rollouts = rollouts
+        self.surveys = surveys
+
+    async def view(self, user: str) -> HomeView:
+        now = epoch(self.clock.now())
+        surveys = []
+        for delivery in await self.surveys.surveys.open_for(user, now):
+            wave = await self.surveys.surveys.wave(delivery.wave_id)
+            if wave is not None:
+                surveys.append(await self.surveys.view_of(wave, delivery.id))
+        open_rollouts = await self.rollouts.open_rollouts()
+        mine = []
+        overview: list[HomeRollout] | None = [] if self.settings.is_admin(user) else None
+        for detail in open_rollouts:
+            roles = tuple(role for role, people in (("owner", detail.owners), ("champion", detail.champions))
+                          if user in people)  # fmt: skip
+            if not roles and overview is None:
+                continue
+            metrics = None
+            if detail.current is not None and detail.rollout.status != RolloutStatus.PLANNED:
+                metrics = await self.rollouts.metrics_of(detail, detail.current)
+            item = HomeRollout(detail, roles, metrics)
+            if roles:
+                mine.append(item)
+            if overview is not None:
+                overview.append(item)
+        return HomeView(user, surveys, mine, overview, self.settings.pulse_min_group)

@@ -1,0 +1,198 @@
+"""App Home, /pulse mydata and forget-me, and the CSV export (issue 6)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.services.home import HomeRollout, HomeView
+from bot.services.surveys import SurveyView
+from bot.settings import Settings
+from handlers.blocks.home import build_home
+from handlers.ids import Action
+from sandbox.blockkit import check_view
+from sandbox.stand_in import SlackStandIn
+from storage import Store
+from tests.conftest import ADMIN, RunningBot, make_settings
+from tests.support import wait_for
+from tests.test_settings import _env
+from tests.test_surveys import SLUG, answer, people, started_with, thanked, wait_for_surveys
+from tests.world import World, seed_world
+
+
+@pytest.fixture
+def settings(standin: SlackStandIn, tmp_path: Path) -> Settings:
+    return make_settings(standin, tmp_path, pulse_quiet_hours="off")
+
+
+@pytest.fixture
+def world(standin: SlackStandIn) -> World:
+    return seed_world(standin)
+
+
+async def home_text(bot: RunningBot, standin: SlackStandIn, user: str, expected: str) -> str:
+    await bot.slack.open_home(user)
+    await wait_for(
+        lambda: (h := standin.workspace.home_of(user)) is not None and expected in str(h.payload),
+        what=f"{user}'s Home to show {expected!r}",
+    )
+    home = standin.workspace.home_of(user)
+    assert home is not None
+    return str(home.payload)
+
+
+async def test_an_employee_answers_on_the_home_tab_and_the_answer_counts(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+) -> None:
+    cohort = people(standin, 5)
+    await started_with(bot, world, cohort)
+    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+    await wait_for_surveys(standin, cohort)
+    employee = cohort[0]
+    assert "How likely are you to recommend Expense tool" in await home_text(bot, standin, employee, "open surveys")
+    home = standin.workspace.home_of(employee)
+    assert home is not None
+    reply = await bot.slack.click(employee, f"{Action.SURVEY_ANSWER.value}_9", view=home)
+    assert reply.status == 200
+    assert await store.fetch_value("SELECT score FROM responses") == 9.0  # stored before the ack
+    await wait_for(lambda: thanked(standin, employee), what="the DM to say thanks")
+    await wait_for(lambda: "Nothing to answer right now" in str(standin.workspace.home_of(employee).payload))  # type: ignore[union-attr]
+    for user in cohort[1:]:
+        await answer(bot, standin, user, 10)
+    await wait_for(lambda: all(thanked(standin, u) for u in cohort))
+    results = await bot.ask(world.owner, f"results {SLUG}", command="/pulse")
+    assert "+100 (n=5, ±0)" in results  # the Home answer (a 9, a promoter) is one of the five
+
+
+async def test_a_champions_home_lists_their_rollout_and_follows_stage_changes(
+    bot: RunningBot, standin: SlackStandIn, world: World
+) -> None:
+    await started_with(bot, world, [world.direct])
+    champion = world.champions[0]
+    text = await home_text(bot, standin, champion, "Rollouts you own or champion")
+    assert "*Expense tool* · alpha" in text and "_champion_" in text
+    assert "All open rollouts" not in text
+    await bot.ask(world.owner, f'pause {SLUG} "freeze"')
+    await wait_for(lambda: "⏸ paused" in str(standin.workspace.home_of(champion).payload), what="the refreshed Home")  # type: ignore[union-attr]
+    home = standin.workspace.home_of(champion)
+    assert home is not None
+    await bot.slack.click(champion, Action.HOME_STATUS.value, view=home)
+    await wait_for(lambda: any("Expense tool" in m.shown_text and "Roadmap" in m.shown_text
+                               for m in standin.workspace.dms_to(champion)), what="the status card by DM")  # fmt: skip
+
+
+async def test_an_admins_home_has_an_overview(bot: RunningBot, standin: SlackStandIn, world: World) -> None:
+    await started_with(bot, world, [world.direct])
+    assert "*Expense tool* · alpha" in await home_text(bot, standin, ADMIN, "All open rollouts")
+
+
+def test_the_home_holds_at_most_100_blocks_whatever_there_is() -> None:
+    from tests.handlers.test_rollout_blocks import detail
+
+    surveys = [
+        SurveyView(wave_id=i, delivery_id=i, rollout_title="T" * 150, kind="nps", scale="nps",
+                   touchpoint_label=None, closes_at=1_800_000_000, min_group=5)
+        for i in range(40)
+    ]  # fmt: skip
+    rollouts = [HomeRollout(detail(title=f"Rollout {i}"), ("owner", "champion"), None) for i in range(80)]
+    home = build_home(HomeView("U1", surveys, rollouts, rollouts, 5))
+    assert check_view(home) == []
+    assert len(home["blocks"]) <= 100
+
+
+async def test_mydata_lists_what_is_stored_and_says_answers_are_not_linked(
+    bot: RunningBot, standin: SlackStandIn, world: World
+) -> None:
+    cohort = people(standin, 2)
+    await started_with(bot, world, cohort)
+    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+    await wait_for_surveys(standin, cohort)
+    await answer(bot, standin, cohort[0], 7)
+    await wait_for(lambda: thanked(standin, cohort[0]))
+    mine = await bot.ask(cohort[0], "mydata", command="/pulse")
+    assert "1 survey for you" in mine and "Expense tool · NPS" in mine and "· answered" in mine
+    assert "not linked to you" in mine
+    assert "No surveys have been sent to you" in await bot.ask(world.stranger, "mydata", command="/pulse")
+
+
+async def test_forget_me_after_confirmation_removes_the_answer_from_results(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+) -> None:
+    cohort = people(standin, 6)
+    await started_with(bot, world, cohort)
+    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+    await wait_for_surveys(standin, cohort)
+    for user in cohort:
+        await answer(bot, standin, user, 10 if user != cohort[0] else 0)
+    await wait_for(lambda: all(thanked(standin, u) for u in cohort))
+    leaving = cohort[0]
+    thanks = [m for m in standin.workspace.dms_to(leaving) if "Thanks" in m.shown_text][-1]
+    await bot.slack.click(leaving, Action.SURVEY_COMMENT.value, message=thanks)
+    await bot.slack.submit(leaving, {"comment": "please stop"})
+    assert "(n=6," in await bot.ask(world.owner, f"results {SLUG}", command="/pulse")
+
+    confirm = await bot.ask(leaving, "forget-me", command="/pulse")
+    assert "This deletes the 1 survey sent to you" in confirm
+    assert await store.fetch_value("SELECT count(*) FROM responses") == 6  # nothing yet
+    dm = standin.workspace.im_with(leaving)
+    prompt = standin.workspace.history(dm.id, viewer=leaving)[-1]
+    await bot.slack.click(leaving, Action.FORGET_ME.value, message=prompt)
+    await wait_for(lambda: "Done: deleted 1 survey sent to you, 1 answer and 1 comment" in
+                   standin.workspace.history(dm.id, viewer=leaving)[-1].shown_text)  # fmt: skip
+    assert await store.fetch_value("SELECT count(*) FROM deliveries WHERE user_id = ?", (leaving,)) == 0
+    assert await store.fetch_value("SELECT count(*) FROM responses") == 5
+    assert await store.fetch_value("SELECT count(*) FROM comments") == 0
+    results = await bot.ask(world.owner, f"results {SLUG}", command="/pulse")
+    assert "+100 (n=5," in results and "please stop" not in results
+
+
+async def test_the_export_has_one_row_per_response_and_no_ids(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store, settings: Settings
+) -> None:
+    cohort = people(standin, 3)
+    await started_with(bot, world, cohort)
+    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+    await wait_for_surveys(standin, cohort)
+    for user, score in zip(cohort, [10, 6, 8], strict=True):
+        await answer(bot, standin, user, score)
+    await wait_for(lambda: all(thanked(standin, u) for u in cohort))
+    thanks = [m for m in standin.workspace.dms_to(cohort[1]) if "Thanks" in m.shown_text][-1]
+    await bot.slack.click(cohort[1], Action.SURVEY_COMMENT.value, message=thanks)
+    await bot.slack.submit(cohort[1], {"comment": 'Too slow, "really", on phones'})
+
+    assert "Only the owners of expense-tool" in await bot.ask(world.stranger, f"export {SLUG}", command="/pulse")
+    await bot.slack.command(world.owner, f"export {SLUG}", command="/pulse")
+    dm = standin.workspace.im_with(world.owner)
+    await wait_for(lambda: any("Sent you `expense-tool-responses.csv` (3 answers)" in m.shown_text
+                               for m in standin.workspace.history(dm.id, viewer=world.owner)))  # fmt: skip
+    files = [standin.workspace.files[f] for m in standin.workspace.dms_to(world.owner) for f in m.files]
+    [exported] = [f for f in files if f.name == "expense-tool-responses.csv"]
+    rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
+    assert [r["score"] for r in rows] == ["10", "6", "8"]
+    assert [r["comment"] for r in rows] == ["", 'Too slow, "really", on phones', ""]
+    assert set(rows[0]) == {"wave", "stage", "survey", "touchpoint", "score", "comment", "answered_on"}
+    assert all(r["stage"] == "alpha" and r["survey"] == "nps" for r in rows)
+    keys = [str(r[0]) for r in await store.fetch_all("SELECT respondent_key FROM responses")]
+    raw = exported.content.decode()
+    assert not any(user in raw for user in cohort) and not any(key in raw for key in keys)
+
+    target = settings.pulse_db.parent / "out.csv"
+    local = subprocess.run(
+        [sys.executable, "-m", "bot", "export", SLUG, "-o", str(target)],
+        env=_env(PULSE_DB=str(settings.pulse_db)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert local.returncode == 0, local.stderr
+    assert target.read_text() == raw
+    missing = subprocess.run(
+        [sys.executable, "-m", "bot", "export", "nope"], env=_env(PULSE_DB=str(settings.pulse_db)),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "There is no rollout called “nope”" in missing.stderr
