@@ -10,8 +10,11 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from bot.clock import SystemClock
 from bot.logs import setup_logging
 from bot.services import Services
+from bot.services.config_apply import Change, ConfigService, plan_text
+from bot.services.config_file import ConfigError, Located, PulseConfig, load_config
 from bot.services.directory import NoDirectory
 from bot.services.errors import DomainError
 from bot.settings import Settings, SettingsError, load_settings, require_for_serving
@@ -39,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     commands.add_parser("serve", help="run the bot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)")
     commands.add_parser("migrate", help="create or upgrade the database schema")
+    apply_cmd = commands.add_parser("apply", help="create or update rollouts and digests from a YAML file")
+    apply_cmd.add_argument("file", type=Path, metavar="FILE")
+    apply_cmd.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
     export_cmd = commands.add_parser("export", help="write a rollout's answers as CSV (no names, no IDs)")
     export_cmd.add_argument("slug", metavar="SLUG")
     export_cmd.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here (default: stdout)")
@@ -116,6 +122,36 @@ def _export(settings: Settings, slug: str, output: Path | None) -> int:
     return EXIT_OK
 
 
+async def _plan_and_apply(settings: Settings, config: PulseConfig, located: Located, dry_run: bool) -> list[Change]:
+    store = await Store.open(settings.pulse_db)
+    try:
+        service = ConfigService(store, settings, SystemClock())
+        changes = await service.plan(config, located)
+        if changes and not dry_run:
+            await service.apply(changes)
+        return changes
+    finally:
+        await store.close()
+
+
+def _apply(settings: Settings, file: Path, dry_run: bool) -> int:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return _fail([f"cannot read {file}: {exc}"], EXIT_USAGE)
+    try:
+        config, located = load_config(text)
+        changes = asyncio.run(_plan_and_apply(settings, config, located, dry_run))
+    except ConfigError as err:
+        lines = [f"{file}:{problem}" for problem in err.problems]
+        lines.append(f"{file}: {len(err.problems)} problem(s); nothing was changed")
+        return _fail(lines, EXIT_USAGE)
+    print(plan_text(changes))
+    if changes:
+        print(f"{len(changes)} change(s) " + ("would be made (dry run: nothing was changed)" if dry_run else "made"))
+    return EXIT_OK
+
+
 def _backup(settings: Settings, target: Path, force: bool) -> int:
     if target.exists() and not force:
         return _fail([f"{target} already exists; pass --force to overwrite it"], EXIT_USAGE)
@@ -138,6 +174,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "backup":
             return _backup(settings, args.file, args.force)
+        if args.command == "apply":
+            return _apply(settings, args.file, args.dry_run)
         if args.command == "export":
             return _export(settings, args.slug, args.output)
         if args.command == "digest":

@@ -124,14 +124,16 @@ class Store:
 
     # -- reads --------------------------------------------------------------------------------------
 
+    # Each read runs as one call on the reader's thread (execute and fetch together). A statement
+    # left open between calls would keep its read transaction, and with it an old snapshot, for
+    # every other coroutine sharing the connection: a read right after a commit could miss it.
+
     async def fetch_one(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
-        async with self._reader.execute(sql, params) as cur:
-            row: aiosqlite.Row | None = await cur.fetchone()
-            return row
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
-        async with self._reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self._reader.execute_fetchall(sql, params))
 
     async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetch_one(sql, params)

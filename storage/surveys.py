@@ -114,6 +114,13 @@ class Surveys:
             await self.store.fetch_value("SELECT count(*) FROM responses WHERE touchpoint_id = ?", (touchpoint_id,))
         )
 
+    async def trigger_channels(self, touchpoint_id: int) -> list[str]:
+        rows = await self.store.fetch_all(
+            "SELECT channel_id FROM triggers WHERE touchpoint_id = ? AND kind = 'on-join' ORDER BY id",
+            (touchpoint_id,),
+        )
+        return [str(r[0]) for r in rows]
+
     async def triggers_on_join(self, channel_id: str) -> list[tuple[int, int]]:
         """(rollout id, touchpoint id) of every on-join trigger watching a channel."""
         rows = await self.store.fetch_all(

@@ -183,6 +183,9 @@ _ACTIONS = {
     "rollback": "rolled it back",
     "pause": "paused it",
     "resume": "resumed it",
+    "config applied": "changed it with the config file",
+    "touchpoint set": "set a touchpoint",
+    "trigger added": "added a trigger",
 }
 
 
@@ -206,8 +209,11 @@ def history_line(entry: AuditEntry, tz: ZoneInfo) -> str:
         extra = ": " + fmt.people(list(detail.get("people", [])))
     elif entry.action == "channel set" and detail.get("channel"):
         extra = f": {fmt.channel(str(detail['channel']))}"
+    elif entry.action == "config applied":
+        extra = f": `{escape(str(detail.get('change', '')))}`"
     why = f" — {fmt.quoted(entry.reason)}" if entry.reason else ""
-    return f"`{fmt.moment(entry.at, tz)}` {fmt.user(entry.actor)} {what}{extra}{why}"
+    who = fmt.user(entry.actor) if entry.actor[:1] in ("U", "W") else f"*{escape(entry.actor)}*"
+    return f"`{fmt.moment(entry.at, tz)}` {who} {what}{extra}{why}"
 
 
 def build_history(view: HistoryView, tz: ZoneInfo) -> Message:

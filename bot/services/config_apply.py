@@ -1,0 +1,462 @@
+"""`pulse apply`: the changes a config file asks for, checked whole, then made in one transaction.
+
+A bad file is refused with every problem and its position, and nothing is changed. `--dry-run`
+shows the plan; applying the same file again finds nothing to change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import aiosqlite
+
+from bot.clock import Clock, epoch
+from bot.services import inputs
+from bot.services.config_file import ConfigError, Located, Path, Problem, PulseConfig, RolloutSpec, StageSpec
+from bot.services.cron import parse_cron
+from bot.services.errors import BadInput
+from bot.settings import Settings
+from storage import rollouts as repo
+from storage import surveys as survey_repo
+from storage.db import Store
+from storage.digests import Digests
+from storage.models import CohortKind, RolloutStatus
+from storage.rollouts import RolloutDetail, Rollouts
+from storage.surveys import Surveys
+
+ACTOR = "pulse apply"
+
+Run = Callable[[aiosqlite.Connection, int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change, as the plan shows it and as it is made."""
+
+    text: str
+    run: Run
+    rollout: str | None = None  # the slug it belongs to, for its audit entry
+
+
+# -- lookups inside the applying transaction (a rollout may have been created a moment before) ----
+
+
+async def _one(conn: aiosqlite.Connection, sql: str, params: tuple[object, ...]) -> int:
+    row = await (await conn.execute(sql, params)).fetchone()
+    if row is None:
+        raise LookupError(f"{sql} {params}")
+    return int(row[0])
+
+
+async def rollout_id(conn: aiosqlite.Connection, slug: str) -> int:
+    return await _one(conn, "SELECT id FROM rollouts WHERE slug = ?", (slug,))
+
+
+async def stage_id(conn: aiosqlite.Connection, slug: str, name: str) -> int:
+    return await _one(
+        conn,
+        "SELECT s.id FROM stages s JOIN rollouts r ON r.id = s.rollout_id WHERE r.slug = ? AND s.name = ?",
+        (slug, name),
+    )
+
+
+async def touchpoint_id(conn: aiosqlite.Connection, slug: str, key: str) -> int:
+    return await _one(
+        conn,
+        "SELECT t.id FROM touchpoints t JOIN rollouts r ON r.id = t.rollout_id WHERE r.slug = ? AND t.key = ?",
+        (slug, key),
+    )
+
+
+class ConfigService:
+    def __init__(self, store: Store, settings: Settings, clock: Clock) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.rollouts = Rollouts(store)
+        self.surveys = Surveys(store)
+        self.digests = Digests(store)
+
+    async def plan(self, config: PulseConfig, located: Located) -> list[Change]:
+        problems: list[Problem] = []
+        changes: list[Change] = []
+        seen: set[str] = set()
+        for i, spec in enumerate(config.rollouts):
+            at: Path = ("rollouts", i)
+            if spec.slug in seen:
+                problems.append(located.problem((*at, "slug"), f"{spec.slug} appears twice in this file"))
+                continue
+            seen.add(spec.slug)
+            detail = await self.rollouts.load(spec.slug)
+            changes += await self._rollout(spec, detail, at, located, problems)
+        if config.digests is not None:
+            changes += await self._digests(config, located, problems)
+        if problems:
+            raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column)))
+        return changes
+
+    async def apply(self, changes: list[Change]) -> None:
+        """Every change in one transaction, each with its audit entry."""
+        now = epoch(self.clock.now())
+        async with self.store.transaction() as conn:
+            for change in changes:
+                await change.run(conn, now)
+                if change.rollout is not None:
+                    await repo.write_audit(
+                        conn,
+                        rollout_id=await rollout_id(conn, change.rollout),
+                        actor=ACTOR,
+                        action="config applied",
+                        now=now,
+                        detail={"change": change.text},
+                    )
+
+    # -- a rollout --------------------------------------------------------------------------------
+
+    async def _rollout(
+        self, spec: RolloutSpec, detail: RolloutDetail | None, at: Path, located: Located, problems: list[Problem]
+    ) -> list[Change]:
+        slug = spec.slug
+        given = spec.model_fields_set
+        changes: list[Change] = []
+        stage_names = [s.name for s in spec.stages] if spec.stages else None
+        if stage_names is not None and len(set(stage_names)) != len(stage_names):
+            problems.append(located.problem((*at, "stages"), "stage names must differ"))
+            return []
+        if spec.owners is not None and not spec.owners:
+            problems.append(located.problem((*at, "owners"), "a rollout needs at least one owner"))
+        if detail is None:
+            if not spec.owners:
+                problems.append(located.problem(at, f"{slug} is new, so it needs owners: (at least one user ID)"))
+                return []
+            names = stage_names or list(inputs.DEFAULT_STAGES)
+            creator = spec.owners[0]
+
+            async def create(conn: aiosqlite.Connection, now: int) -> None:
+                await repo.insert_rollout(
+                    conn, slug=slug, title=spec.title, stage_names=names, creator=creator, now=now
+                )
+
+            changes.append(Change(f'+ rollout {slug} "{spec.title}" (stages {", ".join(names)})', create, slug))
+            current_names = names
+            owners: list[str] = [creator]
+            champions: list[str] = []
+            cohort: dict[str, set[tuple[str, str]]] = {n: set() for n in names}
+            planned: dict[str, date | None] = {n: None for n in names}
+            targets: dict[tuple[str, str | None], tuple[str, float]] = {}
+            touchpoints: dict[str, tuple[str, str, int | None]] = {}
+            vision = channel = None
+            auto = 7
+        else:
+            rollout = detail.rollout
+            current_names = [s.name for s in detail.stages]
+            if stage_names is not None and stage_names != current_names:
+                if rollout.status != RolloutStatus.PLANNED:
+                    problems.append(
+                        located.problem(
+                            (*at, "stages"),
+                            f"{slug} has started, so its stages cannot change (they are {', '.join(current_names)})",
+                        )
+                    )
+                else:
+                    changes.append(self._set_stages(slug, current_names, stage_names))
+                    current_names = stage_names
+            if "title" in given and spec.title != rollout.title:
+                changes.append(self._column(slug, "title", spec.title, f'title "{spec.title}"'))
+            owners, champions = detail.owners, detail.champions
+            by_id = {s.id: s.name for s in detail.stages}
+            cohort = {n: set() for n in current_names}
+            for entry in detail.cohort:
+                cohort.setdefault(by_id[entry.stage_id], set()).add((entry.kind, entry.ref))
+            planned = {s.name: s.planned_start for s in detail.stages}
+            targets = {(t.metric, by_id.get(t.stage_id or 0)): (t.op, t.value) for t in detail.targets}
+            touchpoints = {t.key: (t.label, t.scale, t.id) for t in detail.touchpoints}
+            vision, channel, auto = rollout.vision, rollout.channel_id, rollout.auto_nps_after_days
+        if "vision" in given and spec.vision != vision:
+            changes.append(self._column(slug, "vision", spec.vision, "vision set" if spec.vision else "vision cleared"))
+        if "channel" in given and spec.channel != channel:
+            changes.append(self._column(slug, "channel_id", spec.channel, f"announcement channel {spec.channel}"))
+        if spec.auto_nps_after_days is not None and spec.auto_nps_after_days != auto:
+            days = spec.auto_nps_after_days
+            changes.append(self._column(slug, "auto_nps_after_days", days, f"automatic NPS after {days} days"))
+        if spec.owners:
+            changes += self._people(slug, "owners", owners, spec.owners)
+        if spec.champions is not None:
+            changes += self._people(slug, "champions", champions, spec.champions)
+        for stage in spec.stages or []:
+            if stage.name in current_names:
+                changes += self._stage(slug, stage, planned.get(stage.name), cohort.get(stage.name, set()))
+        if spec.touchpoints is not None:
+            changes += await self._touchpoints(spec, touchpoints, at, located, problems)
+        if spec.targets is not None:
+            scales = {key: scale for key, (_, scale, _) in touchpoints.items()}
+            scales.update({t.key: t.scale for t in spec.touchpoints or []})
+            changes += self._targets(spec, targets, current_names, scales, at, located, problems)
+        return changes
+
+    def _column(self, slug: str, column: str, value: object, text: str) -> Change:
+        async def run(conn: aiosqlite.Connection, now: int) -> None:
+            await repo.update_rollout(conn, await rollout_id(conn, slug), now, **{column: value})
+
+        return Change(f"~ {slug}: {text}", run, slug)
+
+    def _set_stages(self, slug: str, before: list[str], after: list[str]) -> Change:
+        async def run(conn: aiosqlite.Connection, now: int) -> None:
+            await repo.replace_stages(conn, await rollout_id(conn, slug), after)
+
+        return Change(f"~ {slug}: stages {' → '.join(after)} (were {' → '.join(before)})", run, slug)
+
+    def _people(self, slug: str, role: str, current: list[str], wanted: list[str]) -> list[Change]:
+        noun = role[:-1]
+        changes = []
+        for user in [u for u in dict.fromkeys(wanted) if u not in current]:
+
+            async def add(conn: aiosqlite.Connection, now: int, user: str = user) -> None:
+                await repo.add_people(conn, role, await rollout_id(conn, slug), [user], ACTOR, now)
+
+            changes.append(Change(f"+ {slug}: {noun} {user}", add, slug))
+        for user in [u for u in current if u not in wanted]:
+
+            async def remove(conn: aiosqlite.Connection, now: int, user: str = user) -> None:
+                await repo.remove_people(conn, role, await rollout_id(conn, slug), [user])
+
+            changes.append(Change(f"- {slug}: {noun} {user}", remove, slug))
+        return changes
+
+    def _stage(self, slug: str, stage: StageSpec, planned: date | None, cohort: set[tuple[str, str]]) -> list[Change]:
+        changes = []
+        name = stage.name
+        if "planned_start" in stage.model_fields_set and stage.planned_start != planned:
+            day = stage.planned_start
+
+            async def plan(conn: aiosqlite.Connection, now: int) -> None:
+                await repo.set_planned_start(conn, await stage_id(conn, slug, name), day)
+
+            was = planned.isoformat() if planned else "—"
+            changes.append(
+                Change(f"~ {slug} {name}: planned {day.isoformat() if day else '—'} (was {was})", plan, slug)
+            )
+        if stage.cohort is not None:
+            wanted = {("user", u) for u in stage.cohort.users}
+            wanted |= {("usergroup", g) for g in stage.cohort.usergroups}
+            wanted |= {("channel", c) for c in stage.cohort.channels}
+            for kind, ref in sorted(wanted - cohort):
+
+                async def add(conn: aiosqlite.Connection, now: int, kind: str = kind, ref: str = ref) -> None:
+                    entries = [(cast(CohortKind, kind), ref, None)]
+                    await repo.add_cohort_entries(conn, await stage_id(conn, slug, name), entries, ACTOR, now)
+
+                changes.append(Change(f"+ {slug} {name}: cohort {kind} {ref}", add, slug))
+            for kind, ref in sorted(cohort - wanted):
+
+                async def remove(conn: aiosqlite.Connection, now: int, kind: str = kind, ref: str = ref) -> None:
+                    entries = [(cast(CohortKind, kind), ref)]
+                    await repo.remove_cohort_entries(conn, await stage_id(conn, slug, name), entries)
+
+                changes.append(Change(f"- {slug} {name}: cohort {kind} {ref}", remove, slug))
+        return changes
+
+    async def _touchpoints(
+        self,
+        spec: RolloutSpec,
+        current: dict[str, tuple[str, str, int | None]],
+        at: Path,
+        located: Located,
+        problems: list[Problem],
+    ) -> list[Change]:
+        slug = spec.slug
+        changes: list[Change] = []
+        keys: set[str] = set()
+        for i, tp in enumerate(spec.touchpoints or []):
+            where: Path = (*at, "touchpoints", i)
+            if tp.key in keys:
+                problems.append(located.problem((*where, "key"), f"touchpoint {tp.key} appears twice"))
+                continue
+            keys.add(tp.key)
+            existing = current.get(tp.key)
+            changed_scale = existing is not None and existing[1] != tp.scale and existing[2] is not None
+            if changed_scale and existing and existing[2] and await self.surveys.touchpoint_answers(existing[2]):
+                message = f"{tp.key} has answers on the {existing[1]} scale; define a new touchpoint instead"
+                problems.append(located.problem((*where, "scale"), message))
+                continue
+            if existing is None or existing[:2] != (tp.label, tp.scale):
+
+                async def upsert(
+                    conn: aiosqlite.Connection,
+                    now: int,
+                    key: str = tp.key,
+                    label: str = tp.label,
+                    scale: str = tp.scale,
+                ) -> None:
+                    rid = await rollout_id(conn, slug)
+                    await survey_repo.upsert_touchpoint(
+                        conn, rollout_id=rid, key=key, label=label, scale=scale, now=now
+                    )
+
+                sign = "+" if existing is None else "~"
+                changes.append(Change(f'{sign} {slug}: touchpoint {tp.key} "{tp.label}" {tp.scale}', upsert, slug))
+            if tp.triggers is not None:
+                have = set(await self.surveys.trigger_channels(existing[2])) if existing and existing[2] else set()
+                want = set(tp.triggers.on_join)
+                for channel in sorted(want - have):
+
+                    async def add(
+                        conn: aiosqlite.Connection, now: int, key: str = tp.key, channel: str = channel
+                    ) -> None:
+                        await survey_repo.add_trigger(
+                            conn,
+                            touchpoint_id=await touchpoint_id(conn, slug, key),
+                            channel_id=channel,
+                            actor=ACTOR,
+                            now=now,
+                        )
+
+                    changes.append(Change(f"+ {slug} {tp.key}: trigger on-join {channel}", add, slug))
+                for channel in sorted(have - want):
+
+                    async def remove(
+                        conn: aiosqlite.Connection, now: int, key: str = tp.key, channel: str = channel
+                    ) -> None:
+                        await conn.execute(
+                            "DELETE FROM triggers WHERE touchpoint_id = ? AND kind = 'on-join' AND channel_id = ?",
+                            (await touchpoint_id(conn, slug, key), channel),
+                        )
+
+                    changes.append(Change(f"- {slug} {tp.key}: trigger on-join {channel}", remove, slug))
+        return changes
+
+    def _targets(
+        self,
+        spec: RolloutSpec,
+        current: dict[tuple[str, str | None], tuple[str, float]],
+        stages: list[str],
+        scales: dict[str, str],
+        at: Path,
+        located: Located,
+        problems: list[Problem],
+    ) -> list[Change]:
+        slug = spec.slug
+        wanted: dict[tuple[str, str | None], tuple[str, float]] = {}
+        for i, target in enumerate(spec.targets or []):
+            where: Path = (*at, "targets", i)
+            try:
+                name = inputs.metric(target.metric)
+                op = inputs.op(target.op)
+                value = inputs.target_value(name, str(target.value))
+            except BadInput as err:
+                problems.append(located.problem(where, err.message))
+                continue
+            if target.stage is not None and target.stage not in stages:
+                problems.append(located.problem((*where, "stage"), f"{slug} has no stage {target.stage}"))
+                continue
+            if name.touchpoint is not None and scales.get(name.touchpoint) != name.family:
+                known = scales.get(name.touchpoint)
+                why = f"is measured with {known}" if known else "is not a touchpoint of this rollout"
+                problems.append(located.problem((*where, "metric"), f"{name.touchpoint} {why}"))
+                continue
+            key = (str(name), target.stage)
+            if key in wanted:
+                problems.append(located.problem(where, f"a second {name} target for {target.stage or 'every stage'}"))
+                continue
+            wanted[key] = (op, value)
+        changes = []
+        for (metric, stage), (op, value) in wanted.items():
+            if current.get((metric, stage)) == (op, value):
+                continue
+
+            async def upsert(
+                conn: aiosqlite.Connection,
+                now: int,
+                metric: str = metric,
+                stage: str | None = stage,
+                op: str = op,
+                value: float = value,
+            ) -> None:
+                sid = await stage_id(conn, slug, stage) if stage else None
+                await repo.upsert_target(
+                    conn,
+                    rollout_id=await rollout_id(conn, slug),
+                    stage_id=sid,
+                    metric=metric,
+                    op=op,
+                    value=value,
+                    actor=ACTOR,
+                    now=now,
+                )
+
+            sign = "~" if (metric, stage) in current else "+"
+            where_text = f" ({stage})" if stage else ""
+            changes.append(Change(f"{sign} {slug}: target {metric} {op} {value:g}{where_text}", upsert, slug))
+        for metric, stage in current:
+            if (metric, stage) in wanted:
+                continue
+
+            async def remove(
+                conn: aiosqlite.Connection, now: int, metric: str = metric, stage: str | None = stage
+            ) -> None:
+                sid = await stage_id(conn, slug, stage) if stage else None
+                await repo.remove_target(conn, await rollout_id(conn, slug), sid, metric)
+
+            changes.append(Change(f"- {slug}: target {metric}{f' ({stage})' if stage else ''}", remove, slug))
+        return changes
+
+    # -- digests --------------------------------------------------------------------------------------
+
+    async def _digests(self, config: PulseConfig, located: Located, problems: list[Problem]) -> list[Change]:
+        current = {s.channel_id: s for s in await self.digests.subscriptions()}
+        changes: list[Change] = []
+        listed: set[str] = set()
+        for i, digest in enumerate(config.digests or []):
+            where: Path = ("digests", i)
+            if digest.channel in listed:
+                problems.append(located.problem((*where, "channel"), f"{digest.channel} appears twice"))
+                continue
+            listed.add(digest.channel)
+            tz_name = digest.timezone or self.settings.pulse_timezone
+            try:
+                tz = ZoneInfo(tz_name)
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.append(located.problem((*where, "timezone"), f"{tz_name!r} is not a time zone"))
+                continue
+            try:
+                parse_cron(digest.cron, tz)
+            except BadInput as err:
+                problems.append(located.problem((*where, "cron"), err.message))
+                continue
+            existing = current.get(digest.channel)
+            if existing is not None and (existing.cron, existing.timezone) == (digest.cron, tz_name):
+                continue
+
+            async def subscribe(
+                conn: aiosqlite.Connection,
+                now: int,
+                channel: str = digest.channel,
+                cron: str = digest.cron,
+                tz_name: str = tz_name,
+            ) -> None:
+                await conn.execute(
+                    """INSERT INTO digest_subscriptions (channel_id, cron, timezone, source, created_by, created_at)
+                       VALUES (?, ?, ?, 'config', ?, ?)
+                       ON CONFLICT (channel_id) DO UPDATE SET cron = excluded.cron, timezone = excluded.timezone""",
+                    (channel, cron, tz_name, ACTOR, now),
+                )
+
+            sign = "~" if existing else "+"
+            changes.append(Change(f'{sign} digest {digest.channel} "{digest.cron}" {tz_name}', subscribe))
+        for channel, subscription in current.items():
+            if channel in listed or subscription.source != "config":
+                continue  # subscriptions made with /pulse digest are not the file's to remove
+
+            async def unsubscribe(conn: aiosqlite.Connection, now: int, channel: str = channel) -> None:
+                await conn.execute("DELETE FROM digest_subscriptions WHERE channel_id = ?", (channel,))
+
+            changes.append(Change(f"- digest {channel}", unsubscribe))
+        return changes
+
+
+def plan_text(changes: list[Change]) -> str:
+    return "\n".join(c.text for c in changes) if changes else "Nothing to change."

@@ -1,0 +1,196 @@
+"""The config file of `pulse apply` (SPEC §3.8): its schema, and reading it with every value's
+line and column, so that each problem can be named where it is.
+
+Within a rollout, a key that is present says how things should be (a list present is the whole
+list); a key left out leaves that part alone, as are rollouts not in the file. Touchpoints are
+added or changed but never removed by omission, since that would delete their answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+UserId = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,}$")]
+ChannelId = Annotated[str, StringConstraints(pattern=r"^[CG][A-Z0-9]{2,}$")]
+GroupId = Annotated[str, StringConstraints(pattern=r"^S[A-Z0-9]{2,}$")]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")]
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+
+
+class _Spec(BaseModel):
+    # A misspelt key is an error, not something silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CohortSpec(_Spec):
+    users: list[UserId] = []
+    usergroups: list[GroupId] = []
+    channels: list[ChannelId] = []
+
+
+class StageSpec(_Spec):
+    name: Key
+    planned_start: date | None = None
+    cohort: CohortSpec | None = None
+
+
+class TargetSpec(_Spec):
+    metric: str
+    op: str
+    value: float | str
+    stage: Key | None = None
+
+
+class TriggersSpec(_Spec):
+    on_join: list[ChannelId] = []
+
+
+class TouchpointSpec(_Spec):
+    key: Key
+    label: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+    scale: Literal["csat", "ces", "thumbs", "minutes"]
+    triggers: TriggersSpec | None = None
+
+
+class RolloutSpec(_Spec):
+    slug: Slug
+    title: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+    vision: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    channel: ChannelId | None = None
+    owners: list[UserId] | None = None
+    champions: list[UserId] | None = None
+    auto_nps_after_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    stages: Annotated[list[StageSpec], Field(min_length=1, max_length=10)] | None = None
+    targets: list[TargetSpec] | None = None
+    touchpoints: list[TouchpointSpec] | None = None
+
+
+class DigestSpec(_Spec):
+    channel: ChannelId
+    cron: str = "0 9 * * MON"
+    timezone: str | None = None
+
+
+class PulseConfig(_Spec):
+    rollouts: list[RolloutSpec] = []
+    digests: list[DigestSpec] | None = None
+
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the file, and where (1-based line and column)."""
+
+    line: int
+    column: int
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.line}:{self.column}: {self.where}: {self.message}"
+            if self.where
+            else (f"{self.line}:{self.column}: {self.message}")
+        )
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class _Loader(yaml.SafeLoader):
+    """Dates stay text: pydantic parses them, so that 2026-13-45 is a located error, not a crash."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def path_text(path: Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+class Located:
+    """A loaded file: its data, and the position of every value in it."""
+
+    def __init__(self, text: str) -> None:
+        try:
+            node = yaml.compose(text, Loader=_Loader)
+            self.data: Any = yaml.load(text, Loader=_Loader) if node is not None else {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError([Problem(line, column, "", f"not valid YAML: {problem}")]) from None
+        self.marks: dict[Path, tuple[int, int]] = {(): (1, 1)}
+        if node is not None:
+            self._walk(node, ())
+
+    def _walk(self, node: yaml.Node, path: Path) -> None:
+        self.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                self._walk(value, (*path, str(key.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._walk(item, (*path, index))
+
+    def problem(self, path: Path, message: str) -> Problem:
+        """A problem at `path`, or at the nearest enclosing value the file has (a missing key)."""
+        found = path
+        while found not in self.marks:
+            found = found[:-1]
+        line, column = self.marks[found]
+        return Problem(line, column, path_text(path), message)
+
+
+_MESSAGES = {
+    "extra_forbidden": "is not a setting here (misspelt?)",
+    "missing": "is required",
+}
+
+
+def _say(error: Any) -> str:
+    kind = error["type"]
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind == "string_pattern_mismatch":
+        given = error.get("input")
+        pattern = str((error.get("ctx") or {}).get("pattern", ""))
+        if pattern.startswith("^[UW]"):
+            return f"{given!r} is not a Slack user ID (U… or W…)"
+        if pattern.startswith("^[CG]"):
+            return f"{given!r} is not a channel ID (C… or G…)"
+        if pattern.startswith("^S"):
+            return f"{given!r} is not a user group ID (S…)"
+        return f"{given!r} should be 2–40 lower-case letters, digits and dashes"
+    if kind.startswith("date"):
+        return f"{error.get('input')!r} is not a date (YYYY-MM-DD)"
+    return str(error["msg"])
+
+
+def load_config(text: str) -> tuple[PulseConfig, Located]:
+    """Parse and validate a config file; ConfigError lists every problem with its position."""
+    located = Located(text)
+    data = located.data if located.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError([located.problem((), "the file must be a mapping with rollouts: and digests:")])
+    try:
+        return PulseConfig.model_validate(data), located
+    except ValidationError as exc:
+        problems = [located.problem(tuple(e["loc"]), _say(e)) for e in exc.errors()]
+        raise ConfigError(sorted(problems, key=lambda p: (p.line, p.column))) from None
