@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ def make_settings(standin: SlackStandIn, tmp_path: Path, **overrides: Any) -> Se
         "pulse_admins": ADMIN,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture
@@ -110,5 +110,5 @@ async def bot(settings: Settings, store: Store, standin: SlackStandIn, clock: Cl
 
 
 @pytest.fixture
-def repo_root() -> Iterator[Path]:
+def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent

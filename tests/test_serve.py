@@ -116,9 +116,9 @@ MUTABLE_KEYS = ["user", "team", "actions", "view", "event", "channel", "0", "id"
 
 @st.composite
 def mutated_payload(draw: st.DrawFn) -> dict[str, Any]:
-    payload = json.loads(json.dumps(TEMPLATES[draw(st.sampled_from(sorted(TEMPLATES)))]))
+    payload: dict[str, Any] = json.loads(json.dumps(TEMPLATES[draw(st.sampled_from(sorted(TEMPLATES)))]))
     for _ in range(draw(st.integers(1, 3))):
-        target = payload
+        target: dict[str, Any] | list[Any] = payload
         path = draw(st.lists(st.sampled_from(MUTABLE_KEYS), min_size=1, max_size=3))
         for key in path[:-1]:
             nxt = (

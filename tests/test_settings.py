@@ -86,7 +86,7 @@ def test_serving_requires_the_bot_token_and_in_http_mode_the_signing_secret() ->
     with pytest.raises(SettingsError) as caught:
         require_for_serving(load_settings())
     assert [line.split(" ")[0] for line in caught.value.lines] == ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
-    socket_mode = Settings(_env_file=None, slack_bot_token="xoxb-1", slack_app_token="xapp-1")  # type: ignore[call-arg]
+    socket_mode = Settings(_env_file=None, slack_bot_token="xoxb-1", slack_app_token="xapp-1")
     require_for_serving(socket_mode)  # no signing secret needed in Socket Mode
 
 

@@ -51,7 +51,7 @@ class TestUnderFaults:
 
         async def settled() -> bool:
             pending = await store.fetch_value("SELECT count(*) FROM deliveries WHERE status IN ('pending', 'sending')")
-            return pending == 0
+            return bool(pending == 0)
 
         await wait_for(settled, timeout=30, what="every delivery to be sent")
         assert standin.faults.failed > 0

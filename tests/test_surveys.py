@@ -241,7 +241,7 @@ async def test_forged_and_stale_clicks_store_nothing(
     for forged_value, expected in forged:
         theirs.blocks[2]["elements"][0]["value"] = forged_value
         await bot.slack.click(cohort[0], f"{Action.SURVEY_ANSWER.value}_0", message=theirs)
-        await wait_for(lambda e=expected: e in standin.workspace.history(dm.id, viewer=cohort[0])[-1].shown_text)
+        await wait_for(lambda: expected in standin.workspace.history(dm.id, viewer=cohort[0])[-1].shown_text)  # noqa: B023
     # someone else clicking this person's survey
     theirs.blocks[2]["elements"][0]["value"] = value
     await bot.slack.click(cohort[1], f"{Action.SURVEY_ANSWER.value}_0", message=theirs)

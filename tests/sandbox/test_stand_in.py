@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from tests.conftest import ADMIN
 
 
 @pytest.fixture
-async def client(standin: SlackStandIn) -> AsyncIterator[AsyncWebClient]:
+async def client(standin: SlackStandIn) -> AsyncWebClient:
     return AsyncWebClient(token=standin.bot_token, base_url=standin.api_url)
 
 
@@ -201,7 +200,7 @@ async def test_members_and_users_are_paginated(client: AsyncWebClient, standin: 
         if not cursor:
             break
     assert members == people and pages == 3
-    listed = [m async for page in await client.users_list(limit=100) for m in page["members"]]  # type: ignore[attr-defined]
+    listed = [m async for page in await client.users_list(limit=100) for m in page["members"]]
     assert len(listed) == 252
 
 
