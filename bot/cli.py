@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     commands.add_parser("serve", help="run the bot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)")
     commands.add_parser("migrate", help="create or upgrade the database schema")
+    sandbox_cmd = commands.add_parser("sandbox", help="the whole bot against a local Slack workspace in your browser")
+    sandbox_cmd.add_argument("--port", type=int, default=3000, help="the page's port (default 3000)")
+    sandbox_cmd.add_argument("--host", default="127.0.0.1", help="the page's address (default 127.0.0.1)")
+    sandbox_cmd.add_argument("--db", type=Path, default=Path("sandbox.db"), help="its state (default ./sandbox.db)")
     apply_cmd = commands.add_parser("apply", help="create or update rollouts and digests from a YAML file")
     apply_cmd.add_argument("file", type=Path, metavar="FILE")
     apply_cmd.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
@@ -174,6 +178,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "backup":
             return _backup(settings, args.file, args.force)
+        if args.command == "sandbox":
+            from sandbox.app import run_sandbox  # the stand-in and the page: only for this command
+
+            return asyncio.run(run_sandbox(args.db, args.host, args.port))
         if args.command == "apply":
             return _apply(settings, args.file, args.dry_run)
         if args.command == "export":

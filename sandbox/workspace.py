@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
+import base64
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -232,7 +232,7 @@ class Workspace:
         self.modal_stacks: dict[str, list[str]] = {}
         self.home_views: dict[str, str] = {}
         self.files: dict[str, File] = {}
-        self._ids = itertools.count(1)
+        self.last_id = 0
         self._last_ts = 0.0
         self.listeners: list[Listener] = []
         self.add_user(BOT_USER_ID, "rollout-pulse", "Rollout Pulse", is_bot=True)
@@ -246,7 +246,8 @@ class Workspace:
     # -- ids ----------------------------------------------------------------------------------------
 
     def new_id(self, prefix: str) -> str:
-        return f"{prefix}{next(self._ids):08X}"
+        self.last_id += 1
+        return f"{prefix}{self.last_id:08X}"
 
     def new_ts(self) -> str:
         now = max(self.clock(), self._last_ts + 0.000001)
@@ -363,3 +364,37 @@ class Workspace:
     def home_of(self, user_id: str) -> View | None:
         view_id = self.home_views.get(user_id)
         return self.views.get(view_id) if view_id else None
+
+
+# -- saving and loading (the sandbox keeps its workspace across restarts) --------------------------
+
+
+def snapshot(ws: Workspace) -> dict[str, Any]:
+    """Everything in the workspace as JSON-ready data."""
+    return {
+        "users": [asdict(u) for u in ws.users.values()],
+        "channels": [asdict(c) for c in ws.channels.values()],
+        "usergroups": [asdict(g) for g in ws.usergroups.values()],
+        "messages": {cid: [asdict(m) for m in messages] for cid, messages in ws.messages.items()},
+        "views": [asdict(v) for v in ws.views.values()],
+        "modal_stacks": ws.modal_stacks,
+        "home_views": ws.home_views,
+        "files": [{**asdict(f), "content": base64.b64encode(f.content).decode()} for f in ws.files.values()],
+        "last_id": ws.last_id,
+        "last_ts": ws._last_ts,
+    }
+
+
+def restore(data: dict[str, Any], *, clock: Callable[[], float] = time.time) -> Workspace:
+    ws = Workspace(clock=clock)
+    ws.users = {u["id"]: User(**u) for u in data["users"]}
+    ws.channels = {c["id"]: Channel(**c) for c in data["channels"]}
+    ws.usergroups = {g["id"]: UserGroup(**g) for g in data["usergroups"]}
+    ws.messages = {cid: [Message(**m) for m in messages] for cid, messages in data["messages"].items()}
+    ws.views = {v["id"]: View(**v) for v in data["views"]}
+    ws.modal_stacks = {k: list(v) for k, v in data["modal_stacks"].items()}
+    ws.home_views = dict(data["home_views"])
+    ws.files = {f["id"]: File(**{**f, "content": base64.b64decode(f["content"])}) for f in data["files"]}
+    ws.last_id = int(data["last_id"])
+    ws._last_ts = float(data["last_ts"])
+    return ws
