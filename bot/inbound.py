@@ -105,6 +105,12 @@ class _IdObject(_Lenient):
     id: str | None = None
 
 
+class _Actor(_IdObject):
+    """The person who clicked or submitted: the handlers act as them."""
+
+    id: str
+
+
 class _Common(_Lenient):
     """Fields Bolt reads from every kind of request while building its context."""
 
@@ -173,7 +179,7 @@ class _View(_Lenient):
 class _BlockActions(_Common):
     event: dict[str, Any] | None = None
     type: str
-    user: _IdObject
+    user: _Actor
     actions: list[_Action] = Field(min_length=1)
     trigger_id: str | None = None
     container: dict[str, Any] | None = None
@@ -184,7 +190,7 @@ class _ViewSubmission(_Common):
     event: dict[str, Any] | None = None
     actions: list[dict[str, Any]] | None = None
     type: str
-    user: _IdObject
+    user: _Actor
     view: _View
     trigger_id: str | None = None
 

@@ -6,7 +6,7 @@ import re
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     Field,
@@ -15,6 +15,8 @@ from pydantic import (
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.timezones import parse_zone
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -131,10 +133,8 @@ class Settings(BaseSettings):
     @field_validator("pulse_timezone")
     @classmethod
     def _timezone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("unknown time zone") from exc
+        if parse_zone(v) is None:
+            raise ValueError("unknown time zone")
         return v
 
     @field_validator("pulse_secret_key")

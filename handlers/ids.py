@@ -1,8 +1,24 @@
-"""Every action_id, callback_id and block_id, shared by views, handlers and tests."""
+"""Every action_id, callback_id and block_id, shared by views, handlers and tests; and the row ids
+that buttons and forms carry through Slack and back."""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+
+# ASCII digits only (str.isdigit() also takes "²", which int() refuses), and few enough of them
+# for SQLite's 64-bit integers.
+_ROW_ID = re.compile(r"[0-9]{1,18}")
+
+
+def row_id(value: object) -> int:
+    """A database row id as a button's value or a form's metadata brings it back from Slack, where
+    anyone could have changed it; ValueError for anything that cannot be one."""
+    if isinstance(value, str) and _ROW_ID.fullmatch(value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63:
+        return value
+    raise ValueError(f"not a row id: {str(value)[:40]!r}")
 
 
 class Command(StrEnum):

@@ -56,6 +56,7 @@ def test_values_come_from_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch
         ("PULSE_PORT", "70000", "whole number from 0 to 65535"),
         ("PULSE_ADMINS", "U01AAA,bob", "comma-separated Slack user IDs"),
         ("PULSE_TIMEZONE", "Mars/Olympus", "IANA time zone"),
+        ("PULSE_TIMEZONE", "America", "IANA time zone"),  # a folder of the zone database
         ("PULSE_QUIET_HOURS", "17:00-09:00", "HH:MM-HH:MM"),
         ("PULSE_QUIET_HOURS", "9-5", "HH:MM-HH:MM"),
         ("PULSE_MIN_GROUP", "0", "at least 1"),

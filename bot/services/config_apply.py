@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiosqlite
 
@@ -20,6 +19,7 @@ from bot.services.config_file import ConfigError, Located, Path, Problem, PulseC
 from bot.services.cron import parse_cron
 from bot.services.errors import BadInput
 from bot.settings import Settings
+from bot.timezones import parse_zone
 from storage import rollouts as repo
 from storage import surveys as survey_repo
 from storage.db import Store
@@ -398,6 +398,8 @@ class ConfigService:
             async def remove(
                 conn: aiosqlite.Connection, now: int, metric: str = metric, stage: str | None = stage
             ) -> None:
+                if stage is not None and stage not in stages:
+                    return  # the file drops this stage, and its targets went with it
                 sid = await stage_id(conn, slug, stage) if stage else None
                 await repo.remove_target(conn, await rollout_id(conn, slug), sid, metric)
 
@@ -417,9 +419,8 @@ class ConfigService:
                 continue
             listed.add(digest.channel)
             tz_name = digest.timezone or self.settings.pulse_timezone
-            try:
-                tz = ZoneInfo(tz_name)
-            except (ZoneInfoNotFoundError, ValueError):
+            tz = parse_zone(tz_name)
+            if tz is None:
                 problems.append(located.problem((*where, "timezone"), f"{tz_name!r} is not a time zone"))
                 continue
             try:

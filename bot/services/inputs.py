@@ -9,9 +9,10 @@ from datetime import date
 from bot.services.errors import BadInput
 from bot.services.metrics import OPERATOR_SPELLINGS, VALUE_RANGES, MetricName, parse_metric
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
-STAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# \Z, not $: $ also matches before a final line break, which a quoted word may end with.
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}\Z")
+STAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}\Z")
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 DEFAULT_STAGES = ("alpha", "beta", "ga")
 MAX_STAGES = 10
 TITLE_MAX = 150

@@ -4,18 +4,16 @@ own time zone (SPEC §3.3)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from bot.settings import QuietHours
+from bot.timezones import parse_zone
 
 
 def zone(name: str | None, fallback: ZoneInfo) -> ZoneInfo:
     if not name:
         return fallback
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return fallback
+    return parse_zone(name) or fallback
 
 
 def next_send_time(now: datetime, tz: ZoneInfo, window: QuietHours | None) -> datetime:

@@ -17,7 +17,7 @@ from bot.services.rollouts import Blocked
 from handlers.blocks.rollouts import build_gates_blocked, build_moved, build_override_modal, build_roadmap
 from handlers.blocks.text import Message
 from handlers.deferred import answer_later
-from handlers.ids import Action
+from handlers.ids import Action, row_id
 
 
 def _value(action: dict[str, Any]) -> str:
@@ -69,7 +69,7 @@ async def on_advance_anyway(
     """Open the modal that asks why; nothing changes until it is submitted."""
     try:
         target = json.loads(_value(action))
-        rollout_id, stage_id = int(target["rollout"]), int(target["stage"])
+        rollout_id, stage_id = row_id(target["rollout"]), row_id(target["stage"])
     except (ValueError, KeyError, TypeError):
         raise BadInput("This button is out of date; run /rollout advance again.") from None
     user = body["user"]["id"]
@@ -82,8 +82,11 @@ async def on_advance_anyway(
     stage = detail.current
     assert stage is not None
     metadata = json.dumps({"rollout": rollout_id, "stage": stage_id, "response_url": body.get("response_url")})
+    trigger_id = body.get("trigger_id")
+    if not isinstance(trigger_id, str):
+        raise BadInput("Slack sent this click without a way to open the form; click Advance anyway again.")
     await client.views_open(
-        trigger_id=body["trigger_id"],
+        trigger_id=trigger_id,
         view=build_override_modal(detail.rollout.title, stage.name, metadata),
     )
     await ack()

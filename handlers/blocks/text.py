@@ -24,6 +24,10 @@ def plain(text: str, *, emoji: bool = True) -> dict[str, Any]:
 
 
 def section(text: str) -> Block:
+    # What people typed is shown back (escaped, so up to five times as long): Slack refuses the
+    # whole message for a section over its limit, so a longer text is cut instead.
+    if len(text) > SECTION_TEXT_LIMIT:
+        text = text[: SECTION_TEXT_LIMIT - 1] + "…"
     return {"type": "section", "text": mrkdwn(text)}
 
 

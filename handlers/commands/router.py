@@ -91,7 +91,12 @@ class CommandRouter:
         return register
 
     async def answer(self, command: dict[str, Any], **deps: Any) -> Answer:
-        words = split_args(str(command.get("text", "")))
+        text = str(command.get("text", ""))
+        try:
+            words = split_args(text)
+        except BadInput as err:
+            # The subcommand is still the first word: show its usage line with the problem.
+            raise err.with_usage(self.catalog.usage(text.split(maxsplit=1)[0].lower())) from None
         if not words or words[0].lower() in ("help", "-h", "--help"):
             return build_help(self.catalog)
         name = words[0].lower()
@@ -130,7 +135,7 @@ class CommandRouter:
             )
             if isinstance(answer, Deferred):
                 await ack()
-                name = str(command.get("text", "")).split(" ", 1)[0]
+                name = str(command.get("text", "")).split(maxsplit=1)[0]
                 answer_later(
                     background,
                     respond,

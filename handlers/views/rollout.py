@@ -16,7 +16,7 @@ from bot.services.rollouts import Blocked
 from handlers.blocks.rollouts import build_moved
 from handlers.blocks.text import Message
 from handlers.deferred import answer_later
-from handlers.ids import Callback
+from handlers.ids import Callback, row_id
 
 REASON_BLOCK = "reason"
 
@@ -38,7 +38,7 @@ async def on_submit(
     reason = _reason(view)
     try:
         meta = json.loads(view.get("private_metadata") or "{}")
-        rollout_id, stage_id = int(meta["rollout"]), int(meta["stage"])
+        rollout_id, stage_id = row_id(meta["rollout"]), row_id(meta["stage"])
     except (ValueError, KeyError, TypeError):
         raise BadInput("This form is out of date; run /rollout advance again.", field=REASON_BLOCK) from None
     user = body["user"]["id"]

@@ -15,7 +15,7 @@ from bot.services.errors import BadInput
 from handlers.blocks.survey import build_thanks
 from handlers.blocks.text import Message
 from handlers.deferred import answer_later
-from handlers.ids import Block, Callback
+from handlers.ids import Block, Callback, row_id
 
 
 async def on_submit(
@@ -23,7 +23,7 @@ async def on_submit(
 ) -> None:
     try:
         meta = json.loads(view.get("private_metadata") or "{}")
-        wave_id, delivery_id = int(meta["wave"]), int(meta["delivery"])
+        wave_id, delivery_id = row_id(meta["wave"]), row_id(meta["delivery"])
     except (ValueError, KeyError, TypeError):
         raise BadInput("This form is out of date; click Add a comment again.", field=Block.COMMENT.value) from None
     values = (view.get("state") or {}).get("values") or {}
