@@ -19,6 +19,7 @@ from bot.background import Background
 from bot.clock import Clock, SystemClock
 from bot.delivery_sender import DeliverySender
 from bot.digest_poster import DigestPoster
+from bot.http_session import SharedSession
 from bot.sender import OutboxSender, create_sender_client
 from bot.services import Services
 from bot.settings import Settings
@@ -67,9 +68,11 @@ class Bot:
     sender: OutboxSender
     surveys_sender: DeliverySender
     digests: DigestPoster
+    http: SharedSession
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
+        await self.http.open()
         self._tasks.append(asyncio.create_task(self.sender.run(), name="outbox sender"))
         self._tasks.append(asyncio.create_task(self.surveys_sender.run(), name="survey sender"))
 
@@ -83,6 +86,7 @@ class Bot:
             for task in pending:
                 task.cancel()
             finished = finished and not pending
+        await self.http.close()
         return finished
 
 
@@ -113,10 +117,11 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None) -
     services.rollouts.on_moved = lambda detail: home.refresh(
         [*detail.owners, *detail.champions, *settings.pulse_admins]
     )
-    middleware.install(app, services, background, home)
+    http = SharedSession(client, sender_client)
+    middleware.install(app, services, background, home, http)
     errors.install(app)
     handlers.register_all(app)
-    return Bot(app, services, background, sender, surveys_sender, digests)
+    return Bot(app, services, background, sender, surveys_sender, digests, http)
 
 
 def create_app(settings: Settings, store: Store, *, clock: Clock | None = None) -> AsyncApp:

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from storage.db import limit_write_wait
+
 log = logging.getLogger(__name__)
 
 
@@ -27,6 +29,8 @@ class Background:
 
     @staticmethod
     async def _guard(coro: Coroutine[Any, Any, None], name: str) -> None:
+        # Work started by a request is no longer bound by its 3 s: writes wait as long as usual.
+        limit_write_wait(None)
         try:
             await coro
         except asyncio.CancelledError:

@@ -105,19 +105,19 @@ class DeliverySender(Drainer):
             self.client, channel=item.user_id, key=key, message=message, earlier_attempt_at=earlier
         )
         now = epoch(self.clock.now())
+        what = f"the outcome of survey {item.id}"
         if isinstance(outcome, Sent):
             if not outcome.found_in_history:
                 self.pacer.admitted()
-            await self.queue.sent(item.id, outcome.channel, outcome.ts, now)
+            await self.record(lambda: self.queue.sent(item.id, outcome.channel, outcome.ts, now), what)
         elif isinstance(outcome, Failed):
             self.pacer.admitted()
             log.info("survey %d to %s failed: %s", item.id, item.user_id, outcome.error)
-            await self.queue.failed(item.id, outcome.error)
+            await self.record(lambda: self.queue.failed(item.id, outcome.error), what)
         else:
             if outcome.error == "ratelimited":
                 self.pacer.rate_limited(outcome.after)
             else:
                 self.pacer.admitted()
-            await self.queue.retry(
-                item.id, self.retry_at(now, outcome, before.attempts), outcome.error, maybe_sent=outcome.maybe_sent
-            )
+            at = self.retry_at(now, outcome, before.attempts)
+            await self.record(lambda: self.queue.retry(item.id, at, outcome.error, maybe_sent=outcome.maybe_sent), what)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -145,11 +145,23 @@ class DigestPoster:
         if channel_id:
             targets = [(channel_id, next((s for s in subscriptions if s.channel_id == channel_id), None))]
         posted = []
+        store = self.digests.digests
         for channel, subscription in targets:
             now = self.clock.now()
-            periods = self.digests.current_periods(subscription, now)
+            tz = ZoneInfo(subscription.timezone) if subscription else self.digests.settings.tz
             async with self._lock:
-                run, _ = await self.digests.digests.start_run(
+                # A `digest --now` killed half way is finished, not started again: each of its
+                # messages goes out once.
+                interrupted = await store.interrupted_now(channel, epoch(now) - CATCH_UP_WITHIN_SECONDS)
+                if interrupted is not None:
+                    log.info("resuming the digest for %s that was interrupted", channel)
+                    await store.resume(interrupted.id, epoch(now))
+                    end = datetime.fromtimestamp(interrupted.period_end, UTC)
+                    periods = self.digests.current_periods(subscription, end)
+                    posted.append(await self._post(interrupted, periods, tz, resumed=True))
+                    continue
+                periods = self.digests.current_periods(subscription, now)
+                run, _ = await store.start_run(
                     subscription_id=None,
                     channel_id=channel,
                     period_start=periods[-1].start_at,
@@ -157,7 +169,6 @@ class DigestPoster:
                     trigger="now",
                     now=epoch(now),
                 )
-                tz = ZoneInfo(subscription.timezone) if subscription else self.digests.settings.tz
                 posted.append(await self._post(run, periods, tz, resumed=False))
         return posted
 
@@ -165,14 +176,14 @@ class DigestPoster:
         store = self.digests.digests
         content = await self.digests.compute(periods, tz)
         parts = build_digest(content)
-        chart_note = run.chart
+        chart_note = recorded_chart = run.chart
         chart: Chart | None = None
         if run.parts_posted == 0:
             try:
                 chart = await asyncio.to_thread(self.draw, content)
             except Exception as exc:
                 log.exception("the digest chart could not be drawn; the digest goes out without it")
-                chart_note = f"not drawn: {exc}"
+                chart_note = recorded_chart = f"not drawn: {exc}"
                 await store.chart_outcome(run.id, chart_note)
         for index in range(run.parts_posted, len(parts)):
             # Only the part that was being sent when we stopped may have reached Slack.
@@ -182,7 +193,9 @@ class DigestPoster:
             )
             chart_note = note or chart_note
             if isinstance(outcome, Sent):
-                await store.part_posted(run.id, index + 1, outcome.ts)
+                # What became of the chart is recorded with the part, so a resumed run knows it.
+                await store.part_posted(run.id, index + 1, outcome.ts, chart=note)
+                recorded_chart = note or recorded_chart
                 continue
             if isinstance(outcome, Failed):
                 log.error("the digest for %s failed: %s", run.channel_id, outcome.error)
@@ -190,7 +203,7 @@ class DigestPoster:
                 return Posted(run.channel_id, "failed", index, chart_note)
             log.warning("the digest for %s is waiting: %s; it resumes at the next check", run.channel_id, outcome.error)
             return Posted(run.channel_id, "posting", index, chart_note)
-        if chart_note and chart_note != run.chart:
+        if chart_note and chart_note != recorded_chart:
             await store.chart_outcome(run.id, chart_note)
         await store.finished(run.id, "posted", epoch(self.clock.now()))
         log.info("posted the digest of %s to %s in %d message(s)", period_label(content), run.channel_id, len(parts))

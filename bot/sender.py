@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock, epoch
 from handlers.blocks.outbox import OutboxMessage
 from handlers.blocks.text import Message
+from storage.db import storage_problem
 from storage.models import OutboxItem
 from storage.outbox import Outbox
 
@@ -246,12 +248,30 @@ class Drainer:
         self._wake.set()
 
     async def run(self) -> None:
-        await self.recover()
+        recovered = False
+        failures = 0
         while not self._stopping:
             try:
+                if not recovered:
+                    await self.recover()
+                    recovered = True
                 await self.drain()
-            except Exception:
-                log.exception("the %s hit an error; it carries on", self.name)
+            except Exception as exc:
+                # Work stays queued; look again soon, but not in a tight loop (a full disk fails
+                # every write at once).
+                failures += 1
+                pause = min(self.idle_seconds, 0.5 * 2 ** (failures - 1))
+                problem = storage_problem(exc)
+                if problem is not None:
+                    log.error(
+                        "the %s cannot write to the database: %s; it tries again in %g s", self.name, problem[1], pause
+                    )
+                else:
+                    log.exception("the %s hit an error; it tries again in %g s", self.name, pause)
+                self._wake.clear()
+                await self._wait(pause)
+                continue
+            failures = 0
             await self._sleep()
 
     async def _sleep(self) -> None:
@@ -261,9 +281,29 @@ class Drainer:
         next_due = await self.next_due_at(int(now))
         if next_due is not None:
             wait = min(wait, max(0.0, next_due - now))
-        if wait > 0 and not self._stopping:
+        await self._wait(wait)
+
+    async def _wait(self, seconds: float) -> None:
+        """Up to `seconds`, or until something is queued (since the wake-up was last cleared)."""
+        if seconds > 0 and not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    async def record(self, write: Callable[[], Awaitable[None]], what: str) -> None:
+        """Record what Slack did, waiting out a database that is locked or full for a while:
+        unrecorded, a message that went out would wait for its claim to lapse and be looked up."""
+        pause = 0.5
+        while True:
+            try:
+                await write()
+                return
+            except Exception as exc:
+                problem = storage_problem(exc)
+                if problem is None or self._stopping:
+                    raise
+                log.error("the %s could not record %s: %s; it tries again in %g s", self.name, what, problem[1], pause)
+            await asyncio.sleep(pause)
+            pause = min(self.idle_seconds, pause * 2)
 
     async def drain(self) -> int:
         """Send everything due now; return how many items were handled."""
@@ -283,8 +323,12 @@ class Drainer:
         return handled
 
     def retry_at(self, now: int, outcome: Retry, attempts: int) -> int:
-        wait = max(outcome.after, backoff(attempts)) if outcome.maybe_sent else outcome.after
-        return now + round(wait * self.retry_scale)
+        wait = (max(outcome.after, backoff(attempts)) if outcome.maybe_sent else outcome.after) * self.retry_scale
+        if wait <= 0:
+            return now
+        # Whole seconds rounded up from this very moment, so never sooner than Slack's Retry-After
+        # (`now` is rounded down: adding to it could retry a 429 a fraction of a second later).
+        return max(now, math.ceil(self.clock.now().timestamp() + wait))
 
 
 Render = Callable[[OutboxItem], OutboxMessage]
@@ -359,14 +403,17 @@ class OutboxSender(Drainer):
                 earlier_attempt_at=earlier,
             )
         now = epoch(self.clock.now())
+        what = f"the outcome of {item.dedupe_key}"
         if isinstance(outcome, Sent):
-            await self.outbox.sent(item.id, outcome.ts, now)
+            await self.record(lambda: self.outbox.sent(item.id, outcome.ts, now), what)
         elif isinstance(outcome, Failed):
             log.warning("%s to %s failed: %s", item.dedupe_key, before.channel, outcome.error)
-            await self.outbox.failed(item.id, outcome.error)
+            await self.record(lambda: self.outbox.failed(item.id, outcome.error), what)
         elif now - before.created_at > GIVE_UP_AFTER_SECONDS:
-            await self.outbox.failed(item.id, f"gave up after a day of errors; the last was {outcome.error}")
+            error = f"gave up after a day of errors; the last was {outcome.error}"
+            await self.record(lambda: self.outbox.failed(item.id, error), what)
         else:
-            await self.outbox.retry(
-                item.id, self.retry_at(now, outcome, before.attempts), outcome.error, maybe_sent=outcome.maybe_sent
+            at = self.retry_at(now, outcome, before.attempts)
+            await self.record(
+                lambda: self.outbox.retry(item.id, at, outcome.error, maybe_sent=outcome.maybe_sent), what
             )

@@ -48,21 +48,19 @@ class SlackEndpoint:
             check_signature(self._secret, request.headers, raw)
             body = parse_body(raw, request.content_type)
             classify(body)
-            bolt_request = AsyncBoltRequest(
-                body=raw.decode("utf-8"),
-                query=request.query_string,
-                headers=dict(request.headers),
-            )
+            # Bolt gets the body we parsed rather than parsing it again: parsing a click's form
+            # body (the whole message, URL-encoded) is the costliest step of a request, and
+            # Bolt's parser treats any form containing the word "payload" as interactive, which
+            # would lose a slash command such as `/rollout new payload-tool`.
+            bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=dict(request.headers))
+            bolt_request.raw_body = raw.decode("utf-8")
+            bolt_request.body = body
+            bolt_request.context = build_async_context(AsyncBoltContext({}), body)
         except InboundError as exc:
             return web.Response(status=exc.status, text=exc.reason)
         except Exception as exc:  # Bolt could not build its request from a shape we let through
             log.warning("refused a Slack request Bolt could not read: %s", exc)
             return web.Response(status=400, text="malformed request")
-        if bolt_request.body != body:
-            # Bolt's parser treats any form body containing the word "payload" as interactive
-            # and loses a slash command such as `/rollout new payload-tool`; use our parse.
-            bolt_request.body = body
-            bolt_request.context = build_async_context(AsyncBoltContext({}), body)
         try:
             response = await self._app.async_dispatch(bolt_request)
         except Exception:

@@ -8,7 +8,9 @@ from handlers import actions, commands, events, views
 
 
 def register_all(app: AsyncApp) -> None:
-    commands.register(app)
+    # Bolt tries listeners in the order they were registered: survey clicks, by far the most
+    # frequent request, come first.
     actions.register(app)
+    commands.register(app)
     views.register(app)
     events.register(app)

@@ -15,16 +15,26 @@ from slack_bolt.response import BoltResponse
 from bot.services.errors import DomainError
 from handlers.blocks.help import build_problem
 from handlers.blocks.text import Message
+from storage.db import storage_problem
 
 log = logging.getLogger(__name__)
 
 SORRY = "Sorry — something went wrong on our side. It has been logged; please try again in a minute."
+BUSY = "The database is busy right now, so nothing was saved. Please try again in a few seconds."
+FULL = "Nothing could be saved: the bot cannot write to its database (its disk may be full). Please try again later."
+
+
+def _apology(error: Exception) -> str:
+    problem = storage_problem(error)
+    if problem is None:
+        return SORRY
+    return BUSY if problem[0] == "busy" else FULL
 
 
 def describe(error: Exception) -> Message:
     if isinstance(error, DomainError):
         return build_problem(error.message, error.usage, people=error.people)
-    return Message(text=f":warning: {SORRY}", blocks=[])
+    return Message(text=f":warning: {_apology(error)}", blocks=[])
 
 
 def _first_input_block(body: dict[str, Any]) -> str | None:
@@ -39,7 +49,17 @@ def _first_input_block(body: dict[str, Any]) -> str | None:
 async def handle_error(error: Exception, body: dict[str, Any], respond: AsyncRespond | None) -> BoltResponse:
     if not isinstance(error, DomainError):
         kind = body.get("command") or body.get("type") if isinstance(body, dict) else None
-        log.error("unexpected error while handling %s", kind, exc_info=error)
+        problem = storage_problem(error)
+        if problem is not None:
+            level = logging.WARNING if problem[0] == "busy" else logging.ERROR
+            log.log(
+                level,
+                "a Slack request (%s) could not be stored; the person was asked to try again: %s",
+                kind,
+                problem[1],
+            )
+        else:
+            log.error("unexpected error while handling %s", kind, exc_info=error)
     message = describe(error)
     if not isinstance(body, dict):
         return BoltResponse(status=200, body="")
@@ -49,7 +69,7 @@ async def handle_error(error: Exception, body: dict[str, Any], respond: AsyncRes
         field = error.field if isinstance(error, DomainError) else None
         field = field or _first_input_block(body)
         if field:
-            shown = error.message if isinstance(error, DomainError) else SORRY
+            shown = error.message if isinstance(error, DomainError) else _apology(error)
             return BoltResponse(status=200, body={"response_action": "errors", "errors": {field: shown}})
     if respond is not None and body.get("response_url"):
         try:

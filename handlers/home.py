@@ -16,10 +16,20 @@ log = logging.getLogger(__name__)
 
 
 class HomePublisher:
+    """Publishes Homes. Slack asks for a Home (app_home_opened) whenever someone opens it, so
+    refreshing one matters only for people who have looked at theirs since the bot started;
+    publishing everyone else's would be a views.publish call (rate-limited) and a Home built
+    from the store per answer and per stage change, for nobody to read."""
+
     def __init__(self, services: Services, client: AsyncWebClient, background: Background) -> None:
         self.services = services
         self.client = client
         self.background = background
+        self._looked: set[str] = set()
+
+    def looked(self, user: str) -> None:
+        """This person has their Home open (they opened it, or clicked something on it)."""
+        self._looked.add(user)
 
     async def publish(self, user: str) -> None:
         view = await self.services.home.view(user)
@@ -29,6 +39,7 @@ class HomePublisher:
             log.warning("could not publish the Home of %s: %s", user, exc.response.get("error"))
 
     def refresh(self, users: Iterable[str]) -> None:
-        """Publish these people's Homes again, after the acknowledgement."""
-        for user in sorted(set(users)):
+        """Publish again, after the acknowledgement, the Homes of these people who have looked
+        at theirs."""
+        for user in sorted(set(users) & self._looked):
             self.background.spawn(self.publish(user), name=f"home of {user}")

@@ -7,26 +7,46 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from bot.background import Background
 from bot.clock import epoch
+from bot.http_session import SharedSession
 from bot.services import Services
 from handlers.home import HomePublisher
+from handlers.respond import SessionRespond
+from storage.db import limit_write_wait
 
 log = logging.getLogger(__name__)
+
+# Slack shows the person an error when a request is not answered within 3 s. A write made while
+# answering one waits at most this long for a database another process has locked; then the
+# person is told that nothing was saved and to try again (handlers.errors).
+REQUEST_WRITE_WAIT_SECONDS = 2.0
 
 Next = Callable[[], Awaitable[BoltResponse]]
 
 
-def install(app: AsyncApp, services: Services, background: Background, home: HomePublisher) -> None:
-    async def inject_dependencies(context: dict[str, Any], next: Next) -> BoltResponse:
+def install(
+    app: AsyncApp, services: Services, background: Background, home: HomePublisher, http: SharedSession
+) -> None:
+    async def inject_dependencies(context: AsyncBoltContext, body: dict[str, Any], next: Next) -> BoltResponse:
         # Listeners take these as keyword arguments (Bolt injects context keys by name).
         context["services"] = services
         context["store"] = services.store
         context["settings"] = services.settings
         context["background"] = background
         context["home"] = home
+        view = body.get("view")
+        if isinstance(view, dict) and view.get("type") == "home" and context.user_id:
+            home.looked(context.user_id)  # a click on someone's Home: they have it open
+        if context.response_url and http.session is not None:
+            context["respond"] = SessionRespond(
+                response_url=context.response_url, session=http.session, proxy=context.client.proxy
+            )
+        # For the rest of this request (its listener runs after the middleware, in this task).
+        limit_write_wait(REQUEST_WRITE_WAIT_SECONDS)
         return await next()
 
     async def handle_each_event_once(body: dict[str, Any], next: Next) -> BoltResponse:

@@ -47,6 +47,7 @@ class _MethodFaults:
     delay_seconds: float = 0.0
     delays_left: int | None = None
     hold_after: int | None = None
+    answer_hold_after: int | None = None
     answered: int = 0
     lose_left: int = 0
 
@@ -61,6 +62,7 @@ class Faults:
         self.rate_limited = 0
         self.failed = 0
         self.held = 0
+        self.answers_held = 0
         self._released = asyncio.Event()
 
     def _for(self, method: str) -> _MethodFaults:
@@ -93,9 +95,18 @@ class Faults:
         self._for(method).hold_after = after
         self._released.clear()
 
+    def hold_answers(self, method: str, after: int) -> None:
+        """Answer `after` calls normally, then carry out every further call but hold its answer
+        until `release()` (then given as usual): a client killed while waiting is restarted with
+        its call done but never heard of, as if it died after Slack acted and before it recorded
+        that. (`hold` is the same with nothing done.)"""
+        self._for(method).answer_hold_after = after
+        self._released.clear()
+
     def release(self) -> None:
         for faults in self._methods.values():
             faults.hold_after = None
+            faults.answer_hold_after = None
         self._released.set()
 
     async def wait_if_held(self, method: str) -> bool:
@@ -104,6 +115,15 @@ class Faults:
         if faults is None or faults.hold_after is None or faults.answered < faults.hold_after:
             return False
         self.held += 1
+        await self._released.wait()
+        return True
+
+    async def wait_if_answer_held(self, method: str) -> bool:
+        """True if this call, already carried out, had its answer held until `release()`."""
+        faults = self._methods.get(method)
+        if faults is None or faults.answer_hold_after is None or faults.answered < faults.answer_hold_after:
+            return False
+        self.answers_held += 1
         await self._released.wait()
         return True
 

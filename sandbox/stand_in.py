@@ -131,6 +131,7 @@ class SlackStandIn:
         self.calls: list[ApiCall] = []
         # Method names in the order calls arrived (a call is in `calls` only once answered).
         self.arrived: list[str] = []
+        self._in_flight = 0
         # Calls refused for breaking Block Kit limits: tests assert this stays empty.
         self.rejected: list[ApiCall] = []
         self.response_targets: dict[str, ResponseTarget] = {}
@@ -287,7 +288,19 @@ class SlackStandIn:
         self.calls.append(call)
         self.rejected.append(call)
 
+    @property
+    def in_flight(self) -> int:
+        """Web API calls that have arrived and are not answered yet (delayed, held, in progress)."""
+        return self._in_flight
+
     async def _api(self, request: web.Request) -> web.Response:
+        self._in_flight += 1
+        try:
+            return await self._api_call(request)
+        finally:
+            self._in_flight -= 1
+
+    async def _api_call(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         self.arrived.append(method)
         try:
@@ -323,6 +336,7 @@ class SlackStandIn:
                 body = {"ok": True, **(await handler(params))}
             except ApiError as exc:
                 body = {"ok": False, "error": exc.error, **exc.extra}
+            await self.faults.wait_if_answer_held(method)
             if self.faults.after_success(method):
                 lost = {"ok": False, "error": "service_unavailable"}
                 self._record(method, params, 503, lost, request.method)

@@ -13,11 +13,13 @@ import os
 import random
 import secrets
 import sqlite3
+import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -39,6 +41,76 @@ OPENING_BUSY_TIMEOUT_MS = 250
 OPENING_DEADLINE_SECONDS = 30.0
 
 Params = Sequence[Any] | dict[str, Any]
+T = TypeVar("T")
+# A unit of work for `Store.write`: plain sqlite3 calls, run on the writer's thread.
+WriteJob = Callable[[sqlite3.Connection], T]
+
+# How long a write may wait for the database when another process holds its write lock:
+# BUSY_TIMEOUT_MS unless the code serving a request says less (`limit_write_wait`).
+_write_wait: ContextVar[float | None] = ContextVar("pulse_write_wait", default=None)
+
+
+class DatabaseBusy(sqlite3.OperationalError):
+    """The write waited as long as it may for another process's lock; nothing was written."""
+
+
+def limit_write_wait(seconds: float | None) -> None:
+    """From here on in this task (and in tasks it starts), a write waits at most `seconds` for
+    the database before it fails with DatabaseBusy, having written nothing; None: the default
+    (BUSY_TIMEOUT_MS)."""
+    _write_wait.set(seconds)
+
+
+def write_wait() -> float:
+    wait = _write_wait.get()
+    return BUSY_TIMEOUT_MS / 1000 if wait is None else wait
+
+
+def storage_problem(exc: BaseException) -> tuple[str, str] | None:
+    """("busy" or "full", a line for the log) if `exc` says the database cannot be written just
+    now: locked by another process for too long, or out of space (or failing); None otherwise."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    if isinstance(exc, DatabaseBusy):
+        return "busy", str(exc)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return "busy", f"the database is locked by another process ({exc})"
+    if name == "SQLITE_FULL" or "disk is full" in str(exc):
+        return "full", f"the database is full: the disk is full or a file size limit was reached ({exc})"
+    if name.startswith("SQLITE_IOERR"):
+        return (
+            "full",
+            f"the database cannot be written: disk full, a file size limit, or a failing disk ({exc}, {name})",
+        )
+    return None
+
+
+class _Claim:
+    """A job waiting in a write group: the writer's thread takes it, or its caller gives up on it
+    first (then it is never run). Both sides decide under the same lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._taken = False
+        self._abandoned = False
+
+    def guard(self, job: WriteJob[T]) -> WriteJob[T]:
+        def guarded(conn: sqlite3.Connection) -> T:
+            with self._lock:
+                if self._abandoned:
+                    raise DatabaseBusy("given up before it could be written")
+                self._taken = True
+            return job(conn)
+
+        return guarded
+
+    def abandon(self) -> bool:
+        """True if the job will now never run; False if it is being written already."""
+        with self._lock:
+            if not self._taken:
+                self._abandoned = True
+            return self._abandoned
 
 
 async def _connect(path: Path, *, busy_timeout_ms: int, read_only: bool = False) -> aiosqlite.Connection:
@@ -102,6 +174,8 @@ class Store:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._group: list[tuple[WriteJob[Any], asyncio.Future[Any]]] = []
+        self._group_task: asyncio.Task[None] | None = None
         # The migrations this open applied (empty when the schema was already current).
         self.applied_at_open = applied_at_open or []
 
@@ -114,6 +188,8 @@ class Store:
         return cls(path, writer, reader, applied)
 
     async def close(self) -> None:
+        if self._group_task is not None:
+            await asyncio.gather(self._group_task, return_exceptions=True)
         async with self._write_lock:
             await self._reader.close()
             await self._writer.close()
@@ -150,24 +226,118 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction: committed when the block ends, rolled back if it raises."""
-        async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+        """One write transaction: committed when the block ends, rolled back if it raises.
+        DatabaseBusy if the database stays locked longer than this write may wait."""
+        wait = write_wait()
+        deadline = time.monotonic() + wait
+        if self._write_lock.locked():
+            try:
+                async with asyncio.timeout(wait):
+                    await self._write_lock.acquire()
+            except TimeoutError:
+                raise DatabaseBusy(
+                    f"the database is locked by another process: no turn to write within {wait:g} s"
+                ) from None
+        else:
+            await self._write_lock.acquire()
+        try:
+            await self._begin(deadline, wait)
             try:
                 yield self._writer
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                await self._rollback()
                 raise
-            await self._writer.execute("COMMIT")
+            try:
+                await self._writer.execute("COMMIT")
+            except BaseException:
+                await self._rollback()
+                raise
+        finally:
+            self._write_lock.release()
+
+    async def _begin(self, deadline: float, wait: float) -> None:
+        # A shorter wait than the connection's busy timeout (a request) is set for this BEGIN only.
+        shorter = wait < BUSY_TIMEOUT_MS / 1000
+        if shorter:
+            await self._writer.execute(f"PRAGMA busy_timeout = {max(1, int((deadline - time.monotonic()) * 1000))}")
+        try:
+            await self._writer.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc):
+                raise DatabaseBusy(f"the database is locked by another process: waited {wait:g} s") from exc
+            raise
+        finally:
+            if shorter:
+                await self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    async def _rollback(self) -> None:
+        # SQLite has already rolled back after some failures (disk full, I/O errors): a second
+        # ROLLBACK would fail and hide the error that matters.
+        if not self._writer.in_transaction:
+            return
+        try:
+            await self._writer.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.warning("could not roll back a failed write: %s", exc)
+
+    async def write(self, job: WriteJob[T]) -> T:
+        """Run `job` in a write transaction, committed when this returns (group commit).
+
+        Jobs that arrive while a group is being written wait and go together in the next one:
+        one thread hop, one transaction and one fsync for the whole group, so the write lock is
+        never held across turns of the event loop. Each job runs inside its own savepoint, so a
+        job that raises changes nothing and the others still commit; its exception is raised here.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        claim = _Claim()
+        self._group.append((claim.guard(job), future))
+        if self._group_task is None or self._group_task.done():
+            self._group_task = asyncio.create_task(self._write_groups(), name="group commit")
+        # A caller that may not wait long (a request) gives up with nothing written, unless
+        # its job is being written already: then the commit is a moment away.
+        wait = write_wait()
+        timer = loop.call_later(wait, _give_up, claim, future, wait)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    async def _write_groups(self) -> None:
+        while self._group:
+            group, self._group = self._group, []
+            try:
+                async with self._write_lock:
+                    outcomes = await self._on_writer_thread(_run_group, [job for job, _ in group])
+            except BaseException as exc:  # the transaction failed as a whole: every job with it
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, future), (value, error) in zip(group, outcomes, strict=True):
+                if future.done():  # the caller gave up waiting; its work is committed regardless
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(value)
+
+    async def _on_writer_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        # aiosqlite runs every call as a function queued to the connection's own thread; this is
+        # that queue, used directly so a whole transaction is one hop instead of one per statement.
+        writer: Any = self._writer
+        return await writer._execute(fn, writer._conn, *args)  # type: ignore[no-any-return]
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one write statement in its own transaction; return the rows it changed."""
-        async with self.transaction() as conn, conn.execute(sql, params) as cur:
-            return cur.rowcount
+        """Run one write statement, committed (with others, see `write`) when this returns;
+        return the rows it changed."""
+        return await self.write(lambda conn: conn.execute(sql, params).rowcount)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        async with self.transaction() as conn:
-            await conn.executemany(sql, rows)
+        rows = list(rows)
+        await self.write(lambda conn: conn.executemany(sql, rows))
 
     # -- the generated secret (SPEC §3.6) -----------------------------------------------------------
 
@@ -182,6 +352,37 @@ class Store:
                 row = await cur.fetchone()
         assert row is not None
         return str(row[0])
+
+
+def _give_up(claim: _Claim, future: asyncio.Future[Any], wait: float) -> None:
+    if not future.done() and claim.abandon():
+        future.set_exception(DatabaseBusy(f"the database is locked by another process: waited {wait:g} s"))
+
+
+def _run_group(conn: sqlite3.Connection, jobs: list[WriteJob[Any]]) -> list[tuple[Any, Exception | None]]:
+    """On the writer's thread: every job in one transaction, each in a savepoint of its own."""
+    outcomes: list[tuple[Any, Exception | None]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for job in jobs:
+            conn.execute("SAVEPOINT job")
+            try:
+                value = job(conn)
+            except Exception as exc:
+                if not conn.in_transaction:  # SQLite gave up the whole transaction (e.g. disk full)
+                    raise
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                outcomes.append((None, exc))
+            else:
+                conn.execute("RELEASE job")
+                outcomes.append((value, None))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
 
 
 def backup(source: Path, target: Path) -> None:

@@ -116,10 +116,12 @@ class Digests:
             (now, run_id),
         )
 
-    async def part_posted(self, run_id: int, parts: int, ts: str) -> None:
+    async def part_posted(self, run_id: int, parts: int, ts: str, *, chart: str | None = None) -> None:
+        """`parts` messages are out; `chart` says what became of the chart, if this one took it."""
         await self.store.execute(
-            "UPDATE digest_runs SET parts_posted = ?, message_ts = ifnull(message_ts, ?) WHERE id = ?",
-            (parts, ts, run_id),
+            """UPDATE digest_runs SET parts_posted = ?, message_ts = ifnull(message_ts, ?), chart = ifnull(?, chart)
+               WHERE id = ?""",
+            (parts, ts, chart, run_id),
         )
 
     async def chart_outcome(self, run_id: int, outcome: str) -> None:
@@ -129,6 +131,17 @@ class Digests:
         await self.store.execute(
             "UPDATE digest_runs SET status = ?, error = ?, posted_at = ? WHERE id = ?", (status, error, now, run_id)
         )
+
+    async def interrupted_now(self, channel_id: str, since: int) -> DigestRun | None:
+        """The newest `digest --now` run for this channel, begun since `since`, that a killed
+        process left half posted."""
+        row = await self.store.fetch_one(
+            """SELECT * FROM digest_runs WHERE channel_id = ? AND trigger = 'now'
+                 AND status IN ('pending', 'posting') AND created_at >= ?
+               ORDER BY id DESC LIMIT 1""",
+            (channel_id, since),
+        )
+        return DigestRun.from_row(row) if row else None
 
     async def unfinished(self, since: int) -> list[DigestRun]:
         """Runs a crash or an outage left half done, newer than `since`."""

@@ -6,6 +6,7 @@ respondent key) are written and read separately; nothing here joins the two (SPE
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -63,6 +64,19 @@ class DueDelivery(Delivery):
     touchpoint_label: str | None
     scale: Scale | None
     closes_at: int
+
+
+# The wave's columns beside a delivery's, named apart (wave_id, wave_kind …).
+_WAVE_COLUMNS = ", ".join(f"w.{name} AS wave_{name}" for name in Wave.model_fields)
+
+
+@dataclass(frozen=True)
+class ClickedSurvey:
+    wave: Wave
+    delivery: Delivery
+    rollout_title: str
+    scale: Scale | None  # None: NPS
+    touchpoint_label: str | None
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,38 @@ class Surveys:
             "SELECT * FROM waves WHERE closed_at IS NULL AND closes_at <= ? ORDER BY id", (now,)
         )
         return [Wave.from_row(r) for r in rows]
+
+    async def clicked(self, delivery_id: int) -> ClickedSurvey | None:
+        """The delivery a click names, with its wave and what its message shows, in one read
+        (a click is the busiest request there is)."""
+        row = await self.store.fetch_one(
+            f"""SELECT d.*, {_WAVE_COLUMNS}, r.title AS rollout_title, t.scale, t.label AS touchpoint_label
+                FROM deliveries d JOIN waves w ON w.id = d.wave_id JOIN rollouts r ON r.id = w.rollout_id
+                LEFT JOIN touchpoints t ON t.id = w.touchpoint_id WHERE d.id = ?""",
+            (delivery_id,),
+        )
+        if row is None:
+            return None
+        values = dict(row)
+        wave = Wave.model_validate({name: values[f"wave_{name}"] for name in Wave.model_fields})
+        return ClickedSurvey(
+            wave=wave,
+            delivery=Delivery.model_validate(values),
+            rollout_title=str(values["rollout_title"]),
+            scale=values["scale"],
+            touchpoint_label=values["touchpoint_label"],
+        )
+
+    async def question(self, wave_id: int) -> tuple[str, Scale | None, str | None]:
+        """What a survey message needs besides the wave: the rollout's title, and the
+        touchpoint's scale and label (None for NPS)."""
+        row = await self.store.fetch_one(
+            """SELECT r.title, t.scale, t.label FROM waves w JOIN rollouts r ON r.id = w.rollout_id
+               LEFT JOIN touchpoints t ON t.id = w.touchpoint_id WHERE w.id = ?""",
+            (wave_id,),
+        )
+        assert row is not None, f"wave {wave_id} has no rollout"
+        return str(row[0]), row[1], row[2]
 
     async def has_wave_since(self, stage_id: int, origin: str, since: int) -> bool:
         found = await self.store.fetch_value(
@@ -331,16 +377,25 @@ async def insert_deliveries(
     return {str(r[0]): int(r[1]) for r in rows}
 
 
-async def record_response(
-    conn: aiosqlite.Connection,
-    *,
-    wave: Wave,
-    respondent_key: str,
-    score: float,
-    now: int,
-) -> None:
-    """The person's answer in this wave; a second answer replaces the first."""
-    await conn.execute(
+class WaveClosed(Exception):
+    """The wave closed before the answer could be written; nothing was."""
+
+
+def _require_open(conn: sqlite3.Connection, wave_id: int, now: int) -> None:
+    # Checked inside the writing transaction, so a wave closing meanwhile cannot take an answer.
+    row = conn.execute("SELECT closed_at, closes_at FROM waves WHERE id = ?", (wave_id,)).fetchone()
+    if row is None or row[0] is not None or row[1] <= now:
+        raise WaveClosed(wave_id)
+
+
+def record_answer(
+    conn: sqlite3.Connection, *, wave: Wave, delivery_id: int, respondent_key: str, score: float, now: int
+) -> bool:
+    """A `Store.write` job: the person's answer in this wave (a second answer replaces the
+    first), and their delivery marked answered. True if they have also left a comment (the
+    thank-you message says so), read here to spare the click another trip to the database."""
+    _require_open(conn, wave.id, now)
+    conn.execute(
         """INSERT INTO responses
            (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -348,22 +403,25 @@ async def record_response(
            answered_at = excluded.answered_at""",
         (wave.id, wave.rollout_id, wave.stage_id, wave.kind, wave.touchpoint_id, respondent_key, score, now),
     )
+    conn.execute("UPDATE deliveries SET answered = 1 WHERE id = ?", (delivery_id,))
+    # A reminder not sent yet is no longer needed.
+    conn.execute("DELETE FROM outbox WHERE dedupe_key = ? AND status = 'pending'", (f"reminder:{delivery_id}",))
+    commented = conn.execute(
+        "SELECT 1 FROM comments WHERE wave_id = ? AND respondent_key = ?", (wave.id, respondent_key)
+    ).fetchone()
+    return commented is not None
 
 
-async def record_comment(conn: aiosqlite.Connection, *, wave: Wave, respondent_key: str, body: str, now: int) -> None:
-    await conn.execute(
+def record_comment(conn: sqlite3.Connection, *, wave: Wave, respondent_key: str, body: str, now: int) -> None:
+    """A `Store.write` job: the person's comment in this wave (a second replaces the first)."""
+    _require_open(conn, wave.id, now)
+    conn.execute(
         """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_at)
            VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (wave_id, respondent_key)
            DO UPDATE SET body = excluded.body, created_at = excluded.created_at""",
         (wave.id, wave.rollout_id, wave.stage_id, respondent_key, body, now),
     )
-
-
-async def mark_answered(conn: aiosqlite.Connection, delivery_id: int) -> None:
-    await conn.execute("UPDATE deliveries SET answered = 1 WHERE id = ?", (delivery_id,))
-    # A reminder not sent yet is no longer needed.
-    await conn.execute("DELETE FROM outbox WHERE dedupe_key = ? AND status = 'pending'", (f"reminder:{delivery_id}",))
 
 
 async def close_wave(conn: aiosqlite.Connection, wave_id: int, now: int) -> int:
@@ -390,23 +448,24 @@ class DeliveryQueue:
 
     async def claim(self, delivery_id: int, now: int, lease: int) -> Delivery | None:
         """Take a due delivery; the returned row is as it was (status 'sending' = outcome unknown)."""
-        async with self.store.transaction() as conn:
-            row = await (
-                await conn.execute(
-                    "SELECT * FROM deliveries WHERE id = ? AND status IN ('pending', 'sending') AND not_before <= ?",
-                    (delivery_id, now),
-                )
+
+        def take(conn: sqlite3.Connection) -> Delivery | None:
+            row = conn.execute(
+                "SELECT * FROM deliveries WHERE id = ? AND status IN ('pending', 'sending') AND not_before <= ?",
+                (delivery_id, now),
             ).fetchone()
             if row is None:
                 return None
-            before: Delivery = Delivery.from_row(row)
-            await conn.execute(
+            conn.execute(
                 """UPDATE deliveries SET status = 'sending', attempts = attempts + 1,
                    claimed_at = ifnull(CASE WHEN status = 'sending' THEN claimed_at END, ?), not_before = ?
                    WHERE id = ?""",
                 (now, now + lease, delivery_id),
             )
-        return before
+            before: Delivery = Delivery.from_row(row)  # the writer's rows are sqlite3.Row too
+            return before
+
+        return await self.store.write(take)
 
     async def sent(self, delivery_id: int, channel: str, ts: str, now: int) -> None:
         await self.store.execute(

@@ -87,9 +87,9 @@ def bot_environment(standin: SlackStandIn, db: Path, **extra: str) -> dict[str, 
 class ServeProcess:
     """`python -m bot serve` in a child process, with its address read from its log."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, argv: list[str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
+            argv or [sys.executable, "-m", "bot", "serve"],
             env=env,
             cwd=cwd,
             stdout=subprocess.PIPE,
@@ -135,8 +135,9 @@ class ServeProcess:
 
 
 @contextmanager
-def serve_process(env: dict[str, str], cwd: Path) -> Iterator[ServeProcess]:
-    process = ServeProcess(env, cwd)
+def serve_process(env: dict[str, str], cwd: Path, argv: list[str] | None = None) -> Iterator[ServeProcess]:
+    """`pulse serve` (or `argv`, a command that runs it) as a child process, killed on the way out."""
+    process = ServeProcess(env, cwd, argv)
     try:
         yield process
     finally:

@@ -86,6 +86,24 @@ async def test_a_champions_home_lists_their_rollout_and_follows_stage_changes(
                                for m in standin.workspace.dms_to(champion)), what="the status card by DM")  # fmt: skip
 
 
+async def test_an_answer_in_the_dm_refreshes_the_home_only_of_someone_who_has_opened_it(
+    bot: RunningBot, standin: SlackStandIn, world: World
+) -> None:
+    cohort = people(standin, 2)
+    looker, other = cohort
+    await started_with(bot, world, cohort)
+    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+    await wait_for_surveys(standin, cohort)
+    await home_text(bot, standin, looker, "open surveys")
+    for user in cohort:
+        await answer(bot, standin, user, 8)
+    await wait_for(lambda: all(thanked(standin, u) for u in cohort), what="both thank-yous")
+    # The looker's open Home drops the answered survey; nobody publishes a Home the other never opened.
+    await wait_for(lambda: "Nothing to answer right now" in str(standin.workspace.home_of(looker).payload))  # type: ignore[union-attr]
+    assert standin.workspace.home_of(other) is None
+    assert all(c.params.get("user_id") != other for c in standin.calls_to("views.publish"))
+
+
 async def test_an_admins_home_has_an_overview(bot: RunningBot, standin: SlackStandIn, world: World) -> None:
     await started_with(bot, world, [world.direct])
     assert "*Expense tool* · alpha" in await home_text(bot, standin, ADMIN, "All open rollouts")

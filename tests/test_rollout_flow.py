@@ -124,6 +124,7 @@ async def test_a_rollout_from_creation_to_rollback(
         assert day in roadmap
 
     # exactly once: three transitions, two champions and a channel → nine announcements
+    await wait_for(lambda: len(posts(standin, world.launch)) == 3, what="the rollback's channel post")
     assert len(standin.calls_to("chat.postMessage", ok=True)) == 9
     assert standin.rejected == []
 

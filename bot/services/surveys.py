@@ -7,6 +7,8 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,12 +23,13 @@ from bot.services.rollouts import CohortRef, RolloutService, channel_with_bot, e
 from bot.services.scales import SurveyScale, parse_score
 from bot.settings import Settings
 from storage import surveys as repo
-from storage.db import Store
-from storage.models import RolloutStatus, Stage, Touchpoint
+from storage.db import Store, WriteJob
+from storage.models import RolloutStatus, Scale, Stage, Touchpoint
 from storage.outbox import enqueue
 from storage.rollouts import RolloutDetail
 from storage.surveys import Comment, Delivery, NewDelivery, Surveys, Wave, WaveKind
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 DAY = 24 * 3600
@@ -85,6 +88,7 @@ class SurveyView(BaseModel):
 class Answered:
     view: SurveyView
     score: float
+    commented: bool = False  # they have left a comment too
     dm_channel: str | None = None  # where the survey DM is, to update it after a Home answer
     message_ts: str | None = None
 
@@ -338,16 +342,17 @@ class SurveyService:
     # -- answering ----------------------------------------------------------------------------------
 
     async def view_of(self, wave: Wave, delivery_id: int) -> SurveyView:
-        detail = await self.rollouts.rollouts.load_by_id(wave.rollout_id)
-        assert detail is not None
-        touchpoint = next((t for t in detail.touchpoints if t.id == wave.touchpoint_id), None)
+        title, scale, label = await self.surveys.question(wave.id)
+        return self._view(wave, delivery_id, title, scale, label)
+
+    def _view(self, wave: Wave, delivery_id: int, title: str, scale: Scale | None, label: str | None) -> SurveyView:
         return SurveyView(
             wave_id=wave.id,
             delivery_id=delivery_id,
-            rollout_title=detail.rollout.title,
+            rollout_title=title,
             kind=wave.kind,
-            scale=touchpoint.scale if touchpoint else "nps",
-            touchpoint_label=touchpoint.label if touchpoint else None,
+            scale=scale or "nps",
+            touchpoint_label=label,
             closes_at=wave.closes_at,
             min_group=self.settings.pulse_min_group,
         )
@@ -357,45 +362,50 @@ class SurveyService:
         assert wave is not None
         return wave
 
-    async def _own_delivery(self, user: str, wave_id: int, delivery_id: int) -> tuple[Wave, Delivery]:
-        """The wave and delivery a click names, if they exist, belong together and to `user`."""
-        wave = await self.surveys.wave(wave_id)
-        delivery = await self.surveys.delivery(delivery_id)
-        if wave is None or delivery is None or delivery.wave_id != wave.id:
+    async def _own_survey(self, user: str, wave_id: int, delivery_id: int) -> tuple[Wave, Delivery, SurveyView]:
+        """The wave and delivery a click names, if they exist, belong together and to `user`,
+        and the survey they show."""
+        clicked = await self.surveys.clicked(delivery_id)
+        if clicked is None or clicked.wave.id != wave_id:
             raise BadInput("This survey does not exist (any more).")
-        if delivery.user_id != user:
+        if clicked.delivery.user_id != user:
             raise NotAllowed("This survey was sent to someone else, so your click was not counted.")
-        return wave, delivery
+        wave = clicked.wave
+        return (
+            wave,
+            clicked.delivery,
+            self._view(wave, delivery_id, clicked.rollout_title, clicked.scale, clicked.touchpoint_label),
+        )
 
     async def answer(self, user: str, wave_id: int, delivery_id: int, score_text: str) -> Answered:
         """Store the person's answer (the last one counts). Committed when this returns."""
-        wave, delivery = await self._own_delivery(user, wave_id, delivery_id)
+        wave, delivery, view = await self._own_survey(user, wave_id, delivery_id)
         now = self._now()
         if not wave.is_open(now):
             raise SurveyClosed("This survey has closed, so answers are no longer collected. Thank you all the same!")
-        view = await self.view_of(wave, delivery.id)
         score = parse_score(view.scale, score_text)
         if score is None:
             raise BadInput(f"“{score_text[:20]}” is not an answer to this question.")
         key = respondent_key(await self.secret(), wave.id, user)
-        async with self.store.transaction() as conn:
-            await repo.record_response(conn, wave=wave, respondent_key=key, score=score, now=now)
-            await repo.mark_answered(conn, delivery.id)
-        return Answered(view, score, delivery.dm_channel, delivery.message_ts)
+        commented = await self._write_while_open(
+            partial(repo.record_answer, wave=wave, delivery_id=delivery.id, respondent_key=key, score=score, now=now),
+            "This survey has closed, so answers are no longer collected. Thank you all the same!",
+        )
+        return Answered(view, score, commented, delivery.dm_channel, delivery.message_ts)
 
     async def current_answer(self, user: str, wave_id: int, delivery_id: int) -> tuple[SurveyView, float | None]:
-        wave, delivery = await self._own_delivery(user, wave_id, delivery_id)
+        wave, _, view = await self._own_survey(user, wave_id, delivery_id)
         if not wave.is_open(self._now()):
             raise SurveyClosed("This survey has closed, so answers can no longer change.")
         key = respondent_key(await self.secret(), wave.id, user)
-        return await self.view_of(wave, delivery.id), await self.surveys.answer(wave.id, key)
+        return view, await self.surveys.answer(wave.id, key)
 
     async def existing_comment(self, user: str, wave_id: int, delivery_id: int) -> str | None:
-        wave, _ = await self._own_delivery(user, wave_id, delivery_id)
+        wave, _, _ = await self._own_survey(user, wave_id, delivery_id)
         return await self.surveys.comment(wave.id, respondent_key(await self.secret(), wave.id, user))
 
     async def comment(self, user: str, wave_id: int, delivery_id: int, text: str | None) -> None:
-        wave, _ = await self._own_delivery(user, wave_id, delivery_id)
+        wave, _, _ = await self._own_survey(user, wave_id, delivery_id)
         if not wave.is_open(self._now()):
             raise SurveyClosed("This survey has closed, so comments are no longer collected.", field="comment")
         body = (text or "").strip()
@@ -404,8 +414,19 @@ class SurveyService:
         if len(body) > COMMENT_MAX:
             raise BadInput(f"The comment is {len(body)} characters long; keep it to {COMMENT_MAX}.", field="comment")
         key = respondent_key(await self.secret(), wave.id, user)
-        async with self.store.transaction() as conn:
-            await repo.record_comment(conn, wave=wave, respondent_key=key, body=body, now=self._now())
+        await self._write_while_open(
+            partial(repo.record_comment, wave=wave, respondent_key=key, body=body, now=self._now()),
+            "This survey has closed, so comments are no longer collected.",
+            field="comment",
+        )
+
+    async def _write_while_open(self, job: WriteJob[T], closed: str, *, field: str | None = None) -> T:
+        """Write an answer or comment (group-committed with other clicks); refused, with nothing
+        stored, if the wave closed meanwhile."""
+        try:
+            return await self.store.write(job)
+        except repo.WaveClosed:
+            raise SurveyClosed(closed, field=field) from None
 
     # -- the life of a wave -------------------------------------------------------------------------
 

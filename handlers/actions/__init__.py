@@ -8,7 +8,7 @@ from handlers.actions import home, privacy, rollout, survey
 
 
 def register(app: AsyncApp) -> None:
+    survey.register(app)  # first: the busiest (see handlers.register_all)
     rollout.register(app)
-    survey.register(app)
     home.register(app)
     privacy.register(app)

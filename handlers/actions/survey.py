@@ -18,7 +18,7 @@ from handlers.blocks.survey import build_comment_modal, build_survey, build_than
 from handlers.blocks.text import Message
 from handlers.deferred import answer_later
 from handlers.home import HomePublisher
-from handlers.ids import Action
+from handlers.ids import Action, row_id
 
 ANSWER = re.compile(rf"^{Action.SURVEY_ANSWER.value}_\d+$")
 
@@ -26,9 +26,12 @@ ANSWER = re.compile(rf"^{Action.SURVEY_ANSWER.value}_\d+$")
 def parse_ref(value: object, *, with_score: bool) -> tuple[int, int, str]:
     """`wave:delivery[:score]` from a button's value; BadInput for anything else."""
     parts = value.split(":") if isinstance(value, str) else []
-    if len(parts) != (3 if with_score else 2) or not all(p.isdigit() for p in parts[:2]):
-        raise BadInput("This button is not one of ours, so nothing was stored.")
-    return int(parts[0]), int(parts[1]), parts[2] if with_score else ""
+    try:
+        if len(parts) != (3 if with_score else 2):
+            raise ValueError("not a survey reference")
+        return row_id(parts[0]), row_id(parts[1]), parts[2] if with_score else ""
+    except ValueError:
+        raise BadInput("This button is not one of ours, so nothing was stored.") from None
 
 
 async def on_answer(
@@ -48,8 +51,7 @@ async def on_answer(
     user = body["user"]["id"]
 
     async def thanks() -> Message:
-        commented = await services.surveys.existing_comment(user, wave_id, delivery_id) is not None
-        return build_thanks(answered.view, answered.score, commented=commented)
+        return build_thanks(answered.view, answered.score, commented=answered.commented)
 
     if (body.get("container") or {}).get("type") == "view":
         # Answered on the Home tab: the DM turns into the thank-you too.
@@ -92,7 +94,10 @@ async def on_comment(
     view, _ = await services.surveys.current_answer(user, wave_id, delivery_id)
     existing = await services.surveys.existing_comment(user, wave_id, delivery_id)
     metadata = json.dumps({"wave": wave_id, "delivery": delivery_id, "response_url": body.get("response_url")})
-    await client.views_open(trigger_id=body["trigger_id"], view=build_comment_modal(view, metadata, existing))
+    trigger_id = body.get("trigger_id")
+    if not isinstance(trigger_id, str):
+        raise BadInput("Slack sent this click without a way to open the form; click Add a comment again.")
+    await client.views_open(trigger_id=trigger_id, view=build_comment_modal(view, metadata, existing))
     await ack()
 
 

@@ -12,6 +12,7 @@ from handlers.home import HomePublisher
 async def on_home_opened(event: dict[str, Any], home: HomePublisher) -> None:
     user = event.get("user")
     if isinstance(user, str) and event.get("tab", "home") == "home":
+        home.looked(user)
         home.refresh([user])  # after the acknowledgement
 
 

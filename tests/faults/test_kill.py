@@ -1,0 +1,313 @@
+"""kill -9 at seeded points during a survey wave, stage announcements and a digest; after a
+restart nothing is lost and nothing is sent twice, and the database agrees with Slack (SPEC §5)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from handlers.ids import Action
+from sandbox.slack_to_bot import HttpTransport, SlackToBot
+from sandbox.stand_in import SlackStandIn
+from sandbox.workspace import BOT_USER_ID
+from storage import Store
+from storage.digests import Digests
+from tests.conftest import ADMIN
+from tests.faults.helpers import KINDS, KillPoint, Kind, db_rows, db_value, integrity, kill_point, on_loop
+from tests.support import StandInThread, bot_environment, serve_process, wait_for, wait_for_sync
+from tests.test_digests import Seed
+from tests.test_survey_delivery import survey_of_message
+from tests.test_surveys import SLUG, people, survey_of
+from tests.world import seed_world
+
+# One seed per kind of kill point: each scenario is killed before a call, while one is held
+# unanswered, and after Slack carried one out but before the bot heard back.
+SEEDS = [pytest.param(kind, seed, id=f"{kind}-{seed}") for kind, seed in zip(KINDS, (11, 23, 37), strict=True)]
+# For the digest these seeds pick part 0 (the chart) before and after, and part 2 held.
+DIGEST_SEEDS = [pytest.param(kind, seed, id=f"{kind}-{seed}") for kind, seed in zip(KINDS, (1, 5, 2), strict=True)]
+
+
+def survey_dms(standin: SlackStandIn, user: str) -> list[tuple[str, str]]:
+    """(channel, ts) of every survey DM the person got."""
+    return [(m.channel, m.ts) for m in standin.workspace.dms_to(user) if survey_of_message(m)]
+
+
+@pytest.mark.parametrize(("kind", "seed"), SEEDS)
+def test_a_wave_killed_mid_way_reaches_everyone_exactly_once(tmp_path: Path, kind: Kind, seed: int) -> None:
+    point = kill_point(seed, kind, "chat.postMessage", first=3, last=20)
+    size = 30 + seed * 7 % 31  # 45, 36, 41 people
+    db = tmp_path / "pulse.db"
+    thread = StandInThread(SlackStandIn())
+    with thread as standin:
+        world = seed_world(standin)
+        cohort = people(standin, size)
+        env = bot_environment(standin, db, PULSE_QUIET_HOURS="off")
+        with serve_process(env, tmp_path) as first:
+            address = first.wait_ready()
+            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
+            slack = SlackToBot(standin, transport)
+
+            async def send_wave() -> None:
+                for text in (
+                    f'new {SLUG} "Expense tool"',
+                    f"cohort {SLUG} alpha " + " ".join(f"<@{u}>" for u in cohort),
+                    f"start {SLUG}",
+                ):
+                    await slack.ask(world.owner, text)
+                point.arm(standin)
+                assert "go out now" in (await slack.ask(world.owner, f"send {SLUG} nps", command="/pulse")).shown_text
+
+            thread.run(send_wave())
+            point.fire(thread, first.proc)
+            thread.run(transport.close())
+
+        before = on_loop(thread, lambda: [len(survey_dms(standin, u)) for u in cohort])
+        assert max(before) <= 1, "someone got two surveys before the restart"
+        recorded_before = db_value(db, "SELECT count(*) FROM deliveries WHERE status = 'sent'")
+        assert recorded_before < size, "the wave was complete before the kill"
+        if kind == "after":
+            assert sum(before) > recorded_before, "no survey went out unbeknownst to the bot"
+
+        with serve_process(env, tmp_path) as second:
+            second.wait_ready()
+            wait_for_sync(
+                lambda: db_value(db, "SELECT count(*) FROM deliveries WHERE status = 'sent'") == size,
+                timeout=30,
+                what="every delivery to be recorded as sent",
+            )
+            assert second.stop() == 0
+
+        dms = on_loop(thread, lambda: {u: survey_dms(standin, u) for u in cohort})
+        assert [len(dms[u]) for u in cohort] == [1] * size
+        recorded = {
+            u: (channel, ts) for u, channel, ts in db_rows(db, "SELECT user_id, dm_channel, message_ts FROM deliveries")
+        }
+        assert recorded == {u: dms[u][0] for u in cohort}, "the database does not name the DM each person got"
+        assert standin.rejected == []
+
+
+@pytest.mark.parametrize(("kind", "seed"), SEEDS)
+def test_stage_announcements_killed_mid_way_go_out_exactly_once(tmp_path: Path, kind: Kind, seed: int) -> None:
+    extra = 4 + seed % 5  # 5, 7, 6 more champions
+    point = kill_point(seed, kind, "chat.postMessage", first=1, last=extra)
+    db = tmp_path / "pulse.db"
+    thread = StandInThread(SlackStandIn())
+    with thread as standin:
+        world = seed_world(standin)
+        champions = world.champions + [standin.workspace.add_user(f"U0CHAMPX{i}", f"champ{i}").id for i in range(extra)]
+        env = bot_environment(standin, db)
+        with serve_process(env, tmp_path) as first:
+            address = first.wait_ready()
+            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
+            slack = SlackToBot(standin, transport)
+
+            async def start() -> None:
+                for text in (
+                    f'new {SLUG} "Expense tool"',
+                    f"cohort {SLUG} alpha <@{world.direct}>",
+                    f"champions {SLUG} add " + " ".join(f"<@{c}>" for c in champions),
+                    f"channel {SLUG} <#{world.launch}|launch>",
+                ):
+                    await slack.ask(world.owner, text)
+                point.arm(standin)
+                assert (await slack.command(world.owner, f"start {SLUG}")).status == 200
+
+            thread.run(start())
+            point.fire(thread, first.proc)
+            thread.run(transport.close())
+
+        def announcements() -> dict[str, list[str]]:
+            ws = standin.workspace
+            found = {c: [m.ts for m in ws.dms_to(c)] for c in champions}
+            found[world.launch] = [m.ts for m in ws.history(world.launch) if m.bot_id]
+            return found
+
+        before = on_loop(thread, announcements)
+        assert all(len(ts) <= 1 for ts in before.values()), "an announcement went out twice before the restart"
+        recorded_before = db_value(db, "SELECT count(*) FROM outbox WHERE status = 'sent'")
+        assert recorded_before < len(before), "every announcement was out before the kill"
+        if kind == "after":
+            assert sum(len(ts) for ts in before.values()) > recorded_before, "nothing went out unbeknownst to the bot"
+
+        with serve_process(env, tmp_path) as second:
+            second.wait_ready()
+            wait_for_sync(
+                lambda: db_value(db, "SELECT count(*) FROM outbox WHERE status != 'sent'") == 0,
+                timeout=30,
+                what="every announcement to be recorded as sent",
+            )
+            assert second.stop() == 0
+
+        after = on_loop(thread, announcements)
+        assert {target: len(ts) for target, ts in after.items()} == dict.fromkeys(after, 1)
+        recorded = {channel: ts for channel, ts in db_rows(db, "SELECT channel, message_ts FROM outbox")}
+        assert recorded == {target: ts[0] for target, ts in after.items()}
+
+
+async def _subscribed_to_sixty_rollouts(db: Path, channel: str, cron: str) -> None:
+    """Enough active rollouts for a digest of several messages, and `channel` subscribed a month ago."""
+    store = await Store.open(db)
+    try:
+        s = Seed(store, base=50_000)
+        for i in range(60):
+            await s.rollout(
+                100 + i, f"roll-{i:02d}", f"Rollout {i:02d}", stages=(300 + 2 * i, 301 + 2 * i), current=300 + 2 * i
+            )
+        month_ago = int(time.time()) - 30 * 86400
+        await Digests(store).subscribe(
+            channel_id=channel, cron=cron, timezone="UTC", actor=ADMIN, now=month_ago, source="command"
+        )
+    finally:
+        await store.close()
+
+
+def digest_messages(standin: SlackStandIn, channel: str) -> list[tuple[str, int]]:
+    """(text, files) of every message the bot posted in the channel."""
+    return [(m.shown_text, len(m.files)) for m in standin.workspace.history(channel) if m.bot_id]
+
+
+def assert_each_part_once(posted: list[tuple[str, int]], parts: int) -> None:
+    assert len(posted) == parts >= 3
+    assert [files for _, files in posted] == [1] + [0] * (parts - 1), "the chart went out other than once"
+    assert sum("continued (" in text for text, _ in posted) == parts - 1
+    assert len({text for text, _ in posted}) == parts, "a part of the digest was posted twice"
+
+
+@pytest.mark.parametrize(("kind", "seed"), DIGEST_SEEDS)
+def test_pulse_digest_now_killed_mid_way_posts_each_part_once(tmp_path: Path, kind: Kind, seed: int) -> None:
+    # The seed picks the part of the digest the kill lands on (and the slowness). Part 0 carries
+    # the chart: files.completeUploadExternal shares it with the text; later parts are posts.
+    part = kill_point(seed, kind, "", first=0, last=2)
+    if part.index == 0:
+        point = KillPoint(kind, "files.completeUploadExternal", 0, part.delay)
+    else:
+        point = KillPoint(kind, "chat.postMessage", part.index - 1, part.delay)
+    db = tmp_path / "pulse.db"
+    thread = StandInThread(SlackStandIn())
+    with thread as standin:
+        standin.workspace.add_user(ADMIN, "ada")
+        leads = standin.workspace.add_channel("leads", [ADMIN, BOT_USER_ID]).id
+        asyncio.run(_subscribed_to_sixty_rollouts(db, leads, "0 9 * * MON"))
+        env = bot_environment(standin, db)
+        command = [sys.executable, "-m", "bot", "digest", "--now", "--channel", leads]
+        on_loop(thread, lambda: point.arm(standin))
+        first = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            point.fire(
+                thread,
+                first,
+                ready=lambda: db_value(db, "SELECT count(*) FROM digest_runs") == 1,
+                timeout=60,
+            )
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+
+        before = on_loop(thread, lambda: digest_messages(standin, leads))
+        [(status, recorded_before)] = db_rows(db, "SELECT status, parts_posted FROM digest_runs")
+        assert status == "posting"
+        if kind == "after":
+            assert len(before) > recorded_before, "no part went out unbeknownst to the bot"
+
+        again = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0, again.stdout + again.stderr
+        parts = db_value(db, "SELECT parts_posted FROM digest_runs WHERE status = 'posted'")
+        assert f"{leads}: posted ({parts} message(s), chart uploaded)" in again.stdout
+
+        after = on_loop(thread, lambda: digest_messages(standin, leads))
+        assert after[: len(before)] == before
+        assert_each_part_once(after, parts)
+        assert db_rows(db, "SELECT status, chart FROM digest_runs") == [("posted", "uploaded")]
+        assert integrity(db) == "ok"
+
+
+def test_a_scheduled_digest_killed_mid_way_in_pulse_serve_is_finished_once_after_the_restart(tmp_path: Path) -> None:
+    # A daily digest that fell due an hour ago: `pulse serve` posts it as it starts (catch-up).
+    due = datetime.now(UTC) - timedelta(hours=1)
+    point = KillPoint("after", "chat.postMessage", 0, 0.2)  # part 1 goes out, its answer never comes back
+    db = tmp_path / "pulse.db"
+    thread = StandInThread(SlackStandIn())
+    with thread as standin:
+        standin.workspace.add_user(ADMIN, "ada")
+        leads = standin.workspace.add_channel("leads", [ADMIN, BOT_USER_ID]).id
+        asyncio.run(_subscribed_to_sixty_rollouts(db, leads, f"{due.minute} {due.hour} * * *"))
+        env = bot_environment(standin, db)
+        on_loop(thread, lambda: point.arm(standin))
+        with serve_process(env, tmp_path) as first:
+            first.wait_ready()
+            point.fire(thread, first.proc)
+        before = on_loop(thread, lambda: digest_messages(standin, leads))
+        [(status, recorded_before)] = db_rows(db, "SELECT status, parts_posted FROM digest_runs")
+        assert status == "posting" and len(before) > recorded_before
+
+        with serve_process(env, tmp_path) as second:
+            second.wait_ready()
+            wait_for_sync(
+                lambda: db_value(db, "SELECT status FROM digest_runs") == "posted", timeout=30, what="the digest"
+            )
+            assert second.stop() == 0
+        assert "resuming the digest for" in second.log
+        [(parts, chart, trigger)] = db_rows(db, "SELECT parts_posted, chart, trigger FROM digest_runs")
+        assert (chart, trigger) == ("uploaded", "catch-up")
+        after = on_loop(thread, lambda: digest_messages(standin, leads))
+        assert after[: len(before)] == before
+        assert_each_part_once(after, parts)
+        assert integrity(db) == "ok"
+
+
+def test_answers_acknowledged_before_a_kill_are_all_there_after_the_restart(tmp_path: Path) -> None:
+    db = tmp_path / "pulse.db"
+    thread = StandInThread(SlackStandIn())
+    with thread as standin:
+        world = seed_world(standin)
+        cohort = people(standin, 8)
+        scores = [10, 10, 10, 9, 7, 3]  # 4 promoters, 1 passive, 1 detractor: NPS +50
+        env = bot_environment(standin, db, PULSE_QUIET_HOURS="off")
+        with serve_process(env, tmp_path) as first:
+            address = first.wait_ready()
+            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
+            slack = SlackToBot(standin, transport)
+
+            async def answer_then_die() -> None:
+                for text in (
+                    f'new {SLUG} "Expense tool"',
+                    f"cohort {SLUG} alpha " + " ".join(f"<@{u}>" for u in cohort),
+                    f"start {SLUG}",
+                ):
+                    await slack.ask(world.owner, text)
+                await slack.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+                await wait_for(lambda: all(survey_of(standin, u) for u in cohort), what="every survey DM")
+                clicks = [
+                    slack.click(user, f"{Action.SURVEY_ANSWER.value}_{score}", message=survey_of(standin, user))
+                    for user, score in zip(cohort, scores, strict=False)
+                ]
+                replies = await asyncio.gather(*clicks)
+                # Every click was acknowledged: the bot dies right away, before anything else.
+                first.proc.send_signal(signal.SIGKILL)
+                assert [r.status for r in replies] == [200] * len(scores)
+
+            thread.run(answer_then_die())
+            first.proc.wait(10)
+            thread.run(transport.close())
+
+        assert integrity(db) == "ok"
+        with serve_process(env, tmp_path) as second:
+            address = second.wait_ready()
+            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
+            slack = SlackToBot(standin, transport)
+            results = thread.run(slack.ask(world.owner, f"results {SLUG}", command="/pulse")).shown_text
+            thread.run(transport.close())
+            assert second.stop() == 0
+        assert "+50 (n=6," in results and "(6 of 8)" in results
+        assert db_value(db, "SELECT count(*) FROM responses") == 6
+        assert db_value(db, "SELECT count(*) FROM deliveries WHERE answered = 1") == 6
