@@ -72,10 +72,10 @@ class DeliverySender(Drainer):
         if recovered:
             log.info("%d surveys were being sent when the bot stopped; checking and resuming", recovered)
 
-    async def due(self, now: int) -> Sequence[DueDelivery]:
+    async def due(self, now: float) -> Sequence[DueDelivery]:
         return await self.surveys.due(now, BATCH)
 
-    async def next_due_at(self, now: int) -> int | None:
+    async def next_due_at(self, now: float) -> float | None:
         return await self.surveys.next_due_at(now)
 
     async def send(self, item: DueDelivery) -> None:
@@ -87,7 +87,7 @@ class DeliverySender(Drainer):
             # Wait for a turn before claiming, so a claim never outlives a long wait.
             await self.pacer.acquire()
             now = epoch(self.clock.now())
-        before = await self.queue.claim(item.id, now, CLAIM_LEASE_SECONDS)
+        before = await self.queue.claim(item.id, self.clock.now().timestamp(), CLAIM_LEASE_SECONDS)
         if before is None:
             return
         key = f"delivery:{item.id}"
@@ -119,5 +119,5 @@ class DeliverySender(Drainer):
                 self.pacer.rate_limited(outcome.after)
             else:
                 self.pacer.admitted()
-            at = self.retry_at(now, outcome, before.attempts)
+            at = self.retry_at(outcome, before.attempts)
             await self.record(lambda: self.queue.retry(item.id, at, outcome.error, maybe_sent=outcome.maybe_sent), what)

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -229,10 +228,10 @@ class Drainer:
     async def recover(self) -> None:
         raise NotImplementedError
 
-    async def due(self, now: int) -> Sequence[object]:
+    async def due(self, now: float) -> Sequence[object]:
         raise NotImplementedError
 
-    async def next_due_at(self, now: int) -> int | None:
+    async def next_due_at(self, now: float) -> float | None:
         raise NotImplementedError
 
     async def send(self, item: Any) -> None:
@@ -278,7 +277,7 @@ class Drainer:
         self._wake.clear()
         wait = self.idle_seconds
         now = self.clock.now().timestamp()
-        next_due = await self.next_due_at(int(now))
+        next_due = await self.next_due_at(now)
         if next_due is not None:
             wait = min(wait, max(0.0, next_due - now))
         await self._wait(wait)
@@ -315,20 +314,19 @@ class Drainer:
                 await self.send(item)
 
         while not self._stopping:
-            due = await self.due(epoch(self.clock.now()))
+            due = await self.due(self.clock.now().timestamp())
             if not due:
                 return handled
             await asyncio.gather(*(one(item) for item in due))
             handled += len(due)
         return handled
 
-    def retry_at(self, now: int, outcome: Retry, attempts: int) -> int:
+    def retry_at(self, outcome: Retry, attempts: int) -> float:
+        """When to try again: to the millisecond, so a retry comes as soon as Slack allows and
+        never sooner (a whole-second schedule made each retry wait up to a second longer, and
+        the last DMs of a wave, those retried most, set how long the wave takes)."""
         wait = (max(outcome.after, backoff(attempts)) if outcome.maybe_sent else outcome.after) * self.retry_scale
-        if wait <= 0:
-            return now
-        # Whole seconds rounded up from this very moment, so never sooner than Slack's Retry-After
-        # (`now` is rounded down: adding to it could retry a 429 a fraction of a second later).
-        return max(now, math.ceil(self.clock.now().timestamp() + wait))
+        return self.clock.now().timestamp() + max(0.0, wait)
 
 
 Render = Callable[[OutboxItem], OutboxMessage]
@@ -372,15 +370,14 @@ class OutboxSender(Drainer):
         if recovered:
             log.info("%d announcements were being sent when the bot stopped; checking and resuming", recovered)
 
-    async def due(self, now: int) -> Sequence[OutboxItem]:
+    async def due(self, now: float) -> Sequence[OutboxItem]:
         return await self.outbox.due(now)
 
-    async def next_due_at(self, now: int) -> int | None:
+    async def next_due_at(self, now: float) -> float | None:
         return await self.outbox.next_due_at()
 
     async def send(self, item: OutboxItem) -> None:
-        now = epoch(self.clock.now())
-        before = await self.outbox.claim(item.id, now)
+        before = await self.outbox.claim(item.id, self.clock.now().timestamp())
         if before is None:
             return  # taken or finished meanwhile
         earlier = before.claimed_at if before.status == "sending" else None
@@ -413,7 +410,7 @@ class OutboxSender(Drainer):
             error = f"gave up after a day of errors; the last was {outcome.error}"
             await self.record(lambda: self.outbox.failed(item.id, error), what)
         else:
-            at = self.retry_at(now, outcome, before.attempts)
+            at = self.retry_at(outcome, before.attempts)
             await self.record(
                 lambda: self.outbox.retry(item.id, at, outcome.error, maybe_sent=outcome.maybe_sent), what
             )

@@ -134,7 +134,7 @@ class OutboxItem(_Row):
     status: Literal["pending", "sending", "sent", "failed"]
     attempts: int
     error: str | None
-    next_attempt_at: int
+    next_attempt_at: float  # Unix seconds, to the millisecond for retries
     message_ts: str | None
     created_at: int
     sent_at: int | None

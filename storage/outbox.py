@@ -54,7 +54,7 @@ class Outbox:
         """At start-up: rows a previous process was sending are due now (after a check)."""
         return await self.store.execute("UPDATE outbox SET next_attempt_at = 0 WHERE status = 'sending'")
 
-    async def due(self, now: int, limit: int = 50) -> list[OutboxItem]:
+    async def due(self, now: float, limit: int = 50) -> list[OutboxItem]:
         rows = await self.store.fetch_all(
             """SELECT * FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= ?
                ORDER BY next_attempt_at, id LIMIT ?""",
@@ -62,13 +62,13 @@ class Outbox:
         )
         return [OutboxItem.from_row(r) for r in rows]
 
-    async def next_due_at(self) -> int | None:
+    async def next_due_at(self) -> float | None:
         value = await self.store.fetch_value(
             "SELECT min(next_attempt_at) FROM outbox WHERE status IN ('pending', 'sending')"
         )
-        return int(value) if value is not None else None
+        return float(value) if value is not None else None
 
-    async def claim(self, item_id: int, now: int) -> OutboxItem | None:
+    async def claim(self, item_id: int, now: float) -> OutboxItem | None:
         """Take a due row for sending. The returned item shows the row as it was before: status
         'sending' there means an earlier attempt's outcome is unknown."""
         async with self.store.transaction() as conn:
@@ -84,7 +84,7 @@ class Outbox:
                 """UPDATE outbox SET status = 'sending', attempts = attempts + 1,
                    claimed_at = ifnull(CASE WHEN status = 'sending' THEN claimed_at END, ?),
                    next_attempt_at = ? WHERE id = ?""",
-                (now, now + CLAIM_LEASE_SECONDS, item_id),
+                (int(now), now + CLAIM_LEASE_SECONDS, item_id),
             )
         return before
 
@@ -94,7 +94,7 @@ class Outbox:
             (ts, now, item_id),
         )
 
-    async def retry(self, item_id: int, at: int, error: str, *, maybe_sent: bool) -> None:
+    async def retry(self, item_id: int, at: float, error: str, *, maybe_sent: bool) -> None:
         """Try again at `at`; `maybe_sent` keeps the row 'sending' so the next try checks first."""
         status = "sending" if maybe_sent else "pending"
         await self.store.execute(

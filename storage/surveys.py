@@ -43,7 +43,7 @@ class Delivery(_Row):
     user_id: str
     status: DeliveryStatus
     reason: str | None
-    not_before: int
+    not_before: float  # Unix seconds, to the millisecond for retries
     attempts: int
     dm_channel: str | None
     message_ts: str | None
@@ -231,7 +231,7 @@ class Surveys:
         )
         return [Delivery.from_row(r) for r in rows]
 
-    async def due(self, now: int, limit: int) -> list[DueDelivery]:
+    async def due(self, now: float, limit: int) -> list[DueDelivery]:
         """Deliveries to send now: pending (or interrupted), in an open wave of an active rollout."""
         rows = await self.store.fetch_all(
             """SELECT d.*, r.slug AS rollout_slug, r.title AS rollout_title, w.kind, w.closes_at,
@@ -247,7 +247,7 @@ class Surveys:
         )
         return [DueDelivery.from_row(r) for r in rows]
 
-    async def next_due_at(self, now: int) -> int | None:
+    async def next_due_at(self, now: float) -> float | None:
         value = await self.store.fetch_value(
             """SELECT min(d.not_before) FROM deliveries d JOIN waves w ON w.id = d.wave_id
                JOIN rollouts r ON r.id = w.rollout_id
@@ -255,7 +255,7 @@ class Surveys:
                  AND r.status = 'active'""",
             (now,),
         )
-        return int(value) if value is not None else None
+        return float(value) if value is not None else None
 
     async def to_remind(self, sent_before: int, now: int) -> list[Delivery]:
         """Sent, unanswered, in an open wave, and not reminded yet."""
@@ -446,7 +446,7 @@ class DeliveryQueue:
             "UPDATE deliveries SET not_before = 0 WHERE status = 'sending' AND not_before > 0"
         )
 
-    async def claim(self, delivery_id: int, now: int, lease: int) -> Delivery | None:
+    async def claim(self, delivery_id: int, now: float, lease: int) -> Delivery | None:
         """Take a due delivery; the returned row is as it was (status 'sending' = outcome unknown)."""
 
         def take(conn: sqlite3.Connection) -> Delivery | None:
@@ -460,7 +460,7 @@ class DeliveryQueue:
                 """UPDATE deliveries SET status = 'sending', attempts = attempts + 1,
                    claimed_at = ifnull(CASE WHEN status = 'sending' THEN claimed_at END, ?), not_before = ?
                    WHERE id = ?""",
-                (now, now + lease, delivery_id),
+                (int(now), now + lease, delivery_id),
             )
             before: Delivery = Delivery.from_row(row)  # the writer's rows are sqlite3.Row too
             return before
@@ -474,7 +474,7 @@ class DeliveryQueue:
             (channel, ts, now, delivery_id),
         )
 
-    async def retry(self, delivery_id: int, at: int, error: str, *, maybe_sent: bool) -> None:
+    async def retry(self, delivery_id: int, at: float, error: str, *, maybe_sent: bool) -> None:
         status = "sending" if maybe_sent else "pending"
         await self.store.execute(
             """UPDATE deliveries SET status = ?, not_before = ?, reason = ?,
