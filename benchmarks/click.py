@@ -5,8 +5,9 @@ the bot and for a bare Bolt app that only acks, measured in the same run.
     python -m benchmarks.click [--people 2000] [--clicks 2000]
 
 Every request is a real signed block_actions payload built from the DM the bot actually sent.
-The bare app is measured twice: with Bolt's defaults (its runner polls for ack() every 10 ms)
-and with process_before_response=True (no polling); the ratios use the faster of the two.
+The bare app is measured twice: as Bolt ships it (the reference of SPEC §6; its runner polls
+for ack() every 10 ms) and with process_before_response=True (no polling), the harder
+comparison, reported beside it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from benchmarks.harness import (
     resident_mb,
     run,
     scratch_dir,
+    settle_memory,
     until,
 )
 from handlers.ids import Action
@@ -125,6 +127,10 @@ async def phases(url: str, secret: str, payloads: list[tuple[Kind, dict[str, Any
     return {"1": await measure(url, secret, single, 1), "10": await measure(url, secret, rest[len(single) :], 10)}
 
 
+def ratio(bot: dict[str, Any], bare: dict[str, Any], figure: str) -> float:
+    return round(float(bot[figure]) / float(bare[figure]), 2)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=2000)
@@ -140,6 +146,7 @@ async def main() -> None:
     with pulse_serve(standin, db, PULSE_ADMINS=OWNER) as (served, _):
         await open_wave(standin, served, users)
         payloads = await click_payloads(standin, users, args.clicks)
+        settle_memory()
         results["bot"] = await phases(served.url, secret, payloads)
         rss, peak = resident_mb(served.pid)
         results["bot"]["rss_mb"], results["bot"]["peak_rss_mb"] = rss, peak
@@ -154,15 +161,20 @@ async def main() -> None:
             results[name] = await phases(bare.url, secret, payloads)
     await standin.stop()
 
-    reference = min(("bare_default", "bare_process_before_response"), key=lambda n: results[n]["10"]["median_ms"])
-    bot10, ref10 = results["bot"]["10"], results[reference]["10"]
+    bot10 = results["bot"]["10"]
     emit(
         "survey_click",
         {
             **results,
-            "reference": reference,
-            "median_ratio_10": round(bot10["median_ms"] / ref10["median_ms"], 2),
-            "throughput_ratio_10": round(bot10["throughput_per_s"] / ref10["throughput_per_s"], 2),
+            # SPEC §6's reference is a bare AsyncApp as Bolt ships it; the tuned one is reported
+            # beside it because it is the harder comparison.
+            "reference": "bare_default",
+            "median_ratio_10": ratio(bot10, results["bare_default"]["10"], "median_ms"),
+            "throughput_ratio_10": ratio(bot10, results["bare_default"]["10"], "throughput_per_s"),
+            "median_ratio_10_vs_tuned": ratio(bot10, results["bare_process_before_response"]["10"], "median_ms"),
+            "throughput_ratio_10_vs_tuned": ratio(
+                bot10, results["bare_process_before_response"]["10"], "throughput_per_s"
+            ),
             "answers_stored": stored,
             "answers_expected": clicked,
             "targets": {

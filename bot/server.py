@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -151,6 +152,7 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
             sync_digest_jobs(scheduler, bot.services, bot.digests), name="digest schedule"
         )
         await bot.start()
+        settle_memory()
         await _wait_for_stop_signal()
         log.info("stopping: no new requests; finishing what is in flight")
     finally:
@@ -165,6 +167,15 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
         await store.close()
     log.info("stopped")
     return 0
+
+
+def settle_memory() -> None:
+    """Once started: what exists now (modules, the app, its listeners) lives as long as the
+    process, so the garbage collector stops scanning it. Without this every full collection
+    walks it all and stalls every request in flight for tens of milliseconds (seen as 60-80 ms
+    outliers at 10 concurrent clicks)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _listening_address(runner: web.AppRunner, settings: Settings) -> str:

@@ -79,6 +79,29 @@ class ClickedSurvey:
     touchpoint_label: str | None
 
 
+_CLICKED_SQL = f"""SELECT d.*, {_WAVE_COLUMNS}, r.title AS rollout_title, t.scale, t.label AS touchpoint_label
+    FROM deliveries d JOIN waves w ON w.id = d.wave_id JOIN rollouts r ON r.id = w.rollout_id
+    LEFT JOIN touchpoints t ON t.id = w.touchpoint_id WHERE d.id = ?"""
+
+
+def _clicked_from(row: sqlite3.Row | None) -> ClickedSurvey | None:
+    if row is None:
+        return None
+    values = dict(row)
+    return ClickedSurvey(
+        wave=Wave.model_validate({name: values[f"wave_{name}"] for name in Wave.model_fields}),
+        delivery=Delivery.model_validate(values),
+        rollout_title=str(values["rollout_title"]),
+        scale=values["scale"],
+        touchpoint_label=values["touchpoint_label"],
+    )
+
+
+def clicked_survey(conn: sqlite3.Connection, delivery_id: int) -> ClickedSurvey | None:
+    """`Surveys.clicked` inside a `Store.write` job: read in the transaction that then writes."""
+    return _clicked_from(conn.execute(_CLICKED_SQL, (delivery_id,)).fetchone())
+
+
 @dataclass(frozen=True)
 class SurveyMessage:
     delivery_id: int
@@ -157,25 +180,8 @@ class Surveys:
         return [Wave.from_row(r) for r in rows]
 
     async def clicked(self, delivery_id: int) -> ClickedSurvey | None:
-        """The delivery a click names, with its wave and what its message shows, in one read
-        (a click is the busiest request there is)."""
-        row = await self.store.fetch_one(
-            f"""SELECT d.*, {_WAVE_COLUMNS}, r.title AS rollout_title, t.scale, t.label AS touchpoint_label
-                FROM deliveries d JOIN waves w ON w.id = d.wave_id JOIN rollouts r ON r.id = w.rollout_id
-                LEFT JOIN touchpoints t ON t.id = w.touchpoint_id WHERE d.id = ?""",
-            (delivery_id,),
-        )
-        if row is None:
-            return None
-        values = dict(row)
-        wave = Wave.model_validate({name: values[f"wave_{name}"] for name in Wave.model_fields})
-        return ClickedSurvey(
-            wave=wave,
-            delivery=Delivery.model_validate(values),
-            rollout_title=str(values["rollout_title"]),
-            scale=values["scale"],
-            touchpoint_label=values["touchpoint_label"],
-        )
+        """The delivery a click names, with its wave and what its message shows, in one read."""
+        return _clicked_from(await self.store.fetch_one(_CLICKED_SQL, (delivery_id,)))
 
     async def question(self, wave_id: int) -> tuple[str, Scale | None, str | None]:
         """What a survey message needs besides the wave: the rollout's title, and the
@@ -391,10 +397,9 @@ def _require_open(conn: sqlite3.Connection, wave_id: int, now: int) -> None:
 def record_answer(
     conn: sqlite3.Connection, *, wave: Wave, delivery_id: int, respondent_key: str, score: float, now: int
 ) -> bool:
-    """A `Store.write` job: the person's answer in this wave (a second answer replaces the
-    first), and their delivery marked answered. True if they have also left a comment (the
-    thank-you message says so), read here to spare the click another trip to the database."""
-    _require_open(conn, wave.id, now)
+    """Within a `Store.write` job that has checked the wave is open: the person's answer in
+    this wave (a second answer replaces the first), and their delivery marked answered. True if
+    they have also left a comment (the thank-you message says so)."""
     conn.execute(
         """INSERT INTO responses
            (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_at)

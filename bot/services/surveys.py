@@ -4,11 +4,11 @@ closing, automatic NPS, and results (SPEC §3.3, §3.4, §3.6)."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,7 +29,6 @@ from storage.outbox import enqueue
 from storage.rollouts import RolloutDetail
 from storage.surveys import Comment, Delivery, NewDelivery, Surveys, Wave, WaveKind
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 DAY = 24 * 3600
@@ -363,9 +362,13 @@ class SurveyService:
         return wave
 
     async def _own_survey(self, user: str, wave_id: int, delivery_id: int) -> tuple[Wave, Delivery, SurveyView]:
+        return self._own(await self.surveys.clicked(delivery_id), user, wave_id, delivery_id)
+
+    def _own(
+        self, clicked: repo.ClickedSurvey | None, user: str, wave_id: int, delivery_id: int
+    ) -> tuple[Wave, Delivery, SurveyView]:
         """The wave and delivery a click names, if they exist, belong together and to `user`,
         and the survey they show."""
-        clicked = await self.surveys.clicked(delivery_id)
         if clicked is None or clicked.wave.id != wave_id:
             raise BadInput("This survey does not exist (any more).")
         if clicked.delivery.user_id != user:
@@ -378,20 +381,29 @@ class SurveyService:
         )
 
     async def answer(self, user: str, wave_id: int, delivery_id: int, score_text: str) -> Answered:
-        """Store the person's answer (the last one counts). Committed when this returns."""
-        wave, delivery, view = await self._own_survey(user, wave_id, delivery_id)
-        now = self._now()
-        if not wave.is_open(now):
-            raise SurveyClosed("This survey has closed, so answers are no longer collected. Thank you all the same!")
-        score = parse_score(view.scale, score_text)
-        if score is None:
-            raise BadInput(f"“{score_text[:20]}” is not an answer to this question.")
-        key = respondent_key(await self.secret(), wave.id, user)
-        commented = await self._write_while_open(
-            partial(repo.record_answer, wave=wave, delivery_id=delivery.id, respondent_key=key, score=score, now=now),
-            "This survey has closed, so answers are no longer collected. Thank you all the same!",
-        )
-        return Answered(view, score, commented, delivery.dm_channel, delivery.message_ts)
+        """Store the person's answer (the last one counts). Committed when this returns.
+
+        The busiest request there is: the click is checked and written in one job on the
+        writer's thread (one hop, group-committed with other clicks), so that the checks see
+        the same state the answer is written into."""
+        secret, now = await self.secret(), self._now()
+
+        def check_and_write(conn: sqlite3.Connection) -> Answered:
+            wave, delivery, view = self._own(repo.clicked_survey(conn, delivery_id), user, wave_id, delivery_id)
+            if not wave.is_open(now):
+                raise SurveyClosed(
+                    "This survey has closed, so answers are no longer collected. Thank you all the same!"
+                )
+            score = parse_score(view.scale, score_text)
+            if score is None:
+                raise BadInput(f"“{score_text[:20]}” is not an answer to this question.")
+            key = respondent_key(secret, wave.id, user)
+            commented = repo.record_answer(
+                conn, wave=wave, delivery_id=delivery.id, respondent_key=key, score=score, now=now
+            )
+            return Answered(view, score, commented, delivery.dm_channel, delivery.message_ts)
+
+        return await self.store.write(check_and_write)
 
     async def current_answer(self, user: str, wave_id: int, delivery_id: int) -> tuple[SurveyView, float | None]:
         wave, _, view = await self._own_survey(user, wave_id, delivery_id)
@@ -420,11 +432,11 @@ class SurveyService:
             field="comment",
         )
 
-    async def _write_while_open(self, job: WriteJob[T], closed: str, *, field: str | None = None) -> T:
+    async def _write_while_open(self, job: WriteJob[None], closed: str, *, field: str | None = None) -> None:
         """Write an answer or comment (group-committed with other clicks); refused, with nothing
         stored, if the wave closed meanwhile."""
         try:
-            return await self.store.write(job)
+            await self.store.write(job)
         except repo.WaveClosed:
             raise SurveyClosed(closed, field=field) from None
 

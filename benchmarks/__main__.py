@@ -1,0 +1,62 @@
+"""Every benchmark of SPEC §6, each in a fresh process, then the memory line and a verdict.
+
+    python -m benchmarks            (or ./scripts/bench)
+
+Prints the JSON line of each benchmark as it finishes, then one line with the highest resident
+memory of the bot seen in any of them, then one line saying which targets were met.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+from benchmarks.harness import ROOT, emit
+
+BENCHMARKS = ("benchmarks.click", "benchmarks.fanout", "benchmarks.digest")
+RSS_TARGET_MB = 200
+
+
+def run_one(module: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-m", module], cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
+    line = done.stdout.strip().splitlines()[-1]
+    print(line, flush=True)
+    result: dict[str, Any] = json.loads(line)
+    return result
+
+
+def peaks(value: object) -> list[float]:
+    """Every peak_rss_mb in a result, however deep."""
+    if isinstance(value, dict):
+        found = [float(v) for k, v in value.items() if k == "peak_rss_mb"]
+        return found + [p for v in value.values() for p in peaks(v)]
+    return []
+
+
+def verdict(click: dict[str, Any], fanout: dict[str, Any], digest: dict[str, Any], rss: float) -> dict[str, bool]:
+    waves = (fanout["alone"], fanout["with_faults"])
+    return {
+        "click_median_within_2x": click["median_ratio_10"] <= 2.0,
+        "click_throughput_at_least_0.8x": click["throughput_ratio_10"] >= 0.8,
+        "click_p99_under_100ms": click["bot"]["10"]["p99_ms"] < 100,
+        "click_every_answer_stored": click["answers_stored"] == click["answers_expected"],
+        "fanout_at_least_0.9R": all(w["achieved_over_r"] >= 0.9 for w in waves),
+        "fanout_none_lost_or_twice": all(w["lost"] == 0 and w["duplicated"] == 0 for w in waves),
+        "digest_under_1s": digest["max_ms"] < 1000,
+        "rss_under_200MB": rss < RSS_TARGET_MB,
+    }
+
+
+def main() -> int:
+    click, fanout, digest = (run_one(m) for m in BENCHMARKS)
+    rss = max(peaks(click) + peaks(fanout) + peaks(digest))
+    emit("memory", {"peak_rss_mb": rss, "target_mb": RSS_TARGET_MB})
+    met = verdict(click, fanout, digest, rss)
+    emit("verdict", {"all_met": all(met.values()), **met})
+    return 0 if all(met.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
