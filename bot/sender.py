@@ -23,7 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock, epoch
 from handlers.blocks.outbox import OutboxMessage
 from handlers.blocks.text import Message
-from storage.db import storage_problem
+from storage.db import storage_problem, until_stored
 from storage.models import OutboxItem
 from storage.outbox import Outbox
 
@@ -291,18 +291,7 @@ class Drainer:
     async def record(self, write: Callable[[], Awaitable[None]], what: str) -> None:
         """Record what Slack did, waiting out a database that is locked or full for a while:
         unrecorded, a message that went out would wait for its claim to lapse and be looked up."""
-        pause = 0.5
-        while True:
-            try:
-                await write()
-                return
-            except Exception as exc:
-                problem = storage_problem(exc)
-                if problem is None or self._stopping:
-                    raise
-                log.error("the %s could not record %s: %s; it tries again in %g s", self.name, what, problem[1], pause)
-            await asyncio.sleep(pause)
-            pause = min(self.idle_seconds, pause * 2)
+        await until_stored(write, f"{what} ({self.name})", max_pause=self.idle_seconds, give_up=lambda: self._stopping)
 
     async def drain(self) -> int:
         """Send everything due now; return how many items were handled."""

@@ -68,7 +68,7 @@ class SlackEndpoint:
             # Bolt's own error path can fail on a shape it did not expect; Slack gets a 4xx.
             log.exception("Bolt could not handle a request; answered 400")
             return web.Response(status=400, text="malformed request")
-        if response.status >= 500:
+        if response.status >= 500 and "retry-after" not in {k.lower() for k in response.headers}:
             log.error("Bolt answered %s; sending 200 so Slack does not retry", response.status)
             return web.Response(status=200, text="")
         return await to_aiohttp_response(response)
@@ -76,9 +76,14 @@ class SlackEndpoint:
 
 async def healthz(request: web.Request) -> web.Response:
     store: Store = request.app[STORE_KEY]
-    if await store.ping():
-        return web.json_response({"status": "ok", "database": "ok"})
-    return web.json_response({"status": "unavailable", "database": "not answering"}, status=503)
+    if not await store.ping():
+        return web.json_response({"status": "unavailable", "database": "not answering"}, status=503)
+    if store.write_problem is not None:
+        # Still serving what only reads, but nothing new can be kept: worth an operator's look.
+        return web.json_response(
+            {"status": "degraded", "database": f"reads work; writes fail: {store.write_problem}"}, status=503
+        )
+    return web.json_response({"status": "ok", "database": "ok"})
 
 
 STORE_KEY = web.AppKey("store", Store)

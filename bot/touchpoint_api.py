@@ -2,7 +2,8 @@
 
 Authorization: Bearer $PULSE_API_TOKEN; body {"user": "U…"} or {"email": "…"}. Answers 202 with
 the delivery id, 401 without the token, 404 for an unknown rollout or touchpoint, 422 for a bad
-body, 409 when the rollout sends no surveys now.
+body, 409 when the rollout sends no surveys now, 503 (Retry-After) when the database cannot be
+written just now (locked by another process, or the disk is full).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import hmac
 import json
 import logging
 import re
+import sqlite3
 
 from aiohttp import web
 
 from bot.services import Services
 from bot.services.errors import Conflict, DomainError, NotFound, Unavailable
+from storage.db import storage_problem
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,17 @@ class TouchpointApi:
             return _problem(503, err.message)
         except DomainError as err:
             return _problem(422, err.message)
+        except sqlite3.Error as exc:
+            problem = storage_problem(exc)
+            if problem is None:
+                raise
+            # Nothing was queued (the write is one transaction): the caller may send it again.
+            log.error("the touchpoint API could not write to the database: %s", problem[1])
+            return web.json_response(
+                {"error": "the bot cannot store this right now; nothing was queued, try again in a minute"},
+                status=503,
+                headers={"Retry-After": "60"},
+            )
         delivery_id = report.delivery_ids.get(user)
         if report.skipped:
             code = next(iter(report.skipped))

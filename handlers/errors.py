@@ -6,15 +6,18 @@ Slack never sees a 5xx from here: a person gets told what went wrong, ephemerall
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 
 from bot.services.errors import DomainError
 from handlers.blocks.help import build_problem
 from handlers.blocks.text import Message
+from handlers.middleware import retry_later
 from storage.db import storage_problem
 
 log = logging.getLogger(__name__)
@@ -46,7 +49,9 @@ def _first_input_block(body: dict[str, Any]) -> str | None:
     return None
 
 
-async def handle_error(error: Exception, body: dict[str, Any], respond: AsyncRespond | None) -> BoltResponse:
+async def handle_error(
+    error: Exception, body: dict[str, Any], respond: AsyncRespond | None, context: AsyncBoltContext
+) -> BoltResponse:
     if not isinstance(error, DomainError):
         kind = body.get("command") or body.get("type") if isinstance(body, dict) else None
         problem = storage_problem(error)
@@ -63,6 +68,16 @@ async def handle_error(error: Exception, body: dict[str, Any], respond: AsyncRes
     message = describe(error)
     if not isinstance(body, dict):
         return BoltResponse(status=200, body="")
+    if body.get("type") == "event_callback" and storage_problem(error) is not None:
+        # Nobody to tell: Slack is to send the event again, and the retry must not be taken
+        # for a repeat of an event already handled.
+        services = context.get("services")
+        try:
+            if services is not None:
+                await services.seen_events.forget(str(body.get("event_id")))
+        except sqlite3.Error as exc:
+            log.error("event %s failed and could not be forgotten either, so it is lost: %s", body.get("event_id"), exc)
+        return retry_later()
     if "command" in body:
         return BoltResponse(status=200, body=message.ephemeral())
     if body.get("type") == "view_submission":

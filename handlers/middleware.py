@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ from bot.http_session import SharedSession
 from bot.services import Services
 from handlers.home import HomePublisher
 from handlers.respond import SessionRespond
-from storage.db import limit_write_wait
+from storage.db import limit_write_wait, storage_problem
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,13 @@ log = logging.getLogger(__name__)
 REQUEST_WRITE_WAIT_SECONDS = 2.0
 
 Next = Callable[[], Awaitable[BoltResponse]]
+
+
+def retry_later() -> BoltResponse:
+    """How the bot asks Slack to send an event again (Slack retries what is not answered with a
+    2xx: at once, after a minute, after five); bot.server lets a 5xx with Retry-After through
+    instead of turning it into 200."""
+    return BoltResponse(status=503, body="", headers={"Retry-After": "60"})
 
 
 def install(
@@ -50,12 +58,20 @@ def install(
         return await next()
 
     async def handle_each_event_once(body: dict[str, Any], next: Next) -> BoltResponse:
-        if body.get("type") == "event_callback":
-            event_id = str(body["event_id"])
+        if body.get("type") != "event_callback":
+            return await next()
+        event_id = str(body["event_id"])
+        try:
             first = await services.seen_events.record(event_id, epoch(services.clock.now()))
-            if not first:
-                log.info("event %s already handled; ignoring the repeat", event_id)
-                return BoltResponse(status=200, body="")
+        except sqlite3.Error as exc:
+            if (problem := storage_problem(exc)) is None:
+                raise
+            # Not recorded, not handled: Slack sends it again (a join must not go unsurveyed).
+            log.warning("event %s could not be recorded (%s); Slack will send it again", event_id, problem[1])
+            return retry_later()
+        if not first:
+            log.info("event %s already handled; ignoring the repeat", event_id)
+            return BoltResponse(status=200, body="")
         return await next()
 
     app.middleware(inject_dependencies)

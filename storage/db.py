@@ -8,6 +8,7 @@ that sees only committed data, thanks to WAL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -15,7 +16,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -84,6 +85,29 @@ def storage_problem(exc: BaseException) -> tuple[str, str] | None:
             f"the database cannot be written: disk full, a file size limit, or a failing disk ({exc}, {name})",
         )
     return None
+
+
+async def until_stored(
+    write: Callable[[], Awaitable[T]],
+    what: str,
+    *,
+    max_pause: float = 5.0,
+    give_up: Callable[[], bool] = lambda: False,
+) -> T:
+    """Run `write`, waiting out a database that is locked by another process or full (one log
+    line per attempt, pauses from 0.5 s doubling up to `max_pause`); any other error, or one
+    while `give_up()` is true, is raised."""
+    pause = 0.5
+    while True:
+        try:
+            return await write()
+        except sqlite3.Error as exc:
+            problem = storage_problem(exc)
+            if problem is None or give_up():
+                raise
+            log.error("could not store %s: %s; trying again in %g s", what, problem[1], pause)
+        await asyncio.sleep(pause)
+        pause = min(max_pause, pause * 2)
 
 
 class _Claim:
@@ -176,6 +200,8 @@ class Store:
         self._write_lock = asyncio.Lock()
         self._group: list[tuple[WriteJob[Any], asyncio.Future[Any]]] = []
         self._group_task: asyncio.Task[None] | None = None
+        # Why the last write failed, while no write has succeeded since (for /healthz).
+        self.write_problem: str | None = None
         # The migrations this open applied (empty when the schema was already current).
         self.applied_at_open = applied_at_open or []
 
@@ -241,7 +267,14 @@ class Store:
         else:
             await self._write_lock.acquire()
         try:
-            await self._begin(deadline, wait)
+            try:
+                await self._begin(deadline, wait)
+            except asyncio.CancelledError:
+                # The BEGIN is queued on the writer's thread and may still run there after we
+                # stop waiting (a shutdown cancels tasks): a ROLLBACK queued behind it undoes it,
+                # or the next writer would find itself inside a transaction nobody owns.
+                await asyncio.shield(self._undo_begin())
+                raise
             try:
                 yield self._writer
             except BaseException:
@@ -252,6 +285,11 @@ class Store:
             except BaseException:
                 await self._rollback()
                 raise
+        except BaseException as exc:
+            self._note_write(exc)
+            raise
+        else:
+            self._note_write(None)
         finally:
             self._write_lock.release()
 
@@ -269,6 +307,17 @@ class Store:
         finally:
             if shorter:
                 await self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def _note_write(self, failure: BaseException | None) -> None:
+        """Remember why writes fail (a full disk, another process's lock) until one succeeds."""
+        if failure is None:
+            self.write_problem = None
+        elif (problem := storage_problem(failure)) is not None:
+            self.write_problem = problem[1]
+
+    async def _undo_begin(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # the BEGIN never started a transaction
+            await self._writer.execute("ROLLBACK")
 
     async def _rollback(self) -> None:
         # SQLite has already rolled back after some failures (disk full, I/O errors): a second
@@ -310,12 +359,14 @@ class Store:
                 async with self._write_lock:
                     outcomes = await self._on_writer_thread(_run_group, [job for job, _ in group])
             except BaseException as exc:  # the transaction failed as a whole: every job with it
+                self._note_write(exc)
                 for _, future in group:
                     if not future.done():
                         future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
                 if not isinstance(exc, Exception):
                     raise
                 continue
+            self._note_write(None)
             for (_, future), (value, error) in zip(group, outcomes, strict=True):
                 if future.done():  # the caller gave up waiting; its work is committed regardless
                     continue

@@ -16,6 +16,10 @@ class SeenEvents:
         )
         return changed == 1
 
+    async def forget(self, event_id: str) -> None:
+        """Its handling failed: a retry of it is to be handled, not ignored."""
+        await self._store.execute("DELETE FROM seen_events WHERE event_id = ?", (event_id,))
+
     async def prune(self, older_than: int) -> int:
         """Forget ids seen before `older_than`; Slack stops retrying after about an hour."""
         return await self._store.execute("DELETE FROM seen_events WHERE seen_at < ?", (older_than,))

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.background import Background
 from bot.services import Services
+from storage.db import until_stored
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,13 @@ async def on_member_joined(event: dict[str, Any], services: Services, background
         return
 
     async def survey() -> None:
-        for report in await services.surveys.on_join(user, channel, services.directory):
+        # The event is acknowledged and recorded as handled: waiting out a locked or full
+        # database here is what keeps the join from going unsurveyed (a wave is one transaction,
+        # so trying again is safe).
+        reports = await until_stored(
+            lambda: services.surveys.on_join(user, channel, services.directory), f"the on-join survey of {user}"
+        )
+        for report in reports:
             log.info("%s joined %s: %d queued, skipped %s", user, channel, report.queued, report.skipped)
 
     # Events are acknowledged at once; resolving the person and queueing happens after.

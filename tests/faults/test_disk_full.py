@@ -6,6 +6,7 @@ was acknowledged is lost and the work left over resumes."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from pathlib import Path
@@ -14,11 +15,12 @@ from handlers.ids import Action
 from sandbox.slack_to_bot import HttpTransport, SlackToBot
 from sandbox.stand_in import SlackStandIn
 from tests.faults.helpers import db_value, integrity, on_loop
-from tests.support import StandInThread, bot_environment, health, serve_process, wait_for_sync
+from tests.support import StandInThread, bot_environment, health, http, serve_process, wait_for_sync
 from tests.test_surveys import SLUG, people, survey_of
 from tests.world import seed_world
 
 COHORT = 30
+API_TOKEN = "disk-full-test-token-0123456789"
 FULL = "Nothing could be saved: the bot cannot write to its database (its disk may be full)."
 
 # `pulse serve` whose disk fills up on SIGUSR1: from then on no file may grow (the WAL is what a
@@ -44,7 +46,7 @@ def test_a_full_disk_is_named_in_the_log_answered_politely_survived_and_recovere
     with thread as standin:
         world = seed_world(standin)
         cohort = people(standin, COHORT)
-        env = bot_environment(standin, db, PULSE_QUIET_HOURS="off")
+        env = bot_environment(standin, db, PULSE_QUIET_HOURS="off", PULSE_API_TOKEN=API_TOKEN)
 
         def dm_counts() -> list[int]:
             ws = standin.workspace
@@ -82,6 +84,7 @@ def test_a_full_disk_is_named_in_the_log_answered_politely_survived_and_recovere
                     f"start {SLUG}",
                 ):
                     await slack.ask(world.owner, text)
+                await slack.ask(world.owner, f'touchpoint {SLUG} onboarding "Onboarding" csat', command="/pulse")
                 await slack.ask(world.owner, f"send {SLUG} nps", command="/pulse")
 
             # A wave under way: a third of the surveys are out, Slack refuses the rest for now.
@@ -104,9 +107,18 @@ def test_a_full_disk_is_named_in_the_log_answered_politely_survived_and_recovere
                 lambda: "the survey sender cannot write to the database: the database cannot be written" in served.log,
                 what="the sender to say why it is stuck",
             )
-            # what only reads still works, and the process keeps serving
+            # what only reads still works, and the process keeps serving; /healthz tells an operator
             assert "Expense tool" in thread.run(slack.ask(world.owner, f"status {SLUG}")).shown_text
-            assert health(address)[0] == 200
+            status, body = health(address)
+            assert status == 503 and body["status"] == "degraded" and "disk full" in body["database"]
+            # the touchpoint API asks its caller to come back, with nothing queued
+            api_status, api_text = http(
+                "POST",
+                f"{address}/touchpoints/{SLUG}/onboarding",
+                json.dumps({"user": cohort[-1]}).encode(),
+                {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"},
+            )
+            assert api_status == 503 and "nothing was queued" in api_text
             assert served.proc.poll() is None
             thread.run(transport.close())
             assert served.stop() == 0
@@ -120,6 +132,7 @@ def test_a_full_disk_is_named_in_the_log_answered_politely_survived_and_recovere
             address = again.wait_ready()
             transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
             slack = SlackToBot(standin, transport)
+            assert health(address)[0] == 200
             wait_for_sync(lambda: on_loop(thread, dm_counts) == [1] * COHORT, timeout=30, what="the rest of the wave")
             assert db_value(db, "SELECT count(*) FROM responses") == len(thanked)
             assert answer(slack, turned_away) == "thanked"  # tried again, as asked

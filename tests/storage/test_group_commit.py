@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 
 from storage import Store
@@ -76,3 +77,25 @@ async def test_closing_waits_for_writes_in_flight(store: Store) -> None:
         assert await reopened.fetch_value("SELECT count(*) FROM t") == 20
     finally:
         await reopened.close()
+
+
+async def test_a_write_cancelled_while_waiting_for_a_lock_leaves_the_store_usable(store: Store) -> None:
+    await _table(store)
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process's lock, as far as SQLite can tell
+
+    async def insert() -> None:
+        async with store.transaction() as conn:
+            await conn.execute("INSERT INTO t (k, v) VALUES (1, 'x')")
+
+    waiting = asyncio.create_task(insert())
+    await asyncio.sleep(0.2)  # let its BEGIN reach the writer's thread (it then waits there either way)
+    waiting.cancel()
+    other.execute("ROLLBACK")  # the lock goes: the abandoned BEGIN can now start a transaction
+    other.close()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+    # Shutting down cancels tasks like this one: whatever its BEGIN did, the next write works.
+    assert await store.write(_insert(2)) == 20
+    assert await store.execute("UPDATE t SET v = 'y' WHERE k = 2") == 1
+    assert [r[0] for r in await store.fetch_all("SELECT k FROM t")] == [2]
