@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sandbox.slack_to_bot import HttpTransport, SlackToBot
 from sandbox.stand_in import SlackStandIn
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
@@ -142,6 +143,14 @@ def serve_process(env: dict[str, str], cwd: Path, argv: list[str] | None = None)
         yield process
     finally:
         process.kill()
+
+
+def slack_to(process: ServeProcess, standin: SlackStandIn) -> tuple[SlackToBot, HttpTransport]:
+    """Slack's side of the conversation with a `pulse serve` (waits until it listens): signed
+    requests over HTTP. Close the transport when done."""
+    address = process.address or process.wait_ready()
+    transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
+    return SlackToBot(standin, transport), transport
 
 
 def http(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:

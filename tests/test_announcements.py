@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.slack_to_bot import HttpTransport, SlackToBot
+from sandbox.slack_to_bot import SlackToBot
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot
-from tests.support import StandInThread, bot_environment, serve_process, wait_for, wait_for_sync
+from tests.support import StandInThread, bot_environment, serve_process, slack_to, wait_for, wait_for_sync
 from tests.test_rollout_flow import SLUG, dms, posts, set_up
 from tests.world import World, seed_world
 
@@ -81,6 +81,17 @@ async def test_a_post_whose_answer_was_lost_is_found_in_history_not_sent_again(
     assert len(standin.calls_to("conversations.history")) >= 3
 
 
+async def announced_later(slack: SlackToBot, world: World, champions: list[str]) -> None:
+    """The rollout with these champions and the launch channel, ready for `start` to announce."""
+    for text in (
+        f'new {SLUG} "Expense tool"',
+        f"cohort {SLUG} alpha <@{world.direct}>",
+        f"champions {SLUG} add " + " ".join(f"<@{c}>" for c in champions),
+        f"channel {SLUG} <#{world.launch}|launch>",
+    ):
+        await slack.ask(world.owner, text)
+
+
 def test_a_sender_killed_between_sends_resumes_with_nothing_twice(tmp_path: Path) -> None:
     thread = StandInThread(SlackStandIn())
     with thread as standin:
@@ -89,18 +100,10 @@ def test_a_sender_killed_between_sends_resumes_with_nothing_twice(tmp_path: Path
         champions = world.champions + extra
         env = bot_environment(standin, tmp_path / "pulse.db")
         with serve_process(env, tmp_path) as first:
-            address = first.wait_ready()
-            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
-            slack = SlackToBot(standin, transport)
+            slack, transport = slack_to(first, standin)
 
             async def prepare() -> None:
-                for text in (
-                    f'new {SLUG} "Expense tool"',
-                    f"cohort {SLUG} alpha <@{world.direct}>",
-                    f"champions {SLUG} add " + " ".join(f"<@{c}>" for c in champions),
-                    f"channel {SLUG} <#{world.launch}|launch>",
-                ):
-                    await slack.ask(world.owner, text)
+                await announced_later(slack, world, champions)
                 standin.faults.hold("chat.postMessage", after=3)
                 await slack.command(world.owner, f"start {SLUG}")
 

@@ -12,12 +12,11 @@ import pytest
 from bot.app import build_bot
 from bot.clock import ManualClock
 from bot.settings import Settings
-from sandbox.slack_to_bot import HttpTransport, SlackToBot
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot, make_settings
-from tests.support import StandInThread, bot_environment, serve_process, wait_for, wait_for_sync
-from tests.test_surveys import SLUG, people, started_with
+from tests.support import StandInThread, bot_environment, serve_process, slack_to, wait_for, wait_for_sync
+from tests.test_surveys import SLUG, people, roll_out, started_with
 from tests.world import World, seed_world
 
 
@@ -193,17 +192,10 @@ def test_a_sender_killed_mid_wave_resumes_with_no_duplicates(tmp_path: Path) -> 
         cohort = people(standin, 40)
         env = bot_environment(standin, tmp_path / "pulse.db", PULSE_QUIET_HOURS="off")
         with serve_process(env, tmp_path) as first:
-            address = first.wait_ready()
-            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
-            slack = SlackToBot(standin, transport)
+            slack, transport = slack_to(first, standin)
 
             async def prepare() -> None:
-                for text in (
-                    f'new {SLUG} "Expense tool"',
-                    f"cohort {SLUG} alpha " + " ".join(f"<@{u}>" for u in cohort),
-                    f"start {SLUG}",
-                ):
-                    await slack.ask(world.owner, text)
+                await roll_out(slack, world.owner, cohort)
                 standin.faults.hold("chat.postMessage", after=15)
                 await slack.ask(world.owner, f"send {SLUG} nps", command="/pulse")
 

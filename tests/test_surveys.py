@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.settings import Settings
 from handlers.ids import Action
+from sandbox.slack_to_bot import SlackToBot
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message
 from storage import Store
@@ -41,11 +43,21 @@ def people(standin: SlackStandIn, n: int, prefix: str = "U0P") -> list[str]:
     return [standin.workspace.add_user(f"{prefix}{i:03d}", f"person{i}", tz="Europe/Berlin").id for i in range(n)]
 
 
+async def roll_out(slack: SlackToBot, owner: str, cohort: Sequence[str], *, champions: Sequence[str] = ()) -> str:
+    """What an owner types to create the Expense tool rollout for `cohort` and start it; the
+    answer to `start`."""
+    mentions = " ".join(f"<@{u}>" for u in cohort)
+    typed = [f'new {SLUG} "Expense tool"', f"cohort {SLUG} alpha {mentions}"]
+    if champions:
+        typed.append(f"champions {SLUG} add " + " ".join(f"<@{c}>" for c in champions))
+    for text in typed:
+        await slack.ask(owner, text)
+    started: str = (await slack.ask(owner, f"start {SLUG}")).shown_text
+    return started
+
+
 async def started_with(bot: RunningBot, world: World, cohort: list[str]) -> None:
-    await bot.ask(world.owner, f'new {SLUG} "Expense tool"')
-    await bot.ask(world.owner, f"cohort {SLUG} alpha " + " ".join(f"<@{u}>" for u in cohort))
-    await bot.ask(world.owner, f"champions {SLUG} add <@{world.champions[0]}>")
-    assert "has started" in await bot.ask(world.owner, f"start {SLUG}")
+    assert "has started" in await roll_out(bot.slack, world.owner, cohort, champions=world.champions[:1])
 
 
 def survey_of(standin: SlackStandIn, user: str) -> Message | None:

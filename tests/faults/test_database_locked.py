@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from handlers.ids import Action
-from sandbox.slack_to_bot import BotReply, HttpTransport, SlackToBot
+from sandbox.slack_to_bot import BotReply, SlackToBot
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message
 from tests.faults.helpers import HeldLock, db_value, lock_held_by_another_process, on_loop
-from tests.support import ServeProcess, StandInThread, bot_environment, health, serve_process, wait_for_sync
-from tests.test_surveys import SLUG, people, survey_of
+from tests.support import ServeProcess, StandInThread, bot_environment, health, serve_process, slack_to, wait_for_sync
+from tests.test_surveys import SLUG, people, roll_out, survey_of
 from tests.world import World, seed_world
 
 COHORT = 16
@@ -102,17 +102,10 @@ def wave_under_way(tmp_path: Path) -> Iterator[Running]:
         cohort = people(standin, COHORT)
         env = bot_environment(standin, db, PULSE_QUIET_HOURS="off")
         with serve_process(env, tmp_path) as served:
-            address = served.wait_ready()
-            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
-            slack = SlackToBot(standin, transport)
+            slack, transport = slack_to(served, standin)
 
             async def start() -> None:
-                for text in (
-                    f'new {SLUG} "Expense tool"',
-                    f"cohort {SLUG} alpha " + " ".join(f"<@{u}>" for u in cohort),
-                    f"start {SLUG}",
-                ):
-                    await slack.ask(world.owner, text)
+                await roll_out(slack, world.owner, cohort)
                 standin.faults.rate_limit("chat.postMessage", per_second=3)
                 await slack.ask(world.owner, f"send {SLUG} nps", command="/pulse")
 

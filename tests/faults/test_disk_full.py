@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 from handlers.ids import Action
-from sandbox.slack_to_bot import HttpTransport, SlackToBot
+from sandbox.slack_to_bot import SlackToBot
 from sandbox.stand_in import SlackStandIn
 from tests.faults.helpers import db_value, integrity, on_loop
-from tests.support import StandInThread, bot_environment, health, http, serve_process, wait_for_sync
-from tests.test_surveys import SLUG, people, survey_of
+from tests.support import StandInThread, bot_environment, health, http, serve_process, slack_to, wait_for_sync
+from tests.test_surveys import SLUG, people, roll_out, survey_of
 from tests.world import seed_world
 
 COHORT = 30
@@ -73,17 +73,11 @@ def test_a_full_disk_is_named_in_the_log_answered_politely_survived_and_recovere
 
         argv = [sys.executable, "-c", _FILLS_UP_ON_SIGUSR1, f"{db}-wal", "serve"]
         with serve_process(env, tmp_path, argv) as served:
-            address = served.wait_ready()
-            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
-            slack = SlackToBot(standin, transport)
+            slack, transport = slack_to(served, standin)
+            address = served.address
 
             async def start() -> None:
-                for text in (
-                    f'new {SLUG} "Expense tool"',
-                    f"cohort {SLUG} alpha " + " ".join(f"<@{u}>" for u in cohort),
-                    f"start {SLUG}",
-                ):
-                    await slack.ask(world.owner, text)
+                await roll_out(slack, world.owner, cohort)
                 await slack.ask(world.owner, f'touchpoint {SLUG} onboarding "Onboarding" csat', command="/pulse")
                 await slack.ask(world.owner, f"send {SLUG} nps", command="/pulse")
 
@@ -129,9 +123,8 @@ def test_a_full_disk_is_named_in_the_log_answered_politely_survived_and_recovere
         # Room again: the database is intact, nothing acknowledged is lost, and the wave is finished.
         assert integrity(db) == "ok"
         with serve_process(env, tmp_path) as again:
-            address = again.wait_ready()
-            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
-            slack = SlackToBot(standin, transport)
+            slack, transport = slack_to(again, standin)
+            address = again.address
             assert health(address)[0] == 200
             wait_for_sync(lambda: on_loop(thread, dm_counts) == [1] * COHORT, timeout=30, what="the rest of the wave")
             assert db_value(db, "SELECT count(*) FROM responses") == len(thanked)

@@ -14,17 +14,17 @@ from pathlib import Path
 import pytest
 
 from handlers.ids import Action
-from sandbox.slack_to_bot import HttpTransport, SlackToBot
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import BOT_USER_ID
 from storage import Store
 from storage.digests import Digests
 from tests.conftest import ADMIN
 from tests.faults.helpers import KINDS, KillPoint, Kind, db_rows, db_value, integrity, kill_point, on_loop
-from tests.support import StandInThread, bot_environment, serve_process, wait_for, wait_for_sync
+from tests.support import StandInThread, bot_environment, serve_process, slack_to, wait_for, wait_for_sync
+from tests.test_announcements import announced_later
 from tests.test_digests import Seed
 from tests.test_survey_delivery import survey_of_message
-from tests.test_surveys import SLUG, people, survey_of
+from tests.test_surveys import SLUG, people, roll_out, survey_of
 from tests.world import seed_world
 
 # One seed per kind of kill point: each scenario is killed before a call, while one is held
@@ -50,17 +50,10 @@ def test_a_wave_killed_mid_way_reaches_everyone_exactly_once(tmp_path: Path, kin
         cohort = people(standin, size)
         env = bot_environment(standin, db, PULSE_QUIET_HOURS="off")
         with serve_process(env, tmp_path) as first:
-            address = first.wait_ready()
-            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
-            slack = SlackToBot(standin, transport)
+            slack, transport = slack_to(first, standin)
 
             async def send_wave() -> None:
-                for text in (
-                    f'new {SLUG} "Expense tool"',
-                    f"cohort {SLUG} alpha " + " ".join(f"<@{u}>" for u in cohort),
-                    f"start {SLUG}",
-                ):
-                    await slack.ask(world.owner, text)
+                await roll_out(slack, world.owner, cohort)
                 point.arm(standin)
                 assert "go out now" in (await slack.ask(world.owner, f"send {SLUG} nps", command="/pulse")).shown_text
 
@@ -104,18 +97,10 @@ def test_stage_announcements_killed_mid_way_go_out_exactly_once(tmp_path: Path, 
         champions = world.champions + [standin.workspace.add_user(f"U0CHAMPX{i}", f"champ{i}").id for i in range(extra)]
         env = bot_environment(standin, db)
         with serve_process(env, tmp_path) as first:
-            address = first.wait_ready()
-            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
-            slack = SlackToBot(standin, transport)
+            slack, transport = slack_to(first, standin)
 
             async def start() -> None:
-                for text in (
-                    f'new {SLUG} "Expense tool"',
-                    f"cohort {SLUG} alpha <@{world.direct}>",
-                    f"champions {SLUG} add " + " ".join(f"<@{c}>" for c in champions),
-                    f"channel {SLUG} <#{world.launch}|launch>",
-                ):
-                    await slack.ask(world.owner, text)
+                await announced_later(slack, world, champions)
                 point.arm(standin)
                 assert (await slack.command(world.owner, f"start {SLUG}")).status == 200
 
@@ -274,17 +259,10 @@ def test_answers_acknowledged_before_a_kill_are_all_there_after_the_restart(tmp_
         scores = [10, 10, 10, 9, 7, 3]  # 4 promoters, 1 passive, 1 detractor: NPS +50
         env = bot_environment(standin, db, PULSE_QUIET_HOURS="off")
         with serve_process(env, tmp_path) as first:
-            address = first.wait_ready()
-            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
-            slack = SlackToBot(standin, transport)
+            slack, transport = slack_to(first, standin)
 
             async def answer_then_die() -> None:
-                for text in (
-                    f'new {SLUG} "Expense tool"',
-                    f"cohort {SLUG} alpha " + " ".join(f"<@{u}>" for u in cohort),
-                    f"start {SLUG}",
-                ):
-                    await slack.ask(world.owner, text)
+                await roll_out(slack, world.owner, cohort)
                 await slack.ask(world.owner, f"send {SLUG} nps", command="/pulse")
                 await wait_for(lambda: all(survey_of(standin, u) for u in cohort), what="every survey DM")
                 clicks = [
@@ -302,9 +280,7 @@ def test_answers_acknowledged_before_a_kill_are_all_there_after_the_restart(tmp_
 
         assert integrity(db) == "ok"
         with serve_process(env, tmp_path) as second:
-            address = second.wait_ready()
-            transport = HttpTransport(f"{address}/slack/events", standin.signing_secret)
-            slack = SlackToBot(standin, transport)
+            slack, transport = slack_to(second, standin)
             results = thread.run(slack.ask(world.owner, f"results {SLUG}", command="/pulse")).shown_text
             thread.run(transport.close())
             assert second.stop() == 0
