@@ -238,7 +238,10 @@ class Surveys:
         return [Delivery.from_row(r) for r in rows]
 
     async def due(self, now: float, limit: int) -> list[DueDelivery]:
-        """Deliveries to send now: pending (or interrupted), in an open wave of an active rollout."""
+        """Deliveries to send now: pending (or interrupted), in an open wave of an active rollout.
+        Those tried before come first: queued behind a whole fresh wave, the ones Slack refused
+        would all be retried at its end, each perhaps more than once, and the wave would take
+        seconds longer than the rate limit needs."""
         rows = await self.store.fetch_all(
             """SELECT d.*, r.slug AS rollout_slug, r.title AS rollout_title, w.kind, w.closes_at,
                       t.key AS touchpoint_key, t.label AS touchpoint_label, t.scale
@@ -248,7 +251,7 @@ class Surveys:
                LEFT JOIN touchpoints t ON t.id = w.touchpoint_id
                WHERE d.status IN ('pending', 'sending') AND d.not_before <= ?
                  AND w.closed_at IS NULL AND w.closes_at > ? AND r.status = 'active'
-               ORDER BY d.not_before, d.id LIMIT ?""",
+               ORDER BY d.attempts > 0 DESC, d.not_before, d.id LIMIT ?""",
             (now, now, limit),
         )
         return [DueDelivery.from_row(r) for r in rows]
