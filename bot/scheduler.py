@@ -6,9 +6,11 @@ reminder, which stage is due its automatic NPS), so a restart loses nothing and 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -53,9 +55,60 @@ JOBS: tuple[tuple[str, Callable[[Services], Awaitable[None]], timedelta], ...] =
 
 
 DIGEST_JOB_PREFIX = "digest:"
+ScheduledJob = Callable[[Services], Awaitable[None]]
 
 
-async def sync_digest_jobs(scheduler: AsyncIOScheduler, services: Services, poster: DigestPoster) -> None:
+class PulseScheduler(AsyncIOScheduler):  # type: ignore[misc]
+    """The APScheduler that runs our jobs, and on stop lets those already running finish.
+
+    A stock `shutdown()` cancels running coroutine jobs, which APScheduler then logs as a
+    traceback; a stop right after start (when the catch-up jobs run) did exactly that."""
+
+    def __init__(self, timezone: ZoneInfo) -> None:
+        super().__init__(timezone=timezone)
+        self._running: set[asyncio.Task[Any]] = set()
+
+    def logged(self, job_id: str, job: Callable[[Services], Awaitable[object]]) -> ScheduledJob:
+        """`job` as run here: its failure is logged and does not stop its later runs."""
+
+        async def run(services: Services) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                await job(services)
+            except Exception:
+                log.exception("scheduled job %s failed; it runs again at its next time", job_id)
+            except asyncio.CancelledError:
+                # Only stop() cancels a job, at shutdown: the jobs are derived from the store,
+                # so the next start picks up where this one stopped. Not re-raised, so that
+                # APScheduler does not log the cancellation as a traceback.
+                log.warning("scheduled job %s was stopped mid-way by the shutdown; it resumes at next start", job_id)
+            finally:
+                self._running.discard(task)
+
+        run.__name__ = job_id
+        return run
+
+    async def stop(self, grace: float) -> bool:
+        """Start no more jobs, give running ones `grace` seconds (then cancel them), and shut
+        down; True if they all finished."""
+        if not self.running:
+            return True
+        self.pause()
+        pending: set[asyncio.Task[Any]] = set()
+        if self._running:
+            _, pending = await asyncio.wait(set(self._running), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        self.shutdown(wait=False)
+        await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next turn
+        return not pending
+
+
+async def sync_digest_jobs(scheduler: PulseScheduler, services: Services, poster: DigestPoster) -> None:
     """One cron job per digest subscription, in the subscription's time zone; jobs of removed
     subscriptions go. Run at start, when a subscription changes here, and every few minutes
     (a config file applied by another process changes them too)."""
@@ -71,7 +124,7 @@ async def sync_digest_jobs(scheduler: AsyncIOScheduler, services: Services, post
         if existing is not None and str(existing.trigger) == str(trigger):
             continue
         scheduler.add_job(
-            _logged(job_id, _poster_of(poster, subscription.id)),
+            scheduler.logged(job_id, _poster_of(poster, subscription.id)),
             trigger,
             args=[services],
             id=job_id,
@@ -90,8 +143,8 @@ def _poster_of(poster: DigestPoster, subscription_id: int) -> Callable[[Services
     return post
 
 
-def create_scheduler(services: Services, poster: DigestPoster) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone=services.settings.tz)
+def create_scheduler(services: Services, poster: DigestPoster) -> PulseScheduler:
+    scheduler = PulseScheduler(services.settings.tz)
 
     async def catch_up(_services: Services) -> None:
         await poster.catch_up()
@@ -107,7 +160,7 @@ def create_scheduler(services: Services, poster: DigestPoster) -> AsyncIOSchedul
             # (A next_run_time of None would pause the job, so the key is left out otherwise.)
             extra["next_run_time"] = services.clock.now()
         scheduler.add_job(
-            _logged(job_id, job),
+            scheduler.logged(job_id, job),
             IntervalTrigger(seconds=int(every.total_seconds())),
             args=[services],
             id=job_id,
@@ -117,14 +170,3 @@ def create_scheduler(services: Services, poster: DigestPoster) -> AsyncIOSchedul
             **extra,
         )
     return scheduler
-
-
-def _logged(job_id: str, job: Callable[[Services], Awaitable[object]]) -> Callable[[Services], Awaitable[None]]:
-    async def run(services: Services) -> None:
-        try:
-            await job(services)
-        except Exception:
-            log.exception("scheduled job %s failed; it runs again at its next time", job_id)
-
-    run.__name__ = job_id
-    return run

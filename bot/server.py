@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
-import signal
 from collections.abc import Callable
 
 from aiohttp import web
@@ -21,6 +19,7 @@ from bot.app import Bot, build_bot
 from bot.inbound import MAX_BODY_BYTES, InboundError, check_signature, classify, parse_body
 from bot.scheduler import create_scheduler, sync_digest_jobs
 from bot.settings import Settings, SettingsError
+from bot.signals import restore_signals, stop_on_signals
 from bot.touchpoint_api import TouchpointApi
 from storage import Store
 
@@ -130,6 +129,7 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
     runner: web.AppRunner | None = None
     socket_handler: AsyncSocketModeHandler | None = None
     scheduler = create_scheduler(bot.services, bot.digests)
+    stop = stop_on_signals()
     try:
         await check_token(bolt_app)
         runner = web.AppRunner(
@@ -158,11 +158,11 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
         )
         await bot.start()
         settle_memory()
-        await _wait_for_stop_signal()
+        await stop.wait()
         log.info("stopping: no new requests; finishing what is in flight")
     finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        restore_signals()
+        await scheduler.stop(BACKGROUND_GRACE_SECONDS)
         if socket_handler is not None:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
         if runner is not None:
@@ -190,15 +190,3 @@ def _listening_address(runner: web.AppRunner, settings: Settings) -> str:
             port = int(address[1])
             break
     return f"http://{settings.pulse_host}:{port}"
-
-
-async def _wait_for_stop_signal() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)

@@ -8,7 +8,6 @@ import asyncio
 import json
 import logging
 import random
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -20,9 +19,10 @@ from aiohttp import web
 
 from bot.app import Bot, build_bot
 from bot.clock import SystemClock, epoch
-from bot.scheduler import create_scheduler, sync_digest_jobs
+from bot.scheduler import PulseScheduler, create_scheduler, sync_digest_jobs
 from bot.server import build_web_app
 from bot.settings import Settings
+from bot.signals import stop_on_signals
 from sandbox import seed
 from sandbox.slack_to_bot import HttpTransport, SlackToBot
 from sandbox.stand_in import SlackStandIn
@@ -46,6 +46,7 @@ class Sandbox:
     slack: SlackToBot = field(init=False)
     transport: HttpTransport = field(init=False)
     store: Store = field(init=False)
+    scheduler: PulseScheduler | None = None
     read: dict[str, float] = field(default_factory=dict)  # "user channel" → last ts seen
     _dirty: bool = False
     _runners: list[web.AppRunner] = field(default_factory=list)
@@ -78,7 +79,7 @@ class Sandbox:
         bot_url = await self._serve(build_web_app(settings, self.bot), "127.0.0.1", 0)
         self.transport = HttpTransport(f"{bot_url}/slack/events", self.standin.signing_secret)
         self.slack = SlackToBot(self.standin, self.transport)
-        scheduler = create_scheduler(self.bot.services, self.bot.digests)
+        self.scheduler = scheduler = create_scheduler(self.bot.services, self.bot.digests)
         scheduler.start()
         await sync_digest_jobs(scheduler, self.bot.services, self.bot.digests)
         await self.bot.start()
@@ -95,6 +96,8 @@ class Sandbox:
         await self.transport.close()
         for runner in reversed(self._runners):
             await runner.cleanup()
+        if self.scheduler is not None:
+            await self.scheduler.stop(3)
         await self.bot.stop(3)
         await self.standin.stop()
         await self.store.close()
@@ -430,10 +433,7 @@ async def running(db: Path, host: str, port: int) -> AsyncIterator[tuple[Sandbox
 
 async def run_sandbox(db: Path, host: str, port: int) -> int:
     """Run until SIGINT or SIGTERM."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     async with running(db, host, port) as (_sandbox, address):
         log.info("the sandbox is at %s — open it in a browser (Ctrl+C stops it; %s keeps its state)", address, db)
         print(f"Rollout Pulse sandbox: open {address} in your browser. Ctrl+C stops it.", flush=True)

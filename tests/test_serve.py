@@ -221,6 +221,19 @@ def test_sigterm_finishes_the_request_in_flight_and_exits_0(standin_thread: Stan
     assert "stopped" in process.log and "Traceback" not in process.log
 
 
+def test_sigterm_while_starting_up_still_stops_cleanly(standin_thread: StandInThread, tmp_path: Path) -> None:
+    """A process manager may stop us before start-up is over (CI once did, between "listening"
+    and the signal handlers): that must be a clean stop with exit 0, not death by signal."""
+    standin = standin_thread.standin
+    standin.faults.delay("auth.test", 1.5, times=1)  # start-up checks the token first
+    checked_before = standin.arrived.count("auth.test")
+    with serve_process(bot_environment(standin, tmp_path / "pulse.db"), tmp_path) as process:
+        wait_for_sync(lambda: standin.arrived.count("auth.test") > checked_before, what="start-up to check the token")
+        code = process.stop(signal.SIGTERM, timeout=10)
+    assert code == 0, process.log
+    assert "stopped" in process.log and "Traceback" not in process.log
+
+
 def test_sigint_exits_0_too(standin_thread: StandInThread, tmp_path: Path) -> None:
     with serve_process(bot_environment(standin_thread.standin, tmp_path / "pulse.db"), tmp_path) as process:
         process.wait_ready()
