@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -79,17 +81,40 @@ async def _migrate(settings: Settings) -> int:
     return EXIT_OK
 
 
+@contextmanager
+def _only_digest_now(db: Path) -> Iterator[bool]:
+    """True while this is the only `pulse digest --now` on this database. Two at once would
+    each take the other's half-posted run for an interrupted one and finish it: every message
+    twice. The lock is the kernel's, so a `kill -9` releases it and a rerun resumes."""
+    with open(f"{db}.digest-now.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 async def _digest_now(settings: Settings, channel: str | None) -> int:
     from bot.app import build_bot  # the Slack side is needed here only
 
     if settings.slack_bot_token is None:
         require_for_serving(settings)
-    store = await Store.open(settings.pulse_db)
-    try:
-        bot = build_bot(settings, store)
-        results = await bot.digests.post_now(channel)
-    finally:
-        await store.close()
+    with _only_digest_now(settings.pulse_db) as alone:
+        if not alone:
+            return _fail(
+                ["another `pulse digest --now` is posting from this database; nothing was posted — wait for it"],
+                EXIT_FAILED,
+            )
+        store = await Store.open(settings.pulse_db)
+        try:
+            bot = build_bot(settings, store)
+            results = await bot.digests.post_now(channel)
+        finally:
+            await store.close()
     if not results:
         return _fail(["no channel is subscribed to the digest; pass --channel C (a channel ID)"], EXIT_USAGE)
     for result in results:

@@ -87,7 +87,18 @@ class DigestPoster:
         while the bot was down if it ended less than a day ago (older ones are skipped, logged)."""
         now = self.clock.now()
         done = []
-        for subscription in await self.digests.digests.subscriptions():
+        subscriptions = await self.digests.digests.subscriptions()
+        # A run interrupted long enough for its next period to come due is no longer the latest
+        # period: finish it first, by the same one-day rule as a missed period.
+        by_id = {s.id: s for s in subscriptions}
+        for interrupted in await self.digests.digests.unfinished_scheduled():
+            subscription = by_id.get(interrupted.subscription_id or 0)
+            if subscription is None or epoch(now) - interrupted.period_end > CATCH_UP_WITHIN_SECONDS:
+                await self._abandon(interrupted, "unsubscribed" if subscription is None else "over a day late")
+                continue
+            ended = datetime.fromtimestamp(interrupted.period_end, UTC)
+            done.append(await self.post_period(subscription, ended, interrupted.trigger))
+        for subscription in subscriptions:
             end = self._due_end(subscription, now)
             if end is None:
                 continue
@@ -99,6 +110,19 @@ class DigestPoster:
                 continue
             done.append(await self.post_period(subscription, end, "catch-up" if run is None else run.trigger))
         return done
+
+    async def _abandon(self, run: DigestRun, why: str) -> None:
+        """An interrupted run that will not be finished: skipped, with why, instead of half done forever."""
+        await self.digests.digests.finished(
+            run.id, "skipped", epoch(self.clock.now()), f"interrupted after {run.parts_posted} message(s); {why}"
+        )
+        log.warning(
+            "the digest for %s of the period ending %s was interrupted after %d message(s) and is not finished (%s)",
+            run.channel_id,
+            datetime.fromtimestamp(run.period_end, UTC).isoformat(),
+            run.parts_posted,
+            why,
+        )
 
     async def _skip(self, subscription: Subscription, end: datetime) -> None:
         period = self.digests.periods(subscription, end)[-1]

@@ -51,6 +51,10 @@ WriteJob = Callable[[sqlite3.Connection], T]
 _write_wait: ContextVar[float | None] = ContextVar("pulse_write_wait", default=None)
 
 
+# How long writes may keep failing on another process's lock before /healthz reports it.
+LOCKED_TOO_LONG_SECONDS = 30.0
+
+
 class DatabaseBusy(sqlite3.OperationalError):
     """The write waited as long as it may for another process's lock; nothing was written."""
 
@@ -201,7 +205,8 @@ class Store:
         self._group: list[tuple[WriteJob[Any], asyncio.Future[Any]]] = []
         self._group_task: asyncio.Task[None] | None = None
         # Why the last write failed, while no write has succeeded since (for /healthz).
-        self.write_problem: str | None = None
+        # Why writes fail, since when (monotonic), and whether it is only another process's lock.
+        self._write_failure: tuple[str, float, bool] | None = None
         # The migrations this open applied (empty when the schema was already current).
         self.applied_at_open = applied_at_open or []
 
@@ -311,9 +316,23 @@ class Store:
     def _note_write(self, failure: BaseException | None) -> None:
         """Remember why writes fail (a full disk, another process's lock) until one succeeds."""
         if failure is None:
-            self.write_problem = None
+            self._write_failure = None
         elif (problem := storage_problem(failure)) is not None:
-            self.write_problem = problem[1]
+            since = self._write_failure[1] if self._write_failure is not None else time.monotonic()
+            self._write_failure = (problem[1], since, problem[0] == "busy")
+
+    @property
+    def write_problem(self) -> str | None:
+        """Why nothing can be written now, once it is worth an operator's look: at once for a
+        full disk or failing I/O; for another process's lock only when it has lasted
+        LOCKED_TOO_LONG_SECONDS (a backup or a `pulse apply` holds it for moments, and a health
+        check that failed then could get a healthy bot restarted)."""
+        if self._write_failure is None:
+            return None
+        line, since, busy = self._write_failure
+        if busy and time.monotonic() - since < LOCKED_TOO_LONG_SECONDS:
+            return None
+        return line
 
     async def _undo_begin(self) -> None:
         with contextlib.suppress(sqlite3.Error):  # the BEGIN never started a transaction

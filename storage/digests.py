@@ -143,10 +143,10 @@ class Digests:
         )
         return DigestRun.from_row(row) if row else None
 
-    async def unfinished(self, since: int) -> list[DigestRun]:
-        """Runs a crash or an outage left half done, newer than `since`."""
+    async def unfinished_scheduled(self) -> list[DigestRun]:
+        """Scheduled runs (not `digest --now`) that a crash or an outage left half done."""
         rows = await self.store.fetch_all(
-            "SELECT * FROM digest_runs WHERE status IN ('pending', 'posting') AND period_end >= ? ORDER BY id",
-            (since,),
+            """SELECT * FROM digest_runs WHERE status IN ('pending', 'posting') AND subscription_id IS NOT NULL
+               ORDER BY id"""
         )
         return [DigestRun.from_row(r) for r in rows]

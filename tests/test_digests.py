@@ -272,6 +272,55 @@ async def test_a_period_missed_by_more_than_a_day_is_skipped_and_logged(
     assert "missed by more than a day" in caplog.text
 
 
+async def interrupted_run(bot: RunningBot, channel: str, end: datetime, cron: str) -> None:
+    """A run of the period ending at `end` that a crash left before its first message."""
+    subscription = next(s for s in await bot.services.digests.digests.subscriptions() if s.cron == cron)
+    period = bot.services.digests.periods(subscription, end)[-1]
+    await bot.services.digests.digests.start_run(
+        subscription_id=subscription.id,
+        channel_id=channel,
+        period_start=period.start_at,
+        period_end=period.end_at,
+        trigger="schedule",
+        now=period.end_at,
+    )
+
+
+async def test_a_run_interrupted_before_the_next_period_came_due_is_finished_too(
+    bot: RunningBot, standin: SlackStandIn, store: Store, clock: ManualClock
+) -> None:
+    hourly = standin.workspace.add_channel("hourly", [ADMIN, BOT_USER_ID]).id
+    await seed(store)
+    await bot.services.digests.digests.subscribe(
+        channel_id=hourly, cron="0 * * * *", timezone="UTC", actor=ADMIN, now=at(20, month=10), source="command"
+    )
+    await interrupted_run(bot, hourly, PERIOD_END, "0 * * * *")
+    clock.set(PERIOD_END + timedelta(hours=1, minutes=5))  # restarted after the next hour's digest came due
+    done = await bot.bot.digests.catch_up()
+    assert [d.status for d in done] == ["posted", "posted"]
+    ends = [r[0] for r in await store.fetch_all("SELECT period_end FROM digest_runs WHERE status = 'posted'")]
+    assert sorted(ends) == [int(PERIOD_END.timestamp()), int(PERIOD_END.timestamp()) + 3600]
+    assert len(posts(standin, hourly)) == 2
+    assert await bot.bot.digests.catch_up() == []
+
+
+async def test_a_run_interrupted_over_a_day_ago_is_recorded_as_skipped_not_left_half_done(
+    bot: RunningBot, standin: SlackStandIn, subscribed: str, store: Store, clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    await interrupted_run(bot, subscribed, PERIOD_END, "0 9 * * MON")
+    clock.set(PERIOD_END + timedelta(days=7, hours=1))  # down for a week
+    [latest] = await bot.bot.digests.catch_up()
+    assert latest.status == "posted" and len(posts(standin, subscribed)) == 1
+    rows = await store.fetch_all("SELECT status, error FROM digest_runs ORDER BY period_end")
+    assert [tuple(r) for r in rows] == [
+        ("skipped", "interrupted after 0 message(s); over a day late"),
+        ("posted", None),
+    ]
+    assert "was interrupted after 0 message(s) and is not finished (over a day late)" in caplog.text
+    assert await bot.bot.digests.catch_up() == []
+
+
 async def test_an_interrupted_digest_resumes_without_repeating_a_message(
     bot: RunningBot, standin: SlackStandIn, subscribed: str, store: Store, settings: Settings, clock: ManualClock
 ) -> None:
@@ -420,6 +469,31 @@ def test_pulse_digest_now_posts_while_pulse_serve_runs_on_the_same_database(tmp_
             assert served.stop() == 0
         [post] = [m for m in standin.workspace.history(leads) if m.bot_id]
         assert "Expense tool" in post.shown_text and post.files
+
+
+def test_a_second_pulse_digest_now_at_the_same_time_posts_nothing_and_says_why(tmp_path: Path) -> None:
+    import fcntl
+    import subprocess
+    import sys
+
+    from tests.support import StandInThread, bot_environment
+
+    with StandInThread(SlackStandIn()) as standin:
+        leads = standin.workspace.add_channel("leads", [ADMIN, BOT_USER_ID]).id
+        env = bot_environment(standin, tmp_path / "pulse.db", PULSE_ADMINS=ADMIN)
+        command = [sys.executable, "-m", "bot", "digest", "--now", "--channel", leads]
+        # The first one is still posting: it holds the lock beside the database.
+        with open(tmp_path / "pulse.db.digest-now.lock", "a") as first:
+            fcntl.flock(first, fcntl.LOCK_EX)
+            second = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+            fcntl.flock(first, fcntl.LOCK_UN)
+        assert second.returncode == 1
+        assert "another `pulse digest --now` is posting from this database; nothing was posted" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert [m for m in standin.workspace.history(leads) if m.bot_id] == []
+        after = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert after.returncode == 0, after.stderr
+        assert len([m for m in standin.workspace.history(leads) if m.bot_id]) == 1
 
 
 async def test_each_subscription_gets_a_cron_job_in_its_time_zone(bot: RunningBot, standin: SlackStandIn) -> None:
