@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 
 from bot.services.errors import DomainError
 from handlers.blocks.help import build_problem
@@ -25,9 +26,19 @@ log = logging.getLogger(__name__)
 SORRY = "Sorry — something went wrong on our side. It has been logged; please try again in a minute."
 BUSY = "The database is busy right now, so nothing was saved. Please try again in a few seconds."
 FULL = "Nothing could be saved: the bot cannot write to its database (its disk may be full). Please try again later."
+# A form is opened with the click's trigger_id, which Slack honours for 3 seconds and once.
+FORM_TOO_LATE = "Slack would not open the form: the click took too long to reach us. Please click the button again."
+_TRIGGER_REFUSALS = frozenset({"expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id"})
+
+
+def _form_refused(error: Exception) -> bool:
+    """True if Slack refused to open a modal because the click's trigger_id no longer works."""
+    return isinstance(error, SlackApiError) and error.response.get("error") in _TRIGGER_REFUSALS
 
 
 def _apology(error: Exception) -> str:
+    if _form_refused(error):
+        return FORM_TOO_LATE
     problem = storage_problem(error)
     if problem is None:
         return SORRY
@@ -63,6 +74,8 @@ async def handle_error(
                 kind,
                 problem[1],
             )
+        elif _form_refused(error):
+            log.warning("Slack refused to open a form for %s: %s (the person was asked to click again)", kind, error)
         else:
             log.error("unexpected error while handling %s", kind, exc_info=error)
     message = describe(error)

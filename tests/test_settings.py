@@ -59,6 +59,7 @@ def test_values_come_from_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch
         ("PULSE_TIMEZONE", "America", "IANA time zone"),  # a folder of the zone database
         ("PULSE_QUIET_HOURS", "17:00-09:00", "HH:MM-HH:MM"),
         ("PULSE_QUIET_HOURS", "9-5", "HH:MM-HH:MM"),
+        ("PULSE_QUIET_HOURS", "\u0660\u0669:00-17:00", "HH:MM-HH:MM"),  # Arabic-Indic digits
         ("PULSE_MIN_GROUP", "0", "at least 1"),
         ("PULSE_WAVE_DAYS", "-1", "at least 1"),
         ("PULSE_LOG_FORMAT", "xml", "console or json"),

@@ -150,6 +150,31 @@ async def test_a_comment_shows_in_results_and_its_row_names_nobody(
     assert not any(user in responses for user in cohort)
 
 
+async def test_a_form_slack_will_not_open_any_more_asks_for_another_click(
+    bot: RunningBot, standin: SlackStandIn, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    cohort = people(standin, 1)
+    await started_with(bot, world, cohort)
+    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+    await wait_for_surveys(standin, cohort)
+    await answer(bot, standin, cohort[0], 8)
+    await wait_for(lambda: thanked(standin, cohort[0]))
+    thanks = standin.workspace.dms_to(cohort[0])[-1]
+    standin.faults.error("views.open", "expired_trigger_id")  # the click reached us after Slack's 3 s
+    reply = await bot.slack.click(cohort[0], Action.SURVEY_COMMENT.value, message=thanks)
+    assert reply.status == 200 and standin.workspace.top_modal(cohort[0]) is None
+    dm = thanks.channel
+    await wait_for(
+        lambda: any(m.ephemeral_to == cohort[0] for m in standin.workspace.history(dm, viewer=cohort[0])),
+        what="the ephemeral answer",
+    )
+    [said] = [m for m in standin.workspace.history(dm, viewer=cohort[0]) if m.ephemeral_to == cohort[0]]
+    assert "Slack would not open the form" in said.shown_text and "click the button again" in said.shown_text
+    assert "Traceback" not in caplog.text
+    await bot.slack.click(cohort[0], Action.SURVEY_COMMENT.value, message=thanks)
+    assert standin.workspace.top_modal(cohort[0]) is not None  # the next click opens it
+
+
 async def test_a_group_of_three_shows_not_enough_responses(
     bot: RunningBot, standin: SlackStandIn, world: World
 ) -> None:

@@ -4,6 +4,7 @@ commands and the config file. Each failure is a BadInput that says what was wron
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 
 from bot.services.errors import BadInput
@@ -12,7 +13,7 @@ from bot.services.metrics import OPERATOR_SPELLINGS, VALUE_RANGES, MetricName, p
 # \Z, not $: $ also matches before a final line break, which a quoted word may end with.
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}\Z")
 STAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}\Z")
-DAY = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)  # ASCII: \d alone takes ٢٠٢٦ and ２０２６ too
 DEFAULT_STAGES = ("alpha", "beta", "ga")
 MAX_STAGES = 10
 TITLE_MAX = 150
@@ -29,8 +30,15 @@ def slug(text: str) -> str:
     return text
 
 
+def free_text(text: str) -> str:
+    """What someone typed, as we keep it: runs of white space as one space, control characters
+    gone; empty if nothing would show (only spaces, control or zero-width characters)."""
+    text = " ".join("".join(c for c in text if unicodedata.category(c) != "Cc" or c.isspace()).split())
+    return text if any(unicodedata.category(c)[0] not in "CZ" for c in text) else ""
+
+
 def title(text: str) -> str:
-    text = text.strip()
+    text = free_text(text)
     if not text:
         raise BadInput("The title is empty.")
     if len(text) > TITLE_MAX:
@@ -63,7 +71,7 @@ def day(text: str) -> date:
 
 
 def vision(text: str) -> str:
-    text = " ".join(text.split())
+    text = free_text(text)
     if not text:
         raise BadInput("The vision is empty.")
     if len(text) > VISION_MAX:
@@ -72,7 +80,7 @@ def vision(text: str) -> str:
 
 
 def reason(text: str | None, *, required: bool) -> str | None:
-    text = " ".join((text or "").split())
+    text = free_text(text or "")
     if not text:
         if required:
             raise BadInput("Give a reason in quotes.")

@@ -146,7 +146,7 @@ class SurveyService:
         key = key.lower()
         if not inputs.STAGE_NAME.match(key):
             raise BadInput(f"“{key[:40]}” is not a valid touchpoint key: use lower-case letters, digits and dashes.")
-        label = " ".join(label.split())
+        label = inputs.free_text(label)
         if not label or len(label) > LABEL_MAX:
             raise BadInput(f"Give the touchpoint a label of 1 to {LABEL_MAX} characters, in quotes.")
         if scale not in ("csat", "ces", "thumbs", "minutes"):
@@ -421,7 +421,7 @@ class SurveyService:
         if not wave.is_open(self._now()):
             raise SurveyClosed("This survey has closed, so comments are no longer collected.", field="comment")
         body = (text or "").strip()
-        if not body:
+        if not inputs.free_text(body):  # line breaks are kept; only an empty-looking comment is refused
             raise BadInput("Write a comment, or close this window.", field="comment")
         if len(body) > COMMENT_MAX:
             raise BadInput(f"The comment is {len(body)} characters long; keep it to {COMMENT_MAX}.", field="comment")

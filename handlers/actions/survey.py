@@ -20,7 +20,7 @@ from handlers.deferred import answer_later
 from handlers.home import HomePublisher
 from handlers.ids import Action, row_id
 
-ANSWER = re.compile(rf"^{Action.SURVEY_ANSWER.value}_\d+$")
+ANSWER = re.compile(rf"^{Action.SURVEY_ANSWER.value}_\d+$", re.ASCII)
 
 
 def parse_ref(value: object, *, with_score: bool) -> tuple[int, int, str]:

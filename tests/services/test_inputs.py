@@ -21,7 +21,10 @@ def test_good_slugs(slug: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [("2026-13-45", "not a real date"), ("2026-02-30", "not a real date"),
-                                               ("tomorrow", "YYYY-MM-DD"), ("20261201", "YYYY-MM-DD")])  # fmt: skip
+                                               ("tomorrow", "YYYY-MM-DD"), ("20261201", "YYYY-MM-DD"),
+                                               # digits of other scripts are not a date we can read
+                                               ("２０２６-１２-０１", "YYYY-MM-DD"),
+                                               ("\u0662\u0660\u0662\u0666-12-01", "YYYY-MM-DD")])  # fmt: skip
 def test_impossible_dates(text: str, message: str) -> None:
     with pytest.raises(BadInput, match=message):
         inputs.day(text)
@@ -63,3 +66,17 @@ def test_stage_names() -> None:
         inputs.stage_names("a,b,a")
     with pytest.raises(BadInput, match="too many"):
         inputs.stage_names(",".join(f"s{i}" for i in range(11)))
+
+
+@pytest.mark.parametrize("typed", ["", "   ", "\x00\x01\x7f", "\u200b\u200b", "\u00a0\t\n", "\x1b\u2060"])
+def test_a_reason_that_would_show_nothing_is_no_reason(typed: str) -> None:
+    with pytest.raises(BadInput, match="Give a reason"):
+        inputs.reason(typed, required=True)
+    with pytest.raises(BadInput, match="empty"):
+        inputs.title(typed)
+
+
+def test_typed_text_keeps_what_shows_and_drops_control_characters() -> None:
+    assert inputs.reason("  pilot\x00 found\n\na   bug ", required=True) == "pilot found a bug"
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one emoji joined by zero-width joiners
+    assert inputs.title(f"Rollout {family}") == f"Rollout {family}"
