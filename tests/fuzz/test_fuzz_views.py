@@ -6,6 +6,7 @@ form shows an error on its field and nothing is stored, or the submission is tak
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 import pytest
@@ -179,10 +180,17 @@ def as_sent(recipe: dict[str, Any]) -> bool:
 
 
 def valid_text(modal: str, text: object) -> bool:
+    """Taken when something would show (a character that is not a control, format or space
+    character) within the limit: a comment as typed, less the ends; a reason with control
+    characters dropped and white space runs as one space."""
     if not isinstance(text, str):
         return False
-    cleaned = text.strip() if modal == "comment" else " ".join(text.split())
-    return 1 <= len(cleaned) <= LIMIT[modal]
+    if modal == "comment":
+        cleaned = text.strip()
+    else:
+        cleaned = " ".join("".join(c for c in text if unicodedata.category(c) != "Cc" or c.isspace()).split())
+    shows = any(unicodedata.category(c)[0] not in "CZ" for c in cleaned)
+    return shows and len(cleaned) <= LIMIT[modal]
 
 
 def json_object(text: object) -> dict[str, Any]:
