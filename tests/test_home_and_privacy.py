@@ -21,7 +21,7 @@ from storage import Store
 from tests.conftest import ADMIN, RunningBot, make_settings
 from tests.support import wait_for
 from tests.test_settings import _env
-from tests.test_surveys import SLUG, answer, people, started_with, thanked, wait_for_surveys
+from tests.test_surveys import SLUG, answer, first_one_answered, people, started_with, thanked, wait_for_surveys
 from tests.world import World, seed_world
 
 
@@ -127,11 +127,7 @@ async def test_mydata_lists_what_is_stored_and_says_answers_are_not_linked(
     bot: RunningBot, standin: SlackStandIn, world: World
 ) -> None:
     cohort = people(standin, 2)
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
-    await answer(bot, standin, cohort[0], 7)
-    await wait_for(lambda: thanked(standin, cohort[0]))
+    await first_one_answered(bot, standin, world, cohort, 7)
     mine = await bot.ask(cohort[0], "mydata", command="/pulse")
     assert "1 survey for you" in mine and "Expense tool · NPS" in mine and "· answered" in mine
     assert "not linked to you" in mine

@@ -83,6 +83,18 @@ def thanked(standin: SlackStandIn, user: str) -> bool:
     return any("Thanks — you answered" in m.shown_text for m in standin.workspace.dms_to(user))
 
 
+async def first_one_answered(
+    bot: RunningBot, standin: SlackStandIn, world: World, cohort: list[str], score: int
+) -> None:
+    """The rollout started with `cohort`, an NPS wave has reached them all, and the first of
+    them has answered `score` and been thanked."""
+    await started_with(bot, world, cohort)
+    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+    await wait_for_surveys(standin, cohort)
+    await answer(bot, standin, cohort[0], score)
+    await wait_for(lambda: thanked(standin, cohort[0]))
+
+
 async def test_twenty_answers_give_the_exact_nps_and_a_changed_answer_counts_once(
     bot: RunningBot, standin: SlackStandIn, world: World, store: Store
 ) -> None:
@@ -154,11 +166,7 @@ async def test_a_form_slack_will_not_open_any_more_asks_for_another_click(
     bot: RunningBot, standin: SlackStandIn, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     cohort = people(standin, 1)
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
-    await answer(bot, standin, cohort[0], 8)
-    await wait_for(lambda: thanked(standin, cohort[0]))
+    await first_one_answered(bot, standin, world, cohort, 8)
     thanks = standin.workspace.dms_to(cohort[0])[-1]
     standin.faults.error("views.open", "expired_trigger_id")  # the click reached us after Slack's 3 s
     reply = await bot.slack.click(cohort[0], Action.SURVEY_COMMENT.value, message=thanks)
@@ -213,11 +221,7 @@ async def test_clicks_on_a_closed_wave_store_nothing_and_messages_say_it_closed(
     bot: RunningBot, standin: SlackStandIn, world: World, clock: ManualClock, store: Store
 ) -> None:
     cohort = people(standin, 2)
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
-    await answer(bot, standin, cohort[0], 9)
-    await wait_for(lambda: thanked(standin, cohort[0]))
+    await first_one_answered(bot, standin, world, cohort, 9)
     clock.advance(timedelta(days=7, seconds=1))
     await answer(bot, standin, cohort[1], 3)
     dm = standin.workspace.im_with(cohort[1])
@@ -235,11 +239,7 @@ async def test_one_reminder_goes_to_those_who_have_not_answered(
     bot: RunningBot, standin: SlackStandIn, world: World, clock: ManualClock
 ) -> None:
     cohort = people(standin, 3)
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
-    await answer(bot, standin, cohort[0], 9)
-    await wait_for(lambda: thanked(standin, cohort[0]))
+    await first_one_answered(bot, standin, world, cohort, 9)
     clock.advance(timedelta(hours=47))
     assert await bot.services.surveys.queue_reminders() == 0
     clock.advance(timedelta(hours=2))
