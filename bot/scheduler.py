@@ -96,16 +96,23 @@ class PulseScheduler(AsyncIOScheduler):  # type: ignore[misc]
         if not self.running:
             return True
         self.pause()
-        pending: set[asyncio.Task[Any]] = set()
-        if self._running:
-            _, pending = await asyncio.wait(set(self._running), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+        deadline = asyncio.get_running_loop().time() + grace
+        # A job APScheduler submitted just now has a task that has not run its first step (and
+        # so is not in _running) yet: one turn of the loop lets it register.
+        await asyncio.sleep(0)
+        finished = True
+        while unfinished := {task for task in self._running if not task.done()}:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                finished = False
+                for task in unfinished:
+                    task.cancel()
+                await asyncio.wait(unfinished)
+                break
+            await asyncio.wait(unfinished, timeout=left)
         self.shutdown(wait=False)
         await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the loop's next turn
-        return not pending
+        return finished
 
 
 async def sync_digest_jobs(scheduler: PulseScheduler, services: Services, poster: DigestPoster) -> None:

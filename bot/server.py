@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -24,6 +27,7 @@ from bot.touchpoint_api import TouchpointApi
 from storage import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # SIGTERM to exit must stay under 10 s: requests get 5 s to finish, background work 3 s.
 REQUEST_GRACE_SECONDS = 5.0
@@ -131,7 +135,7 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
     scheduler = create_scheduler(bot.services, bot.digests)
     stop = stop_on_signals()
     try:
-        await check_token(bolt_app)
+        await _unless_stopped(stop, check_token(bolt_app))
         runner = web.AppRunner(
             build_web_app(settings, bot),
             shutdown_timeout=REQUEST_GRACE_SECONDS,
@@ -145,7 +149,7 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
         if settings.socket_mode:
             assert settings.slack_app_token is not None
             socket_handler = AsyncSocketModeHandler(bolt_app, settings.slack_app_token.get_secret_value())
-            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            await _unless_stopped(stop, socket_handler.connect_async())  # type: ignore[no-untyped-call]
             log.info("Socket Mode connected; health at %s/healthz", address)
         else:
             log.info("listening on %s (Slack requests at %s/slack/events)", address, address)
@@ -160,6 +164,8 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
         settle_memory()
         await stop.wait()
         log.info("stopping: no new requests; finishing what is in flight")
+    except _StoppedWhileStarting:
+        log.info("stopping before start-up finished")
     finally:
         restore_signals()
         await scheduler.stop(BACKGROUND_GRACE_SECONDS)
@@ -172,6 +178,31 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
         await store.close()
     log.info("stopped")
     return 0
+
+
+class _StoppedWhileStarting(Exception):
+    """A stop signal came while start-up was waiting on Slack."""
+
+
+async def _unless_stopped(stop: asyncio.Event, work: Awaitable[T]) -> T:
+    """Await `work`, unless a stop signal comes first: then cancel it and raise
+    _StoppedWhileStarting. Start-up waits on Slack (auth.test, the Socket Mode connection) for
+    up to half a minute when Slack is unreachable; a stop must not wait that long."""
+    task = asyncio.ensure_future(work)
+    signalled = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        raise
+    finally:
+        signalled.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise _StoppedWhileStarting
+    return task.result()
 
 
 def settle_memory() -> None:

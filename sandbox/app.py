@@ -22,7 +22,7 @@ from bot.clock import SystemClock, epoch
 from bot.scheduler import PulseScheduler, create_scheduler, sync_digest_jobs
 from bot.server import build_web_app
 from bot.settings import Settings
-from bot.signals import stop_on_signals
+from bot.signals import restore_signals, stop_on_signals
 from sandbox import seed
 from sandbox.slack_to_bot import HttpTransport, SlackToBot
 from sandbox.stand_in import SlackStandIn
@@ -434,8 +434,12 @@ async def running(db: Path, host: str, port: int) -> AsyncIterator[tuple[Sandbox
 async def run_sandbox(db: Path, host: str, port: int) -> int:
     """Run until SIGINT or SIGTERM."""
     stop = stop_on_signals()
-    async with running(db, host, port) as (_sandbox, address):
-        log.info("the sandbox is at %s — open it in a browser (Ctrl+C stops it; %s keeps its state)", address, db)
-        print(f"Rollout Pulse sandbox: open {address} in your browser. Ctrl+C stops it.", flush=True)
-        await stop.wait()
+    try:
+        async with running(db, host, port) as (_sandbox, address):
+            log.info("the sandbox is at %s — open it in a browser (Ctrl+C stops it; %s keeps its state)", address, db)
+            print(f"Rollout Pulse sandbox: open {address} in your browser. Ctrl+C stops it.", flush=True)
+            await stop.wait()
+            restore_signals()  # a second Ctrl+C while it saves and shuts down ends it at once
+    finally:
+        restore_signals()
     return 0

@@ -75,3 +75,18 @@ async def test_a_failing_job_is_logged_and_the_scheduler_goes_on(
     finally:
         await scheduler.stop(grace=1)
     assert "scheduled job test:failing failed; it runs again at its next time" in caplog.text
+
+
+async def test_a_job_submitted_in_the_same_turn_as_the_stop_gets_its_grace_too(bot: RunningBot) -> None:
+    scheduler = create_scheduler(bot.services, bot.bot.digests)
+    finished = asyncio.Event()
+
+    async def short_job(_services: Services) -> None:
+        await asyncio.sleep(0.2)
+        finished.set()
+
+    scheduler.add_job(scheduler.logged("test:short", short_job), "date", run_date=datetime.now(), args=[bot.services])
+    scheduler.start()
+    await asyncio.sleep(0)  # APScheduler has now submitted the job; its task has not yet begun
+    assert await scheduler.stop(grace=3) is True
+    assert finished.is_set()
