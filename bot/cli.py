@@ -85,8 +85,9 @@ async def _migrate(settings: Settings) -> int:
 def _only_digest_now(db: Path) -> Iterator[bool]:
     """True while this is the only `pulse digest --now` on this database. Two at once would
     each take the other's half-posted run for an interrupted one and finish it: every message
-    twice. The lock is the kernel's, so a `kill -9` releases it and a rerun resumes."""
-    with open(f"{db}.digest-now.lock", "a") as lock:
+    twice. The lock is the kernel's, so a `kill -9` releases it and a rerun resumes. The path
+    is resolved so that `pulse.db`, `./pulse.db` and a link to it are one lock."""
+    with open(f"{db.resolve()}.digest-now.lock", "a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -103,18 +104,17 @@ async def _digest_now(settings: Settings, channel: str | None) -> int:
 
     if settings.slack_bot_token is None:
         require_for_serving(settings)
-    with _only_digest_now(settings.pulse_db) as alone:
-        if not alone:
-            return _fail(
-                ["another `pulse digest --now` is posting from this database; nothing was posted — wait for it"],
-                EXIT_FAILED,
-            )
-        store = await Store.open(settings.pulse_db)
-        try:
-            bot = build_bot(settings, store)
-            results = await bot.digests.post_now(channel)
-        finally:
-            await store.close()
+    store = await Store.open(settings.pulse_db)  # first: it says clearly what is wrong with the path
+    try:
+        with _only_digest_now(settings.pulse_db) as alone:
+            if not alone:
+                return _fail(
+                    ["another `pulse digest --now` is posting from this database; nothing was posted — wait for it"],
+                    EXIT_FAILED,
+                )
+            results = await build_bot(settings, store).digests.post_now(channel)
+    finally:
+        await store.close()
     if not results:
         return _fail(["no channel is subscribed to the digest; pass --channel C (a channel ID)"], EXIT_USAGE)
     for result in results:

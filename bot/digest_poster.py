@@ -91,7 +91,9 @@ class DigestPoster:
         # A run interrupted long enough for its next period to come due is no longer the latest
         # period: finish it first, by the same one-day rule as a missed period.
         by_id = {s.id: s for s in subscriptions}
+        tried: set[int] = set()  # a run that is still waiting on Slack is tried once per pass
         for interrupted in await self.digests.digests.unfinished_scheduled():
+            tried.add(interrupted.id)
             subscription = by_id.get(interrupted.subscription_id or 0)
             if subscription is None or epoch(now) - interrupted.period_end > CATCH_UP_WITHIN_SECONDS:
                 await self._abandon(interrupted, "unsubscribed" if subscription is None else "over a day late")
@@ -103,7 +105,7 @@ class DigestPoster:
             if end is None:
                 continue
             run = await self.digests.digests.run_for(subscription.id, epoch(end))
-            if run is not None and run.status in ("posted", "skipped", "failed"):
+            if run is not None and (run.status in ("posted", "skipped", "failed") or run.id in tried):
                 continue
             if run is None and epoch(now) - epoch(end) > CATCH_UP_WITHIN_SECONDS:
                 await self._skip(subscription, end)
@@ -113,9 +115,10 @@ class DigestPoster:
 
     async def _abandon(self, run: DigestRun, why: str) -> None:
         """An interrupted run that will not be finished: skipped, with why, instead of half done forever."""
-        await self.digests.digests.finished(
-            run.id, "skipped", epoch(self.clock.now()), f"interrupted after {run.parts_posted} message(s); {why}"
-        )
+        async with self._lock:  # not while this process is posting it
+            note = f"interrupted after {run.parts_posted} message(s); {why}"
+            if not await self.digests.digests.abandon(run.id, epoch(self.clock.now()), note):
+                return
         log.warning(
             "the digest for %s of the period ending %s was interrupted after %d message(s) and is not finished (%s)",
             run.channel_id,

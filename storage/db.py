@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import aiosqlite
 
@@ -53,6 +53,13 @@ _write_wait: ContextVar[float | None] = ContextVar("pulse_write_wait", default=N
 
 # How long writes may keep failing on another process's lock before /healthz reports it.
 LOCKED_TOO_LONG_SECONDS = 30.0
+
+
+class _WriteFailure(NamedTuple):
+    line: str
+    since: float
+    last: float
+    busy: bool
 
 
 class DatabaseBusy(sqlite3.OperationalError):
@@ -205,8 +212,10 @@ class Store:
         self._group: list[tuple[WriteJob[Any], asyncio.Future[Any]]] = []
         self._group_task: asyncio.Task[None] | None = None
         # Why the last write failed, while no write has succeeded since (for /healthz).
-        # Why writes fail, since when (monotonic), and whether it is only another process's lock.
-        self._write_failure: tuple[str, float, bool] | None = None
+        # Why writes fail: the line for operators, when it began and when it was last seen
+        # (monotonic), and whether it is only another process's lock.
+        self._write_failure: _WriteFailure | None = None
+        self.monotonic: Callable[[], float] = time.monotonic  # tests move time on
         # The migrations this open applied (empty when the schema was already current).
         self.applied_at_open = applied_at_open or []
 
@@ -318,21 +327,25 @@ class Store:
         if failure is None:
             self._write_failure = None
         elif (problem := storage_problem(failure)) is not None:
-            since = self._write_failure[1] if self._write_failure is not None else time.monotonic()
-            self._write_failure = (problem[1], since, problem[0] == "busy")
+            now = self.monotonic()
+            since = self._write_failure.since if self._write_failure is not None else now
+            self._write_failure = _WriteFailure(problem[1], since, now, problem[0] == "busy")
 
     @property
     def write_problem(self) -> str | None:
         """Why nothing can be written now, once it is worth an operator's look: at once for a
-        full disk or failing I/O; for another process's lock only when it has lasted
-        LOCKED_TOO_LONG_SECONDS (a backup or a `pulse apply` holds it for moments, and a health
-        check that failed then could get a healthy bot restarted)."""
-        if self._write_failure is None:
+        full disk or failing I/O; for another process's lock only when writes have kept failing
+        on it for LOCKED_TOO_LONG_SECONDS and still do (a backup or a `pulse apply` holds it for
+        moments, and a health check that failed then could get a healthy bot restarted)."""
+        failure = self._write_failure
+        if failure is None:
             return None
-        line, since, busy = self._write_failure
-        if busy and time.monotonic() - since < LOCKED_TOO_LONG_SECONDS:
-            return None
-        return line
+        if failure.busy:
+            lasted = failure.last - failure.since >= LOCKED_TOO_LONG_SECONDS
+            recent = self.monotonic() - failure.last < LOCKED_TOO_LONG_SECONDS
+            if not (lasted and recent):
+                return None
+        return failure.line
 
     async def _undo_begin(self) -> None:
         with contextlib.suppress(sqlite3.Error):  # the BEGIN never started a transaction

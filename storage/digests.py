@@ -144,9 +144,18 @@ class Digests:
         return DigestRun.from_row(row) if row else None
 
     async def unfinished_scheduled(self) -> list[DigestRun]:
-        """Scheduled runs (not `digest --now`) that a crash or an outage left half done."""
+        """Scheduled runs (not `digest --now`) that a crash or an outage left half done; a run
+        whose subscription is gone has no subscription_id any more."""
         rows = await self.store.fetch_all(
-            """SELECT * FROM digest_runs WHERE status IN ('pending', 'posting') AND subscription_id IS NOT NULL
-               ORDER BY id"""
+            "SELECT * FROM digest_runs WHERE status IN ('pending', 'posting') AND trigger != 'now' ORDER BY id"
         )
         return [DigestRun.from_row(r) for r in rows]
+
+    async def abandon(self, run_id: int, now: int, why: str) -> bool:
+        """Record an unfinished run as skipped, with why; False if it has finished meanwhile."""
+        changed = await self.store.execute(
+            """UPDATE digest_runs SET status = 'skipped', error = ?, posted_at = ?
+               WHERE id = ? AND status IN ('pending', 'posting')""",
+            (why, now, run_id),
+        )
+        return changed > 0

@@ -321,6 +321,18 @@ async def test_a_run_interrupted_over_a_day_ago_is_recorded_as_skipped_not_left_
     assert await bot.bot.digests.catch_up() == []
 
 
+async def test_a_run_interrupted_before_its_channel_unsubscribed_is_recorded_as_skipped(
+    bot: RunningBot, standin: SlackStandIn, subscribed: str, store: Store, clock: ManualClock
+) -> None:
+    await interrupted_run(bot, subscribed, PERIOD_END, "0 9 * * MON")
+    await bot.services.digests.unsubscribe(ADMIN, subscribed)
+    clock.set(PERIOD_END + timedelta(hours=1))
+    assert await bot.bot.digests.catch_up() == []
+    rows = await store.fetch_all("SELECT status, error FROM digest_runs")
+    assert [tuple(r) for r in rows] == [("skipped", "interrupted after 0 message(s); unsubscribed")]
+    assert posts(standin, subscribed) == []
+
+
 async def test_an_interrupted_digest_resumes_without_repeating_a_message(
     bot: RunningBot, standin: SlackStandIn, subscribed: str, store: Store, settings: Settings, clock: ManualClock
 ) -> None:
@@ -483,6 +495,8 @@ def test_a_second_pulse_digest_now_at_the_same_time_posts_nothing_and_says_why(t
         env = bot_environment(standin, tmp_path / "pulse.db", PULSE_ADMINS=ADMIN)
         command = [sys.executable, "-m", "bot", "digest", "--now", "--channel", leads]
         # The first one is still posting: it holds the lock beside the database.
+        # (The path as given differs from the lock's: ./pulse.db and pulse.db are one database.)
+        env["PULSE_DB"] = "./pulse.db"
         with open(tmp_path / "pulse.db.digest-now.lock", "a") as first:
             fcntl.flock(first, fcntl.LOCK_EX)
             second = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)

@@ -30,11 +30,39 @@ def slug(text: str) -> str:
     return text
 
 
+# Characters that take up room but show nothing, beyond the control, format, separator and
+# mark categories (a title of combining marks or variation selectors alone shows nothing too).
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Bidirectional embedding, override and isolate controls: they can make what follows read
+# backwards in a channel's history, and nobody types them on purpose.
+_BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+
+
+def _dropped(c: str) -> bool:
+    """Control characters other than white space, lone surrogates (SQLite cannot store them)
+    and bidirectional controls."""
+    category = unicodedata.category(c)
+    return (category == "Cc" and not c.isspace()) or category == "Cs" or c in _BIDI_CONTROLS
+
+
+def _shows(c: str) -> bool:
+    """Whether a character is seen. Unassigned ones count as seen: they are most likely emoji
+    newer than this Python's Unicode tables."""
+    category = unicodedata.category(c)
+    return category == "Cn" or (category[0] not in "CZM" and c not in _BLANK)
+
+
 def free_text(text: str) -> str:
-    """What someone typed, as we keep it: runs of white space as one space, control characters
-    gone; empty if nothing would show (only spaces, control or zero-width characters)."""
-    text = " ".join("".join(c for c in text if unicodedata.category(c) != "Cc" or c.isspace()).split())
-    return text if any(unicodedata.category(c)[0] not in "CZ" for c in text) else ""
+    """A line someone typed, as we keep it: dropped characters gone, white space runs as one
+    space; empty if nothing would show."""
+    text = " ".join("".join(c for c in text if not _dropped(c)).split())
+    return text if any(map(_shows, text)) else ""
+
+
+def multiline_text(text: str) -> str:
+    """Like free_text, but line breaks and spacing inside are kept (a comment)."""
+    text = "".join(c for c in text if not _dropped(c)).strip()
+    return text if any(map(_shows, text)) else ""
 
 
 def title(text: str) -> str:

@@ -420,8 +420,8 @@ class SurveyService:
         wave, _, _ = await self._own_survey(user, wave_id, delivery_id)
         if not wave.is_open(self._now()):
             raise SurveyClosed("This survey has closed, so comments are no longer collected.", field="comment")
-        body = (text or "").strip()
-        if not inputs.free_text(body):  # line breaks are kept; only an empty-looking comment is refused
+        body = inputs.multiline_text(text or "")
+        if not body:
             raise BadInput("Write a comment, or close this window.", field="comment")
         if len(body) > COMMENT_MAX:
             raise BadInput(f"The comment is {len(body)} characters long; keep it to {COMMENT_MAX}.", field="comment")

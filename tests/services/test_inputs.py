@@ -68,15 +68,25 @@ def test_stage_names() -> None:
         inputs.stage_names(",".join(f"s{i}" for i in range(11)))
 
 
-@pytest.mark.parametrize("typed", ["", "   ", "\x00\x01\x7f", "\u200b\u200b", "\u00a0\t\n", "\x1b\u2060"])
+@pytest.mark.parametrize(
+    "typed",
+    ["", "   ", "\x00\x01\x7f", "\u200b\u200b", "\u00a0\t\n", "\x1b\u2060",
+     "\ufe0f", "\u0301\u0301", "\u3164", "\u2800 \u115f", "\u202e", "\ud800"],
+)  # fmt: skip
 def test_a_reason_that_would_show_nothing_is_no_reason(typed: str) -> None:
     with pytest.raises(BadInput, match="Give a reason"):
         inputs.reason(typed, required=True)
     with pytest.raises(BadInput, match="empty"):
         inputs.title(typed)
+    assert inputs.multiline_text(typed) == ""
 
 
-def test_typed_text_keeps_what_shows_and_drops_control_characters() -> None:
+def test_typed_text_keeps_what_shows_and_drops_what_cannot_be_stored_or_misleads() -> None:
     assert inputs.reason("  pilot\x00 found\n\na   bug ", required=True) == "pilot found a bug"
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one emoji joined by zero-width joiners
     assert inputs.title(f"Rollout {family}") == f"Rollout {family}"
+    assert inputs.title("\U0001fa75") == "\U0001fa75"  # an emoji newer than Python 3.11's tables
+    assert inputs.title("caf\u0065\u0301") == "caf\u0065\u0301"  # a letter with a combining accent
+    assert inputs.title("abc\u202eevil") == "abcevil"  # no text reading backwards
+    assert inputs.vision("half\ud800 a surrogate") == "half a surrogate"  # SQLite could not store it
+    assert inputs.multiline_text("  first line\n\n  second\x07 line  ") == "first line\n\n  second line"
