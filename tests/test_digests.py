@@ -15,6 +15,7 @@ from bot.app import build_bot
 from bot.chart import render_trend
 from bot.clock import ManualClock
 from bot.services.cron import latest_fire, next_fire, parse_cron, period_ending
+from bot.services.errors import BadInput
 from bot.settings import Settings
 from handlers.blocks.digest import build_digest, sparkline
 from sandbox.blockkit import check_message
@@ -213,6 +214,12 @@ def test_periods_in_two_time_zones_and_across_daylight_saving_changes() -> None:
         2026, 11, 20, 17, 30, tzinfo=new_york
     )
     assert latest_fire(parse_cron("0 9 * * 0", BERLIN), datetime(2026, 11, 23, 12, tzinfo=UTC)).day == 22  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("expr", ["\u0660 \u0669 * * \u0661", "０ ９ * * １", "0 9 * * MON\n0", "0 9 * *", "0 9 * * ☃"])
+def test_a_schedule_we_cannot_read_plainly_is_refused_with_an_example(expr: str) -> None:
+    with pytest.raises(BadInput, match="is not a cron schedule"):
+        parse_cron(expr, BERLIN)
 
 
 @pytest.fixture

@@ -65,7 +65,8 @@ def parse_cron(expr: str, tz: ZoneInfo) -> CronTrigger:
     """A trigger for a five-field cron string in `tz`; BadInput with an example otherwise."""
     fields = expr.split()
     try:
-        if len(fields) != 5 or not all(re.fullmatch(r"[\w*/,\-]+", f) for f in fields):
+        # ASCII only: \w and int() also take other scripts' digits ("٠ ٩ * * ١").
+        if len(fields) != 5 or not all(re.fullmatch(r"[A-Za-z0-9*/,\-]+", f) for f in fields):
             raise ValueError("five fields expected")
         minute, hour, day, month, weekday = fields
         return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday), timezone=tz)

@@ -44,7 +44,7 @@ OPERATOR_SPELLINGS = {
 
 WHOLE_STAGE_METRICS = ("nps", "response_rate", "responses")
 TOUCHPOINT_METRICS: tuple[Scale, ...] = ("csat", "ces", "thumbs", "minutes")
-_METRIC = re.compile(r"^(nps|response_rate|responses|(csat|ces|thumbs|minutes):([a-z0-9][a-z0-9-]{0,39}))$")
+_METRIC = re.compile(r"^(nps|response_rate|responses|(csat|ces|thumbs|minutes):([a-z0-9][a-z0-9-]{0,39}))\Z")
 
 # The range a target value must lie in, per metric family, and how it reads.
 VALUE_RANGES: dict[str, tuple[float, float, str]] = {
