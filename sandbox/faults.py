@@ -9,6 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass
@@ -111,8 +112,7 @@ class Faults:
 
     async def wait_if_held(self, method: str) -> bool:
         """True if this call was held (and must now be refused without effect)."""
-        faults = self._methods.get(method)
-        if faults is None or faults.hold_after is None or faults.answered < faults.hold_after:
+        if not self._beyond(method, "hold_after"):
             return False
         self.held += 1
         await self._released.wait()
@@ -120,12 +120,17 @@ class Faults:
 
     async def wait_if_answer_held(self, method: str) -> bool:
         """True if this call, already carried out, had its answer held until `release()`."""
-        faults = self._methods.get(method)
-        if faults is None or faults.answer_hold_after is None or faults.answered < faults.answer_hold_after:
+        if not self._beyond(method, "answer_hold_after"):
             return False
         self.answers_held += 1
         await self._released.wait()
         return True
+
+    def _beyond(self, method: str, threshold: Literal["hold_after", "answer_hold_after"]) -> bool:
+        """True if `method` has a hold of this kind and has answered as many calls as it allows."""
+        faults = self._methods.get(method)
+        after = None if faults is None else getattr(faults, threshold)
+        return faults is not None and after is not None and faults.answered >= after
 
     def lose_responses(self, method: str, times: int = 1) -> None:
         """Carry out the next `times` calls but answer them 503, as if the answer got lost."""
