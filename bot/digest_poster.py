@@ -249,7 +249,7 @@ class DigestPoster:
         key = f"digest:{run.id}:{index}"
         outcome: Outcome = Retry(0, "not tried", maybe_sent=False)
         note: str | None = None
-        for _ in range(ATTEMPTS_PER_PART):
+        for attempt in range(ATTEMPTS_PER_PART):
             if chart is not None:
                 outcome = await upload_once(
                     self.client,
@@ -277,5 +277,5 @@ class DigestPoster:
             if not isinstance(outcome, Retry):
                 return outcome, note
             earlier = earlier if not outcome.maybe_sent else (earlier or epoch(self.clock.now()) - 5)
-            await asyncio.sleep(min(MAX_WAIT_SECONDS, outcome.after) * self.retry_scale)
+            await asyncio.sleep(min(MAX_WAIT_SECONDS, outcome.wait(attempt)) * self.retry_scale)
         return outcome, note
