@@ -127,13 +127,17 @@ async def check_token(bolt_app: AsyncApp) -> None:
 
 async def serve(settings: Settings, *, on_listening: Callable[[str], None] | None = None) -> int:
     """Run until SIGTERM or SIGINT; return the exit code."""
-    store = await Store.open(settings.pulse_db)
-    bot = build_bot(settings, store)
+    stop = stop_on_signals()  # first: a stop while migrating or starting is a clean stop too
+    try:
+        store = await Store.open(settings.pulse_db)
+        bot = build_bot(settings, store)
+    except BaseException:
+        restore_signals()
+        raise
     bolt_app = bot.app
     runner: web.AppRunner | None = None
     socket_handler: AsyncSocketModeHandler | None = None
     scheduler = create_scheduler(bot.services, bot.digests)
-    stop = stop_on_signals()
     try:
         await _unless_stopped(stop, check_token(bolt_app))
         runner = web.AppRunner(
