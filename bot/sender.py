@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.clock import Clock, epoch
 from handlers.blocks.outbox import OutboxMessage
@@ -130,8 +131,8 @@ async def post_once(
         found = await find_posted(client, channel, key, earlier_attempt_at)
         if found is not None:
             return found
-    try:
-        response = await client.chat_postMessage(
+    response = await attempt(
+        client.chat_postMessage(
             channel=channel,
             text=message.text,
             blocks=message.blocks or None,
@@ -140,13 +141,9 @@ async def post_once(
             unfurl_media=False,
             **extra,
         )
-    except SlackApiError as exc:
-        return classify_error(exc)
-    except aiohttp.ClientConnectorError as exc:
-        # Never reached Slack: nothing can have been posted.
-        return Retry(after=5, error=f"cannot connect: {exc}", maybe_sent=False)
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        return Retry(after=5, error=f"{type(exc).__name__}: {exc}", maybe_sent=True)
+    )
+    if not isinstance(response, AsyncSlackResponse):
+        return response
     return Sent(str(response["channel"]), str(response["ts"]))
 
 
@@ -175,8 +172,8 @@ async def upload_once(
         found = await find_uploaded(client, channel, filename, earlier_attempt_at)
         if found is not None:
             return found
-    try:
-        response = await client.files_upload_v2(
+    response = await attempt(
+        client.files_upload_v2(
             channel=channel,
             content=content,
             filename=filename,
@@ -184,12 +181,9 @@ async def upload_once(
             # Slack ignores blocks when initial_comment is given: the blocks carry the message.
             blocks=json.dumps(message.blocks),
         )
-    except SlackApiError as exc:
-        return classify_error(exc)
-    except aiohttp.ClientConnectorError as exc:
-        return Retry(after=5, error=f"cannot connect: {exc}", maybe_sent=False)
-    except (aiohttp.ClientError, TimeoutError, OSError, SlackClientError) as exc:
-        return Retry(after=5, error=f"{type(exc).__name__}: {exc}", maybe_sent=True)
+    )
+    if not isinstance(response, AsyncSlackResponse):
+        return response
     shares = (response.get("file") or {}).get("shares") or {}
     ts = _first_share_ts(shares, channel)
     return Sent(channel, ts or "")
@@ -203,7 +197,21 @@ def _first_share_ts(shares: dict[str, Any], channel: str) -> str | None:
     return None
 
 
-def classify_error(exc: SlackApiError) -> Outcome:
+async def attempt(call: Awaitable[AsyncSlackResponse]) -> AsyncSlackResponse | Retry | Failed:
+    """Slack's answer to `call`, or what its failure means for trying again: a refusal as
+    classify_error reads it; a connection never made as nothing sent; a connection lost or
+    timed out as maybe sent (the caller looks in history before it tries again)."""
+    try:
+        return await call
+    except SlackApiError as exc:
+        return classify_error(exc)
+    except aiohttp.ClientConnectorError as exc:
+        return Retry(after=5, error=f"cannot connect: {exc}", maybe_sent=False)
+    except (aiohttp.ClientError, TimeoutError, OSError, SlackClientError) as exc:
+        return Retry(after=5, error=f"{type(exc).__name__}: {exc}", maybe_sent=True)
+
+
+def classify_error(exc: SlackApiError) -> Retry | Failed:
     status = exc.response.status_code
     error = str(exc.response.get("error") or f"HTTP {status}")
     if status == 429:
@@ -336,14 +344,12 @@ Render = Callable[[OutboxItem], OutboxMessage]
 
 async def update_message(client: AsyncWebClient, *, channel: str, ts: str, message: Message) -> Outcome:
     """chat.update is idempotent, so a retry needs no history check."""
-    try:
-        await client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks or None)
-    except SlackApiError as exc:
-        outcome = classify_error(exc)
-        return Retry(outcome.after, outcome.error, maybe_sent=False) if isinstance(outcome, Retry) else outcome
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        return Retry(after=5, error=f"{type(exc).__name__}: {exc}", maybe_sent=False)
-    return Sent(channel, ts)
+    response = await attempt(
+        client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks or None)
+    )
+    if isinstance(response, Retry):
+        return Retry(response.after, response.error, maybe_sent=False)
+    return response if isinstance(response, Failed) else Sent(channel, ts)
 
 
 class OutboxSender(Drainer):

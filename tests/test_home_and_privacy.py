@@ -21,7 +21,15 @@ from storage import Store
 from tests.conftest import ADMIN, RunningBot, make_settings
 from tests.support import wait_for
 from tests.test_settings import _env
-from tests.test_surveys import SLUG, answer, first_one_answered, people, started_with, thanked, wait_for_surveys
+from tests.test_surveys import (
+    SLUG,
+    answer,
+    first_one_answered,
+    people,
+    started_with,
+    surveyed,
+    thanked,
+)
 from tests.world import World, seed_world
 
 
@@ -50,9 +58,7 @@ async def test_an_employee_answers_on_the_home_tab_and_the_answer_counts(
     bot: RunningBot, standin: SlackStandIn, world: World, store: Store
 ) -> None:
     cohort = people(standin, 5)
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
+    await surveyed(bot, standin, world, cohort)
     employee = cohort[0]
     assert "How likely are you to recommend Expense tool" in await home_text(bot, standin, employee, "open surveys")
     home = standin.workspace.home_of(employee)
@@ -91,9 +97,7 @@ async def test_an_answer_in_the_dm_refreshes_the_home_only_of_someone_who_has_op
 ) -> None:
     cohort = people(standin, 2)
     looker, other = cohort
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
+    await surveyed(bot, standin, world, cohort)
     await home_text(bot, standin, looker, "open surveys")
     for user in cohort:
         await answer(bot, standin, user, 8)
@@ -138,9 +142,7 @@ async def test_forget_me_after_confirmation_removes_the_answer_from_results(
     bot: RunningBot, standin: SlackStandIn, world: World, store: Store
 ) -> None:
     cohort = people(standin, 6)
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
+    await surveyed(bot, standin, world, cohort)
     for user in cohort:
         await answer(bot, standin, user, 10 if user != cohort[0] else 0)
     await wait_for(lambda: all(thanked(standin, u) for u in cohort))
@@ -169,9 +171,7 @@ async def test_the_export_has_one_row_per_response_and_no_ids(
     bot: RunningBot, standin: SlackStandIn, world: World, store: Store, settings: Settings
 ) -> None:
     cohort = people(standin, 3)
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
+    await surveyed(bot, standin, world, cohort)
     for user, score in zip(cohort, [10, 6, 8], strict=True):
         await answer(bot, standin, user, score)
     await wait_for(lambda: all(thanked(standin, u) for u in cohort))

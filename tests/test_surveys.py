@@ -83,14 +83,19 @@ def thanked(standin: SlackStandIn, user: str) -> bool:
     return any("Thanks — you answered" in m.shown_text for m in standin.workspace.dms_to(user))
 
 
+async def surveyed(bot: RunningBot, standin: SlackStandIn, world: World, cohort: list[str]) -> None:
+    """The rollout started with `cohort`, and an NPS wave has reached them all."""
+    await started_with(bot, world, cohort)
+    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+    await wait_for_surveys(standin, cohort)
+
+
 async def first_one_answered(
     bot: RunningBot, standin: SlackStandIn, world: World, cohort: list[str], score: int
 ) -> None:
     """The rollout started with `cohort`, an NPS wave has reached them all, and the first of
     them has answered `score` and been thanked."""
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
+    await surveyed(bot, standin, world, cohort)
     await answer(bot, standin, cohort[0], score)
     await wait_for(lambda: thanked(standin, cohort[0]))
 
@@ -135,9 +140,7 @@ async def test_a_comment_shows_in_results_and_its_row_names_nobody(
     bot: RunningBot, standin: SlackStandIn, world: World, store: Store
 ) -> None:
     cohort = people(standin, 6)
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
+    await surveyed(bot, standin, world, cohort)
     for user in cohort:
         await answer(bot, standin, user, 8)
     await wait_for(lambda: thanked(standin, cohort[2]))
@@ -187,9 +190,7 @@ async def test_a_group_of_three_shows_not_enough_responses(
     bot: RunningBot, standin: SlackStandIn, world: World
 ) -> None:
     cohort = people(standin, 3)
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
+    await surveyed(bot, standin, world, cohort)
     for user in cohort:
         await answer(bot, standin, user, 10)
     await wait_for(lambda: all(thanked(standin, u) for u in cohort))
@@ -204,9 +205,7 @@ async def test_a_second_send_within_fourteen_days_reaches_nobody_and_says_so(
     bot: RunningBot, standin: SlackStandIn, world: World, clock: ManualClock
 ) -> None:
     cohort = people(standin, 4)
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
+    await surveyed(bot, standin, world, cohort)
     clock.advance(timedelta(days=13))
     again = await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
     assert "Nobody was asked" in again and "4 asked for NPS in the last 14 days" in again
@@ -260,9 +259,7 @@ async def test_forged_and_stale_clicks_store_nothing(
     bot: RunningBot, standin: SlackStandIn, world: World, store: Store
 ) -> None:
     cohort = people(standin, 2)
-    await started_with(bot, world, cohort)
-    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for_surveys(standin, cohort)
+    await surveyed(bot, standin, world, cohort)
     theirs = survey_of(standin, cohort[0])
     assert theirs is not None
     value = theirs.blocks[2]["elements"][0]["value"]  # "wave:delivery:0"
