@@ -22,6 +22,7 @@ from bot.digest_poster import DigestPoster
 from bot.http_session import SharedSession
 from bot.sender import OutboxSender, create_sender_client
 from bot.services import Services
+from bot.services.keys import KeySetup
 from bot.settings import Settings
 from bot.slack_directory import SlackDirectory
 from handlers import errors, middleware
@@ -90,10 +91,12 @@ class Bot:
         return finished
 
 
-def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None) -> Bot:
+def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None, keys: KeySetup | None = None) -> Bot:
     clock = clock or SystemClock()
     client = create_web_client(settings)
-    services = Services(settings=settings, store=store, directory=SlackDirectory(client, store, clock), clock=clock)
+    services = Services(
+        settings=settings, store=store, directory=SlackDirectory(client, store, clock), clock=clock, key_setup=keys
+    )
     background = Background()
     sender_client = create_sender_client(_token(settings), settings.slack_api_url)
     sender = OutboxSender(Outbox(store), sender_client, render_outbox_item, clock)

@@ -13,12 +13,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bot.clock import SystemClock
+from bot.key_file import KeyProblem, key_file_path, open_store
 from bot.logs import setup_logging
 from bot.services import Services
 from bot.services.config_apply import Change, ConfigService, plan_text
 from bot.services.config_file import ConfigError, Located, PulseConfig, load_config
 from bot.services.directory import NoDirectory
 from bot.services.errors import DomainError
+from bot.services.keys import WrongKey
 from bot.settings import Settings, SettingsError, load_settings, require_for_serving
 from storage import MigrationError, Store, backup
 
@@ -70,9 +72,12 @@ def _fail(lines: Sequence[str], code: int) -> int:
 
 
 async def _migrate(settings: Settings) -> int:
-    store = await Store.open(settings.pulse_db)
-    applied = store.applied_at_open
-    await store.close()
+    store, keys = await open_store(settings)
+    try:
+        applied = store.applied_at_open
+        await Services(settings=settings, store=store, directory=NoDirectory(), key_setup=keys).keys.master()
+    finally:
+        await store.close()
     if applied:
         names = ", ".join(f"{m.version} ({m.name})" for m in applied)
         print(f"migrated {settings.pulse_db}: applied {names}")
@@ -104,7 +109,7 @@ async def _digest_now(settings: Settings, channel: str | None) -> int:
 
     if settings.slack_bot_token is None:
         require_for_serving(settings)
-    store = await Store.open(settings.pulse_db)  # first: it says clearly what is wrong with the path
+    store, keys = await open_store(settings)  # first: it says clearly what is wrong with the path or key
     try:
         with _only_digest_now(settings.pulse_db) as alone:
             if not alone:
@@ -112,7 +117,7 @@ async def _digest_now(settings: Settings, channel: str | None) -> int:
                     ["another `pulse digest --now` is posting from this database; nothing was posted — wait for it"],
                     EXIT_FAILED,
                 )
-            results = await build_bot(settings, store).digests.post_now(channel)
+            results = await build_bot(settings, store, keys=keys).digests.post_now(channel)
     finally:
         await store.close()
     if not results:
@@ -125,8 +130,8 @@ async def _digest_now(settings: Settings, channel: str | None) -> int:
 
 async def _services(settings: Settings) -> tuple[Store, Services]:
     """The store and services for a command that needs no Slack."""
-    store = await Store.open(settings.pulse_db)
-    return store, Services(settings=settings, store=store, directory=NoDirectory())
+    store, keys = await open_store(settings)
+    return store, Services(settings=settings, store=store, directory=NoDirectory(), key_setup=keys)
 
 
 async def _export_csv(settings: Settings, slug: str) -> str:
@@ -152,7 +157,7 @@ def _export(settings: Settings, slug: str, output: Path | None) -> int:
 
 
 async def _plan_and_apply(settings: Settings, config: PulseConfig, located: Located, dry_run: bool) -> list[Change]:
-    store = await Store.open(settings.pulse_db)
+    store, _ = await open_store(settings)  # the key is checked even though applying needs none
     try:
         service = ConfigService(store, settings, SystemClock())
         changes = await service.plan(config, located)
@@ -186,6 +191,14 @@ def _backup(settings: Settings, target: Path, force: bool) -> int:
         return _fail([f"{target} already exists; pass --force to overwrite it"], EXIT_USAGE)
     backup(settings.pulse_db, target)
     print(f"backed up {settings.pulse_db} to {target} (integrity check: ok)")
+    if settings.pulse_secret_key is not None:
+        where = "PULSE_SECRET_KEY, which is not in the backup"
+    else:
+        where = f"the key file {key_file_path(settings)}, which is not in the backup"
+    print(
+        f"the master key is {where}: keep a copy of it apart from the backups. Without it the answers of "
+        "surveys still open can no longer be changed or forgotten, and the bot will not start on this backup."
+    )
     return EXIT_OK
 
 
@@ -215,6 +228,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_digest_now(settings, args.channel))
     except SettingsError as exc:
         return _fail(exc.lines, EXIT_USAGE)
+    except (KeyProblem, WrongKey) as exc:
+        return _fail([str(exc)], EXIT_USAGE)
     except MigrationError as exc:
         return _fail([str(exc)], EXIT_FAILED)
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:

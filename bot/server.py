@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import Bot, build_bot
 from bot.inbound import MAX_BODY_BYTES, InboundError, check_signature, classify, parse_body
+from bot.key_file import open_store
 from bot.scheduler import create_scheduler, sync_digest_jobs
 from bot.settings import Settings, SettingsError
 from bot.signals import restore_signals, stop_on_signals
@@ -129,8 +130,13 @@ async def serve(settings: Settings, *, on_listening: Callable[[str], None] | Non
     """Run until SIGTERM or SIGINT; return the exit code."""
     stop = stop_on_signals()  # first: a stop while migrating or starting is a clean stop too
     try:
-        store = await Store.open(settings.pulse_db)
-        bot = build_bot(settings, store)
+        store, keys = await open_store(settings)
+        try:
+            bot = build_bot(settings, store, keys=keys)
+            await bot.services.keys.master()  # the check value recorded, older waves upgraded
+        except BaseException:
+            await store.close()
+            raise
     except BaseException:
         restore_signals()
         raise

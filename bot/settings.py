@@ -46,7 +46,8 @@ EXPECTED: dict[str, str] = {
     "PULSE_PORT": "a whole number from 0 to 65535",
     "PULSE_ADMINS": "comma-separated Slack user IDs, such as U012ABCDEF,U034GHIJKL",
     "PULSE_TIMEZONE": "an IANA time zone name, such as UTC or Europe/Berlin",
-    "PULSE_SECRET_KEY": "at least 32 characters of random text (or leave it unset to generate one)",
+    "PULSE_SECRET_KEY": "at least 32 characters of random text (or leave it unset to use the key file)",
+    "PULSE_KEY_FILE": "a path to the key file, such as ./pulse.db.key (created on first start when missing)",
     "PULSE_API_TOKEN": "at least 16 characters of random text (or leave it unset to turn the API off)",
     "PULSE_MIN_GROUP": "a whole number of at least 1",
     "PULSE_QUIET_HOURS": "HH:MM-HH:MM with the start before the end, such as 09:00-17:00, or off",
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     pulse_admins: Annotated[frozenset[str], NoDecode] = frozenset()
     pulse_timezone: str = "UTC"
     pulse_secret_key: SecretStr | None = None
+    pulse_key_file: Path | None = None
     pulse_api_token: SecretStr | None = None
     pulse_min_group: int = Field(default=5, ge=1)
     pulse_quiet_hours: Annotated[QuietHours | None, NoDecode] = QuietHours(time(9), time(17))
@@ -100,7 +102,14 @@ class Settings(BaseSettings):
             raise ValueError("not an app-level token")
         return v
 
-    @field_validator("slack_signing_secret", "slack_app_token", "pulse_api_token", "pulse_secret_key", mode="before")
+    @field_validator(
+        "slack_signing_secret",
+        "slack_app_token",
+        "pulse_api_token",
+        "pulse_secret_key",
+        "pulse_key_file",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

@@ -106,6 +106,12 @@ PULSE = Catalog(
             "send a touchpoint survey to these people now",
         ),
         Subcommand(
+            "close",
+            "/pulse close <slug> [nps|<touchpoint>]",
+            "owners",
+            "close the current stage's open survey now: no more answers, and they are no longer tied to anyone",
+        ),
+        Subcommand(
             "results",
             "/pulse results <slug> [stage]",
             "owners, champions, admins",
@@ -119,6 +125,6 @@ PULSE = Catalog(
         ),
         Subcommand("export", "/pulse export <slug>", "owners, admins", "a CSV of the answers (no names) by DM"),
         Subcommand("mydata", "/pulse mydata", "anyone", "what Rollout Pulse stores about you"),
-        Subcommand("forget-me", "/pulse forget-me", "anyone", "delete your deliveries and answers"),
+        Subcommand("forget-me", "/pulse forget-me", "anyone", "delete everything stored that names you"),
     ),
 )

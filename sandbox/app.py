@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 SAVE_EVERY_SECONDS = 2.0
 STATE_TABLE = "CREATE TABLE IF NOT EXISTS sandbox_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 API_TOKEN = "sandbox-touchpoint-api-token"
+SANDBOX_TIMEZONE = "Europe/Berlin"
 
 
 @dataclass
@@ -55,7 +57,7 @@ class Sandbox:
     # -- life cycle -----------------------------------------------------------------------------------
 
     async def start(self) -> str:
-        self.store = await Store.open(self.db)
+        self.store = await Store.open(self.db, day_zone=ZoneInfo(SANDBOX_TIMEZONE))
         saved = await self._load()
         workspace = restore(saved["workspace"]) if saved else Workspace()
         if saved:
@@ -72,10 +74,11 @@ class Sandbox:
             pulse_db=self.db,
             pulse_admins=seed.ADMIN,
             pulse_quiet_hours="off",  # the demo works at any hour
-            pulse_timezone="Europe/Berlin",
+            pulse_timezone=SANDBOX_TIMEZONE,
             pulse_api_token=API_TOKEN,
         )
         self.bot = build_bot(settings, self.store)
+        await self.bot.services.keys.master()  # its key file beside the database, as in production
         bot_url = await self._serve(build_web_app(settings, self.bot), "127.0.0.1", 0)
         self.transport = HttpTransport(f"{bot_url}/slack/events", self.standin.signing_secret)
         self.slack = SlackToBot(self.standin, self.transport)

@@ -8,14 +8,18 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.clock import epoch
 from bot.services import Services
 from bot.services.announcements import Announcement
+from bot.services.keys import new_wave_key, respondent_key
+from bot.services.metrics import day_of
 from handlers.blocks.announcement import build_announcement
 from sandbox.workspace import BOT_ID, BOT_USER_ID, Message, Workspace
 
 SLUG = "expense-tool"
+ZONE = ZoneInfo("Europe/Berlin")  # the sandbox's PULSE_TIMEZONE: answers are dated by its days
 ZONES = (
     "Europe/Berlin",
     "Europe/London",
@@ -300,6 +304,8 @@ async def rollout(services: Services, ws: Workspace, cast: Cast, now: datetime) 
                 (rid, stage, cast.owner, ts(opened), ts(opened) + 7 * 86400, ts(opened) + 7 * 86400),
             )
             wave = int(cur.lastrowid or 0)
+            # As in production: keys from the wave's own key, which is gone now that the wave closed.
+            wave_key = new_wave_key()
             for person in cohort:
                 answered = rng.random() < 0.75
                 await conn.execute(
@@ -310,33 +316,44 @@ async def rollout(services: Services, ws: Workspace, cast: Cast, now: datetime) 
                 if not answered:
                     continue
                 score = max(0, min(10, round(rng.gauss(mean, 1.5))))
-                key = f"seed-{wave}-{person}"
-                at = ts(opened) + rng.randrange(3600, 5 * 86400)
+                key = respondent_key(wave_key, person)
+                day = day_of(ts(opened) + rng.randrange(3600, 5 * 86400), ZONE)
                 await conn.execute(
-                    """INSERT INTO responses (wave_id, rollout_id, stage_id, kind, respondent_key, score, answered_at)
+                    """INSERT INTO responses (wave_id, rollout_id, stage_id, kind, respondent_key, score, answered_on)
                        VALUES (?, ?, ?, 'nps', ?, ?, ?)""",
-                    (wave, rid, stage, key, score, at),
+                    (wave, rid, stage, key, score, day),
                 )
                 if rng.random() < 0.25:
                     await conn.execute(
-                        """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_at)
+                        """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_on)
                            VALUES (?, ?, ?, ?, ?, ?)""",
-                        (wave, rid, stage, key, rng.choice(COMMENTS), at),
+                        (wave, rid, stage, key, rng.choice(COMMENTS), day),
                     )
         for key, scale_scores in (("onboarding", (5, 4, 4, 5, 3, 4, 5, 2)), ("submit", (6, 5, 7, 4, 6, 5, 6))):
             opened = now - timedelta(days=10)
+            closed = ts(opened) + 7 * 86400
             cur = await conn.execute(
-                """INSERT INTO waves (rollout_id, stage_id, kind, touchpoint_id, origin, opened_at, closes_at)
-                   VALUES (?, ?, 'touchpoint', ?, 'ask', ?, ?)""",
-                (rid, beta, touchpoints[key], ts(opened), ts(opened) + 7 * 86400),
+                """INSERT INTO waves
+                   (rollout_id, stage_id, kind, touchpoint_id, origin, opened_at, closes_at, closed_at)
+                   VALUES (?, ?, 'touchpoint', ?, 'ask', ?, ?, ?)""",
+                (rid, beta, touchpoints[key], ts(opened), closed, closed),
             )
             wave = int(cur.lastrowid or 0)
-            for i, score in enumerate(scale_scores):
+            wave_key = new_wave_key()
+            for person, score in zip(beta_people, scale_scores, strict=False):
                 await conn.execute(
                     """INSERT INTO responses
-                       (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_at)
+                       (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_on)
                        VALUES (?, ?, ?, 'touchpoint', ?, ?, ?, ?)""",
-                    (wave, rid, beta, touchpoints[key], f"seed-{key}-{i}", score, ts(opened) + 3600 * (i + 1)),
+                    (
+                        wave,
+                        rid,
+                        beta,
+                        touchpoints[key],
+                        respondent_key(wave_key, person),
+                        score,
+                        day_of(ts(opened), ZONE),
+                    ),
                 )
         await conn.execute(
             """INSERT INTO digest_subscriptions (channel_id, cron, timezone, source, created_by, created_at)

@@ -1,4 +1,4 @@
-"""The SQLite store: connection setup, transactions, the generated secret, online backup.
+"""The SQLite store: connection setup, transactions, online backup.
 
 One writer connection serialised by a lock (SQLite allows one writer at a time anyway; the lock
 keeps two coroutines from interleaving statements in one transaction) and one reader connection
@@ -12,13 +12,13 @@ import contextlib
 import logging
 import os
 import random
-import secrets
 import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -148,13 +148,28 @@ class _Claim:
             return self._abandoned
 
 
-async def _connect(path: Path, *, busy_timeout_ms: int, read_only: bool = False) -> aiosqlite.Connection:
+def day_function(zone: tzinfo) -> Callable[[int | float | None], str | None]:
+    """`pulse_day(unix seconds)`: the calendar day (YYYY-MM-DD) in `zone`, for SQL."""
+
+    def pulse_day(at: int | float | None) -> str | None:
+        return None if at is None else datetime.fromtimestamp(at, zone).date().isoformat()
+
+    return pulse_day
+
+
+async def _connect(
+    path: Path, *, busy_timeout_ms: int, read_only: bool = False, day_zone: tzinfo = UTC
+) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
     try:
         conn.row_factory = aiosqlite.Row
         await conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         await conn.execute("PRAGMA synchronous = FULL")
         await conn.execute("PRAGMA foreign_keys = ON")
+        # What is deleted is overwritten with zeros, not left in free pages: forget-me and a
+        # closed wave's key must be gone from the file, not only from the tables.
+        await conn.execute("PRAGMA secure_delete = ON")
+        await conn.create_function("pulse_day", 1, day_function(day_zone), deterministic=True)
         if read_only:
             await conn.execute("PRAGMA query_only = ON")
     except BaseException:
@@ -169,19 +184,19 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 
 async def _open_connections(
-    path: Path, run_migrations: bool
+    path: Path, run_migrations: bool, day_zone: tzinfo
 ) -> tuple[aiosqlite.Connection, aiosqlite.Connection, list[Migration]]:
     """The writer (in WAL mode, migrated) and the reader, retried while other processes open."""
     deadline = time.monotonic() + OPENING_DEADLINE_SECONDS
     while True:
         opened: list[aiosqlite.Connection] = []
         try:
-            writer = await _connect(path, busy_timeout_ms=OPENING_BUSY_TIMEOUT_MS)
+            writer = await _connect(path, busy_timeout_ms=OPENING_BUSY_TIMEOUT_MS, day_zone=day_zone)
             opened.append(writer)
             await writer.execute("PRAGMA journal_mode = WAL")
             applied = await migrate(writer) if run_migrations else []
             await writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            reader = await _connect(path, busy_timeout_ms=BUSY_TIMEOUT_MS, read_only=True)
+            reader = await _connect(path, busy_timeout_ms=BUSY_TIMEOUT_MS, read_only=True, day_zone=day_zone)
             return writer, reader, applied
         except sqlite3.OperationalError as exc:
             for conn in opened:
@@ -220,11 +235,12 @@ class Store:
         self.applied_at_open = applied_at_open or []
 
     @classmethod
-    async def open(cls, path: Path | str, *, run_migrations: bool = True) -> Store:
+    async def open(cls, path: Path | str, *, run_migrations: bool = True, day_zone: tzinfo = UTC) -> Store:
+        """`day_zone`: the time zone whose calendar days date answers (PULSE_TIMEZONE)."""
         path = Path(path)
         if path.parent and not path.parent.exists():
             raise FileNotFoundError(f"the folder for the database does not exist: {path.parent}")
-        writer, reader, applied = await _open_connections(path, run_migrations)
+        writer, reader, applied = await _open_connections(path, run_migrations, day_zone)
         return cls(path, writer, reader, applied)
 
     async def close(self) -> None:
@@ -422,19 +438,28 @@ class Store:
         rows = list(rows)
         await self.write(lambda conn: conn.executemany(sql, rows))
 
-    # -- the generated secret (SPEC §3.6) -----------------------------------------------------------
+    # -- leaving no trace ---------------------------------------------------------------------------
 
-    async def secret_key(self) -> str:
-        """The secret generated on first start and kept in the database."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('secret_key', ?)",
-                (secrets.token_hex(32),),
-            )
-            async with conn.execute("SELECT value FROM meta WHERE key = 'secret_key'") as cur:
+    async def wipe_journal(self, *, vacuum: bool = False) -> None:
+        """Move every committed page into the database file and empty the `-wal` file, so that
+        deleted bytes (zeroed in the database by secure_delete) survive in no older copy of a
+        page; with `vacuum`, also rebuild the file (after an upgrade that dropped whole tables)."""
+        async with self._write_lock:
+            await self._checkpoint()
+            if vacuum:
+                await self._writer.execute("VACUUM")
+                await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        # The reader holds no snapshot between reads, so a TRUNCATE checkpoint is not kept
+        # waiting; a busy one (another process reading) is tried again briefly.
+        for _ in range(50):
+            async with self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
                 row = await cur.fetchone()
-        assert row is not None
-        return str(row[0])
+            if row is not None and row[0] == 0:
+                return
+            await asyncio.sleep(0.02)
+        log.warning("the -wal file could not be emptied now (another process is reading); it will be later")
 
 
 def _give_up(claim: _Claim, future: asyncio.Future[Any], wait: float) -> None:

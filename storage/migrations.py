@@ -24,7 +24,7 @@ class MigrationError(Exception):
 
 
 _INITIAL = (
-    # Settings the bot keeps for itself, such as the generated secret key (SPEC §3.6).
+    # Settings the bot keeps for itself (since migration 5, never a key: only a key's check value).
     """CREATE TABLE meta (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
@@ -167,7 +167,7 @@ _INITIAL = (
     )""",
     "CREATE INDEX deliveries_due ON deliveries(not_before) WHERE status IN ('pending', 'sending')",
     "CREATE INDEX deliveries_user ON deliveries(user_id, created_at)",
-    # What was answered, keyed by HMAC(secret, wave_id:user_id), never by user ID (SPEC §3.6).
+    # What was answered, under a respondent key, never by user ID (rebuilt by migration 5).
     # rollout, stage, kind and touchpoint are copied from the wave so metrics need no join.
     """CREATE TABLE responses (
         id             INTEGER PRIMARY KEY,
@@ -289,11 +289,58 @@ _DIGEST_PARTS = (
     "CREATE INDEX responses_rollout_nps ON responses(rollout_id, kind, answered_at, score)",
 )
 
+# Answers nobody can tie to a person. Each wave gets its own key, kept only wrapped under the
+# master key (which never enters the database) and deleted when the wave closes. Answers and
+# comments are dated by the day in PULSE_TIMEZONE (`pulse_day`, registered on each connection),
+# and the tables have no rowid: their order on disk is that of the random respondent keys, never
+# that of the clicks. The keys of waves from before are dealt with at start-up (bot.key_file).
+_WAVE_KEYS = (
+    """CREATE TABLE wave_keys (
+        wave_id INTEGER PRIMARY KEY REFERENCES waves(id) ON DELETE CASCADE,
+        wrapped BLOB NOT NULL
+    )""",
+    """CREATE TABLE answers_by_day (
+        wave_id        INTEGER NOT NULL REFERENCES waves(id) ON DELETE CASCADE,
+        respondent_key TEXT NOT NULL,
+        rollout_id     INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        stage_id       INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        kind           TEXT NOT NULL CHECK (kind IN ('nps', 'touchpoint')),
+        touchpoint_id  INTEGER REFERENCES touchpoints(id) ON DELETE CASCADE,
+        score          REAL NOT NULL,
+        answered_on    TEXT NOT NULL CHECK (date(answered_on) IS answered_on),
+        PRIMARY KEY (wave_id, respondent_key)
+    ) WITHOUT ROWID""",
+    """INSERT INTO answers_by_day
+       SELECT wave_id, respondent_key, rollout_id, stage_id, kind, touchpoint_id, score, pulse_day(answered_at)
+       FROM responses""",
+    "DROP TABLE responses",
+    "ALTER TABLE answers_by_day RENAME TO responses",
+    "CREATE INDEX responses_stage ON responses(stage_id, kind, touchpoint_id)",
+    # NPS per period per rollout (digests, trends) reads this index alone, never the table.
+    "CREATE INDEX responses_rollout_nps ON responses(rollout_id, kind, answered_on, score)",
+    """CREATE TABLE comments_by_day (
+        wave_id        INTEGER NOT NULL REFERENCES waves(id) ON DELETE CASCADE,
+        respondent_key TEXT NOT NULL,
+        rollout_id     INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        stage_id       INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        body           TEXT NOT NULL CHECK (length(body) BETWEEN 1 AND 3000),
+        created_on     TEXT NOT NULL CHECK (date(created_on) IS created_on),
+        PRIMARY KEY (wave_id, respondent_key)
+    ) WITHOUT ROWID""",
+    """INSERT INTO comments_by_day
+       SELECT wave_id, respondent_key, rollout_id, stage_id, body, pulse_day(created_at) FROM comments""",
+    "DROP TABLE comments",
+    "ALTER TABLE comments_by_day RENAME TO comments",
+    "CREATE INDEX comments_rollout_day ON comments(rollout_id, created_on)",
+    "CREATE INDEX comments_stage_day ON comments(stage_id, created_on)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
     Migration(3, "time zone of each delivery", _DELIVERY_TZ),
     Migration(4, "digest parts", _DIGEST_PARTS),
+    Migration(5, "wave keys; answers dated by the day", _WAVE_KEYS),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

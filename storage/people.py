@@ -1,11 +1,37 @@
-"""What the store holds about one person: their deliveries, and forgetting them (SPEC §3.6)."""
+"""What the store holds about one person, and forgetting them: every row that names them.
+
+Answers and comments do not name anyone; the caller finds a person's own by their respondent
+keys, which exist only for waves still open.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.db import Store
 from storage.models import _Row
+
+# Stands where a forgotten person's ID stood (who made a change, who added someone).
+FORGOTTEN = "forgotten"
+
+# Columns that say who did something. A forgotten person's ID is replaced there, not deleted
+# with the row: the change happened; only who made it is forgotten.
+_ACTOR_COLUMNS = (
+    ("rollouts", "created_by"),
+    ("owners", "added_by"),
+    ("champions", "added_by"),
+    ("cohort_entries", "added_by"),
+    ("targets", "created_by"),
+    ("triggers", "created_by"),
+    ("digest_subscriptions", "created_by"),
+    ("waves", "opened_by"),
+    ("stage_transitions", "actor"),
+    ("audit_log", "actor"),
+)
+# Text that may mention the person among other things (JSON of changes, queued messages).
+_TEXT_COLUMNS = (("audit_log", "detail"), ("outbox", "payload"))
 
 
 class AskedRow(_Row):
@@ -16,11 +42,45 @@ class AskedRow(_Row):
     rollout_title: str
     kind: str
     touchpoint_label: str | None
+    scale: str | None  # the touchpoint's; None for NPS
     opened_at: int
+    open: bool
     status: str
     reason: str | None
     answered: bool
     sent_at: int | None
+
+
+class Role(_Row):
+    role: str  # owner | champion
+    slug: str
+    title: str
+    sole_owner: bool = False
+
+
+class Membership(_Row):
+    slug: str
+    title: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class OwnAnswer:
+    wave_id: int
+    score: float
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """Everything stored that names one person."""
+
+    roles: list[Role]
+    memberships: list[Membership]
+    asked: list[AskedRow]
+    changes_made: int  # history entries naming them as who made a change
+    cached_tz: str | None  # from the people cache
+    cached: bool
 
 
 class ExportRow(_Row):
@@ -30,7 +90,7 @@ class ExportRow(_Row):
     touchpoint: str | None
     score: float
     comment: str | None
-    answered_at: int
+    answered_on: str
 
 
 @dataclass(frozen=True)
@@ -38,6 +98,8 @@ class Forgotten:
     deliveries: int
     responses: int
     comments: int
+    roles: int = 0
+    memberships: int = 0
 
 
 class People:
@@ -47,7 +109,7 @@ class People:
     async def asked(self, user_id: str) -> list[AskedRow]:
         rows = await self.store.fetch_all(
             """SELECT d.id AS delivery_id, d.wave_id, r.title AS rollout_title, w.kind, t.label AS touchpoint_label,
-                      w.opened_at, d.status, d.reason, d.answered, d.sent_at
+                      t.scale, w.opened_at, w.closed_at IS NULL AS open, d.status, d.reason, d.answered, d.sent_at
                FROM deliveries d JOIN waves w ON w.id = d.wave_id JOIN rollouts r ON r.id = w.rollout_id
                LEFT JOIN touchpoints t ON t.id = w.touchpoint_id
                WHERE d.user_id = ? ORDER BY w.opened_at DESC, d.id DESC""",
@@ -55,35 +117,94 @@ class People:
         )
         return [AskedRow.from_row(r) for r in rows]
 
-    async def forget(self, user_id: str, keys: list[tuple[int, str]]) -> Forgotten:
-        """Delete a person's deliveries and, by their respondent keys, their answers and comments:
-        all in one transaction."""
-        responses = comments = 0
-        async with self.store.transaction() as conn:
+    async def record(self, user_id: str) -> PersonRecord:
+        roles = await self.store.fetch_all(
+            """SELECT 'owner' AS role, r.slug, r.title,
+                      (SELECT count(*) FROM owners o2 WHERE o2.rollout_id = r.id) = 1 AS sole_owner
+               FROM owners o JOIN rollouts r ON r.id = o.rollout_id WHERE o.user_id = ?
+               UNION ALL
+               SELECT 'champion', r.slug, r.title, 0 FROM champions c JOIN rollouts r ON r.id = c.rollout_id
+               WHERE c.user_id = ? ORDER BY 2, 1""",
+            (user_id, user_id),
+        )
+        memberships = await self.store.fetch_all(
+            """SELECT r.slug, r.title, s.name AS stage FROM cohort_entries e JOIN stages s ON s.id = e.stage_id
+               JOIN rollouts r ON r.id = s.rollout_id WHERE e.kind = 'user' AND e.ref = ?
+               ORDER BY r.slug, s.position""",
+            (user_id,),
+        )
+        changes = await self.store.fetch_value("SELECT count(*) FROM audit_log WHERE actor = ?", (user_id,))
+        cached = await self.store.fetch_one("SELECT tz FROM slack_users WHERE user_id = ?", (user_id,))
+        return PersonRecord(
+            roles=[Role.from_row(r) for r in roles],
+            memberships=[Membership.from_row(r) for r in memberships],
+            asked=await self.asked(user_id),
+            changes_made=int(changes or 0),
+            cached_tz=cached[0] if cached else None,
+            cached=cached is not None,
+        )
+
+    async def own_answers(self, keys: Sequence[tuple[int, str]]) -> list[OwnAnswer]:
+        """The answers (and comments) stored under these (wave, respondent key) pairs."""
+        found = []
+        for wave_id, key in keys:
+            row = await self.store.fetch_one(
+                """SELECT r.score, c.body FROM responses r
+                   LEFT JOIN comments c ON c.wave_id = r.wave_id AND c.respondent_key = r.respondent_key
+                   WHERE r.wave_id = ? AND r.respondent_key = ?""",
+                (wave_id, key),
+            )
+            if row is not None:
+                found.append(OwnAnswer(wave_id, float(row[0]), row[1]))
+        return found
+
+    async def forget(self, user_id: str, keys: Sequence[tuple[int, str]]) -> Forgotten:
+        """Delete every row that names the person, and their answers and comments under `keys`
+        (their respondent keys in open waves); replace their ID where it says who did something.
+        One transaction. The caller then empties the journal (`Store.wipe_journal`)."""
+
+        def forget_all(conn: sqlite3.Connection) -> Forgotten:
+            responses = comments = 0
             for wave_id, key in keys:
-                cur = await conn.execute(
-                    "DELETE FROM responses WHERE wave_id = ? AND respondent_key = ?", (wave_id, key)
+                args = (wave_id, key)
+                responses += conn.execute(
+                    "DELETE FROM responses WHERE wave_id = ? AND respondent_key = ?", args
+                ).rowcount
+                comments += conn.execute("DELETE FROM comments WHERE wave_id = ? AND respondent_key = ?", args).rowcount
+            # Their reminders and closing notices go with the deliveries (ON DELETE CASCADE).
+            deliveries = conn.execute("DELETE FROM deliveries WHERE user_id = ?", (user_id,)).rowcount
+            conn.execute("DELETE FROM outbox WHERE channel = ?", (user_id,))
+            roles = conn.execute("DELETE FROM owners WHERE user_id = ?", (user_id,)).rowcount
+            roles += conn.execute("DELETE FROM champions WHERE user_id = ?", (user_id,)).rowcount
+            memberships = conn.execute(
+                "DELETE FROM cohort_entries WHERE kind = 'user' AND ref = ?", (user_id,)
+            ).rowcount
+            conn.execute("DELETE FROM slack_users WHERE user_id = ?", (user_id,))
+            # The reasons they typed for their changes are their words too.
+            conn.execute("UPDATE stage_transitions SET reason = NULL WHERE actor = ?", (user_id,))
+            conn.execute("UPDATE audit_log SET reason = NULL WHERE actor = ?", (user_id,))
+            for table, column in _ACTOR_COLUMNS:
+                conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (FORGOTTEN, user_id))
+            for table, column in _TEXT_COLUMNS:
+                conn.execute(
+                    f"UPDATE {table} SET {column} = replace({column}, ?, ?) WHERE instr({column}, ?) > 0",
+                    (user_id, FORGOTTEN, user_id),
                 )
-                responses += cur.rowcount
-                cur = await conn.execute(
-                    "DELETE FROM comments WHERE wave_id = ? AND respondent_key = ?", (wave_id, key)
-                )
-                comments += cur.rowcount
-            cur = await conn.execute("DELETE FROM deliveries WHERE user_id = ?", (user_id,))
-            deliveries = cur.rowcount
-            await conn.execute("DELETE FROM slack_users WHERE user_id = ?", (user_id,))
-        return Forgotten(deliveries, responses, comments)
+            return Forgotten(deliveries, responses, comments, roles, memberships)
+
+        return await self.store.write(forget_all)
 
     async def export_rows(self, rollout_id: int) -> list[ExportRow]:
-        """One row per response: wave, stage, kind, touchpoint, score, comment, answered time.
-        No user ID and no respondent key leaves this query."""
+        """One row per response: wave, stage, kind, touchpoint, score, comment, the day answered.
+        No user ID and no respondent key leaves this query; within a day, rows come in the
+        order of the random respondent keys."""
         rows = await self.store.fetch_all(
             """SELECT r.wave_id AS wave, s.name AS stage, r.kind, t.key AS touchpoint, r.score, c.body AS comment,
-                      r.answered_at
+                      r.answered_on
                FROM responses r JOIN stages s ON s.id = r.stage_id
                LEFT JOIN touchpoints t ON t.id = r.touchpoint_id
                LEFT JOIN comments c ON c.wave_id = r.wave_id AND c.respondent_key = r.respondent_key
-               WHERE r.rollout_id = ? ORDER BY r.answered_at, r.id""",
+               WHERE r.rollout_id = ? ORDER BY r.answered_on, r.wave_id, r.respondent_key""",
             (rollout_id,),
         )
         return [ExportRow.from_row(r) for r in rows]

@@ -14,6 +14,7 @@ from typing import Literal
 import aiosqlite
 
 from storage.db import Store
+from storage.keys import destroy_wave_key
 from storage.models import Scale, Touchpoint, _Row
 
 DeliveryStatus = Literal["pending", "sending", "sent", "failed", "skipped"]
@@ -111,9 +112,8 @@ class SurveyMessage:
 
 
 class Comment(_Row):
-    id: int
     body: str
-    created_at: int
+    created_on: str  # YYYY-MM-DD: comments are dated by the day, never the time
 
 
 class NewDelivery:
@@ -176,6 +176,15 @@ class Surveys:
     async def waves_due_to_close(self, now: int) -> list[Wave]:
         rows = await self.store.fetch_all(
             "SELECT * FROM waves WHERE closed_at IS NULL AND closes_at <= ? ORDER BY id", (now,)
+        )
+        return [Wave.from_row(r) for r in rows]
+
+    async def open_waves_of(self, stage_id: int, kind: WaveKind, touchpoint_id: int | None) -> list[Wave]:
+        """The stage's waves of one survey that have not closed yet."""
+        rows = await self.store.fetch_all(
+            """SELECT * FROM waves WHERE stage_id = ? AND kind = ? AND touchpoint_id IS ? AND closed_at IS NULL
+               ORDER BY id""",
+            (stage_id, kind, touchpoint_id),
         )
         return [Wave.from_row(r) for r in rows]
 
@@ -292,6 +301,13 @@ class Surveys:
         )
         return [SurveyMessage(int(r[0]), str(r[1]), str(r[2]), bool(r[3])) for r in rows]
 
+    async def counts_answered(self, wave_id: int) -> int:
+        return int(
+            await self.store.fetch_value(
+                "SELECT count(*) FROM deliveries WHERE wave_id = ? AND answered = 1", (wave_id,)
+            )
+        )
+
     async def counts(self, wave_id: int) -> dict[str, int]:
         rows = await self.store.fetch_all(
             "SELECT status, count(*) FROM deliveries WHERE wave_id = ? GROUP BY status", (wave_id,)
@@ -312,19 +328,22 @@ class Surveys:
         )
         return str(value) if value is not None else None
 
-    async def comments_between(self, rollout_id: int, start: int, end: int, limit: int) -> list[Comment]:
+    # Within a day, comments come in the order of their random respondent keys: no order of writing.
+
+    async def comments_between(self, rollout_id: int, first_day: str, end_day: str, limit: int) -> list[Comment]:
+        """The newest comments dated from `first_day` up to (not including) `end_day`."""
         rows = await self.store.fetch_all(
-            """SELECT id, body, created_at FROM comments WHERE rollout_id = ? AND created_at >= ? AND created_at < ?
-               ORDER BY created_at DESC, id DESC LIMIT ?""",
-            (rollout_id, start, end, limit),
+            """SELECT body, created_on FROM comments WHERE rollout_id = ? AND created_on >= ? AND created_on < ?
+               ORDER BY created_on DESC, respondent_key LIMIT ?""",
+            (rollout_id, first_day, end_day, limit),
         )
         return [Comment.from_row(r) for r in rows]
 
-    async def recent_comments(self, stage_id: int, limit: int, since: int | None = None) -> list[Comment]:
+    async def recent_comments(self, stage_id: int, limit: int) -> list[Comment]:
         rows = await self.store.fetch_all(
-            """SELECT id, body, created_at FROM comments WHERE stage_id = ? AND created_at >= ?
-               ORDER BY created_at DESC, id DESC LIMIT ?""",
-            (stage_id, since or 0, limit),
+            """SELECT body, created_on FROM comments WHERE stage_id = ?
+               ORDER BY created_on DESC, respondent_key LIMIT ?""",
+            (stage_id, limit),
         )
         return [Comment.from_row(r) for r in rows]
 
@@ -398,18 +417,19 @@ def _require_open(conn: sqlite3.Connection, wave_id: int, now: int) -> None:
 
 
 def record_answer(
-    conn: sqlite3.Connection, *, wave: Wave, delivery_id: int, respondent_key: str, score: float, now: int
+    conn: sqlite3.Connection, *, wave: Wave, delivery_id: int, respondent_key: str, score: float, day: str
 ) -> bool:
     """Within a `Store.write` job that has checked the wave is open: the person's answer in
-    this wave (a second answer replaces the first), and their delivery marked answered. True if
-    they have also left a comment (the thank-you message says so)."""
+    this wave (a second answer replaces the first), dated by the day only, and their delivery
+    marked answered (with no time). True if they have also left a comment (the thank-you
+    message says so)."""
     conn.execute(
         """INSERT INTO responses
-           (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_at)
+           (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_on)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (wave_id, respondent_key) DO UPDATE SET score = excluded.score,
-           answered_at = excluded.answered_at""",
-        (wave.id, wave.rollout_id, wave.stage_id, wave.kind, wave.touchpoint_id, respondent_key, score, now),
+           answered_on = excluded.answered_on""",
+        (wave.id, wave.rollout_id, wave.stage_id, wave.kind, wave.touchpoint_id, respondent_key, score, day),
     )
     conn.execute("UPDATE deliveries SET answered = 1 WHERE id = ?", (delivery_id,))
     # A reminder not sent yet is no longer needed.
@@ -420,21 +440,23 @@ def record_answer(
     return commented is not None
 
 
-def record_comment(conn: sqlite3.Connection, *, wave: Wave, respondent_key: str, body: str, now: int) -> None:
+def record_comment(conn: sqlite3.Connection, *, wave: Wave, respondent_key: str, body: str, now: int, day: str) -> None:
     """A `Store.write` job: the person's comment in this wave (a second replaces the first)."""
     _require_open(conn, wave.id, now)
     conn.execute(
-        """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_at)
+        """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_on)
            VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (wave_id, respondent_key)
-           DO UPDATE SET body = excluded.body, created_at = excluded.created_at""",
-        (wave.id, wave.rollout_id, wave.stage_id, respondent_key, body, now),
+           DO UPDATE SET body = excluded.body, created_on = excluded.created_on""",
+        (wave.id, wave.rollout_id, wave.stage_id, respondent_key, body, day),
     )
 
 
 async def close_wave(conn: aiosqlite.Connection, wave_id: int, now: int) -> int:
-    """Close a wave; deliveries still waiting are skipped. Returns how many were skipped."""
+    """Close a wave and destroy its key; deliveries still waiting are skipped. Returns how many
+    were skipped."""
     await conn.execute("UPDATE waves SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (now, wave_id))
+    await destroy_wave_key(conn, wave_id)
     cur = await conn.execute(
         """UPDATE deliveries SET status = 'skipped', reason = 'the survey closed before it could be sent'
            WHERE wave_id = ? AND status = 'pending'""",

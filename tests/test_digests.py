@@ -31,7 +31,7 @@ PERIOD_END = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 PREVIOUS_START = datetime(2026, 11, 9, 8, 0, tzinfo=UTC)
 
 
-COMMENT = "INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_at)"
+COMMENT = "INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_on)"
 
 
 def at(day: int, hour: int = 12, month: int = 11) -> int:
@@ -88,8 +88,8 @@ class Seed:
         kind = "touchpoint" if touchpoint else "nps"
         await self.store.executemany(
             """INSERT INTO responses
-               (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+               (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_on)
+               VALUES (?, ?, ?, ?, ?, ?, ?, pulse_day(?))""",
             [(wid, rid, sid, kind, touchpoint, f"k{self.id()}", s, when + i) for i, s in enumerate(scores)],
         )
 
@@ -131,7 +131,7 @@ async def seed(store: Store) -> None:
     await s.answers(tp, 1, 12, [5, 4, 4, 2, 1], at(19), touchpoint=21)
     for i, body in enumerate(["too many clicks", "great export", "slow on phones", "love it"]):
         await store.execute(
-            f"{COMMENT} VALUES (?, 1, 12, ?, ?, ?)",
+            f"{COMMENT} VALUES (?, 1, 12, ?, ?, pulse_day(?))",
             (now, f"c{i}", body, at(19 + i)),
         )
     # Wiki: three answers only
@@ -139,7 +139,7 @@ async def seed(store: Store) -> None:
     wiki = await s.wave(2, 13, at(17))
     await s.answers(wiki, 2, 13, [10, 10, 10], at(17))
     await store.execute(
-        f"{COMMENT} VALUES (?, 2, 13, 'w', 'secret', ?)",
+        f"{COMMENT} VALUES (?, 2, 13, 'w', 'secret', pulse_day(?))",
         (wiki, at(17)),
     )
 

@@ -133,8 +133,13 @@ async def test_mydata_lists_what_is_stored_and_says_answers_are_not_linked(
     cohort = people(standin, 2)
     await first_one_answered(bot, standin, world, cohort, 7)
     mine = await bot.ask(cohort[0], "mydata", command="/pulse")
-    assert "1 survey for you" in mine and "Expense tool · NPS" in mine and "· answered" in mine
-    assert "not linked to you" in mine
+    assert "1 survey for you" in mine and "Expense tool · NPS" in mine
+    # While the wave is open the person sees their own answer; nobody else is shown it.
+    assert "you answered *7*" in mine and "only you see this, until the survey closes" in mine
+    assert "named in the alpha cohort of Expense tool" in mine
+    assert "When the survey closes its secret key is destroyed" in mine
+    other = await bot.ask(cohort[1], "mydata", command="/pulse")
+    assert "not answered" in other and "you answered" not in other
     assert "No surveys have been sent to you" in await bot.ask(world.stranger, "mydata", command="/pulse")
 
 
@@ -187,8 +192,12 @@ async def test_the_export_has_one_row_per_response_and_no_ids(
     files = [standin.workspace.files[f] for m in standin.workspace.dms_to(world.owner) for f in m.files]
     [exported] = [f for f in files if f.name == "expense-tool-responses.csv"]
     rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
-    assert [r["score"] for r in rows] == ["10", "6", "8"]
-    assert [r["comment"] for r in rows] == ["", 'Too slow, "really", on phones', ""]
+    # Rows come in the order of the random respondent keys, not of the clicks; the comment stays
+    # with its own score.
+    assert sorted((r["score"], r["comment"]) for r in rows) == [
+        ("10", ""), ("6", 'Too slow, "really", on phones'), ("8", "")
+    ]  # fmt: skip
+    assert {r["answered_on"] for r in rows} == {"2026-11-23"}
     assert set(rows[0]) == {"wave", "stage", "survey", "touchpoint", "score", "comment", "answered_on"}
     assert all(r["stage"] == "alpha" and r["survey"] == "nps" for r in rows)
     keys = [str(r[0]) for r in await store.fetch_all("SELECT respondent_key FROM responses")]

@@ -9,6 +9,7 @@ from bot.clock import Clock, SystemClock
 from bot.services.digests import DigestService
 from bot.services.directory import Directory
 from bot.services.home import HomeService
+from bot.services.keys import KeyRing, KeySetup
 from bot.services.privacy import PrivacyService
 from bot.services.rollouts import RolloutService
 from bot.services.surveys import SurveyService
@@ -26,6 +27,10 @@ class Services:
     store: Store
     directory: Directory
     clock: Clock = field(default_factory=SystemClock)
+    # The master key, checked before the store was opened (bot.key_file); None: found the same
+    # way when first needed.
+    key_setup: KeySetup | None = None
+    keys: KeyRing = field(init=False)
     seen_events: SeenEvents = field(init=False)
     rollouts: RolloutService = field(init=False)
     surveys: SurveyService = field(init=False)
@@ -34,12 +39,20 @@ class Services:
     home: HomeService = field(init=False)
 
     def __post_init__(self) -> None:
+        self.keys = KeyRing(self.store, self._key_setup)
         self.seen_events = SeenEvents(self.store)
         self.rollouts = RolloutService(self.store, self.settings, self.clock)
-        self.surveys = SurveyService(self.store, self.settings, self.clock, self.rollouts)
+        self.surveys = SurveyService(self.store, self.settings, self.clock, self.rollouts, self.keys)
         self.digests = DigestService(self.store, self.settings, self.clock, self.rollouts)
-        self.privacy = PrivacyService(People(self.store), self.rollouts, self.surveys.secret)
+        self.privacy = PrivacyService(People(self.store), self.rollouts, self.keys, self.settings)
         self.home = HomeService(self.settings, self.clock, self.rollouts, self.surveys)
+
+    def _key_setup(self) -> KeySetup:
+        if self.key_setup is None:
+            from bot.key_file import prepare_master_key  # reads the key file: only when not given
+
+            self.key_setup = prepare_master_key(self.settings)
+        return self.key_setup
 
     def on_queued(self, *, outbox: Callable[[], None], deliveries: Callable[[], None]) -> None:
         """Tell the senders when something was queued for them."""

@@ -83,6 +83,8 @@ class Period:
 
     start: datetime
     end: datetime
+    # A period that runs up to this moment (a digest asked for now) rather than to a fire time.
+    up_to_now: bool = False
 
     @property
     def start_at(self) -> int:
@@ -118,6 +120,19 @@ def period_ending(trigger: CronTrigger, end: datetime) -> Period:
     """The period a digest firing at `end` covers: since the fire time before it."""
     start = latest_fire(trigger, end - timedelta(microseconds=1))
     return Period(start if start is not None else end - timedelta(days=7), end)
+
+
+def more_than_daily(trigger: CronTrigger, after: datetime, fires: int = 400) -> bool:
+    """True if the schedule fires twice within some day (looked at over its next `fires` times)."""
+    previous = next_fire(trigger, after)
+    for _ in range(fires):
+        if previous is None:
+            return False
+        following = next_fire(trigger, previous)
+        if following is not None and following - previous < timedelta(days=1):
+            return True
+        previous = following
+    return False
 
 
 def periods_ending(trigger: CronTrigger, end: datetime, count: int) -> list[Period]:

@@ -122,7 +122,7 @@ class DigestService:
         digest up to this moment."""
         periods = self.periods(subscription, now)
         if periods[-1].end < now:
-            periods = [*periods[1:], Period(periods[-1].end, now)]
+            periods = [*periods[1:], Period(periods[-1].end, now, up_to_now=True)]
         return periods
 
     async def compute(self, periods: list[Period], tz: ZoneInfo | None = None) -> DigestContent:
@@ -139,15 +139,19 @@ class DigestService:
     async def _rollout(self, detail: RolloutDetail, periods: list[Period], tz: ZoneInfo) -> RolloutDigest:
         min_group = self.settings.pulse_min_group
         period = periods[-1]
+        # Answers are dated by the day in PULSE_TIMEZONE: each period takes whole days.
+        windows = [Window.of(p.start_at, p.end_at, self.settings.tz, through_end_day=p.up_to_now) for p in periods]
+        window = windows[-1]
         metrics = await rollout_metrics(
             self.store,
             rollout_id=detail.rollout.id,
             touchpoints=detail.touchpoints,
             min_group=min_group,
-            window=Window(period.start_at, period.end_at),
+            window=window,
         )
         boundaries = [periods[0].start_at, *(p.end_at for p in periods)]
-        counts = await nps_by_period(self.store, detail.rollout.id, boundaries)
+        period_days = [str(windows[0].first_day), *(str(w.end_day) for w in windows)]
+        counts = await nps_by_period(self.store, detail.rollout.id, period_days)
         trend = []
         for p, histogram in zip(periods, counts, strict=True):
             n = sum(histogram.values())
@@ -165,7 +169,7 @@ class DigestService:
         comments = []
         if metrics.enough:
             comments = await self.surveys.comments_between(
-                detail.rollout.id, period.start_at, period.end_at, DIGEST_COMMENTS
+                detail.rollout.id, str(window.first_day), str(window.end_day), DIGEST_COMMENTS
             )
         transitions = await self.rollouts.rollouts.transitions(detail.rollout.id)
         return RolloutDigest(

@@ -12,7 +12,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Literal, TypeVar
 
 from storage.db import Store
 from storage.models import GateRecord, Scale, Target, Touchpoint
@@ -188,22 +189,53 @@ class StageMetrics:
         return self.respondents >= self.min_group
 
 
+def day_of(at: int | float, zone: tzinfo) -> str:
+    """The calendar day (YYYY-MM-DD) of a moment in `zone`: how answers are dated."""
+    return datetime.fromtimestamp(at, zone).date().isoformat()
+
+
+def day_after(day: str) -> str:
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+
+
 @dataclass(frozen=True)
 class Window:
-    """Half-open time window [start, end) in Unix seconds; None means unbounded."""
+    """A period: waves opened in [start, end) (Unix seconds), and answers dated from `first_day`
+    up to, not including, `end_day` (YYYY-MM-DD). None means unbounded."""
 
     start: int | None = None
     end: int | None = None
+    first_day: str | None = None
+    end_day: str | None = None
+
+    @classmethod
+    def of(cls, start: int, end: int, zone: tzinfo, *, through_end_day: bool = False) -> Window:
+        """Answers are dated by the day, so a period holds the days from the one it starts on
+        to the one before it ends on: every day lands in exactly one period of a schedule, and
+        only once it is over. `through_end_day`: a period that runs up to now takes today too."""
+        end_day = day_of(end, zone)
+        return cls(start, end, day_of(start, zone), day_after(end_day) if through_end_day else end_day)
 
     def sql(self, column: str) -> tuple[str, list[int]]:
-        clauses, params = [], []
-        if self.start is not None:
-            clauses.append(f"{column} >= ?")
-            params.append(self.start)
-        if self.end is not None:
-            clauses.append(f"{column} < ?")
-            params.append(self.end)
-        return (" AND " + " AND ".join(clauses)) if clauses else "", params
+        return _range_sql(column, self.start, self.end)
+
+    def day_sql(self, column: str) -> tuple[str, list[str]]:
+        return _range_sql(column, self.first_day, self.end_day)
+
+
+R = TypeVar("R", int, str)
+
+
+def _range_sql(column: str, low: R | None, high: R | None) -> tuple[str, list[R]]:
+    clauses: list[str] = []
+    params: list[R] = []
+    if low is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(low)
+    if high is not None:
+        clauses.append(f"{column} < ?")
+        params.append(high)
+    return (" AND " + " AND ".join(clauses)) if clauses else "", params
 
 
 def compute_metrics(
@@ -278,7 +310,7 @@ async def scoped_metrics(
 ) -> StageMetrics:
     # The answers are counted per score in SQL: histograms, not rows, reach Python.
     window = window or Window()
-    answered_sql, answered_params = window.sql("answered_at")
+    answered_sql, answered_params = window.day_sql("answered_on")
     rows = await store.fetch_all(
         f"""SELECT kind, touchpoint_id, score, count(*) FROM responses
             WHERE {column} = ?{answered_sql} GROUP BY kind, touchpoint_id, score""",
@@ -308,19 +340,19 @@ async def scoped_metrics(
     )
 
 
-async def nps_by_period(store: Store, rollout_id: int, boundaries: Sequence[int]) -> list[Counter[float]]:
-    """NPS answers of a rollout per period, as histograms, for periods [b0, b1), [b1, b2) …
+async def nps_by_period(store: Store, rollout_id: int, days: Sequence[str]) -> list[Counter[float]]:
+    """NPS answers of a rollout per period, as histograms, for the days [d0, d1), [d1, d2) …
     One query for all periods."""
-    if len(boundaries) < 2:
+    if len(days) < 2:
         return []
-    cases = " ".join(f"WHEN answered_at < {int(b)} THEN {i}" for i, b in enumerate(boundaries[1:]))
+    cases = " ".join(f"WHEN answered_on < ? THEN {i}" for i in range(len(days) - 1))
     rows = await store.fetch_all(
         f"""SELECT CASE {cases} END AS period, score, count(*) FROM responses
-            WHERE rollout_id = ? AND kind = 'nps' AND answered_at >= ? AND answered_at < ?
+            WHERE rollout_id = ? AND kind = 'nps' AND answered_on >= ? AND answered_on < ?
             GROUP BY period, score""",
-        (rollout_id, int(boundaries[0]), int(boundaries[-1])),
+        (*days[1:], rollout_id, days[0], days[-1]),
     )
-    periods: list[Counter[float]] = [Counter() for _ in boundaries[1:]]
+    periods: list[Counter[float]] = [Counter() for _ in days[1:]]
     for period, score, count in rows:
         periods[int(period)][float(score)] += int(count)
     return periods

@@ -1,43 +1,54 @@
-"""Answers are stored under a respondent key, never a Slack user ID (SPEC §3.6); people can see
-what is stored about them and have it deleted; exports carry no identities."""
+"""What is stored about a person, and forgetting them; exports that carry no identities.
+
+Answers are stored under a respondent key derived from the wave's own key, never a Slack user
+ID. While a wave is open, its key lets a person see, change and delete their own answer; once
+it closes, the key is destroyed and nobody can tell which answer was whose.
+"""
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import hmac
 import io
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 from bot.services.errors import NotAllowed
+from bot.services.keys import KeyRing
 from bot.services.rollouts import RolloutService
-from storage.people import AskedRow, Forgotten, People
-
-
-def respondent_key(secret: str, wave_id: int, user_id: str) -> str:
-    """HMAC-SHA256(secret, "wave_id:user_id"): stable for one person in one wave, so an answer
-    can be changed and a person forgotten, but not readable back into a user ID."""
-    return hmac.new(secret.encode(), f"{wave_id}:{user_id}".encode(), hashlib.sha256).hexdigest()
-
+from bot.settings import Settings
+from storage.people import Forgotten, OwnAnswer, People, PersonRecord
 
 EXPORT_HEADER = ("wave", "stage", "survey", "touchpoint", "score", "comment", "answered_on")
 
 
+@dataclass(frozen=True)
+class MyData:
+    record: PersonRecord
+    own: dict[int, OwnAnswer]  # their answer (and comment) per open wave, seen only by them
+    min_group: int
+
+
 class PrivacyService:
-    def __init__(self, people: People, rollouts: RolloutService, secret: Callable[[], Awaitable[str]]) -> None:
+    def __init__(self, people: People, rollouts: RolloutService, keys: KeyRing, settings: Settings) -> None:
         self.people = people
         self.rollouts = rollouts
-        self._secret = secret  # the survey service's: one source of the key
+        self.keys = keys
+        self.settings = settings
 
-    async def mydata(self, user: str) -> list[AskedRow]:
-        return await self.people.asked(user)
+    async def mydata(self, user: str) -> MyData:
+        record = await self.people.record(user)
+        keys = await self.keys.respondent_keys(user, [row.wave_id for row in record.asked if row.open])
+        own = {a.wave_id: a for a in await self.people.own_answers(sorted(keys.items()))}
+        return MyData(record, own, self.settings.pulse_min_group)
 
     async def forget(self, user: str) -> Forgotten:
-        secret = await self._secret()
+        """Delete everything that names the person and their answers in open waves (answers of
+        closed waves are no longer tied to anyone); then empty the journal, so that their ID and
+        words are in no byte of the database files."""
         asked = await self.people.asked(user)
-        keys = sorted({(row.wave_id, respondent_key(secret, row.wave_id, user)) for row in asked})
-        return await self.people.forget(user, keys)
+        keys = await self.keys.respondent_keys(user, [row.wave_id for row in asked if row.open])
+        done = await self.people.forget(user, sorted(keys.items()))
+        await self.people.store.wipe_journal()
+        return done
 
     async def export_csv(self, actor: str, slug: str) -> tuple[str, str]:
         """(file name, CSV text) of a rollout's answers, for its owners and admins."""
@@ -54,8 +65,15 @@ class PrivacyService:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(EXPORT_HEADER)
         for row in await self.people.export_rows(rollout_id):
-            day = datetime.fromtimestamp(row.answered_at, UTC).date().isoformat()
             writer.writerow(
-                (row.wave, row.stage, row.kind, row.touchpoint or "", f"{row.score:g}", row.comment or "", day)
+                (
+                    row.wave,
+                    row.stage,
+                    row.kind,
+                    row.touchpoint or "",
+                    f"{row.score:g}",
+                    row.comment or "",
+                    row.answered_on,
+                )
             )
         return buffer.getvalue()

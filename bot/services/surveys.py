@@ -16,14 +16,15 @@ from bot.clock import Clock, epoch
 from bot.services import inputs
 from bot.services.directory import Directory
 from bot.services.errors import BadInput, Conflict, DomainError, NotAllowed, NotFound
+from bot.services.keys import KeyRing, new_wave_key, respondent_key
 from bot.services.metrics import StageMetrics
-from bot.services.privacy import respondent_key
 from bot.services.quiet_hours import next_send_time, zone
 from bot.services.rollouts import CohortRef, RolloutService, channel_with_bot, expand, resolve_cohort
 from bot.services.scales import SurveyScale, parse_score
 from bot.settings import Settings
 from storage import surveys as repo
 from storage.db import Store, WriteJob
+from storage.keys import insert_wave_key_async, wrapped_in
 from storage.models import RolloutStatus, Scale, Stage, Touchpoint
 from storage.outbox import enqueue
 from storage.rollouts import RolloutDetail
@@ -107,6 +108,7 @@ class SurveyService:
         settings: Settings,
         clock: Clock,
         rollouts: RolloutService,
+        keys: KeyRing,
         on_deliveries: Callable[[], None] = lambda: None,
         on_outbox: Callable[[], None] = lambda: None,
     ) -> None:
@@ -114,19 +116,24 @@ class SurveyService:
         self.settings = settings
         self.clock = clock
         self.rollouts = rollouts
+        self.keys = keys
         self.surveys = Surveys(store)
         self.on_deliveries = on_deliveries
         self.on_outbox = on_outbox
-        self._secret: str | None = None
 
     def _now(self) -> int:
         return epoch(self.clock.now())
 
-    async def secret(self) -> str:
-        if self._secret is None:
-            configured = self.settings.pulse_secret_key
-            self._secret = configured.get_secret_value() if configured else await self.store.secret_key()
-        return self._secret
+    def _today(self) -> str:
+        """Answers and comments are dated by this day (in PULSE_TIMEZONE), never by the time."""
+        return self.clock.now().astimezone(self.settings.tz).date().isoformat()
+
+    async def _respondent_key(self, wave: Wave, user: str, closed: str, *, field: str | None = None) -> str:
+        """The person's key in an open wave; SurveyClosed once the wave's key is gone."""
+        wave_key = await self.keys.wave_key(wave.id) if wave.is_open(self._now()) else None
+        if wave_key is None:
+            raise SurveyClosed(closed, field=field)
+        return respondent_key(wave_key, user)
 
     # -- permissions --------------------------------------------------------------------------------
 
@@ -309,6 +316,7 @@ class SurveyService:
         wave_id = None
         ids: dict[str, int] = {}
         if any(d.status == "pending" for d in plan) or origin in ("api", "ask", "on-join"):
+            master = await self.keys.master()
             async with self.store.transaction() as conn:
                 wave_id = await repo.insert_wave(
                     conn,
@@ -321,6 +329,8 @@ class SurveyService:
                     opened_at=now,
                     closes_at=now + self.settings.pulse_wave_days * DAY,
                 )
+                # The wave's own key, kept only wrapped under the master key, until it closes.
+                await insert_wave_key_async(conn, wave_id, master.wrap(wave_id, new_wave_key()))
                 ids = await repo.insert_deliveries(conn, wave_id, plan, now)
             self.on_deliveries()
         pending = [d for d in plan if d.status == "pending"]
@@ -386,20 +396,21 @@ class SurveyService:
         The busiest request there is: the click is checked and written in one job on the
         writer's thread (one hop, group-committed with other clicks), so that the checks see
         the same state the answer is written into."""
-        secret, now = await self.secret(), self._now()
+        master, now, day = await self.keys.master(), self._now(), self._today()
 
         def check_and_write(conn: sqlite3.Connection) -> Answered:
             wave, delivery, view = self._own(repo.clicked_survey(conn, delivery_id), user, wave_id, delivery_id)
-            if not wave.is_open(now):
+            wrapped = wrapped_in(conn, wave.id) if wave.is_open(now) else None
+            if wrapped is None:
                 raise SurveyClosed(
                     "This survey has closed, so answers are no longer collected. Thank you all the same!"
                 )
             score = parse_score(view.scale, score_text)
             if score is None:
                 raise BadInput(f"“{score_text[:20]}” is not an answer to this question.")
-            key = respondent_key(secret, wave.id, user)
+            key = respondent_key(master.unwrap(wave.id, wrapped), user)
             commented = repo.record_answer(
-                conn, wave=wave, delivery_id=delivery.id, respondent_key=key, score=score, now=now
+                conn, wave=wave, delivery_id=delivery.id, respondent_key=key, score=score, day=day
             )
             return Answered(view, score, commented, delivery.dm_channel, delivery.message_ts)
 
@@ -407,28 +418,26 @@ class SurveyService:
 
     async def current_answer(self, user: str, wave_id: int, delivery_id: int) -> tuple[SurveyView, float | None]:
         wave, _, view = await self._own_survey(user, wave_id, delivery_id)
-        if not wave.is_open(self._now()):
-            raise SurveyClosed("This survey has closed, so answers can no longer change.")
-        key = respondent_key(await self.secret(), wave.id, user)
+        key = await self._respondent_key(wave, user, "This survey has closed, so answers can no longer change.")
         return view, await self.surveys.answer(wave.id, key)
 
     async def existing_comment(self, user: str, wave_id: int, delivery_id: int) -> str | None:
         wave, _, _ = await self._own_survey(user, wave_id, delivery_id)
-        return await self.surveys.comment(wave.id, respondent_key(await self.secret(), wave.id, user))
+        key = await self._respondent_key(wave, user, "This survey has closed, so comments are no longer collected.")
+        return await self.surveys.comment(wave.id, key)
 
     async def comment(self, user: str, wave_id: int, delivery_id: int, text: str | None) -> None:
         wave, _, _ = await self._own_survey(user, wave_id, delivery_id)
-        if not wave.is_open(self._now()):
-            raise SurveyClosed("This survey has closed, so comments are no longer collected.", field="comment")
+        closed = "This survey has closed, so comments are no longer collected."
+        key = await self._respondent_key(wave, user, closed, field="comment")
         body = inputs.multiline_text(text or "")
         if not body:
             raise BadInput("Write a comment, or close this window.", field="comment")
         if len(body) > COMMENT_MAX:
             raise BadInput(f"The comment is {len(body)} characters long; keep it to {COMMENT_MAX}.", field="comment")
-        key = respondent_key(await self.secret(), wave.id, user)
         await self._write_while_open(
-            partial(repo.record_comment, wave=wave, respondent_key=key, body=body, now=self._now()),
-            "This survey has closed, so comments are no longer collected.",
+            partial(repo.record_comment, wave=wave, respondent_key=key, body=body, now=self._now(), day=self._today()),
+            closed,
             field="comment",
         )
 
@@ -473,15 +482,41 @@ class SurveyService:
 
     async def close_due_waves(self) -> int:
         """Close waves past PULSE_WAVE_DAYS; their messages are updated to say so."""
+        return await self._close(await self.surveys.waves_due_to_close(self._now()))
+
+    async def close_now(self, actor: str, slug: str, survey: str | None) -> tuple[str, int, int]:
+        """`/pulse close`: the current stage's open waves of one survey (NPS unless a touchpoint is
+        named) close now, exactly as on schedule. (what was closed, waves closed, answers kept)."""
+        detail = await self.rollouts.get(slug)
+        self.rollouts.require_owner(detail, actor)
+        stage = detail.current
+        if stage is None:
+            raise Conflict(f"{detail.rollout.slug} has not started, so it has no surveys to close.")
+        touchpoint = None if survey in (None, "nps") else await self.touchpoint(detail, survey)
+        what = f"the {touchpoint.key} touchpoint survey" if touchpoint else "the NPS survey"
+        kind: WaveKind = "touchpoint" if touchpoint else "nps"
+        waves = await self.surveys.open_waves_of(stage.id, kind, touchpoint.id if touchpoint else None)
+        if not waves:
+            raise Conflict(f"{detail.rollout.slug} has no open wave of {what} in {stage.name}: nothing to close.")
+        answers = 0
+        for wave in waves:
+            answers += await self.surveys.counts_answered(wave.id)
+        await self._close(waves)
+        return what, len(waves), answers
+
+    async def _close(self, waves: Sequence[Wave]) -> int:
+        """Close the waves: keys destroyed, pending surveys skipped, every message of theirs
+        updated to say so. Each wave in one transaction; then the journal is emptied, so the
+        destroyed keys survive in no older copy of a page."""
         now = self._now()
-        waves = await self.surveys.waves_due_to_close(now)
         for wave in waves:
             messages = await self.surveys.survey_messages(wave.id)
+            question = await self.surveys.question(wave.id)
             async with self.store.transaction() as conn:
                 skipped = await repo.close_wave(conn, wave.id, now)
                 for message in messages:
                     notice = SurveyNotice(
-                        view=await self.view_of(wave, message.delivery_id),
+                        view=self._view(wave, message.delivery_id, *question),
                         channel=message.channel,
                         ts=message.ts,
                         answered=message.answered,
@@ -498,6 +533,7 @@ class SurveyService:
             if skipped:
                 log.info("wave %d closed; %d surveys still waiting were not sent", wave.id, skipped)
         if waves:
+            await self.store.wipe_journal()
             self.on_outbox()
         return len(waves)
 

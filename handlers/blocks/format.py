@@ -8,12 +8,15 @@ from zoneinfo import ZoneInfo
 from bot.services.metrics import NpsSummary, StageMetrics
 from handlers.blocks.text import escape
 from storage.models import GateRecord
+from storage.people import FORGOTTEN
 
 GATE_ICONS = {"pass": "✅", "fail": "❌", "not_enough_data": "⏳"}
 OP_SHOWN = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "="}
 
 
 def user(user_id: str) -> str:
+    if user_id == FORGOTTEN:
+        return "_a person who asked to be forgotten_"
     return f"<@{user_id}>"
 
 

@@ -4,14 +4,40 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.services.privacy import MyData
+from bot.services.scales import SurveyScale, choice_for
 from handlers.blocks.text import Block, Message, context, escape, plain, section, sections_from_lines
 from handlers.ids import Action
-from storage.people import AskedRow, Forgotten
+from storage.people import AskedRow, Forgotten, OwnAnswer, PersonRecord
 
 LISTED = 30
 
+# What happens to answers, said the same way wherever people read about it.
+HOW_ANSWERS_ARE_KEPT = (
+    "*How your answers are kept.* Answers and comments are stored apart from the list of who was asked, "
+    "under a key made from the survey's own secret key, never your name. While a survey is open the bot "
+    "can still find your answer, so that you can change it, see it here or delete it; the operator who "
+    "holds the bot's key could do the same. When the survey closes its secret key is destroyed: from then "
+    "on nobody, the operator included, can tell which answer was yours. Answers are dated by the day, not "
+    "the time. Results only show groups large enough that no one can be singled out."
+)
 
-def _row(row: AskedRow) -> str:
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def _own(row: AskedRow, own: OwnAnswer | None) -> str:
+    if own is None:
+        return "not answered"
+    scale: SurveyScale = "nps" if row.scale is None else row.scale  # type: ignore[assignment]
+    chosen = choice_for(scale, own.score)
+    said = escape(chosen.said if chosen else f"{own.score:g}")
+    comment = f", with the comment “{escape(' '.join(own.comment.split())[:200])}”" if own.comment else ""
+    return f"you answered *{said}*{comment} (only you see this, until the survey closes)"
+
+
+def _row(row: AskedRow, own: OwnAnswer | None) -> str:
     what = escape(row.touchpoint_label) if row.touchpoint_label else "NPS"
     when = datetime.fromtimestamp(row.sent_at or row.opened_at, UTC).strftime("%-d %b %Y")
     if row.status == "skipped":
@@ -20,34 +46,75 @@ def _row(row: AskedRow) -> str:
         outcome = "could not be delivered"
     elif row.status in ("pending", "sending"):
         outcome = "waiting to be sent"
+    elif row.open:
+        outcome = _own(row, own)
     else:
-        outcome = "answered" if row.answered else "not answered"
+        outcome = "answered; no longer tied to you" if row.answered else "not answered"
     return f"• {escape(row.rollout_title)} · {what} · {when} · {outcome}"
 
 
-def build_mydata(rows: list[AskedRow]) -> Message:
+def _roles(record: PersonRecord) -> list[str]:
+    lines = []
+    for role in record.roles:
+        lines.append(f"• {role.role} of {escape(role.title)} (`{role.slug}`)")
+    for member in record.memberships:
+        lines.append(f"• named in the {escape(member.stage)} cohort of {escape(member.title)} (`{member.slug}`)")
+    return lines
+
+
+def build_mydata(data: MyData) -> Message:
+    record = data.record
     lines = ["*What Rollout Pulse stores about you*"]
-    if rows:
-        lines.append(f"{len(rows)} survey{'s' if len(rows) != 1 else ''} for you:")
-        lines += [_row(r) for r in rows[:LISTED]]
-        if len(rows) > LISTED:
-            lines.append(f"…and {len(rows) - LISTED} older ones.")
+    roles = _roles(record)
+    if roles:
+        lines += ["Your roles:", *roles]
+    if record.asked:
+        lines.append(f"{_plural(len(record.asked), 'survey')} for you:")
+        lines += [_row(r, data.own.get(r.wave_id)) for r in record.asked[:LISTED]]
+        if len(record.asked) > LISTED:
+            lines.append(f"…and {len(record.asked) - LISTED} older ones.")
     else:
         lines.append("No surveys have been sent to you.")
-    lines += [
-        "",
-        "*Your answers and comments are not linked to you.* They are stored apart from this list, under "
-        "a one-way key instead of your name, so nobody can see which answer is yours — not this list "
-        "either. Results only show groups large enough that no one can be singled out.",
-        "Also kept: your time zone (to ask you only in your working hours), and, if you own or champion "
-        "a rollout, your name on it and on the changes you made.",
-    ]
+    if record.changes_made:
+        lines.append(f"Your name is on {_plural(record.changes_made, 'change')} in rollout histories.")
+    if record.cached:
+        zone = escape(record.cached_tz) if record.cached_tz else "not set"
+        lines.append(f"Your time zone, to ask you only in your working hours: {zone}.")
+    lines += ["", HOW_ANSWERS_ARE_KEPT]
     blocks = sections_from_lines(lines)
-    blocks.append(context("`/pulse forget-me` deletes the surveys sent to you, your answers and your comments."))
+    blocks.append(context("`/pulse forget-me` deletes all of this."))
     return Message(text="What Rollout Pulse stores about you", blocks=blocks)
 
 
-def build_forget_confirmation(count: int) -> Message:
+def forget_summary(record: PersonRecord) -> str:
+    """What forget-me will do, said before the person confirms."""
+    parts = [
+        f"This deletes the {_plural(len(record.asked), 'survey')} sent to you and your answers and comments "
+        "in surveys still open."
+    ]
+    if record.roles:
+        named = ", ".join(f"{r.role} of `{r.slug}`" for r in record.roles)
+        parts.append(f"You will no longer be {named}.")
+        orphaned = [r.slug for r in record.roles if r.sole_owner]
+        if orphaned:
+            parts.append(
+                f"You are the only owner of {', '.join(f'`{s}`' for s in orphaned)}: the admins will look after it."
+            )
+    if record.memberships:
+        parts.append(f"You leave {_plural(len(record.memberships), 'cohort')} that name you.")
+    if record.changes_made:
+        parts.append(
+            "Rollout histories will say “a person who asked to be forgotten” where they named you, "
+            "without the reasons you typed."
+        )
+    parts.append(
+        "Answers in surveys that have closed are already tied to nobody, so they cannot be found to "
+        "delete; they stay in the results without your name. It cannot be undone."
+    )
+    return " ".join(parts)
+
+
+def build_forget_confirmation(record: PersonRecord) -> Message:
     button: Block = {
         "type": "button",
         "text": plain("Delete my data"),
@@ -56,22 +123,22 @@ def build_forget_confirmation(count: int) -> Message:
         "style": "danger",
         "confirm": {
             "title": plain("Delete your data?"),
-            "text": plain("Your surveys, answers and comments are deleted for good."),
+            "text": plain("Everything that names you is deleted for good."),
             "confirm": plain("Delete"),
             "deny": plain("Keep"),
         },
     }
-    text = (
-        f"This deletes the {count} survey{'s' if count != 1 else ''} sent to you, your answers and your comments. "
-        "Results will no longer count them. It cannot be undone."
-    )
+    text = forget_summary(record)
     return Message(text=text, blocks=[section(text), {"type": "actions", "elements": [button]}])
 
 
 def build_forgotten(done: Forgotten) -> Message:
-    text = (
-        f"Done: deleted {done.deliveries} survey{'s' if done.deliveries != 1 else ''} sent to you, "
-        f"{done.responses} answer{'s' if done.responses != 1 else ''} and {done.comments} "
-        f"comment{'s' if done.comments != 1 else ''}. Results no longer count them."
-    )
+    parts = [
+        f"Done: deleted {_plural(done.deliveries, 'survey')} sent to you, {_plural(done.responses, 'answer')} and "
+        f"{_plural(done.comments, 'comment')}."
+    ]
+    if done.roles or done.memberships:
+        parts.append(f"Removed you from {_plural(done.roles, 'role')} and {_plural(done.memberships, 'cohort')}.")
+    parts.append("Nothing stored names you any more.")
+    text = " ".join(parts)
     return Message(text=text, blocks=[section(text)])

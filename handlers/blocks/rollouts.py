@@ -11,6 +11,7 @@ from handlers.blocks import format as fmt
 from handlers.blocks.text import Block, Message, context, escape, plain, section, sections_from_lines
 from handlers.ids import Action, Callback
 from storage.models import AuditEntry, RolloutStatus, Stage
+from storage.people import FORGOTTEN
 from storage.rollouts import RolloutDetail
 
 MESSAGE_BLOCK_LIMIT = 50
@@ -212,7 +213,11 @@ def history_line(entry: AuditEntry, tz: ZoneInfo) -> str:
     elif entry.action == "config applied":
         extra = f": `{escape(str(detail.get('change', '')))}`"
     why = f" — {fmt.quoted(entry.reason)}" if entry.reason else ""
-    who = fmt.user(entry.actor) if entry.actor[:1] in ("U", "W") else f"*{escape(entry.actor)}*"
+    who = (
+        fmt.user(entry.actor)
+        if entry.actor[:1] in ("U", "W") or entry.actor == FORGOTTEN
+        else f"*{escape(entry.actor)}*"
+    )
     return f"`{fmt.moment(entry.at, tz)}` {who} {what}{extra}{why}"
 
 

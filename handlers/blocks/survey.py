@@ -13,8 +13,10 @@ from handlers.ids import Block as BlockId
 
 def privacy_line(min_group: int) -> str:
     return (
-        f"🔒 Anonymous: your answer is stored without your name, and results are shown only for groups "
-        f"of {min_group} or more."
+        "🔒 Your answer is stored without your name. While the survey is open the bot can still match it "
+        "to you, so that you can change or delete it; when it closes that link is destroyed, and nobody, "
+        f"the bot's operator included, can tell which answer was yours. Results show only groups of {min_group} "
+        "or more."
     )
 
 
@@ -97,7 +99,11 @@ def build_thanks(view: SurveyView, score: float, *, commented: bool = False) -> 
 
 
 def build_closed(view: SurveyView, *, answered: bool) -> Message:
-    thanks = "Thank you for answering!" if answered else "It can no longer be answered."
+    thanks = (
+        "Thank you for answering! Your answer can no longer be tied to you, by anyone."
+        if answered
+        else "It can no longer be answered."
+    )
     text = f"This survey has closed. {thanks}"
     blocks: list[Block] = [
         {"type": "header", "text": plain(_headline(view)[:150])},

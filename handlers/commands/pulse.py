@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.services.cron import more_than_daily, parse_cron
 from bot.services.errors import BadInput
 from bot.services.rollouts import CohortRef
 from bot.services.surveys import WaveReport
@@ -115,12 +116,32 @@ async def digest(call: CommandCall) -> Answer:
     async def subscribe() -> Message:
         schedule, new = await services.digests.subscribe(call.user_id, channel.id, cron, services.directory)
         verb = "will get" if new else "now gets"
+        note = ""
+        if more_than_daily(parse_cron(schedule, services.settings.tz), services.clock.now()):
+            note = (
+                " Answers are dated by the day, not the time, so a digest counts only the days that are over: "
+                "on a schedule more often than daily, a day's answers appear once, in the first digest after it."
+            )
         return build_done(
             f"{fmt.channel(channel.id)} {verb} the digest on the schedule `{escape(schedule)}` "
-            f"({escape(services.settings.pulse_timezone)})."
+            f"({escape(services.settings.pulse_timezone)}).{note}"
         )
 
     return Deferred(subscribe, "digest subscribe")
+
+
+@router.on("close")
+async def close(call: CommandCall) -> Answer:
+    args = call.need(1, "the rollout, and nps or a touchpoint (nps if left out)")
+    if len(args) > 2:
+        raise BadInput("close takes the rollout and, optionally, nps or one touchpoint.")
+    survey = args[1].lower() if len(args) == 2 else None
+    what, waves, answers = await call.services.surveys.close_now(call.user_id, args[0], survey)
+    return build_done(
+        f"Closed {what} of `{escape(args[0].lower())}` ({waves} wave{'s' if waves != 1 else ''}, "
+        f"{answers} answer{'s' if answers != 1 else ''} kept). Its messages now say it has closed, clicks on "
+        "them store nothing, and its key is destroyed: nobody can tell any more which answer was whose."
+    )
 
 
 @router.on("results")
@@ -143,7 +164,7 @@ async def mydata(call: CommandCall) -> Answer:
 async def forget_me(call: CommandCall) -> Answer:
     if call.args:
         raise BadInput("forget-me takes no arguments: it is always about you.")
-    return build_forget_confirmation(len(await call.services.privacy.mydata(call.user_id)))
+    return build_forget_confirmation((await call.services.privacy.mydata(call.user_id)).record)
 
 
 @router.on("export")

@@ -166,6 +166,7 @@ SHAPES: dict[str, list[list[Arg]]] = {
     "touchpoint": [[ROLLOUT_SLUG, KEY, TITLE, SCALE]],
     "trigger": [[ROLLOUT_SLUG, KEY, word("on-join"), CHANNEL]],
     "ask": [[ROLLOUT_SLUG, KEY, WHO, WHO]],
+    "close": [[ROLLOUT_SLUG], [ROLLOUT_SLUG, word("nps")], [ROLLOUT_SLUG, KEY]],
     "results": [[ROLLOUT_SLUG], [ROLLOUT_SLUG, STAGE]],
     "digest": [[], [word("subscribe"), CHANNEL, CRON], [word("unsubscribe"), CHANNEL]],
     "export": [[ROLLOUT_SLUG]],

@@ -144,7 +144,7 @@ async def test_any_request_gets_a_documented_answer_and_only_a_202_creates_a_del
     if status == 202:
         answer = json.loads(text)
         assert answer["status"] in ("queued", "held", "skipped") and isinstance(answer["delivery_id"], int)
-        assert set(changed) <= {"waves", "deliveries"}
+        assert set(changed) <= {"waves", "wave_keys", "deliveries"}
     else:
         assert changed == [], (status, text[:300])
         if from_handler:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC
 
 import pytest
 
@@ -144,13 +145,13 @@ async def test_stage_metrics_from_the_store(store: Store) -> None:
         )
         for i, score in enumerate([10, 9, 9, 7, 3, 10]):
             await conn.execute(
-                """INSERT INTO responses (wave_id, rollout_id, stage_id, kind, respondent_key, score, answered_at)
-                   VALUES (100, 1, ?, 'nps', ?, ?, ?)""",
-                (alpha, f"k{i}", score, 2000 + i),
+                """INSERT INTO responses (wave_id, rollout_id, stage_id, kind, respondent_key, score, answered_on)
+                   VALUES (100, 1, ?, 'nps', ?, ?, pulse_day(?))""",
+                (alpha, f"k{i}", score, 2000 + i * 86400),
             )
         await conn.execute(
-            """INSERT INTO responses (wave_id, rollout_id, stage_id, kind, respondent_key, score, answered_at)
-               VALUES (101, 1, ?, 'nps', 'b1', 0, 2000)""",
+            """INSERT INTO responses (wave_id, rollout_id, stage_id, kind, respondent_key, score, answered_on)
+               VALUES (101, 1, ?, 'nps', 'b1', 0, pulse_day(2000))""",
             (beta,),
         )
     metrics = await stage_metrics(store, stage_id=alpha, touchpoints=[], min_group=5)
@@ -159,5 +160,5 @@ async def test_stage_metrics_from_the_store(store: Store) -> None:
     assert metrics.nps.score == pytest.approx(50.0)
     assert (metrics.asked, metrics.answered) == (8, 6)
     assert metrics.response_rate == 0.75
-    windowed = await stage_metrics(store, stage_id=alpha, touchpoints=[], min_group=5, window=Window(2000, 2003))
+    windowed = await stage_metrics(store, stage_id=alpha, touchpoints=[], min_group=5, window=Window.of(0, 3 * 86400, UTC))
     assert windowed.respondents == 3 and windowed.nps is None

@@ -16,7 +16,8 @@ INSERT_ROLLOUT = "INSERT INTO rollouts (slug, title, created_by, created_at, upd
 
 EXPECTED_TABLES = {
     "meta", "rollouts", "stages", "owners", "champions", "cohort_entries", "targets", "touchpoints",
-    "triggers", "stage_transitions", "waves", "deliveries", "responses", "comments",
+    "triggers",
+    "wave_keys", "stage_transitions", "waves", "deliveries", "responses", "comments",
     "digest_subscriptions", "digest_runs", "outbox", "audit_log", "seen_events", "slack_users",
     "schema_migrations",
 }  # fmt: skip
@@ -122,17 +123,6 @@ async def test_a_failed_transaction_leaves_nothing_behind(store: Store) -> None:
             await conn.execute(INSERT_ROLLOUT, ("ok-slug",))
             await conn.execute(INSERT_ROLLOUT, ("ok-slug",))
     assert await store.fetch_value("SELECT count(*) FROM rollouts") == 0
-
-
-async def test_the_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
-    db = tmp_path / "pulse.db"
-    store = await Store.open(db)
-    first = await store.secret_key()
-    assert len(first) == 64 and first == await store.secret_key()
-    await store.close()
-    store = await Store.open(db)
-    assert await store.secret_key() == first
-    await store.close()
 
 
 async def test_the_reader_sees_only_committed_data(store: Store) -> None:

@@ -1,0 +1,137 @@
+"""Wrapped wave keys and the master key's check value: all the SQL about keys.
+
+The database never holds a usable key: wave keys are stored wrapped under the master key, which
+lives outside it; `meta` keeps only a value that tells whether a master key is the right one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+
+from storage.db import Store
+
+CHECK = "key_check"
+# Set once the answers of waves from before per-wave keys have been dealt with.
+SCHEME = "key_scheme"
+SCHEME_WAVE_KEYS = "wave-keys"
+# Where versions before per-wave keys kept their generated secret, beside the data.
+LEGACY_SECRET = "secret_key"
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """What a database says about its keys, read without changing it."""
+
+    check: str | None = None
+    legacy_secret: str | None = None
+    scheme: str | None = None
+
+
+def peek(path: Path) -> KeyState:
+    """The key state of the database at `path`, read-only; empty for a file that is not there yet
+    (or predates the meta table). Nothing is created or written."""
+    if not path.exists():
+        return KeyState()
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+        if found is None:
+            return KeyState()
+        values = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    finally:
+        conn.close()
+    return KeyState(values.get(CHECK), values.get(LEGACY_SECRET), values.get(SCHEME))
+
+
+class WaveKeys:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def state(self) -> KeyState:
+        rows = await self.store.fetch_all(
+            "SELECT key, value FROM meta WHERE key IN (?, ?, ?)", (CHECK, LEGACY_SECRET, SCHEME)
+        )
+        values = {str(r[0]): str(r[1]) for r in rows}
+        return KeyState(values.get(CHECK), values.get(LEGACY_SECRET), values.get(SCHEME))
+
+    async def wrapped(self, wave_id: int) -> bytes | None:
+        value = await self.store.fetch_value("SELECT wrapped FROM wave_keys WHERE wave_id = ?", (wave_id,))
+        return bytes(value) if value is not None else None
+
+    async def wrapped_many(self, wave_ids: Sequence[int]) -> dict[int, bytes]:
+        found: dict[int, bytes] = {}
+        ids = sorted(set(wave_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows = await self.store.fetch_all(
+                f"SELECT wave_id, wrapped FROM wave_keys WHERE wave_id IN ({','.join('?' * len(chunk))})", chunk
+            )
+            found.update({int(r[0]): bytes(r[1]) for r in rows})
+        return found
+
+    async def unkeyed_waves(self) -> tuple[list[int], list[int]]:
+        """(open, closed) waves that have no wrapped key: from before per-wave keys."""
+        rows = await self.store.fetch_all(
+            """SELECT w.id, w.closed_at IS NULL FROM waves w
+               WHERE NOT EXISTS (SELECT 1 FROM wave_keys k WHERE k.wave_id = w.id) ORDER BY w.id"""
+        )
+        return [int(r[0]) for r in rows if r[1]], [int(r[0]) for r in rows if not r[1]]
+
+    async def asked_in(self, wave_id: int) -> list[str]:
+        rows = await self.store.fetch_all("SELECT user_id FROM deliveries WHERE wave_id = ?", (wave_id,))
+        return [str(r[0]) for r in rows]
+
+    async def respondent_keys_in(self, wave_ids: Sequence[int]) -> list[tuple[int, str]]:
+        """Every (wave, respondent key) under which the waves hold an answer or a comment."""
+        found: set[tuple[int, str]] = set()
+        for wave_id in wave_ids:
+            rows = await self.store.fetch_all(
+                """SELECT respondent_key FROM responses WHERE wave_id = ?
+                   UNION SELECT respondent_key FROM comments WHERE wave_id = ?""",
+                (wave_id, wave_id),
+            )
+            found.update((wave_id, str(r[0])) for r in rows)
+        return sorted(found)
+
+
+def insert_wave_key(conn: sqlite3.Connection, wave_id: int, wrapped: bytes) -> None:
+    conn.execute("INSERT INTO wave_keys (wave_id, wrapped) VALUES (?, ?)", (wave_id, wrapped))
+
+
+async def insert_wave_key_async(conn: aiosqlite.Connection, wave_id: int, wrapped: bytes) -> None:
+    await conn.execute("INSERT INTO wave_keys (wave_id, wrapped) VALUES (?, ?)", (wave_id, wrapped))
+
+
+def wrapped_in(conn: sqlite3.Connection, wave_id: int) -> bytes | None:
+    """Inside a write job: the wave's wrapped key, or None once the wave has closed."""
+    row = conn.execute("SELECT wrapped FROM wave_keys WHERE wave_id = ?", (wave_id,)).fetchone()
+    return bytes(row[0]) if row is not None else None
+
+
+async def destroy_wave_key(conn: aiosqlite.Connection, wave_id: int) -> None:
+    """From this commit on, nobody can tell which of the wave's answers was whose."""
+    await conn.execute("DELETE FROM wave_keys WHERE wave_id = ?", (wave_id,))
+
+
+def rekey(conn: sqlite3.Connection, wave_id: int, changes: Sequence[tuple[str, str]]) -> None:
+    """Move a wave's answers and comments from old respondent keys to new ones."""
+    for table in ("responses", "comments"):
+        conn.executemany(
+            f"UPDATE {table} SET respondent_key = ? WHERE wave_id = ? AND respondent_key = ?",
+            [(new, wave_id, old) for old, new in changes],
+        )
+
+
+def record_check(conn: sqlite3.Connection, check: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (CHECK, check))
+
+
+def finish_scheme(conn: sqlite3.Connection) -> bool:
+    """Mark the upgrade done and delete a generated secret kept from before; True if there was one."""
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (SCHEME, SCHEME_WAVE_KEYS))
+    return conn.execute("DELETE FROM meta WHERE key = ?", (LEGACY_SECRET,)).rowcount > 0
