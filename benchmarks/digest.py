@@ -26,6 +26,7 @@ from benchmarks.harness import emit, ms, resident_mb, run, scratch_dir
 from bot.clock import ManualClock
 from bot.services import Services
 from bot.services.directory import NoDirectory
+from bot.services.metrics import day_of
 from bot.settings import Settings
 from handlers.blocks.digest import build_digest
 from storage import Store
@@ -138,7 +139,7 @@ def _wave(
     span = WEEK - 7200  # answered while the wave was open
     conn.executemany(
         """INSERT INTO responses
-           (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_at)
+           (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_on)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
         (
             (
@@ -149,17 +150,24 @@ def _wave(
                 touchpoint,
                 f"k{wave}:{i}",
                 rng.choice(scores),
-                opened + rng.randrange(span),
+                day_of(opened + rng.randrange(span), UTC),
             )
             for i in range(answers)
         ),
     )
     if comments:
         conn.executemany(
-            """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_at)
+            """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_on)
                VALUES (?, ?, ?, ?, ?, ?)""",
             (
-                (wave, rid, stage, f"k{wave}:{i}", f"Comment {i} on wave {wave}", opened + rng.randrange(WEEK - 7200))
+                (
+                    wave,
+                    rid,
+                    stage,
+                    f"k{wave}:{i}",
+                    f"Comment {i} on wave {wave}",
+                    day_of(opened + rng.randrange(span), UTC),
+                )
                 for i in range(int(answers * COMMENT_SHARE))
             ),
         )

@@ -37,8 +37,11 @@ def peek(path: Path) -> KeyState:
     (or predates the meta table). Nothing is created or written."""
     if not path.exists():
         return KeyState()
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+    # Not mode=ro: a read-only connection leaves empty -wal and -shm files behind, where one
+    # that only reads removes them when it closes (unless the bot has the database open).
+    conn = sqlite3.connect(path, timeout=5)
     try:
+        conn.execute("PRAGMA query_only = ON")
         found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
         if found is None:
             return KeyState()

@@ -161,7 +161,11 @@ class KeyRing:
             await self.store.write(lambda conn: record_check(conn, setup.master.check_value))
         if upgrade.changed:
             await self.store.wipe_journal(vacuum=True)
-            moved = f"moved the generated key out of the database to {setup.key_file}; " if upgrade.moved_secret else ""
+            moved = ""
+            if upgrade.moved_secret:
+                # With PULSE_SECRET_KEY set, the old generated secret is not needed any more: gone.
+                where = f"moved to {setup.key_file}" if setup.key_file else "deleted (PULSE_SECRET_KEY is in use)"
+                moved = f"the generated key kept in the database is {where}; "
             log.info(
                 "%sanswers of %d open wave(s) re-keyed per wave, of %d closed wave(s) made unlinkable",
                 moved,

@@ -323,9 +323,15 @@ async def test_any_click_gets_a_4xx_or_is_handled_and_only_a_genuine_answer_stor
     if reply.status != 200:
         assert changed == [], (reply.status, reply.text[:200])
     elif forget:
-        # The button forgets whoever clicks it, wherever it is: their deliveries, answers, comments.
-        assert set(changed) <= {"deliveries", "responses", "comments"}
-        assert await store.fetch_value("SELECT count(*) FROM deliveries WHERE user_id = ?", (clicker,)) == 0
+        # The button forgets whoever clicks it, wherever it is: every row that names them, their
+        # answers and comments; nothing else changes.
+        assert set(changed) <= {
+            "deliveries", "responses", "comments", "cohort_entries", "owners", "champions", "outbox", "slack_users",
+            "audit_log", "stage_transitions", "rollouts", "waves", "targets", "triggers", "digest_subscriptions",
+        }  # fmt: skip
+        for table, column in (("deliveries", "user_id"), ("owners", "user_id"), ("champions", "user_id")):
+            assert await store.fetch_value(f"SELECT count(*) FROM {table} WHERE {column} = ?", (clicker,)) == 0
+        assert await store.fetch_value("SELECT count(*) FROM audit_log WHERE actor = ?", (clicker,)) == 0
     elif genuine is not None:
         wave, score = genuine
         assert set(changed) <= {"deliveries", "responses"}

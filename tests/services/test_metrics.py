@@ -160,5 +160,7 @@ async def test_stage_metrics_from_the_store(store: Store) -> None:
     assert metrics.nps.score == pytest.approx(50.0)
     assert (metrics.asked, metrics.answered) == (8, 6)
     assert metrics.response_rate == 0.75
-    windowed = await stage_metrics(store, stage_id=alpha, touchpoints=[], min_group=5, window=Window.of(0, 3 * 86400, UTC))
+    windowed = await stage_metrics(
+        store, stage_id=alpha, touchpoints=[], min_group=5, window=Window.of(0, 3 * 86400, UTC)
+    )
     assert windowed.respondents == 3 and windowed.nps is None
