@@ -1,7 +1,10 @@
 """Touchpoints, triggers, waves, deliveries, responses and comments.
 
-Deliveries (who was asked, whether they answered) and responses (what was answered, under a
-respondent key) are written and read separately; nothing here joins the two (SPEC §3.6).
+Deliveries (who was asked) and responses (what was answered, under a respondent key) are written
+and read separately; nothing here joins the two. An answer is written alone: no row naming the
+person changes in the same commit (which the -wal file would keep side by side). Whether a
+person has answered an open wave is found through their respondent key; `deliveries.answered`
+is set for the whole wave at once when it closes, for `/pulse mydata`.
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ class SurveyMessage:
     delivery_id: int
     channel: str
     ts: str
-    answered: bool
+    user_id: str
 
 
 class Comment(_Row):
@@ -237,10 +240,10 @@ class Surveys:
         return found
 
     async def open_for(self, user_id: str, now: int) -> list[Delivery]:
-        """Surveys a person has received, not answered, in waves still open."""
+        """Surveys a person has received in waves still open (answered or not)."""
         rows = await self.store.fetch_all(
             """SELECT d.* FROM deliveries d JOIN waves w ON w.id = d.wave_id
-               WHERE d.user_id = ? AND d.status = 'sent' AND d.answered = 0
+               WHERE d.user_id = ? AND d.status = 'sent'
                  AND w.closed_at IS NULL AND w.closes_at > ? ORDER BY w.closes_at, d.id""",
             (user_id, now),
         )
@@ -276,10 +279,11 @@ class Surveys:
         return float(value) if value is not None else None
 
     async def to_remind(self, sent_before: int, now: int) -> list[Delivery]:
-        """Sent, unanswered, in an open wave, and not reminded yet."""
+        """Sent before `sent_before`, in an open wave, and not reminded yet (answered or not:
+        the caller asks the respondent keys)."""
         rows = await self.store.fetch_all(
             """SELECT d.* FROM deliveries d JOIN waves w ON w.id = d.wave_id
-               WHERE d.status = 'sent' AND d.answered = 0 AND d.sent_at <= ?
+               WHERE d.status = 'sent' AND d.sent_at <= ?
                  AND w.closed_at IS NULL AND w.closes_at > ?
                  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = 'reminder:' || d.id)
                ORDER BY d.id""",
@@ -290,23 +294,35 @@ class Surveys:
     async def survey_messages(self, wave_id: int) -> list[SurveyMessage]:
         """Every message of a wave in people's DMs: the surveys and the reminders."""
         rows = await self.store.fetch_all(
-            """SELECT id, dm_channel, message_ts, answered FROM deliveries
+            """SELECT id, dm_channel, message_ts, user_id FROM deliveries
                WHERE wave_id = ? AND status = 'sent' AND message_ts IS NOT NULL
                UNION ALL
-               SELECT d.id, d.dm_channel, o.message_ts, d.answered
+               SELECT d.id, d.dm_channel, o.message_ts, d.user_id
                FROM outbox o JOIN deliveries d ON d.id = o.delivery_id
                WHERE d.wave_id = ? AND o.kind = 'reminder' AND o.status = 'sent' AND d.dm_channel IS NOT NULL
                ORDER BY 1""",
             (wave_id, wave_id),
         )
-        return [SurveyMessage(int(r[0]), str(r[1]), str(r[2]), bool(r[3])) for r in rows]
+        return [SurveyMessage(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
 
-    async def counts_answered(self, wave_id: int) -> int:
-        return int(
-            await self.store.fetch_value(
-                "SELECT count(*) FROM deliveries WHERE wave_id = ? AND answered = 1", (wave_id,)
+    async def sent_in(self, wave_id: int) -> list[Delivery]:
+        rows = await self.store.fetch_all("SELECT * FROM deliveries WHERE wave_id = ? AND status = 'sent'", (wave_id,))
+        return [Delivery.from_row(r) for r in rows]
+
+    async def answers_in(self, wave_id: int) -> int:
+        return int(await self.store.fetch_value("SELECT count(*) FROM responses WHERE wave_id = ?", (wave_id,)))
+
+    async def answered_keys(self, wave_id: int, keys: Sequence[str]) -> set[str]:
+        """Which of these respondent keys have an answer in the wave."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(keys))):
+            rows = await self.store.fetch_all(
+                f"""SELECT respondent_key FROM responses WHERE wave_id = ?
+                    AND respondent_key IN ({",".join("?" * len(chunk))})""",
+                (wave_id, *chunk),
             )
-        )
+            found.update(str(r[0]) for r in rows)
+        return found
 
     async def counts(self, wave_id: int) -> dict[str, int]:
         rows = await self.store.fetch_all(
@@ -416,13 +432,10 @@ def _require_open(conn: sqlite3.Connection, wave_id: int, now: int) -> None:
         raise WaveClosed(wave_id)
 
 
-def record_answer(
-    conn: sqlite3.Connection, *, wave: Wave, delivery_id: int, respondent_key: str, score: float, day: str
-) -> bool:
+def record_answer(conn: sqlite3.Connection, *, wave: Wave, respondent_key: str, score: float, day: str) -> bool:
     """Within a `Store.write` job that has checked the wave is open: the person's answer in
-    this wave (a second answer replaces the first), dated by the day only, and their delivery
-    marked answered (with no time). True if they have also left a comment (the thank-you
-    message says so)."""
+    this wave (a second answer replaces the first), dated by the day only; nothing else is
+    written. True if they have also left a comment (the thank-you message says so)."""
     conn.execute(
         """INSERT INTO responses
            (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_on)
@@ -431,9 +444,6 @@ def record_answer(
            answered_on = excluded.answered_on""",
         (wave.id, wave.rollout_id, wave.stage_id, wave.kind, wave.touchpoint_id, respondent_key, score, day),
     )
-    conn.execute("UPDATE deliveries SET answered = 1 WHERE id = ?", (delivery_id,))
-    # A reminder not sent yet is no longer needed.
-    conn.execute("DELETE FROM outbox WHERE dedupe_key = ? AND status = 'pending'", (f"reminder:{delivery_id}",))
     commented = conn.execute(
         "SELECT 1 FROM comments WHERE wave_id = ? AND respondent_key = ?", (wave.id, respondent_key)
     ).fetchone()
@@ -452,11 +462,13 @@ def record_comment(conn: sqlite3.Connection, *, wave: Wave, respondent_key: str,
     )
 
 
-async def close_wave(conn: aiosqlite.Connection, wave_id: int, now: int) -> int:
-    """Close a wave and destroy its key; deliveries still waiting are skipped. Returns how many
-    were skipped."""
+async def close_wave(conn: aiosqlite.Connection, wave_id: int, now: int, answered: Sequence[int]) -> int:
+    """Close a wave and destroy its key; `answered` (delivery ids, found while the key still
+    existed) are marked answered, all in this one commit; deliveries still waiting are skipped.
+    Returns how many were skipped."""
     await conn.execute("UPDATE waves SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (now, wave_id))
     await destroy_wave_key(conn, wave_id)
+    await conn.executemany("UPDATE deliveries SET answered = 1 WHERE id = ?", [(d,) for d in answered])
     cur = await conn.execute(
         """UPDATE deliveries SET status = 'skipped', reason = 'the survey closed before it could be sent'
            WHERE wave_id = ? AND status = 'pending'""",

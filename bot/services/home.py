@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.clock import Clock, epoch
+from bot.clock import Clock
 from bot.services.metrics import StageMetrics
 from bot.services.rollouts import RolloutService
 from bot.services.surveys import SurveyService, SurveyView
@@ -38,9 +38,8 @@ class HomeService:
         self.surveys = surveys
 
     async def view(self, user: str) -> HomeView:
-        now = epoch(self.clock.now())
         surveys = []
-        for delivery in await self.surveys.surveys.open_for(user, now):
+        for delivery in await self.surveys.unanswered_for(user):
             wave = await self.surveys.surveys.wave(delivery.wave_id)
             if wave is not None:
                 surveys.append(await self.surveys.view_of(wave, delivery.id))

@@ -323,13 +323,23 @@ async def scoped_metrics(
             nps_counts[float(score)] += int(count)
         elif touchpoint_id is not None:
             tp_counts.setdefault(int(touchpoint_id), Counter())[float(score)] += int(count)
+    # The response rate: NPS surveys delivered in waves opened in the window, and the answers
+    # those waves hold (an answer is counted by its wave, not by whose delivery it was).
     opened_sql, opened_params = window.sql("w.opened_at")
-    delivered = await store.fetch_one(
-        f"""SELECT count(*), ifnull(sum(d.answered), 0) FROM deliveries d JOIN waves w ON w.id = d.wave_id
+    asked = await store.fetch_value(
+        f"""SELECT count(*) FROM deliveries d JOIN waves w ON w.id = d.wave_id
             WHERE w.{column} = ? AND w.kind = 'nps' AND d.status = 'sent'{opened_sql}""",
         (value, *opened_params),
     )
-    asked, answered = (int(delivered[0]), int(delivered[1])) if delivered else (0, 0)
+    answered = await store.fetch_value(
+        f"""SELECT count(*) FROM responses r JOIN waves w ON w.id = r.wave_id
+            WHERE w.{column} = ? AND w.kind = 'nps'{opened_sql}""",
+        (value, *opened_params),
+    )
+    # A person forgotten after their wave closed leaves an answer nobody can find any more, but
+    # no delivery: the rate never goes over 100% for it.
+    asked = int(asked or 0)
+    answered = min(int(answered or 0), asked)
     return compute_metrics(
         min_group=min_group,
         nps_scores=nps_counts,

@@ -409,9 +409,7 @@ class SurveyService:
             if score is None:
                 raise BadInput(f"“{score_text[:20]}” is not an answer to this question.")
             key = respondent_key(master.unwrap(wave.id, wrapped), user)
-            commented = repo.record_answer(
-                conn, wave=wave, delivery_id=delivery.id, respondent_key=key, score=score, day=day
-            )
+            commented = repo.record_answer(conn, wave=wave, respondent_key=key, score=score, day=day)
             return Answered(view, score, commented, delivery.dm_channel, delivery.message_ts)
 
         return await self.store.write(check_and_write)
@@ -441,6 +439,26 @@ class SurveyService:
             field="comment",
         )
 
+    async def answered_deliveries(self, wave_id: int, deliveries: Sequence[Delivery]) -> set[int]:
+        """Which of the wave's deliveries have an answer: through each person's respondent key,
+        while the wave is open (empty once its key is gone)."""
+        wave_key = await self.keys.wave_key(wave_id)
+        if wave_key is None or not deliveries:
+            return set()
+        by_key = {respondent_key(wave_key, d.user_id): d.id for d in deliveries}
+        return {by_key[k] for k in await self.surveys.answered_keys(wave_id, list(by_key))}
+
+    async def unanswered_for(self, user: str) -> list[Delivery]:
+        """The surveys a person has received and not answered, in waves still open."""
+        received = await self.surveys.open_for(user, self._now())
+        answered: set[int] = set()
+        for delivery in received:
+            answered |= await self.answered_deliveries(delivery.wave_id, [delivery])
+        return [d for d in received if d.id not in answered]
+
+    async def _answered_of_wave(self, wave_id: int) -> set[int]:
+        return await self.answered_deliveries(wave_id, await self.surveys.sent_in(wave_id))
+
     async def _write_while_open(self, job: WriteJob[None], closed: str, *, field: str | None = None) -> None:
         """Write an answer or comment (group-committed with other clicks); refused, with nothing
         stored, if the wave closed meanwhile."""
@@ -459,14 +477,24 @@ class SurveyService:
             return 0
         now_dt = self.clock.now()
         now = epoch(now_dt)
-        due = await self.surveys.to_remind(now - hours * 3600, now)
+        # Queued only once the person's working hours have begun (this runs every minute), so
+        # that it goes out at once: an answer given meanwhile is seen here, and the answer's
+        # own commit need not touch the reminder.
+        quiet = self.settings.pulse_quiet_hours
+        candidates = [
+            d
+            for d in await self.surveys.to_remind(now - hours * 3600, now)
+            if epoch(next_send_time(now_dt, zone(d.tz, self.settings.tz), quiet)) <= now
+        ]
+        answered: set[int] = set()
+        for wave_id in sorted({d.wave_id for d in candidates}):
+            answered |= await self.answered_deliveries(wave_id, [d for d in candidates if d.wave_id == wave_id])
+        due = [d for d in candidates if d.id not in answered]
         if not due:
             return 0
         views = {d.id: await self.view_of(await self._wave(d.wave_id), d.id) for d in due}
         async with self.store.transaction() as conn:
             for delivery in due:
-                tz = zone(delivery.tz, self.settings.tz)
-                at = epoch(next_send_time(now_dt, tz, self.settings.pulse_quiet_hours))
                 await enqueue(
                     conn,
                     kind="reminder",
@@ -475,7 +503,6 @@ class SurveyService:
                     payload=SurveyNotice(view=views[delivery.id]).model_dump_json(),
                     now=now,
                     delivery_id=delivery.id,
-                    not_before=at,
                 )
         self.on_outbox()
         return len(due)
@@ -500,7 +527,7 @@ class SurveyService:
             raise Conflict(f"{detail.rollout.slug} has no open wave of {what} in {stage.name}: nothing to close.")
         answers = 0
         for wave in waves:
-            answers += await self.surveys.counts_answered(wave.id)
+            answers += await self.surveys.answers_in(wave.id)
         await self._close(waves)
         return what, len(waves), answers
 
@@ -512,14 +539,16 @@ class SurveyService:
         for wave in waves:
             messages = await self.surveys.survey_messages(wave.id)
             question = await self.surveys.question(wave.id)
+            # Who answered, found while the key still exists, recorded for all at once.
+            answered = await self._answered_of_wave(wave.id)
             async with self.store.transaction() as conn:
-                skipped = await repo.close_wave(conn, wave.id, now)
+                skipped = await repo.close_wave(conn, wave.id, now, sorted(answered))
                 for message in messages:
                     notice = SurveyNotice(
                         view=self._view(wave, message.delivery_id, *question),
                         channel=message.channel,
                         ts=message.ts,
-                        answered=message.answered,
+                        answered=message.delivery_id in answered,
                     )
                     await enqueue(
                         conn,

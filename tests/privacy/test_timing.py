@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -75,39 +76,63 @@ async def test_no_answer_is_narrowed_to_fewer_people_than_that_days_answerers(
         await bot.bot.sender.drain()
     assert await store.fetch_value("SELECT count(*) FROM outbox WHERE kind = 'reminder' AND status = 'sent'") == 3
 
-    conn = sqlite3.connect(copy_of(store.path, tmp_path / "stolen"))
-    try:
-        # Answers carry a day and nothing finer, and no row order: the table has no rowid.
-        rows = conn.execute("SELECT * FROM responses").fetchall()
-        columns = [c[1] for c in conn.execute("PRAGMA table_info(responses)")]
-        assert "answered_on" in columns and not any(c.endswith("_at") for c in columns)
-        assert all(DAY.match(str(dict(zip(columns, r, strict=True))["answered_on"])) for r in rows)
-        with pytest.raises(sqlite3.OperationalError, match="no such column: rowid"):
-            conn.execute("SELECT rowid FROM responses")
-        with pytest.raises(sqlite3.OperationalError, match="no such column: rowid"):
-            conn.execute("SELECT rowid FROM comments")
-        answer_days = [str(r[0]) for r in conn.execute("SELECT answered_on FROM responses")]
-        # Every time stored about a person, and the order of their rows.
-        known: dict[str, float] = {}
-        for user, sent_at, claimed_at, created_at in conn.execute(
-            "SELECT user_id, sent_at, claimed_at, created_at FROM deliveries WHERE answered = 1"
-        ):
-            known[str(user)] = max(float(t) for t in (sent_at, claimed_at, created_at) if t is not None)
-        for user, times in conn.execute(
-            """SELECT d.user_id, max(o.created_at, ifnull(o.sent_at, 0), o.next_attempt_at) FROM outbox o
-               JOIN deliveries d ON d.id = o.delivery_id WHERE o.kind = 'reminder' AND d.answered = 1"""
-        ):
-            known[str(user)] = max(known[str(user)], float(times))  # reminded: not answered by then
-    finally:
-        conn.close()
-    assert len(known) == 6 and len(answer_days) == 6
-
-    # The attacker: an answer dated d can come from anyone whose latest known time is on or before d.
-    for day in answer_days:
-        could_have = [u for u, latest in known.items() if utc_day(latest) <= day]
-        that_day = answer_days.count(day)
-        assert len(could_have) >= that_day, (day, could_have)
+    # While the wave is open, nothing stored even says who answered; once it closes (and its key
+    # is gone) the deliveries say it, all written at once. The attacker tries both copies.
+    while_open = latest_known_times(copy_of(store.path, tmp_path / "open"), answered_only=False)
+    assert len(while_open.latest) == 9 and len(while_open.answer_days) == 6
+    assert while_open.narrowest() >= 0
+    assert await bot.services.surveys.close_now(world.owner, SLUG, "nps") == ("the NPS survey", 1, 6)
+    after_close = latest_known_times(copy_of(store.path, tmp_path / "closed"), answered_only=True)
+    assert sorted(after_close.latest) == sorted(clicks)
+    assert after_close.narrowest() >= 0
     # Had answers kept their time (as they used to), the first Berlin answer would come down to the
     # two people sent before 08:35 on a day of four answers: the attack is real.
     first = clicks["U0BER0"].timestamp()
-    assert len([u for u, latest in known.items() if latest <= first]) == 2 < answer_days.count("2026-11-23") == 4
+    before_first = [u for u, latest in after_close.latest.items() if latest <= first]
+    assert len(before_first) == 2 < after_close.answer_days.count("2026-11-23") == 4
+
+
+@dataclass
+class Known:
+    latest: dict[str, float]  # per person who may have answered: the latest time stored about them
+    answer_days: list[str]
+
+    def narrowest(self) -> int:
+        """The smallest margin, over the answers, of the people who could have given it over the
+        answers given that day: an answer dated d can come from anyone whose latest known time
+        is on or before d. Negative: some answer narrowed to fewer people than that day's."""
+        return min(
+            len([u for u, latest in self.latest.items() if utc_day(latest) <= day]) - self.answer_days.count(day)
+            for day in self.answer_days
+        )
+
+
+def latest_known_times(db: Path, *, answered_only: bool) -> Known:
+    conn = sqlite3.connect(db)
+    try:
+        # Answers carry a day and nothing finer, and no row order: the tables have no rowid.
+        columns = [c[1] for c in conn.execute("PRAGMA table_info(responses)")]
+        assert "answered_on" in columns and not any(c.endswith("_at") for c in columns)
+        comment_columns = [c[1] for c in conn.execute("PRAGMA table_info(comments)")]
+        assert "created_on" in comment_columns and not any(c.endswith("_at") for c in comment_columns)
+        answer_days = [str(r[0]) for r in conn.execute("SELECT answered_on FROM responses")]
+        assert all(DAY.match(day) for day in answer_days)
+        for table in ("responses", "comments"):
+            with pytest.raises(sqlite3.OperationalError, match="no such column: rowid"):
+                conn.execute(f"SELECT rowid FROM {table}")
+        # Every time stored about a person: their delivery, and their reminder (sent to someone
+        # who had not answered by then).
+        answered = " AND d.answered = 1" if answered_only else ""
+        latest: dict[str, float] = {}
+        for user, *times in conn.execute(
+            f"SELECT user_id, sent_at, claimed_at, created_at FROM deliveries d WHERE status = 'sent'{answered}"
+        ):
+            latest[str(user)] = max(float(t) for t in times if t is not None)
+        for user, at in conn.execute(
+            f"""SELECT d.user_id, max(o.created_at, ifnull(o.sent_at, 0), o.next_attempt_at) FROM outbox o
+                JOIN deliveries d ON d.id = o.delivery_id WHERE o.kind = 'reminder'{answered}"""
+        ):
+            latest[str(user)] = max(latest[str(user)], float(at))
+    finally:
+        conn.close()
+    return Known(latest, answer_days)
