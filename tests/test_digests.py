@@ -184,6 +184,28 @@ async def test_every_figure_of_a_digest_matches_the_hand_computed_value(bot: Run
     assert "Mon 16 Nov 09:00 – Mon 23 Nov 2026 09:00 (Europe/Berlin)" in text
 
 
+async def test_answers_are_counted_by_their_day_and_the_posting_day_goes_to_the_next_period(
+    bot: RunningBot, store: Store
+) -> None:
+    """Answers are dated by the day (in PULSE_TIMEZONE, Berlin here): a weekly digest at Monday
+    09:00 holds Monday to Sunday; that Monday's answers, after 09:00 or not, count in the next."""
+    s = Seed(store)
+    await s.rollout(1, "expense-tool", "Expense tool", stages=(11, 12), current=11)
+    wave = await s.wave(1, 11, at(15))
+    await s.answers(wave, 1, 11, [10] * 5, at(16, hour=0))  # Monday 16th, 01:00 in Berlin: this period
+    await s.answers(wave, 1, 11, [0] * 2, at(22, hour=22))  # Sunday 22nd, 23:00 in Berlin: this period
+    await s.answers(wave, 1, 11, [9] * 3, at(23, hour=6))  # Monday 23rd, 07:00 in Berlin, before the digest
+    digests = bot.services.digests
+    this_week = await digests.compute(digests.periods(None, PERIOD_END))
+    assert this_week.rollouts[0].metrics.respondents == 7
+    next_week = await digests.compute(digests.periods(None, PERIOD_END + timedelta(days=7)))
+    assert next_week.rollouts[0].metrics.respondents == 3
+    assert [p.n for p in next_week.rollouts[0].trend][-2:] == [7, 3]
+    # Asked for now (Monday 23rd, 09:00:30), the digest runs up to this moment: today counts.
+    now = await digests.compute(digests.current_periods(None, PERIOD_END + timedelta(seconds=30)))
+    assert now.rollouts[0].metrics.respondents == 3
+
+
 def test_periods_in_two_time_zones_and_across_daylight_saving_changes() -> None:
     weekly_berlin = parse_cron("0 9 * * MON", BERLIN)
     # autumn: clocks go back on 25 Oct; the week ending Mon 26 Oct 09:00 CET lasts 169 hours
@@ -441,6 +463,12 @@ async def test_digest_commands_for_admins(bot: RunningBot, standin: SlackStandIn
     assert "will get the digest on the schedule `0 9 * * MON` (Europe/Berlin)" in ok
     changed = await bot.ask(ADMIN, f'digest subscribe <#{leads}|leads> "0 17 * * FRI"', command="/pulse")
     assert "now gets the digest on the schedule `0 17 * * FRI`" in changed
+    assert "dated by the day" not in ok + changed
+    hourly = await bot.ask(ADMIN, f'digest subscribe <#{leads}|leads> "0 * * * *"', command="/pulse")
+    assert "now gets the digest on the schedule `0 * * * *`" in hourly
+    assert "Answers are dated by the day, not the time, so a digest counts only the days that are over" in hourly
+    daily = await bot.ask(ADMIN, f'digest subscribe <#{leads}|leads> "30 8 * * 1-5"', command="/pulse")
+    assert "dated by the day" not in daily
     assert "gets no more digests" in await bot.ask(ADMIN, f"digest unsubscribe <#{leads}|leads>", command="/pulse")
     assert "has no digest subscription" in await bot.ask(
         ADMIN, f"digest unsubscribe <#{leads}|leads>", command="/pulse"

@@ -6,6 +6,7 @@ Every figure comes from the metrics service and obeys the anonymity threshold (Â
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -122,8 +123,9 @@ class DigestService:
         digest up to this moment."""
         periods = self.periods(subscription, now)
         if periods[-1].end < now:
-            periods = [*periods[1:], Period(periods[-1].end, now, up_to_now=True)]
-        return periods
+            return [*periods[1:], Period(periods[-1].end, now, up_to_now=True)]
+        # Up to this moment, so today's answers count (a scheduled digest takes whole days only).
+        return [*periods[:-1], dataclasses.replace(periods[-1], up_to_now=True)]
 
     async def compute(self, periods: list[Period], tz: ZoneInfo | None = None) -> DigestContent:
         """The digest of the last of `periods`, with the others as its trend."""
