@@ -6,9 +6,8 @@ Every figure comes from the metrics service and obeys the anonymity threshold (Â
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -125,7 +124,7 @@ class DigestService:
         if periods[-1].end < now:
             return [*periods[1:], Period(periods[-1].end, now, up_to_now=True)]
         # Up to this moment, so today's answers count (a scheduled digest takes whole days only).
-        return [*periods[:-1], dataclasses.replace(periods[-1], up_to_now=True)]
+        return [*periods[:-1], replace(periods[-1], up_to_now=True)]
 
     async def compute(self, periods: list[Period], tz: ZoneInfo | None = None) -> DigestContent:
         """The digest of the last of `periods`, with the others as its trend."""
