@@ -315,8 +315,10 @@ _WAVE_KEYS = (
        FROM responses""",
     "DROP TABLE responses",
     "ALTER TABLE answers_by_day RENAME TO responses",
-    "CREATE INDEX responses_stage ON responses(stage_id, kind, touchpoint_id)",
-    # NPS per period per rollout (digests, trends) reads this index alone, never the table.
+    # Each figure reads one of these indexes alone, never the table: a stage's (status card,
+    # results), a rollout's over a period (digests), and NPS per period (trends).
+    "CREATE INDEX responses_stage ON responses(stage_id, kind, touchpoint_id, score)",
+    "CREATE INDEX responses_rollout_day ON responses(rollout_id, answered_on, kind, touchpoint_id, score)",
     "CREATE INDEX responses_rollout_nps ON responses(rollout_id, kind, answered_on, score)",
     """CREATE TABLE comments_by_day (
         wave_id        INTEGER NOT NULL REFERENCES waves(id) ON DELETE CASCADE,
