@@ -8,29 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from bot.key_file import key_file_path
 from bot.settings import Settings
 from handlers.ids import Action
 from sandbox.stand_in import SlackStandIn
 from storage import Store
-from tests.conftest import RunningBot, make_settings
+from tests.conftest import RunningBot
 from tests.privacy.attacker import found_in_files, stored_values, tie
 from tests.support import wait_for
 from tests.test_settings import _env
 from tests.test_surveys import SLUG, answer, people, started_with, survey_of, surveyed, thanked
-from tests.world import World, seed_world
-
-
-@pytest.fixture
-def settings(standin: SlackStandIn, tmp_path: Path) -> Settings:
-    return make_settings(standin, tmp_path, pulse_quiet_hours="off")
-
-
-@pytest.fixture
-def world(standin: SlackStandIn) -> World:
-    return seed_world(standin)
+from tests.world import World
 
 
 async def comment(bot: RunningBot, standin: SlackStandIn, user: str, text: str) -> None:

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from bot.clock import ManualClock
+from bot.settings import Settings
 from sandbox.stand_in import SlackStandIn
 from storage import Store
-from tests.conftest import RunningBot
+from tests.conftest import RunningBot, make_settings
 from tests.privacy.attacker import copy_of
 from tests.support import wait_for
 from tests.test_surveys import SLUG, answer, started_with, survey_of, thanked
-from tests.world import World, seed_world
+from tests.world import World
 
 START = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)  # Monday: 09:30 in Berlin, 03:30 in New York, 17:30 in Tokyo
 ZONES = {"Asia/Tokyo": "TYO", "Europe/Berlin": "BER", "America/New_York": "NYC"}
@@ -32,8 +33,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def world(standin: SlackStandIn) -> World:
-    return seed_world(standin)
+def settings(standin: SlackStandIn, tmp_path: Path) -> Settings:
+    return make_settings(standin, tmp_path)  # working hours 09:00-17:00 in each person's zone
 
 
 def utc_day(at: float) -> str:

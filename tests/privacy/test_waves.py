@@ -17,12 +17,7 @@ from storage import Store
 from tests.conftest import RunningBot, make_settings
 from tests.support import wait_for
 from tests.test_surveys import SLUG, answer, people, survey_of, surveyed, thanked
-from tests.world import World, seed_world
-
-
-@pytest.fixture
-def world(standin: SlackStandIn) -> World:
-    return seed_world(standin)
+from tests.world import World
 
 
 async def every_row(store: Store) -> dict[str, list[tuple[Any, ...]]]:
@@ -30,11 +25,11 @@ async def every_row(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     return {t: sorted((tuple(r) for r in await store.fetch_all(f'SELECT * FROM "{t}"')), key=repr) for t in tables}
 
 
-class TestAnsweringOpenWaves:
-    @pytest.fixture
-    def settings(self, standin: SlackStandIn, tmp_path: Path) -> Settings:
-        return make_settings(standin, tmp_path, pulse_quiet_hours="off")
+async def all_sent(store: Store, count: int) -> bool:
+    return await store.fetch_value("SELECT count(*) FROM deliveries WHERE status = 'sent'") == count
 
+
+class TestAnsweringOpenWaves:
     async def test_an_answer_and_a_change_write_the_answer_and_nothing_that_names_anyone(
         self, bot: RunningBot, standin: SlackStandIn, world: World, store: Store
     ) -> None:
@@ -84,6 +79,10 @@ class TestReminders:
     START = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)  # Monday, 09:30 in Berlin
 
     @pytest.fixture
+    def settings(self, standin: SlackStandIn, tmp_path: Path) -> Settings:
+        return make_settings(standin, tmp_path)  # working hours 09:00-17:00
+
+    @pytest.fixture
     def clock(self) -> ManualClock:
         return ManualClock(self.START)
 
@@ -92,6 +91,8 @@ class TestReminders:
     ) -> None:
         cohort = people(standin, 3)  # Berlin
         await surveyed(bot, standin, world, cohort)
+        # Recorded as sent (at this moment) before the clock moves on: the DM arrives first.
+        await wait_for(lambda: all_sent(store, 3), what="the three deliveries recorded as sent")
         # Wednesday 20:00 in Berlin: 48 hours have passed, but it is after hours.
         clock.set(datetime(2026, 11, 25, 19, 0, tzinfo=UTC))
         assert await bot.services.surveys.queue_reminders() == 0
