@@ -26,7 +26,7 @@ async def every_row(store: Store) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def all_sent(store: Store, count: int) -> bool:
-    return await store.fetch_value("SELECT count(*) FROM deliveries WHERE status = 'sent'") == count
+    return bool(await store.fetch_value("SELECT count(*) FROM deliveries WHERE status = 'sent'") == count)
 
 
 class TestAnsweringOpenWaves:
