@@ -73,13 +73,14 @@ def prepare_master_key(settings: Settings) -> KeySetup:
             "where you keep it (or set PULSE_SECRET_KEY to the key); nothing was changed"
         )
     else:
-        # A new database, or one from before the key was kept apart: its generated secret moves out.
-        text = state.legacy_secret or secrets.token_hex(32)
+        # A new database, or one from before the key was kept apart. Never the old generated
+        # secret: every backup made before holds it, so it must not become the key of waves to
+        # come. It serves once more, at the upgrade, to find the answers of open waves.
+        text = secrets.token_hex(32)
         moved = state.legacy_secret is not None
         write_key_file(path, text)
         source, key_file = f"the key file {path}", path
-        if not moved:
-            log.info("created the key file %s; back it up apart from the database", path)
+        log.info("created the key file %s; back it up apart from the database", path)
     master = MasterKey(text)
     if state.check is not None and not master.matches(state.check):
         raise KeyProblem(

@@ -164,8 +164,8 @@ class KeyRing:
             moved = ""
             if upgrade.moved_secret:
                 # With PULSE_SECRET_KEY set, the old generated secret is not needed any more: gone.
-                where = f"moved to {setup.key_file}" if setup.key_file else "deleted (PULSE_SECRET_KEY is in use)"
-                moved = f"the generated key kept in the database is {where}; "
+                master = setup.key_file or "PULSE_SECRET_KEY"
+                moved = f"the generated key kept in the database is deleted (the master key is now {master}); "
             log.info(
                 "%sanswers of %d open wave(s) re-keyed per wave, of %d closed wave(s) made unlinkable",
                 moved,
@@ -178,7 +178,8 @@ class KeyRing:
         move under it (so changing an answer and forget-me keep working); closed ones get random
         respondent keys (unlinkable, as if their key had been destroyed). One transaction."""
         open_waves, closed_waves = await self.keys.unkeyed_waves()
-        plans: list[tuple[int, bytes | None, list[tuple[str, str]]]] = []
+        plans: list[tuple[int, bytes, list[tuple[str, str]]]] = []
+        unfound = 0
         for wave_id in open_waves:
             wave_key = new_wave_key()
             changes = [
@@ -186,14 +187,23 @@ class KeyRing:
                 for user in await self.keys.asked_in(wave_id)
                 for secret in setup.legacy_secrets
             ]
+            stored = {key for _, key in await self.keys.respondent_keys_in([wave_id])}
+            unfound += len(stored - {old for old, _ in changes})
             plans.append((wave_id, setup.master.wrap(wave_id, wave_key), changes))
+        if unfound:
+            # Left as they are, those answers could be neither changed nor forgotten, and a
+            # second click would count twice: better to stop and ask for the key.
+            raise WrongKey(
+                f"{unfound} answer(s) of surveys still open were stored under a PULSE_SECRET_KEY that is not "
+                "set now: set PULSE_SECRET_KEY to the key used before, and start again; the answers were left "
+                "as they are"
+            )
         unlinked: dict[int, list[tuple[str, str]]] = {}
         for wave_id, key in await self.keys.respondent_keys_in(closed_waves):
             unlinked.setdefault(wave_id, []).append((key, unlinkable_key()))
 
         def apply(conn: sqlite3.Connection) -> bool:
             for wave_id, wrapped, changes in plans:
-                assert wrapped is not None
                 insert_wave_key(conn, wave_id, wrapped)
                 rekey(conn, wave_id, changes)
             for wave_id, changes in unlinked.items():

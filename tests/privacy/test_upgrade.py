@@ -36,6 +36,7 @@ from bot.settings import Settings
 from storage import Store
 from storage.migrations import MIGRATIONS
 from storage.people import OwnAnswer
+from tests.privacy.attacker import tie
 from tests.test_settings import _env
 
 DAY = 86400
@@ -285,7 +286,7 @@ async def test_the_generated_secret_moves_to_the_key_file_and_out_of_every_byte_
     result = upgrade(old)
     assert "applied 5 (wave keys; answers dated by the day)" in result.stdout
     [line] = [line for line in result.stderr.splitlines() if "re-keyed" in line]
-    assert f"the generated key kept in the database is moved to {old.key_file}" in line
+    assert f"the generated key kept in the database is deleted (the master key is now {old.key_file})" in line
     assert "answers of 1 open wave(s) re-keyed per wave, of 1 closed wave(s) made unlinkable" in line
 
     # Read before anything opens the database again.
@@ -295,7 +296,15 @@ async def test_the_generated_secret_moves_to_the_key_file_and_out_of_every_byte_
 
     assert old.key_file.is_file()
     assert stat.S_IMODE(old.key_file.stat().st_mode) == 0o600
-    assert old.key_file.read_text().strip() == old.secret
+    # A new master key: every backup made before the upgrade holds the old secret.
+    new_key = old.key_file.read_text().strip()
+    assert len(new_key) == 64 and new_key != old.secret
+    # The old secret (from such a backup) ties no answer of the upgraded database, open waves included.
+    with_old = tie(old.path, known_secrets=[old.secret])
+    assert with_old.answers == {} and with_old.comments == {}
+    # The new key does, for the open wave only (as the bot must, to let people change and delete).
+    with_new = tie(old.path, known_secrets=[new_key])
+    assert {wave for wave, _ in with_new.answers} == {OPEN}
 
     values = meta(old.path)
     assert "secret_key" not in values
@@ -316,7 +325,7 @@ async def test_while_the_bot_runs_on_after_the_upgrade_no_file_of_the_database_h
         await store.close()
     assert old.secret.encode() not in on_disk
     assert not [g for g in attacker_guesses(old.secret) if g.encode() in on_disk]
-    assert old.key_file.read_text().strip() == old.secret
+    assert old.key_file.read_text().strip() != old.secret
 
 
 # -- 2. closed waves: nobody can tell whose answer is whose ----------------------------------------------
@@ -446,3 +455,22 @@ async def test_answers_keyed_with_the_configured_secret_are_found_after_the_upgr
     forgot = pulse_migrate(old.path)
     assert forgot.returncode == 2 and "key file" in forgot.stderr and "is missing" in forgot.stderr
     assert not old.key_file.exists()
+
+
+async def test_upgrading_without_the_key_the_answers_were_made_with_stops_and_leaves_them(tmp_path: Path) -> None:
+    configured = secrets.token_urlsafe(32)
+    old = await write_old_database(tmp_path / "pulse.db", secret=configured, generated=False)
+    keys = "SELECT wave_id, respondent_key, score FROM responses ORDER BY 1, 2"
+    before = query(old.path, keys)
+    refused = pulse_migrate(old.path)  # the operator unset PULSE_SECRET_KEY before upgrading
+    assert refused.returncode == 2
+    [line] = [line for line in refused.stderr.splitlines() if line.startswith("pulse:")]
+    assert "answer(s) of surveys still open were stored under a PULSE_SECRET_KEY that is not set now" in line
+    assert query(old.path, keys) == before
+    assert "key_scheme" not in meta(old.path) and "key_check" not in meta(old.path)
+    # With the key given, the upgrade completes.
+    done = pulse_migrate(old.path, PULSE_SECRET_KEY=configured)
+    assert done.returncode == 0, done.stderr
+    async with services_on(old.path, pulse_secret_key=configured) as services:
+        for a in old.of(OPEN):
+            assert OPEN in (await services.privacy.mydata(a.user)).own, a.user
