@@ -109,7 +109,7 @@ async def main() -> None:
             forget.append(time.perf_counter() - began)
             assert (done.responses, done.comments) == (1, 1)
         began = time.perf_counter()
-        _what, waves, kept = await services.surveys.close_now(OWNER, SLUG, "nps")
+        closed_now = await services.surveys.close_now(OWNER, SLUG, "nps")
         closed = time.perf_counter() - began
         notices = int(await store.fetch_value("SELECT count(*) FROM outbox WHERE kind = 'survey_closed'"))
         keys_left = int(await store.fetch_value("SELECT count(*) FROM wave_keys"))
@@ -122,7 +122,12 @@ async def main() -> None:
         "forget_me_median_ms": ms(statistics.median(forget)),
         "forget_me_max_ms": ms(max(forget)),
         "close_ms": ms(closed),
-        "closed": {"waves": waves, "answers_kept": kept, "notices_queued": notices, "wave_keys_left": keys_left},
+        "closed": {
+            "waves": closed_now.waves,
+            "answers_kept": closed_now.answers,
+            "notices_queued": notices,
+            "wave_keys_left": keys_left,
+        },
         "seed_seconds": round(seeded, 1),
         "database_mb": round(db.stat().st_size / 1e6, 1),
         "rss_mb": rss,

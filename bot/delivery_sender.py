@@ -39,6 +39,7 @@ def view_of(item: DueDelivery, min_group: int) -> SurveyView:
         touchpoint_label=item.touchpoint_label,
         closes_at=item.closes_at,
         min_group=min_group,
+        asked=item.asked,
     )
 
 

@@ -46,8 +46,16 @@ async def open_automatic_nps(services: Services) -> None:
     await services.surveys.open_auto_waves(services.directory)
 
 
+async def wipe_journal(services: Services) -> None:
+    """The -wal holds the pages of recent writes in the order they were made (answers among
+    them): emptied every minute, a copy of the files shows no more than the last minute's order;
+    and a wipe that another process's read held up after a deletion is finished here."""
+    await services.store.wipe_journal()
+
+
 JOBS: tuple[tuple[str, Callable[[Services], Awaitable[None]], timedelta], ...] = (
     ("housekeeping:seen-events", forget_old_event_ids, timedelta(hours=1)),
+    ("storage:wipe-journal", wipe_journal, timedelta(minutes=1)),
     ("surveys:close-waves", close_waves, timedelta(minutes=1)),
     ("surveys:reminders", send_reminders, timedelta(minutes=1)),
     ("surveys:automatic-nps", open_automatic_nps, timedelta(minutes=5)),

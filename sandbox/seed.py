@@ -299,9 +299,10 @@ async def rollout(services: Services, ws: Workspace, cast: Cast, now: datetime) 
             if opened > now - timedelta(days=15):
                 opened = now - timedelta(days=15)
             cur = await conn.execute(
-                """INSERT INTO waves (rollout_id, stage_id, kind, origin, opened_by, opened_at, closes_at, closed_at)
-                   VALUES (?, ?, 'nps', 'send', ?, ?, ?, ?)""",
-                (rid, stage, cast.owner, ts(opened), ts(opened) + 7 * 86400, ts(opened) + 7 * 86400),
+                """INSERT INTO waves
+                   (rollout_id, stage_id, kind, origin, opened_by, opened_at, closes_at, closed_at, asked)
+                   VALUES (?, ?, 'nps', 'send', ?, ?, ?, ?, ?)""",
+                (rid, stage, cast.owner, ts(opened), ts(opened) + 7 * 86400, ts(opened) + 7 * 86400, len(cohort)),
             )
             wave = int(cur.lastrowid or 0)
             # As in production: keys from the wave's own key, which is gone now that the wave closed.
@@ -334,9 +335,9 @@ async def rollout(services: Services, ws: Workspace, cast: Cast, now: datetime) 
             closed = ts(opened) + 7 * 86400
             cur = await conn.execute(
                 """INSERT INTO waves
-                   (rollout_id, stage_id, kind, touchpoint_id, origin, opened_at, closes_at, closed_at)
-                   VALUES (?, ?, 'touchpoint', ?, 'ask', ?, ?, ?)""",
-                (rid, beta, touchpoints[key], ts(opened), closed, closed),
+                   (rollout_id, stage_id, kind, touchpoint_id, origin, opened_at, closes_at, closed_at, asked)
+                   VALUES (?, ?, 'touchpoint', ?, 'ask', ?, ?, ?, ?)""",
+                (rid, beta, touchpoints[key], ts(opened), closed, closed, len(scale_scores)),
             )
             wave = int(cur.lastrowid or 0)
             wave_key = new_wave_key()

@@ -51,6 +51,10 @@ WriteJob = Callable[[sqlite3.Connection], T]
 _write_wait: ContextVar[float | None] = ContextVar("pulse_write_wait", default=None)
 
 
+# Emptying the -wal: tries, and how long each may wait for another process's readers.
+WIPE_TRIES = 5
+WIPE_BUSY_TIMEOUT_MS = 200
+
 # How long writes may keep failing on another process's lock before /healthz reports it.
 LOCKED_TOO_LONG_SECONDS = 30.0
 
@@ -231,6 +235,8 @@ class Store:
         # (monotonic), and whether it is only another process's lock.
         self._write_failure: _WriteFailure | None = None
         self.monotonic: Callable[[], float] = time.monotonic  # tests move time on
+        # Set while the -wal could not be emptied after a deletion that must leave no trace.
+        self.journal_wipe_owed = False
         # The migrations this open applied (empty when the schema was already current).
         self.applied_at_open = applied_at_open or []
 
@@ -440,26 +446,37 @@ class Store:
 
     # -- leaving no trace ---------------------------------------------------------------------------
 
-    async def wipe_journal(self, *, vacuum: bool = False) -> None:
+    async def wipe_journal(self, *, vacuum: bool = False) -> bool:
         """Move every committed page into the database file and empty the `-wal` file, so that
         deleted bytes (zeroed in the database by secure_delete) survive in no older copy of a
-        page; with `vacuum`, also rebuild the file (after an upgrade that dropped whole tables)."""
-        async with self._write_lock:
-            await self._checkpoint()
-            if vacuum:
-                await self._writer.execute("VACUUM")
-                await self._checkpoint()
+        page, and the order of recent writes is kept nowhere; with `vacuum`, also rebuild the
+        file (after an upgrade that dropped whole tables). False if another process kept it
+        from finishing (a long read, such as a backup): `journal_wipe_owed` then stays set and
+        the scheduler's next try finishes it. Writes wait at most one short try, never all."""
+        for attempt in range(WIPE_TRIES):
+            async with self._write_lock:
+                done = await self._checkpoint()
+                if done and vacuum:
+                    await self._writer.execute("VACUUM")
+                    done = await self._checkpoint()
+            if done:
+                self.journal_wipe_owed = False
+                return True
+            await asyncio.sleep(0.05 * (attempt + 1))
+        self.journal_wipe_owed = True
+        log.warning("the -wal file could not be emptied now (another process is reading the database); trying again")
+        return False
 
-    async def _checkpoint(self) -> None:
-        # The reader holds no snapshot between reads, so a TRUNCATE checkpoint is not kept
-        # waiting; a busy one (another process reading) is tried again briefly.
-        for _ in range(50):
-            async with self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
-                row = await cur.fetchone()
-            if row is not None and row[0] == 0:
-                return
-            await asyncio.sleep(0.02)
-        log.warning("the -wal file could not be emptied now (another process is reading); it will be later")
+    async def _checkpoint(self) -> bool:
+        # A checkpoint waits for readers of other processes as long as the busy timeout allows:
+        # briefly here, since the write lock is held meanwhile.
+        # (Each statement is fetched to its end: one left open would stop a VACUUM.)
+        await self._writer.execute_fetchall(f"PRAGMA busy_timeout = {WIPE_BUSY_TIMEOUT_MS}")
+        try:
+            rows = list(await self._writer.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))
+        finally:
+            await self._writer.execute_fetchall(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        return bool(rows) and rows[0][0] == 0
 
 
 def _give_up(claim: _Claim, future: asyncio.Future[Any], wait: float) -> None:

@@ -295,6 +295,11 @@ _DIGEST_PARTS = (
 # and the tables have no rowid: their order on disk is that of the random respondent keys, never
 # that of the clicks. The keys of waves from before are dealt with at start-up (bot.key_file).
 _WAVE_KEYS = (
+    # How many people a wave was sent to: below PULSE_MIN_GROUP, who was asked tells whose the
+    # answers are whatever becomes of the key, and the messages must not say otherwise.
+    "ALTER TABLE waves ADD COLUMN asked INTEGER NOT NULL DEFAULT 0",
+    """UPDATE waves SET asked = (SELECT count(*) FROM deliveries d
+       WHERE d.wave_id = waves.id AND d.status IN ('pending', 'sending', 'sent'))""",
     """CREATE TABLE wave_keys (
         wave_id INTEGER PRIMARY KEY REFERENCES waves(id) ON DELETE CASCADE,
         wrapped BLOB NOT NULL

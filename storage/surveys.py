@@ -36,6 +36,7 @@ class Wave(_Row):
     opened_at: int
     closes_at: int
     closed_at: int | None
+    asked: int  # the people it was sent to (queued), not those skipped
 
     def is_open(self, now: int) -> bool:
         return self.closed_at is None and now < self.closes_at
@@ -68,6 +69,7 @@ class DueDelivery(Delivery):
     touchpoint_label: str | None
     scale: Scale | None
     closes_at: int
+    asked: int
 
 
 # The wave's columns beside a delivery's, named apart (wave_id, wave_kind …).
@@ -255,7 +257,7 @@ class Surveys:
         would all be retried at its end, each perhaps more than once, and the wave would take
         seconds longer than the rate limit needs."""
         rows = await self.store.fetch_all(
-            """SELECT d.*, r.slug AS rollout_slug, r.title AS rollout_title, w.kind, w.closes_at,
+            """SELECT d.*, r.slug AS rollout_slug, r.title AS rollout_title, w.kind, w.closes_at, w.asked,
                       t.key AS touchpoint_key, t.label AS touchpoint_label, t.scale
                FROM deliveries d
                JOIN waves w ON w.id = d.wave_id
@@ -399,11 +401,12 @@ async def insert_wave(
     opened_by: str | None,
     opened_at: int,
     closes_at: int,
+    asked: int,
 ) -> int:
     cur = await conn.execute(
-        """INSERT INTO waves (rollout_id, stage_id, kind, touchpoint_id, origin, opened_by, opened_at, closes_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-        (rollout_id, stage_id, kind, touchpoint_id, origin, opened_by, opened_at, closes_at),
+        """INSERT INTO waves (rollout_id, stage_id, kind, touchpoint_id, origin, opened_by, opened_at, closes_at, asked)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (rollout_id, stage_id, kind, touchpoint_id, origin, opened_by, opened_at, closes_at, asked),
     )
     return int(cur.lastrowid or 0)
 
@@ -460,6 +463,12 @@ def record_comment(conn: sqlite3.Connection, *, wave: Wave, respondent_key: str,
            DO UPDATE SET body = excluded.body, created_on = excluded.created_on""",
         (wave.id, wave.rollout_id, wave.stage_id, respondent_key, body, day),
     )
+
+
+async def respondent_keys_of(conn: aiosqlite.Connection, wave_id: int) -> list[str]:
+    """Inside the caller's transaction: the keys the wave's answers are stored under."""
+    async with conn.execute("SELECT respondent_key FROM responses WHERE wave_id = ?", (wave_id,)) as cur:
+        return [str(r[0]) for r in await cur.fetchall()]
 
 
 async def close_wave(conn: aiosqlite.Connection, wave_id: int, now: int, answered: Sequence[int]) -> int:

@@ -159,8 +159,11 @@ class KeyRing:
             upgrade = await self._upgrade(setup)
         elif state.check is None:
             await self.store.write(lambda conn: record_check(conn, setup.master.check_value))
+        # Always once at start: a stop between a deletion and emptying the journal (a wave's
+        # key destroyed, someone forgotten) must not leave the old pages there until the next.
+        # The upgrade rebuilds the file too, so bytes deleted before secure_delete are gone.
+        await self.store.wipe_journal(vacuum=state.scheme != SCHEME_WAVE_KEYS)
         if upgrade.changed:
-            await self.store.wipe_journal(vacuum=True)
             moved = ""
             if upgrade.moved_secret:
                 # With PULSE_SECRET_KEY set, the old generated secret is not needed any more: gone.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.services.errors import NotAllowed
 from bot.services.keys import KeyRing
@@ -47,8 +47,8 @@ class PrivacyService:
         asked = await self.people.asked(user)
         keys = await self.keys.respondent_keys(user, [row.wave_id for row in asked if row.open])
         done = await self.people.forget(user, sorted(keys.items()))
-        await self.people.store.wipe_journal()
-        return done
+        wiped = await self.people.store.wipe_journal()
+        return replace(done, traces_left=not wiped)
 
     async def export_csv(self, actor: str, slug: str) -> tuple[str, str]:
         """(file name, CSV text) of a rollout's answers, for its owners and admins."""

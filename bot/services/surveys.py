@@ -82,6 +82,13 @@ class SurveyView(BaseModel):
     touchpoint_label: str | None
     closes_at: int
     min_group: int
+    asked: int = 0  # how many people the wave went to
+
+    @property
+    def unlinkable_once_closed(self) -> bool:
+        """Whether closing makes the answer impossible to tie to the person: only if the wave
+        went to enough people; to fewer, who was asked says whose the answers are."""
+        return self.asked >= self.min_group
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,14 @@ class Answered:
     commented: bool = False  # they have left a comment too
     dm_channel: str | None = None  # where the survey DM is, to update it after a Home answer
     message_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class Closed:
+    what: str  # "the NPS survey", "the onboarding touchpoint survey"
+    waves: int
+    answers: int  # kept, now tied to nobody
+    small_waves: int  # of those, sent to fewer than PULSE_MIN_GROUP people
 
 
 @dataclass(frozen=True)
@@ -328,6 +343,7 @@ class SurveyService:
                     opened_by=opened_by,
                     opened_at=now,
                     closes_at=now + self.settings.pulse_wave_days * DAY,
+                    asked=sum(d.status == "pending" for d in plan),
                 )
                 # The wave's own key, kept only wrapped under the master key, until it closes.
                 await insert_wave_key_async(conn, wave_id, master.wrap(wave_id, new_wave_key()))
@@ -364,6 +380,7 @@ class SurveyService:
             touchpoint_label=label,
             closes_at=wave.closes_at,
             min_group=self.settings.pulse_min_group,
+            asked=wave.asked,
         )
 
     async def _wave(self, wave_id: int) -> Wave:
@@ -442,11 +459,8 @@ class SurveyService:
     async def answered_deliveries(self, wave_id: int, deliveries: Sequence[Delivery]) -> set[int]:
         """Which of the wave's deliveries have an answer: through each person's respondent key,
         while the wave is open (empty once its key is gone)."""
-        wave_key = await self.keys.wave_key(wave_id)
-        if wave_key is None or not deliveries:
-            return set()
-        by_key = {respondent_key(wave_key, d.user_id): d.id for d in deliveries}
-        return {by_key[k] for k in await self.surveys.answered_keys(wave_id, list(by_key))}
+        by_key = await self._keys_for(wave_id, deliveries)
+        return {by_key[k] for k in await self.surveys.answered_keys(wave_id, list(by_key))} if by_key else set()
 
     async def unanswered_for(self, user: str) -> list[Delivery]:
         """The surveys a person has received and not answered, in waves still open."""
@@ -456,8 +470,10 @@ class SurveyService:
             answered |= await self.answered_deliveries(delivery.wave_id, [delivery])
         return [d for d in received if d.id not in answered]
 
-    async def _answered_of_wave(self, wave_id: int) -> set[int]:
-        return await self.answered_deliveries(wave_id, await self.surveys.sent_in(wave_id))
+    async def _keys_for(self, wave_id: int, deliveries: Sequence[Delivery]) -> dict[str, int]:
+        """Each delivery's respondent key → its id, while the wave's key exists (else empty)."""
+        wave_key = await self.keys.wave_key(wave_id) if deliveries else None
+        return {respondent_key(wave_key, d.user_id): d.id for d in deliveries} if wave_key else {}
 
     async def _write_while_open(self, job: WriteJob[None], closed: str, *, field: str | None = None) -> None:
         """Write an answer or comment (group-committed with other clicks); refused, with nothing
@@ -511,9 +527,9 @@ class SurveyService:
         """Close waves past PULSE_WAVE_DAYS; their messages are updated to say so."""
         return await self._close(await self.surveys.waves_due_to_close(self._now()))
 
-    async def close_now(self, actor: str, slug: str, survey: str | None) -> tuple[str, int, int]:
+    async def close_now(self, actor: str, slug: str, survey: str | None) -> Closed:
         """`/pulse close`: the current stage's open waves of one survey (NPS unless a touchpoint is
-        named) close now, exactly as on schedule. (what was closed, waves closed, answers kept)."""
+        named) close now, exactly as on schedule."""
         detail = await self.rollouts.get(slug)
         self.rollouts.require_owner(detail, actor)
         stage = detail.current
@@ -529,7 +545,8 @@ class SurveyService:
         for wave in waves:
             answers += await self.surveys.answers_in(wave.id)
         await self._close(waves)
-        return what, len(waves), answers
+        small = sum(w.asked < self.settings.pulse_min_group for w in waves)
+        return Closed(what, len(waves), answers, small)
 
     async def _close(self, waves: Sequence[Wave]) -> int:
         """Close the waves: keys destroyed, pending surveys skipped, every message of theirs
@@ -539,9 +556,11 @@ class SurveyService:
         for wave in waves:
             messages = await self.surveys.survey_messages(wave.id)
             question = await self.surveys.question(wave.id)
-            # Who answered, found while the key still exists, recorded for all at once.
-            answered = await self._answered_of_wave(wave.id)
+            # Who answered, found through the keys while they still exist, in the transaction
+            # that destroys them (no click can come in between), and recorded for all at once.
+            by_key = await self._keys_for(wave.id, await self.surveys.sent_in(wave.id))
             async with self.store.transaction() as conn:
+                answered = {by_key[k] for k in await repo.respondent_keys_of(conn, wave.id) if k in by_key}
                 skipped = await repo.close_wave(conn, wave.id, now, sorted(answered))
                 for message in messages:
                     notice = SurveyNotice(

@@ -9,7 +9,7 @@ from bot.services.home import HomeRollout, HomeView
 from bot.services.scales import question
 from handlers.blocks import format as fmt
 from handlers.blocks.rollouts import status_line
-from handlers.blocks.survey import answer_buttons, privacy_line
+from handlers.blocks.survey import answer_buttons, general_privacy_line
 from handlers.blocks.text import Block, context, escape, plain, section, sections_from_lines
 from handlers.ids import Action
 
@@ -74,5 +74,5 @@ def build_home(view: HomeView) -> dict[str, Any]:
             overview = [*overview[: room - 1], context("…more with `/rollout list`.")]
         blocks += overview
         blocks.append({"type": "divider"})
-    blocks.append(context(f"{privacy_line(view.min_group)} `/pulse mydata` shows what is stored about you."))
+    blocks.append(context(f"{general_privacy_line(view.min_group)} `/pulse mydata` shows what is stored about you."))
     return {"type": "home", "blocks": blocks[:VIEW_BLOCK_LIMIT]}

@@ -18,7 +18,8 @@ HOW_ANSWERS_ARE_KEPT = (
     "under a key made from the survey's own secret key, never your name. While a survey is open the bot "
     "can still find your answer, so that you can change it, see it here or delete it; the operator who "
     "holds the bot's key could do the same. When the survey closes its secret key is destroyed: from then "
-    "on nobody, the operator included, can tell which answer was yours. Answers are dated by the day, not "
+    "on nobody, the operator included, can tell which answer was yours — unless it went to so few people "
+    "that who was asked tells it. Answers are dated by the day, not "
     "the time. Results only show groups large enough that no one can be singled out."
 )
 
@@ -37,7 +38,7 @@ def _own(row: AskedRow, own: OwnAnswer | None) -> str:
     return f"you answered *{said}*{comment} (only you see this, until the survey closes)"
 
 
-def _row(row: AskedRow, own: OwnAnswer | None) -> str:
+def _row(row: AskedRow, own: OwnAnswer | None, min_group: int) -> str:
     what = escape(row.touchpoint_label) if row.touchpoint_label else "NPS"
     when = datetime.fromtimestamp(row.sent_at or row.opened_at, UTC).strftime("%-d %b %Y")
     if row.status == "skipped":
@@ -48,8 +49,12 @@ def _row(row: AskedRow, own: OwnAnswer | None) -> str:
         outcome = "waiting to be sent"
     elif row.open:
         outcome = _own(row, own)
+    elif not row.answered:
+        outcome = "not answered"
+    elif row.asked >= min_group:
+        outcome = "answered; no longer tied to you"
     else:
-        outcome = "answered; no longer tied to you" if row.answered else "not answered"
+        outcome = f"answered; it went to fewer than {min_group} people, so who was asked tells whose the answers are"
     return f"• {escape(row.rollout_title)} · {what} · {when} · {outcome}"
 
 
@@ -70,7 +75,7 @@ def build_mydata(data: MyData) -> Message:
         lines += ["Your roles:", *roles]
     if record.asked:
         lines.append(f"{_plural(len(record.asked), 'survey')} for you:")
-        lines += [_row(r, data.own.get(r.wave_id)) for r in record.asked[:LISTED]]
+        lines += [_row(r, data.own.get(r.wave_id), data.min_group) for r in record.asked[:LISTED]]
         if len(record.asked) > LISTED:
             lines.append(f"…and {len(record.asked) - LISTED} older ones.")
     else:
@@ -140,5 +145,7 @@ def build_forgotten(done: Forgotten) -> Message:
     if done.roles or done.memberships:
         parts.append(f"Removed you from {_plural(done.roles, 'role')} and {_plural(done.memberships, 'cohort')}.")
     parts.append("Nothing stored names you any more.")
+    if done.traces_left:
+        parts.append("The last copies of the deleted pages leave the database files within a minute.")
     text = " ".join(parts)
     return Message(text=text, blocks=[section(text)])

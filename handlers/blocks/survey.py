@@ -11,12 +11,29 @@ from handlers.ids import Action, Callback
 from handlers.ids import Block as BlockId
 
 
-def privacy_line(min_group: int) -> str:
+def general_privacy_line(min_group: int) -> str:
+    """How answers are kept, for a surface about many surveys (the Home tab)."""
+    return (
+        "🔒 Answers are stored without names. While a survey is open the bot can still match your answer "
+        "to you, so that you can change or delete it; when it closes that link is destroyed, and nobody, the "
+        f"bot's operator included, can tell which answer was yours (unless the survey went to fewer than "
+        f"{min_group} people: then who was asked tells it). Results show only groups of {min_group} or more."
+    )
+
+
+def privacy_line(view: SurveyView) -> str:
+    """How this survey's answer is kept, in one line: true for this wave."""
+    if not view.unlinkable_once_closed:
+        return (
+            f"🔒 Your answer is stored without your name, and results show only groups of {view.min_group} or "
+            f"more. This survey went to fewer than {view.min_group} people, so who was asked tells whose the "
+            "answers are, also after it closes."
+        )
     return (
         "🔒 Your answer is stored without your name. While the survey is open the bot can still match it "
         "to you, so that you can change or delete it; when it closes that link is destroyed, and nobody, "
-        f"the bot's operator included, can tell which answer was yours. Results show only groups of {min_group} "
-        "or more."
+        f"the bot's operator included, can tell which answer was yours. Results show only groups of "
+        f"{view.min_group} or more."
     )
 
 
@@ -70,7 +87,7 @@ def build_survey(view: SurveyView, *, reminder: bool = False, current: float | N
         notes.insert(0, f"Your answer now: *{said}* — pick another to change it.")
     if notes:
         blocks.append(context(" · ".join(notes)))
-    blocks.append(context(f"{privacy_line(view.min_group)} Open until {_closes(view)}."))
+    blocks.append(context(f"{privacy_line(view)} Open until {_closes(view)}."))
     prefix = "Reminder: " if reminder else ""
     return Message(text=f"{prefix}{asked}", blocks=blocks)
 
@@ -93,17 +110,18 @@ def build_thanks(view: SurveyView, score: float, *, commented: bool = False) -> 
         {"type": "header", "text": plain(_headline(view)[:150])},
         section(f"Thanks — you answered *{escape(said)}*.\n{note}"),
         {"type": "actions", "block_id": BlockId.SURVEY_THANKS.value, "elements": buttons},
-        context(f"{privacy_line(view.min_group)} You can change your answer until {_closes(view)}."),
+        context(f"{privacy_line(view)} You can change your answer until {_closes(view)}."),
     ]
     return Message(text=f"Thanks — you answered {said}", blocks=blocks)
 
 
 def build_closed(view: SurveyView, *, answered: bool) -> Message:
-    thanks = (
-        "Thank you for answering! Your answer can no longer be tied to you, by anyone."
-        if answered
-        else "It can no longer be answered."
-    )
+    if not answered:
+        thanks = "It can no longer be answered."
+    elif view.unlinkable_once_closed:
+        thanks = "Thank you for answering! Your answer can no longer be tied to you, by anyone."
+    else:
+        thanks = "Thank you for answering!"
     text = f"This survey has closed. {thanks}"
     blocks: list[Block] = [
         {"type": "header", "text": plain(_headline(view)[:150])},

@@ -136,12 +136,23 @@ async def close(call: CommandCall) -> Answer:
     if len(args) > 2:
         raise BadInput("close takes the rollout and, optionally, nps or one touchpoint.")
     survey = args[1].lower() if len(args) == 2 else None
-    what, waves, answers = await call.services.surveys.close_now(call.user_id, args[0], survey)
-    return build_done(
-        f"Closed {what} of `{escape(args[0].lower())}` ({waves} wave{'s' if waves != 1 else ''}, "
-        f"{answers} answer{'s' if answers != 1 else ''} kept). Its messages now say it has closed, clicks on "
-        "them store nothing, and its key is destroyed: nobody can tell any more which answer was whose."
-    )
+    services = call.services
+
+    async def run() -> Message:  # a wave of thousands takes a second or more: after the ack
+        done = await services.surveys.close_now(call.user_id, args[0], survey)
+        text = (
+            f"Closed {done.what} of `{escape(args[0].lower())}` ({done.waves} wave{'s' if done.waves != 1 else ''}, "
+            f"{done.answers} answer{'s' if done.answers != 1 else ''} kept). Its messages now say it has closed, "
+            "clicks on them store nothing, and its key is destroyed: nobody can tell any more which answer was whose."
+        )
+        if done.small_waves:
+            text += (
+                f" Except in {done.small_waves} wave(s) sent to fewer than {services.settings.pulse_min_group} "
+                "people: there, who was asked tells whose the answers are."
+            )
+        return build_done(text)
+
+    return Deferred(run, "close")
 
 
 @router.on("results")

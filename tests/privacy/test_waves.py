@@ -111,3 +111,31 @@ class TestReminders:
         assert await bot.services.surveys.close_due_waves() == 1
         answered = await store.fetch_all("SELECT user_id FROM deliveries WHERE answered = 1")
         assert [r[0] for r in answered] == [cohort[0]]
+
+
+class TestSmallWaves:
+    async def test_a_survey_to_fewer_than_the_minimum_never_claims_to_be_unlinkable(
+        self, bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+    ) -> None:
+        """Who was asked tells whose the answers of a wave of one are, key or no key: every text
+        about that survey says so, rather than promising what cannot hold."""
+        cohort = people(standin, 6)
+        await surveyed(bot, standin, world, cohort)  # an NPS wave to six: the usual promise
+        assert "nobody, the bot's operator included, can tell" in survey_of(standin, cohort[0]).shown_text  # type: ignore[union-attr]
+        await bot.ask(world.owner, f'touchpoint {SLUG} onboarding "Onboarding" csat', command="/pulse")
+        alone = cohort[1]
+        await bot.ask(world.owner, f"ask {SLUG} onboarding <@{alone}>", command="/pulse")
+        await wait_for(lambda: len(standin.workspace.dms_to(alone)) == 2, what="the touchpoint survey")
+        survey = standin.workspace.dms_to(alone)[1]
+        assert "went to fewer than 5 people, so who was asked tells whose the answers are" in survey.shown_text
+        assert "nobody, the bot's operator included" not in survey.shown_text
+        await bot.slack.click(alone, f"{Action.SURVEY_ANSWER.value}_4", message=survey)
+        await wait_for(lambda: "you answered" in standin.workspace.dms_to(alone)[1].shown_text)
+        closed = await bot.ask(world.owner, f"close {SLUG} onboarding", command="/pulse")
+        assert "Except in 1 wave(s) sent to fewer than 5 people: there, who was asked tells whose" in closed
+        await bot.bot.sender.drain()
+        notice = standin.workspace.dms_to(alone)[1].shown_text
+        assert "This survey has closed. Thank you for answering!" in notice
+        assert "can no longer be tied to you" not in notice
+        mine = await bot.ask(alone, "mydata", command="/pulse")
+        assert "answered; it went to fewer than 5 people, so who was asked tells whose the answers are" in mine
