@@ -26,10 +26,10 @@ from benchmarks.harness import emit, ms, resident_mb, run, scratch_dir
 from bot.clock import ManualClock
 from bot.services import Services
 from bot.services.directory import NoDirectory
-from bot.services.metrics import day_of
 from bot.settings import Settings
 from handlers.blocks.digest import build_digest
 from storage import Store
+from storage.db import day_of
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, when the default digest runs
 WEEKS = 10

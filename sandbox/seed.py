@@ -14,9 +14,9 @@ from bot.clock import epoch
 from bot.services import Services
 from bot.services.announcements import Announcement
 from bot.services.keys import new_wave_key, respondent_key
-from bot.services.metrics import day_of
 from handlers.blocks.announcement import build_announcement
 from sandbox.workspace import BOT_ID, BOT_USER_ID, Message, Workspace
+from storage.db import day_of
 
 SLUG = "expense-tool"
 ZONE = ZoneInfo("Europe/Berlin")  # the sandbox's PULSE_TIMEZONE: answers are dated by its days

@@ -152,11 +152,16 @@ class _Claim:
             return self._abandoned
 
 
+def day_of(at: int | float, zone: tzinfo) -> str:
+    """The calendar day (YYYY-MM-DD) of a moment in `zone`: how answers are dated."""
+    return datetime.fromtimestamp(at, zone).date().isoformat()
+
+
 def day_function(zone: tzinfo) -> Callable[[int | float | None], str | None]:
-    """`pulse_day(unix seconds)`: the calendar day (YYYY-MM-DD) in `zone`, for SQL."""
+    """`pulse_day(unix seconds)`: `day_of` for SQL."""
 
     def pulse_day(at: int | float | None) -> str | None:
-        return None if at is None else datetime.fromtimestamp(at, zone).date().isoformat()
+        return None if at is None else day_of(at, zone)
 
     return pulse_day
 

@@ -102,12 +102,17 @@ class WaveKeys:
         return sorted(found)
 
 
+_INSERT_WAVE_KEY = "INSERT INTO wave_keys (wave_id, wrapped) VALUES (?, ?)"
+
+
 def insert_wave_key(conn: sqlite3.Connection, wave_id: int, wrapped: bytes) -> None:
-    conn.execute("INSERT INTO wave_keys (wave_id, wrapped) VALUES (?, ?)", (wave_id, wrapped))
+    """In a `Store.write` job (the upgrade)."""
+    conn.execute(_INSERT_WAVE_KEY, (wave_id, wrapped))
 
 
 async def insert_wave_key_async(conn: aiosqlite.Connection, wave_id: int, wrapped: bytes) -> None:
-    await conn.execute("INSERT INTO wave_keys (wave_id, wrapped) VALUES (?, ?)", (wave_id, wrapped))
+    """In a `Store.transaction` (opening a wave)."""
+    await conn.execute(_INSERT_WAVE_KEY, (wave_id, wrapped))
 
 
 def wrapped_in(conn: sqlite3.Connection, wave_id: int) -> bytes | None:

@@ -13,10 +13,10 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, timedelta, tzinfo
 from typing import Literal, TypeVar
 
-from storage.db import Store
+from storage.db import Store, day_of
 from storage.models import GateRecord, Scale, Target, Touchpoint
 
 Z_95 = 1.96
@@ -188,11 +188,6 @@ class StageMetrics:
     @property
     def enough(self) -> bool:
         return self.respondents >= self.min_group
-
-
-def day_of(at: int | float, zone: tzinfo) -> str:
-    """The calendar day (YYYY-MM-DD) of a moment in `zone`: how answers are dated."""
-    return datetime.fromtimestamp(at, zone).date().isoformat()
 
 
 def day_after(day: str) -> str:

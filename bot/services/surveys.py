@@ -23,7 +23,7 @@ from bot.services.rollouts import CohortRef, RolloutService, channel_with_bot, e
 from bot.services.scales import SurveyScale, parse_score
 from bot.settings import Settings
 from storage import surveys as repo
-from storage.db import Store, WriteJob
+from storage.db import Store, WriteJob, day_of
 from storage.keys import insert_wave_key_async, wrapped_in
 from storage.models import RolloutStatus, Scale, Stage, Touchpoint
 from storage.outbox import enqueue
@@ -141,7 +141,7 @@ class SurveyService:
 
     def _today(self) -> str:
         """Answers and comments are dated by this day (in PULSE_TIMEZONE), never by the time."""
-        return self.clock.now().astimezone(self.settings.tz).date().isoformat()
+        return day_of(self.clock.now().timestamp(), self.settings.tz)
 
     async def _respondent_key(self, wave: Wave, user: str, closed: str, *, field: str | None = None) -> str:
         """The person's key in an open wave; SurveyClosed once the wave's key is gone."""
