@@ -21,6 +21,8 @@ SCHEME = "key_scheme"
 SCHEME_WAVE_KEYS = "wave-keys"
 # Where versions before per-wave keys kept their generated secret, beside the data.
 LEGACY_SECRET = "secret_key"
+# Set by the upgrade, cleared once the file has been rebuilt (a reader may hold that up).
+VACUUM_OWED = "vacuum_owed"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class KeyState:
     check: str | None = None
     legacy_secret: str | None = None
     scheme: str | None = None
+    vacuum_owed: bool = False  # the upgrade's rebuild of the file has not happened yet
 
 
 def peek(path: Path) -> KeyState:
@@ -57,10 +60,13 @@ class WaveKeys:
 
     async def state(self) -> KeyState:
         rows = await self.store.fetch_all(
-            "SELECT key, value FROM meta WHERE key IN (?, ?, ?)", (CHECK, LEGACY_SECRET, SCHEME)
+            "SELECT key, value FROM meta WHERE key IN (?, ?, ?, ?)", (CHECK, LEGACY_SECRET, SCHEME, VACUUM_OWED)
         )
         values = {str(r[0]): str(r[1]) for r in rows}
-        return KeyState(values.get(CHECK), values.get(LEGACY_SECRET), values.get(SCHEME))
+        return KeyState(values.get(CHECK), values.get(LEGACY_SECRET), values.get(SCHEME), VACUUM_OWED in values)
+
+    async def vacuumed(self) -> None:
+        await self.store.execute("DELETE FROM meta WHERE key = ?", (VACUUM_OWED,))
 
     async def wrapped(self, wave_id: int) -> bytes | None:
         value = await self.store.fetch_value("SELECT wrapped FROM wave_keys WHERE wave_id = ?", (wave_id,))
@@ -142,4 +148,5 @@ def record_check(conn: sqlite3.Connection, check: str) -> None:
 def finish_scheme(conn: sqlite3.Connection) -> bool:
     """Mark the upgrade done and delete a generated secret kept from before; True if there was one."""
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (SCHEME, SCHEME_WAVE_KEYS))
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (VACUUM_OWED,))
     return conn.execute("DELETE FROM meta WHERE key = ?", (LEGACY_SECRET,)).rowcount > 0

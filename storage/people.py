@@ -46,6 +46,7 @@ class AskedRow(_Row):
     opened_at: int
     open: bool
     asked: int  # how many people the wave went to
+    answers: int  # how many answers the wave holds
     status: str
     reason: str | None
     answered: bool
@@ -112,8 +113,9 @@ class People:
     async def asked(self, user_id: str) -> list[AskedRow]:
         rows = await self.store.fetch_all(
             """SELECT d.id AS delivery_id, d.wave_id, r.title AS rollout_title, w.kind, t.label AS touchpoint_label,
-                      t.scale, w.opened_at, w.closed_at IS NULL AS open, w.asked, d.status, d.reason, d.answered,
-                      d.sent_at
+                      t.scale, w.opened_at, w.closed_at IS NULL AS open, w.asked,
+                      (SELECT count(*) FROM responses x WHERE x.wave_id = w.id) AS answers,
+                      d.status, d.reason, d.answered, d.sent_at
                FROM deliveries d JOIN waves w ON w.id = d.wave_id JOIN rollouts r ON r.id = w.rollout_id
                LEFT JOIN touchpoints t ON t.id = w.touchpoint_id
                WHERE d.user_id = ? ORDER BY w.opened_at DESC, d.id DESC""",

@@ -162,7 +162,9 @@ class KeyRing:
         # Always once at start: a stop between a deletion and emptying the journal (a wave's
         # key destroyed, someone forgotten) must not leave the old pages there until the next.
         # The upgrade rebuilds the file too, so bytes deleted before secure_delete are gone.
-        await self.store.wipe_journal(vacuum=state.scheme != SCHEME_WAVE_KEYS)
+        vacuum = state.scheme != SCHEME_WAVE_KEYS or state.vacuum_owed
+        if await self.store.wipe_journal(vacuum=vacuum) and vacuum:
+            await self.keys.vacuumed()  # else: owed, and done at a later start
         if upgrade.changed:
             moved = ""
             if upgrade.moved_secret:

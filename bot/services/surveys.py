@@ -85,10 +85,9 @@ class SurveyView(BaseModel):
     asked: int = 0  # how many people the wave went to
 
     @property
-    def unlinkable_once_closed(self) -> bool:
-        """Whether closing makes the answer impossible to tie to the person: only if the wave
-        went to enough people; to fewer, who was asked says whose the answers are."""
-        return self.asked >= self.min_group
+    def too_few_asked(self) -> bool:
+        """Sent to fewer than the minimum group: who was asked tells whose the answers are."""
+        return self.asked < self.min_group
 
 
 @dataclass(frozen=True)
@@ -104,8 +103,17 @@ class Answered:
 class Closed:
     what: str  # "the NPS survey", "the onboarding touchpoint survey"
     waves: int
-    answers: int  # kept, now tied to nobody
-    small_waves: int  # of those, sent to fewer than PULSE_MIN_GROUP people
+    answers: int  # kept
+    few: int  # waves closed with fewer than PULSE_MIN_GROUP answers: those can be told apart
+    wiped: bool  # the -wal was emptied at once (else: once another process stops reading)
+
+
+@dataclass(frozen=True)
+class ClosedWaves:
+    waves: int
+    answers: int
+    few: int
+    wiped: bool
 
 
 @dataclass(frozen=True)
@@ -525,7 +533,7 @@ class SurveyService:
 
     async def close_due_waves(self) -> int:
         """Close waves past PULSE_WAVE_DAYS; their messages are updated to say so."""
-        return await self._close(await self.surveys.waves_due_to_close(self._now()))
+        return (await self._close(await self.surveys.waves_due_to_close(self._now()))).waves
 
     async def close_now(self, actor: str, slug: str, survey: str | None) -> Closed:
         """`/pulse close`: the current stage's open waves of one survey (NPS unless a touchpoint is
@@ -541,18 +549,16 @@ class SurveyService:
         waves = await self.surveys.open_waves_of(stage.id, kind, touchpoint.id if touchpoint else None)
         if not waves:
             raise Conflict(f"{detail.rollout.slug} has no open wave of {what} in {stage.name}: nothing to close.")
-        answers = 0
-        for wave in waves:
-            answers += await self.surveys.answers_in(wave.id)
-        await self._close(waves)
-        small = sum(w.asked < self.settings.pulse_min_group for w in waves)
-        return Closed(what, len(waves), answers, small)
+        closed = await self._close(waves)
+        return Closed(what, len(waves), closed.answers, closed.few, closed.wiped)
 
-    async def _close(self, waves: Sequence[Wave]) -> int:
+    async def _close(self, waves: Sequence[Wave]) -> ClosedWaves:
         """Close the waves: keys destroyed, pending surveys skipped, every message of theirs
         updated to say so. Each wave in one transaction; then the journal is emptied, so the
         destroyed keys survive in no older copy of a page."""
         now = self._now()
+        min_group = self.settings.pulse_min_group
+        total = few = 0
         for wave in waves:
             messages = await self.surveys.survey_messages(wave.id)
             question = await self.surveys.question(wave.id)
@@ -560,14 +566,20 @@ class SurveyService:
             # that destroys them (no click can come in between), and recorded for all at once.
             by_key = await self._keys_for(wave.id, await self.surveys.sent_in(wave.id))
             async with self.store.transaction() as conn:
-                answered = {by_key[k] for k in await repo.respondent_keys_of(conn, wave.id) if k in by_key}
-                skipped = await repo.close_wave(conn, wave.id, now, sorted(answered))
+                keys = await repo.respondent_keys_of(conn, wave.id)
+                answered = {by_key[k] for k in keys if k in by_key}
+                # With fewer answers than the minimum group, the answers could be told apart
+                # among their few authors: who answered is then not even written down.
+                unlinkable = len(keys) >= min_group
+                total, few = total + len(keys), few + (not unlinkable)
+                skipped = await repo.close_wave(conn, wave.id, now, sorted(answered) if unlinkable else [])
                 for message in messages:
                     notice = SurveyNotice(
                         view=self._view(wave, message.delivery_id, *question),
                         channel=message.channel,
                         ts=message.ts,
                         answered=message.delivery_id in answered,
+                        unlinkable=unlinkable,
                     )
                     await enqueue(
                         conn,
@@ -580,10 +592,11 @@ class SurveyService:
                     )
             if skipped:
                 log.info("wave %d closed; %d surveys still waiting were not sent", wave.id, skipped)
+        wiped = True
         if waves:
-            await self.store.wipe_journal()
+            wiped = await self.store.wipe_journal()
             self.on_outbox()
-        return len(waves)
+        return ClosedWaves(len(waves), total, few, wiped)
 
     # -- results ------------------------------------------------------------------------------------
 
@@ -612,3 +625,5 @@ class SurveyNotice(BaseModel):
     channel: str | None = None
     ts: str | None = None
     answered: bool = False
+    # Closed with at least PULSE_MIN_GROUP answers: none of them can be tied to anyone any more.
+    unlinkable: bool = False

@@ -28,5 +28,7 @@ def render_outbox_item(item: OutboxItem) -> OutboxMessage:
         return OutboxMessage(build_survey(notice.view, reminder=True))
     if item.kind == "survey_closed":
         notice = SurveyNotice.model_validate_json(item.payload)
-        return OutboxMessage(build_closed(notice.view, answered=notice.answered), update_ts=notice.ts)
+        return OutboxMessage(
+            build_closed(notice.view, answered=notice.answered, unlinkable=notice.unlinkable), update_ts=notice.ts
+        )
     raise ValueError(f"no renderer for outbox rows of kind {item.kind!r}")

@@ -18,8 +18,9 @@ HOW_ANSWERS_ARE_KEPT = (
     "under a key made from the survey's own secret key, never your name. While a survey is open the bot "
     "can still find your answer, so that you can change it, see it here or delete it; the operator who "
     "holds the bot's key could do the same. When the survey closes its secret key is destroyed: from then "
-    "on nobody, the operator included, can tell which answer was yours — unless it went to so few people "
-    "that who was asked tells it. Answers are dated by the day, not "
+    "on nobody, the operator included, can tell which answer was yours, as long as at least the minimum "
+    "group answered it (fewer answers can be told apart among the people asked). Answers are dated by "
+    "the day, not "
     "the time. Results only show groups large enough that no one can be singled out."
 )
 
@@ -49,12 +50,14 @@ def _row(row: AskedRow, own: OwnAnswer | None, min_group: int) -> str:
         outcome = "waiting to be sent"
     elif row.open:
         outcome = _own(row, own)
-    elif not row.answered:
-        outcome = "not answered"
-    elif row.asked >= min_group:
-        outcome = "answered; no longer tied to you"
+    elif row.answers < min_group:
+        # Who answered was not written down; the few answers can still be told apart.
+        outcome = (
+            f"closed with fewer than {min_group} answers: whether you answered is not kept, but so few "
+            "answers can be told apart among the people asked"
+        )
     else:
-        outcome = f"answered; it went to fewer than {min_group} people, so who was asked tells whose the answers are"
+        outcome = "answered; no longer tied to you" if row.answered else "not answered"
     return f"• {escape(row.rollout_title)} · {what} · {when} · {outcome}"
 
 
@@ -146,6 +149,9 @@ def build_forgotten(done: Forgotten) -> Message:
         parts.append(f"Removed you from {_plural(done.roles, 'role')} and {_plural(done.memberships, 'cohort')}.")
     parts.append("Nothing stored names you any more.")
     if done.traces_left:
-        parts.append("The last copies of the deleted pages leave the database files within a minute.")
+        parts.append(
+            "Another process is reading the database: the last copies of the deleted pages leave its files "
+            "once it is done (tried again every minute)."
+        )
     text = " ".join(parts)
     return Message(text=text, blocks=[section(text)])

@@ -15,15 +15,15 @@ def general_privacy_line(min_group: int) -> str:
     """How answers are kept, for a surface about many surveys (the Home tab)."""
     return (
         "🔒 Answers are stored without names. While a survey is open the bot can still match your answer "
-        "to you, so that you can change or delete it; when it closes that link is destroyed, and nobody, the "
-        f"bot's operator included, can tell which answer was yours (unless the survey went to fewer than "
-        f"{min_group} people: then who was asked tells it). Results show only groups of {min_group} or more."
+        "to you, so that you can change or delete it; when it closes that link is destroyed, and if at least "
+        f"{min_group} people answered, nobody, the bot's operator included, can tell which answer was yours. "
+        f"Results show only groups of {min_group} or more."
     )
 
 
 def privacy_line(view: SurveyView) -> str:
     """How this survey's answer is kept, in one line: true for this wave."""
-    if not view.unlinkable_once_closed:
+    if view.too_few_asked:
         return (
             f"🔒 Your answer is stored without your name, and results show only groups of {view.min_group} or "
             f"more. This survey went to fewer than {view.min_group} people, so who was asked tells whose the "
@@ -31,9 +31,9 @@ def privacy_line(view: SurveyView) -> str:
         )
     return (
         "🔒 Your answer is stored without your name. While the survey is open the bot can still match it "
-        "to you, so that you can change or delete it; when it closes that link is destroyed, and nobody, "
-        f"the bot's operator included, can tell which answer was yours. Results show only groups of "
-        f"{view.min_group} or more."
+        "to you, so that you can change or delete it; when it closes that link is destroyed, and if at least "
+        f"{view.min_group} people answered, nobody, the bot's operator included, can tell which answer was "
+        f"yours. Results show only groups of {view.min_group} or more."
     )
 
 
@@ -115,10 +115,11 @@ def build_thanks(view: SurveyView, score: float, *, commented: bool = False) -> 
     return Message(text=f"Thanks — you answered {said}", blocks=blocks)
 
 
-def build_closed(view: SurveyView, *, answered: bool) -> Message:
+def build_closed(view: SurveyView, *, answered: bool, unlinkable: bool) -> Message:
+    """`unlinkable`: the wave closed with at least the minimum group of answers."""
     if not answered:
         thanks = "It can no longer be answered."
-    elif view.unlinkable_once_closed:
+    elif unlinkable:
         thanks = "Thank you for answering! Your answer can no longer be tied to you, by anyone."
     else:
         thanks = "Thank you for answering!"

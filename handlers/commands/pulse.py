@@ -140,15 +140,23 @@ async def close(call: CommandCall) -> Answer:
 
     async def run() -> Message:  # a wave of thousands takes a second or more: after the ack
         done = await services.surveys.close_now(call.user_id, args[0], survey)
+        min_group = services.settings.pulse_min_group
         text = (
             f"Closed {done.what} of `{escape(args[0].lower())}` ({done.waves} wave{'s' if done.waves != 1 else ''}, "
             f"{done.answers} answer{'s' if done.answers != 1 else ''} kept). Its messages now say it has closed, "
-            "clicks on them store nothing, and its key is destroyed: nobody can tell any more which answer was whose."
+            "clicks on them store nothing, and its key is destroyed"
         )
-        if done.small_waves:
+        if done.few:
             text += (
-                f" Except in {done.small_waves} wave(s) sent to fewer than {services.settings.pulse_min_group} "
-                "people: there, who was asked tells whose the answers are."
+                f". {done.few} wave(s) closed with fewer than {min_group} answers: so few answers can still be "
+                "told apart among the people asked."
+            )
+        else:
+            text += ": nobody can tell any more which answer was whose."
+        if not done.wiped:
+            text += (
+                " (Another process is reading the database, so the last copy of the key leaves its files once "
+                "that process is done; tried again every minute.)"
             )
         return build_done(text)
 

@@ -83,7 +83,9 @@ async def test_no_answer_is_narrowed_to_fewer_people_than_that_days_answerers(
     while_open = latest_known_times(copy_of(store.path, tmp_path / "open"), answered_only=False)
     assert len(while_open.latest) == 9 and len(while_open.answer_days) == 6
     assert while_open.narrowest() >= 0
-    assert await bot.services.surveys.close_now(world.owner, SLUG, "nps") == Closed("the NPS survey", 1, 6, 0)
+    assert await bot.services.surveys.close_now(world.owner, SLUG, "nps") == Closed(
+        "the NPS survey", 1, 6, 0, wiped=True
+    )
     after_close = latest_known_times(copy_of(store.path, tmp_path / "closed"), answered_only=True)
     assert sorted(after_close.latest) == sorted(clicks)
     assert after_close.narrowest() >= 0

@@ -109,8 +109,8 @@ class TestReminders:
         assert len(await bot.services.surveys.unanswered_for(cohort[1])) == 1
         clock.advance(timedelta(days=7))
         assert await bot.services.surveys.close_due_waves() == 1
-        answered = await store.fetch_all("SELECT user_id FROM deliveries WHERE answered = 1")
-        assert [r[0] for r in answered] == [cohort[0]]
+        # One answer is fewer than the minimum group: who answered is not written down at close.
+        assert await store.fetch_value("SELECT count(*) FROM deliveries WHERE answered = 1") == 0
 
 
 class TestSmallWaves:
@@ -132,10 +132,27 @@ class TestSmallWaves:
         await bot.slack.click(alone, f"{Action.SURVEY_ANSWER.value}_4", message=survey)
         await wait_for(lambda: "you answered" in standin.workspace.dms_to(alone)[1].shown_text)
         closed = await bot.ask(world.owner, f"close {SLUG} onboarding", command="/pulse")
-        assert "Except in 1 wave(s) sent to fewer than 5 people: there, who was asked tells whose" in closed
+        assert "1 wave(s) closed with fewer than 5 answers: so few answers can still be told apart" in closed
         await bot.bot.sender.drain()
+        await wait_for(lambda: "has closed" in standin.workspace.dms_to(alone)[1].shown_text, what="the closing")
         notice = standin.workspace.dms_to(alone)[1].shown_text
         assert "This survey has closed. Thank you for answering!" in notice
         assert "can no longer be tied to you" not in notice
         mine = await bot.ask(alone, "mydata", command="/pulse")
-        assert "answered; it went to fewer than 5 people, so who was asked tells whose the answers are" in mine
+        assert "closed with fewer than 5 answers: whether you answered is not kept" in mine
+
+    async def test_a_wave_to_many_closed_with_one_answer_does_not_say_who_answered(
+        self, bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+    ) -> None:
+        cohort = people(standin, 6)
+        await surveyed(bot, standin, world, cohort)
+        await answer(bot, standin, cohort[2], 3)
+        await wait_for(lambda: thanked(standin, cohort[2]))
+        closed = await bot.ask(world.owner, f"close {SLUG}", command="/pulse")
+        assert "1 answer kept" in closed and "closed with fewer than 5 answers" in closed
+        assert "nobody can tell any more" not in closed
+        # Nothing written down says which of the six answered.
+        assert await store.fetch_value("SELECT count(*) FROM deliveries WHERE answered = 1") == 0
+        await bot.bot.sender.drain()
+        await wait_for(lambda: "has closed" in standin.workspace.dms_to(cohort[2])[0].shown_text, what="the closing")
+        assert "can no longer be tied to you" not in standin.workspace.dms_to(cohort[2])[0].shown_text
