@@ -311,9 +311,6 @@ class Surveys:
         rows = await self.store.fetch_all("SELECT * FROM deliveries WHERE wave_id = ? AND status = 'sent'", (wave_id,))
         return [Delivery.from_row(r) for r in rows]
 
-    async def answers_in(self, wave_id: int) -> int:
-        return int(await self.store.fetch_value("SELECT count(*) FROM responses WHERE wave_id = ?", (wave_id,)))
-
     async def answered_keys(self, wave_id: int, keys: Sequence[str]) -> set[str]:
         """Which of these respondent keys have an answer in the wave."""
         found: set[str] = set()
