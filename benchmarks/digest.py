@@ -30,6 +30,7 @@ from bot.settings import Settings
 from handlers.blocks.digest import build_digest
 from storage import Store
 from storage.db import day_of
+from storage.disclosure import release_backlog
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, when the default digest runs
 WEEKS = 10
@@ -123,13 +124,13 @@ def _wave(
     comments: bool,
 ) -> None:
     kind = "nps" if touchpoint is None else "touchpoint"
+    asked = int(answers / 0.8)  # an 80% response rate
     cur = conn.execute(
-        """INSERT INTO waves (rollout_id, stage_id, kind, touchpoint_id, origin, opened_at, closes_at, closed_at)
-           VALUES (?, ?, ?, ?, 'send', ?, ?, ?)""",
-        (rid, stage, kind, touchpoint, opened, opened + WEEK - 7200, opened + WEEK - 7200),
+        """INSERT INTO waves (rollout_id, stage_id, kind, touchpoint_id, origin, opened_at, closes_at, closed_at, asked)
+           VALUES (?, ?, ?, ?, 'send', ?, ?, ?, ?)""",
+        (rid, stage, kind, touchpoint, opened, opened + WEEK - 7200, opened + WEEK - 7200, asked),
     )
     wave = int(cur.lastrowid or 0)
-    asked = int(answers / 0.8)  # an 80% response rate
     conn.executemany(
         """INSERT INTO deliveries (wave_id, user_id, status, answered, created_at, sent_at)
            VALUES (?, ?, 'sent', ?, ?, ?)""",
@@ -196,6 +197,9 @@ async def main() -> None:
     seeded = time.perf_counter() - started
 
     store = await Store.open(db)
+    started = time.perf_counter()
+    released = await release_backlog(store, min_group=Settings(_env_file=None).pulse_min_group)
+    release_seconds = time.perf_counter() - started
     settings = Settings(_env_file=None, pulse_db=db)
     services = Services(settings=settings, store=store, directory=NoDirectory(), clock=ManualClock(NOW))
     stored = await store.fetch_value("SELECT count(*) FROM responses")
@@ -211,6 +215,8 @@ async def main() -> None:
         "median_ms": ms(statistics.median(warm)),
         "max_ms": ms(max(cold, *warm)),
         "seed_seconds": round(seeded, 1),
+        "released": released,
+        "release_backlog_seconds": round(release_seconds, 1),
         "database_mb": round(db.stat().st_size / 1e6, 1),
         "rss_mb": rss,
         "peak_rss_mb": peak,

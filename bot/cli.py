@@ -15,10 +15,11 @@ from pathlib import Path
 from bot.clock import SystemClock
 from bot.key_file import KeyProblem, key_file_path, open_store
 from bot.logs import setup_logging
-from bot.services import Services
+from bot.services import Services, disclosure
 from bot.services.config_apply import Change, ConfigService, plan_text
 from bot.services.config_file import ConfigError, Located, PulseConfig, load_config
 from bot.services.directory import NoDirectory
+from bot.services.disclosure import Export
 from bot.services.errors import DomainError
 from bot.services.keys import WrongKey
 from bot.settings import Settings, SettingsError, load_settings, require_for_serving
@@ -134,25 +135,31 @@ async def _services(settings: Settings) -> tuple[Store, Services]:
     return store, Services(settings=settings, store=store, directory=NoDirectory(), key_setup=keys)
 
 
-async def _export_csv(settings: Settings, slug: str) -> str:
+async def _export_csv(settings: Settings, slug: str) -> Export:
     store, services = await _services(settings)
     try:
         detail = await services.rollouts.get(slug)
-        return await services.privacy.csv_of(detail.rollout.id)
+        return await disclosure.export(store, detail.rollout.id)
     finally:
         await store.close()
 
 
 def _export(settings: Settings, slug: str, output: Path | None) -> int:
     try:
-        text = asyncio.run(_export_csv(settings, slug))
+        exported = asyncio.run(_export_csv(settings, slug))
     except DomainError as err:
         return _fail([err.message], EXIT_USAGE)
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(exported.csv)
     else:
-        output.write_text(text, encoding="utf-8")
-        print(f"wrote {text.count(chr(10)) - 1} answers of {slug} to {output}", file=sys.stderr)
+        output.write_text(exported.csv, encoding="utf-8")
+        print(f"wrote {exported.rows} answers of {slug} to {output}", file=sys.stderr)
+    if exported.held_back:
+        print(
+            f"{exported.held_back} answers held back: not yet released with a group of "
+            f"{settings.pulse_min_group} (PULSE_MIN_GROUP) answers to the same survey and stage",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.services.keys import KeySetup, MasterKey
 from bot.settings import Settings
 from storage.db import Store
+from storage.disclosure import release_backlog
 from storage.keys import SCHEME_WAVE_KEYS, peek
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,9 @@ def prepare_master_key(settings: Settings) -> KeySetup:
 
 async def open_store(settings: Settings) -> tuple[Store, KeySetup]:
     """The database with its master key: the key is found and checked first (KeyProblem, with
-    the database untouched), then the database is opened and migrated."""
+    the database untouched), then the database is opened and migrated, and answers still
+    waiting that make groups under today's PULSE_MIN_GROUP are released (after an upgrade)."""
     setup = prepare_master_key(settings)
-    return await Store.open(settings.pulse_db, day_zone=settings.tz), setup
+    store = await Store.open(settings.pulse_db, day_zone=settings.tz)
+    await release_backlog(store, min_group=settings.pulse_min_group)
+    return store, setup

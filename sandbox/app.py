@@ -25,6 +25,7 @@ from bot.server import build_web_app
 from bot.settings import Settings
 from bot.signals import restore_signals, stop_on_signals
 from sandbox import seed
+from sandbox.page_guard import PageAddress, no_sniffing, page_guard
 from sandbox.slack_to_bot import HttpTransport, SlackToBot
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message, Workspace, restore, snapshot
@@ -51,6 +52,8 @@ class Sandbox:
     scheduler: PulseScheduler | None = None
     read: dict[str, float] = field(default_factory=dict)  # "user channel" → last ts seen
     _dirty: bool = False
+    # Known once the page is bound; until then it answers nothing (see sandbox.page_guard).
+    page_address: PageAddress | None = None
     _runners: list[web.AppRunner] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -90,7 +93,9 @@ class Sandbox:
             await self._seed_rollout()
         workspace.listeners.append(lambda _kind, _data: self._touch())
         self._tasks.append(asyncio.create_task(self._save_loop(), name="sandbox saver"))
-        return await self._serve(self.page(), self.host, self.port)
+        address = await self._serve(self.page(), self.host, self.port)
+        self.page_address = PageAddress(self.host, int(self._runners[-1].addresses[0][1]))
+        return address
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -152,7 +157,8 @@ class Sandbox:
     # -- the page and its API -------------------------------------------------------------------------
 
     def page(self) -> web.Application:
-        app = web.Application(client_max_size=1024 * 1024)
+        app = web.Application(client_max_size=1024 * 1024, middlewares=[page_guard(lambda: self.page_address)])
+        app.on_response_prepare.append(no_sniffing)
         static = resources.files("sandbox") / "static"
         index = (static / "index.html").read_text(encoding="utf-8")
 

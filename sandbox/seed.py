@@ -17,6 +17,7 @@ from bot.services.keys import new_wave_key, respondent_key
 from handlers.blocks.announcement import build_announcement
 from sandbox.workspace import BOT_ID, BOT_USER_ID, Message, Workspace
 from storage.db import day_of
+from storage.disclosure import release_backlog
 
 SLUG = "expense-tool"
 ZONE = ZoneInfo("Europe/Berlin")  # the sandbox's PULSE_TIMEZONE: answers are dated by its days
@@ -361,6 +362,8 @@ async def rollout(services: Services, ws: Workspace, cast: Cast, now: datetime) 
                VALUES (?, '0 9 * * MON', 'Europe/Berlin', 'command', ?, ?)""",
             (cast.leads, cast.admin, ts(start)),
         )
+    # The past answers go into the figures the way live ones do: in groups, day by day.
+    await release_backlog(services.store, min_group=services.settings.pulse_min_group)
     _past_announcements(ws, cast, beta_at, start)
 
 

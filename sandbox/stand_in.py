@@ -94,6 +94,21 @@ class _SocketConnection:
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
+# The methods whose parameters carry something people read.
+_CONTENT_METHODS = frozenset(
+    {
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.update",
+        "views.open",
+        "views.push",
+        "views.update",
+        "views.publish",
+        "files.completeUploadExternal",
+        "response_url",
+    }
+)
+
 
 def _bool(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() in ("1", "true", "yes"))
@@ -134,6 +149,8 @@ class SlackStandIn:
         self._in_flight = 0
         # Calls refused for breaking Block Kit limits: tests assert this stays empty.
         self.rejected: list[ApiCall] = []
+        # What the app answered to commands (and sent to response_urls), as it sent it.
+        self.replies: list[dict[str, Any]] = []
         self.response_targets: dict[str, ResponseTarget] = {}
         self.triggers: dict[str, _Trigger] = {}
         self.socket: _SocketConnection | None = None
@@ -205,6 +222,25 @@ class SlackStandIn:
     def calls_to(self, method: str, *, ok: bool | None = None) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method and (ok is None or c.ok == ok)]
 
+    def sent_mark(self) -> tuple[int, int]:
+        """Where `sent_payloads(since=…)` is to start, to see only what is sent from now on."""
+        return len(self.calls), len(self.replies)
+
+    def sent_payloads(self, *, since: tuple[int, int] = (0, 0)) -> list[tuple[str, dict[str, Any]]]:
+        """Everything the app gave Slack to show, each as (where, payload): the calls that carry
+        messages, views and file comments (refused ones too), the answers to commands, and every
+        view held (also those a view_submission answer pushed or updated). For
+        sandbox.markup_check.live_markup."""
+        calls, replies = since
+        sent = [
+            (f"{c.method} #{i}", c.params)
+            for i, c in enumerate(self.calls[calls:], start=calls)
+            if c.method in _CONTENT_METHODS
+        ]
+        sent += [(f"reply #{i}", body) for i, body in enumerate(self.replies[replies:], start=replies)]
+        sent += [(f"view {v.id}", v.payload) for v in self.workspace.views.values()]
+        return sent
+
     # -- interactions (used by SlackToBot) -----------------------------------------------------------
 
     def new_trigger(self, user: str) -> str:
@@ -221,6 +257,7 @@ class SlackStandIn:
         self, channel: str, user: str, body: dict[str, Any], *, command: str | None = None
     ) -> Message | None:
         """Show what an app answered to a command or sent to a response_url, as Slack would."""
+        self.replies.append(body)
         text = body.get("text")
         blocks = body.get("blocks")
         if not text and not blocks:
@@ -556,7 +593,11 @@ class SlackStandIn:
         return {"members": page, "response_metadata": {"next_cursor": next_cursor}}
 
     async def conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"channel": self._channel(params.get("channel")).to_api()}
+        data = self._channel(params.get("channel")).to_api()
+        if not _bool(params.get("include_num_members")):
+            # As Slack: the member count only when asked for (include_num_members defaults to false).
+            data.pop("num_members", None)
+        return {"channel": data}
 
     async def conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params.get("channel"), need_member=True)

@@ -157,6 +157,23 @@ def day_of(at: int | float, zone: tzinfo) -> str:
     return datetime.fromtimestamp(at, zone).date().isoformat()
 
 
+R = TypeVar("R", int, str)
+
+
+def range_sql(column: str, low: R | None, high: R | None) -> tuple[str, list[R]]:
+    """` AND column >= low AND column < high` for the bounds given (None: unbounded), and its
+    parameters."""
+    clauses: list[str] = []
+    params: list[R] = []
+    if low is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(low)
+    if high is not None:
+        clauses.append(f"{column} < ?")
+        params.append(high)
+    return "".join(f" AND {clause}" for clause in clauses), params
+
+
 def day_function(zone: tzinfo) -> Callable[[int | float | None], str | None]:
     """`pulse_day(unix seconds)`: `day_of` for SQL."""
 

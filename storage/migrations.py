@@ -342,12 +342,46 @@ _WAVE_KEYS = (
     "CREATE INDEX comments_stage_day ON comments(stage_id, created_on)",
 )
 
+# The disclosure rule: answers reach figures only in groups. Each survey of a stage (its NPS, or
+# one touchpoint) is a pool; its answers wait (`released_on` NULL) until PULSE_MIN_GROUP of them
+# have arrived, then go into the figures together, as one released group, on that day. Figures
+# are read from `disclosed` (the groups' frozen counts per score) alone, so any two figures
+# differ by whole groups; comments are shown only once released with a group, dated by it.
+_DISCLOSURE = (
+    "ALTER TABLE responses ADD COLUMN released_on TEXT CHECK (released_on IS NULL OR date(released_on) IS released_on)",
+    "ALTER TABLE comments ADD COLUMN released_on TEXT CHECK (released_on IS NULL OR date(released_on) IS released_on)",
+    """CREATE TABLE disclosed (
+        rollout_id    INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        stage_id      INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        kind          TEXT NOT NULL CHECK (kind IN ('nps', 'touchpoint')),
+        touchpoint_id INTEGER REFERENCES touchpoints(id) ON DELETE CASCADE,
+        released_on   TEXT NOT NULL CHECK (date(released_on) IS released_on),
+        score         REAL NOT NULL,
+        answers       INTEGER NOT NULL CHECK (answers > 0)
+    )""",
+    # A stage's figures (status card, results), a rollout's over a period (digests, trends).
+    "CREATE INDEX disclosed_stage ON disclosed(stage_id, kind, touchpoint_id, score, answers)",
+    "CREATE INDEX disclosed_rollout ON disclosed(rollout_id, released_on, kind, touchpoint_id, score, answers)",
+    # The answers still waiting for their group: a handful per pool, counted at every answer.
+    "CREATE INDEX responses_waiting ON responses(stage_id, kind, touchpoint_id) WHERE released_on IS NULL",
+    "CREATE INDEX comments_waiting ON comments(stage_id) WHERE released_on IS NULL",
+    # Figures no longer read the answers themselves: the export is all that reads them by rollout.
+    "DROP INDEX responses_stage",
+    "DROP INDEX responses_rollout_day",
+    "DROP INDEX responses_rollout_nps",
+    "DROP INDEX comments_rollout_day",
+    "DROP INDEX comments_stage_day",
+    "CREATE INDEX responses_rollout ON responses(rollout_id, released_on)",
+    "CREATE INDEX comments_released ON comments(rollout_id, released_on)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
     Migration(3, "time zone of each delivery", _DELIVERY_TZ),
     Migration(4, "digest parts", _DIGEST_PARTS),
     Migration(5, "wave keys; answers dated by the day", _WAVE_KEYS),
+    Migration(6, "answers released to figures in groups", _DISCLOSURE),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

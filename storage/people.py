@@ -85,16 +85,6 @@ class PersonRecord:
     cached: bool
 
 
-class ExportRow(_Row):
-    wave: int
-    stage: str
-    kind: str
-    touchpoint: str | None
-    score: float
-    comment: str | None
-    answered_on: str
-
-
 @dataclass(frozen=True)
 class Forgotten:
     deliveries: int
@@ -199,18 +189,3 @@ class People:
             return Forgotten(deliveries, responses, comments, roles, memberships)
 
         return await self.store.write(forget_all)
-
-    async def export_rows(self, rollout_id: int) -> list[ExportRow]:
-        """One row per response: wave, stage, kind, touchpoint, score, comment, the day answered.
-        No user ID and no respondent key leaves this query; within a day, rows come in the
-        order of the random respondent keys."""
-        rows = await self.store.fetch_all(
-            """SELECT r.wave_id AS wave, s.name AS stage, r.kind, t.key AS touchpoint, r.score, c.body AS comment,
-                      r.answered_on
-               FROM responses r JOIN stages s ON s.id = r.stage_id
-               LEFT JOIN touchpoints t ON t.id = r.touchpoint_id
-               LEFT JOIN comments c ON c.wave_id = r.wave_id AND c.respondent_key = r.respondent_key
-               WHERE r.rollout_id = ? ORDER BY r.answered_on, r.wave_id, r.respondent_key""",
-            (rollout_id,),
-        )
-        return [ExportRow.from_row(r) for r in rows]

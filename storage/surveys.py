@@ -116,11 +116,6 @@ class SurveyMessage:
     user_id: str
 
 
-class Comment(_Row):
-    body: str
-    created_on: str  # YYYY-MM-DD: comments are dated by the day, never the time
-
-
 class NewDelivery:
     __slots__ = ("not_before", "reason", "status", "tz", "user_id")
 
@@ -343,25 +338,6 @@ class Surveys:
         )
         return str(value) if value is not None else None
 
-    # Within a day, comments come in the order of their random respondent keys: no order of writing.
-
-    async def comments_between(self, rollout_id: int, first_day: str, end_day: str, limit: int) -> list[Comment]:
-        """The newest comments dated from `first_day` up to (not including) `end_day`."""
-        rows = await self.store.fetch_all(
-            """SELECT body, created_on FROM comments WHERE rollout_id = ? AND created_on >= ? AND created_on < ?
-               ORDER BY created_on DESC, respondent_key LIMIT ?""",
-            (rollout_id, first_day, end_day, limit),
-        )
-        return [Comment.from_row(r) for r in rows]
-
-    async def recent_comments(self, stage_id: int, limit: int) -> list[Comment]:
-        rows = await self.store.fetch_all(
-            """SELECT body, created_on FROM comments WHERE stage_id = ?
-               ORDER BY created_on DESC, respondent_key LIMIT ?""",
-            (stage_id, limit),
-        )
-        return [Comment.from_row(r) for r in rows]
-
 
 # -- writes (inside the caller's transaction) ---------------------------------------------------
 
@@ -451,13 +427,14 @@ def record_answer(conn: sqlite3.Connection, *, wave: Wave, respondent_key: str, 
 
 
 def record_comment(conn: sqlite3.Connection, *, wave: Wave, respondent_key: str, body: str, now: int, day: str) -> None:
-    """A `Store.write` job: the person's comment in this wave (a second replaces the first)."""
+    """A `Store.write` job: the person's comment in this wave (a second replaces the first, and
+    waits, like a new one, to be released with the pool's next group)."""
     _require_open(conn, wave.id, now)
     conn.execute(
         """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_on)
            VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (wave_id, respondent_key)
-           DO UPDATE SET body = excluded.body, created_on = excluded.created_on""",
+           DO UPDATE SET body = excluded.body, created_on = excluded.created_on, released_on = NULL""",
         (wave.id, wave.rollout_id, wave.stage_id, respondent_key, body, day),
     )
 

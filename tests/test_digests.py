@@ -22,6 +22,7 @@ from sandbox.blockkit import check_message
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import BOT_USER_ID, render_text
 from storage import Store
+from storage.disclosure import release_backlog
 from tests.conftest import ADMIN, RunningBot, make_settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -76,22 +77,28 @@ class Seed:
     async def wave(self, rid: int, sid: int, opened: int, *, touchpoint: int | None = None) -> int:
         wid = self.id()
         await self.store.execute(
-            """INSERT INTO waves (id, rollout_id, stage_id, kind, touchpoint_id, origin, opened_at, closes_at)
-               VALUES (?, ?, ?, ?, ?, 'send', ?, ?)""",
+            """INSERT INTO waves (id, rollout_id, stage_id, kind, touchpoint_id, origin, opened_at, closes_at, asked)
+               VALUES (?, ?, ?, ?, ?, 'send', ?, ?, 10)""",
             (wid, rid, sid, "touchpoint" if touchpoint else "nps", touchpoint, opened, opened + 7 * 86400),
         )
         return wid
 
     async def answers(
         self, wid: int, rid: int, sid: int, scores: list[float], when: int, *, touchpoint: int | None = None
-    ) -> None:
+    ) -> list[str]:
+        """The answers' respondent keys, for comments left with them."""
         kind = "touchpoint" if touchpoint else "nps"
+        keys = [f"k{self.id()}" for _ in scores]
         await self.store.executemany(
             """INSERT INTO responses
                (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_on)
                VALUES (?, ?, ?, ?, ?, ?, ?, pulse_day(?))""",
-            [(wid, rid, sid, kind, touchpoint, f"k{self.id()}", s, when + i) for i, s in enumerate(scores)],
+            [
+                (wid, rid, sid, kind, touchpoint, key, s, when + i)
+                for i, (key, s) in enumerate(zip(keys, scores, strict=True))
+            ],
         )
+        return keys
 
     async def deliveries(self, wid: int, sent: int, answered: int) -> None:
         await self.store.executemany(
@@ -126,22 +133,24 @@ async def seed(store: Store) -> None:
     await s.answers(before, 1, 11, [10, 9, 8, 7, 6, 5], at(11))
     now = await s.wave(1, 12, at(18))
     await s.deliveries(now, sent=10, answered=8)
-    await s.answers(now, 1, 12, [10, 10, 9, 9, 8, 7, 6, 3], at(19))
+    keys = await s.answers(now, 1, 12, [10, 10, 9, 9, 8, 7, 6, 3], at(19))
     tp = await s.wave(1, 12, at(18), touchpoint=21)
     await s.answers(tp, 1, 12, [5, 4, 4, 2, 1], at(19), touchpoint=21)
     for i, body in enumerate(["too many clicks", "great export", "slow on phones", "love it"]):
         await store.execute(
             f"{COMMENT} VALUES (?, 1, 12, ?, ?, pulse_day(?))",
-            (now, f"c{i}", body, at(19 + i)),
+            (now, keys[i], body, at(19)),
         )
     # Wiki: three answers only
     await s.rollout(2, "wiki", "Wiki", stages=(13, 14), current=13)
     wiki = await s.wave(2, 13, at(17))
-    await s.answers(wiki, 2, 13, [10, 10, 10], at(17))
+    wiki_keys = await s.answers(wiki, 2, 13, [10, 10, 10], at(17))
     await store.execute(
-        f"{COMMENT} VALUES (?, 2, 13, 'w', 'secret', pulse_day(?))",
-        (wiki, at(17)),
+        f"{COMMENT} VALUES (?, 2, 13, ?, 'secret', pulse_day(?))",
+        (wiki, wiki_keys[0], at(17)),
     )
+    # Into the figures as they would have gone on arrival: in groups, day by day.
+    await release_backlog(store, min_group=5)
 
 
 async def test_every_figure_of_a_digest_matches_the_hand_computed_value(bot: RunningBot, store: Store) -> None:
@@ -163,12 +172,15 @@ async def test_every_figure_of_a_digest_matches_the_hand_computed_value(bot: Run
     assert expense.metrics.response_rate == 0.8
     assert expense.metrics.touchpoints["onboarding"].score == pytest.approx(60.0)
     assert [g.state for g in expense.gates] == ["fail", "pass", "fail", "fail"]
-    assert [c.body for c in expense.comments] == ["love it", "slow on phones", "great export"]
+    # three of the four comments released with the group, picked and ordered at random
+    bodies = [c.body for c in expense.comments]
+    assert len(bodies) == 3 and set(bodies) < {"love it", "slow on phones", "great export", "too many clicks"}
+    assert {c.released_on for c in expense.comments} == {"2026-11-19"}
     assert [t.kind for t in expense.transitions] == ["advance"]
     assert expense.days_in_stage == 5  # entered 18 Nov, period ends 23 Nov
 
     # Wiki: three answers are below the threshold of five: no NPS, no comments
-    assert wiki.metrics.respondents == 3 and wiki.metrics.nps is None and wiki.comments == []
+    assert wiki.metrics.respondents == 0 and wiki.metrics.nps is None and wiki.comments == []
 
     text = "\n".join(render_text({"text": m.text, "blocks": m.blocks}) for m in build_digest(content))
     assert "*Expense tool* · beta, day 6" in text
@@ -177,9 +189,15 @@ async def test_every_figure_of_a_digest_matches_the_hand_computed_value(bot: Run
     assert "Onboarding session (csat) 60% (n=5)" in text
     assert "❌ `nps ≥ +30` missed (+25)" in text and "✅ `response_rate ≥ 50%` met (80%)" in text
     assert "❌ `csat:onboarding ≥ 80%` missed (60%)" in text and "❌ `responses ≥ 100` missed (13)" in text
-    assert "> love it" in text and "> too many clicks" not in text
+    assert (
+        sum(
+            f"> {body} _(week of 16 Nov 2026)_" in text
+            for body in ("love it", "too many clicks", "great export", "slow on phones")
+        )
+        == 3
+    )
     assert "⏩ alpha → beta on 18 Nov by <@U0OWNER> (gates overridden)" in text
-    assert "NPS: not enough responses this period (3 of 5)" in text
+    assert "NPS: fewer than 5 answers this period" in text
     assert "secret" not in text and "+100" not in text
     assert "Mon 16 Nov 09:00 – Mon 23 Nov 2026 09:00 (Europe/Berlin)" in text
 
@@ -187,23 +205,26 @@ async def test_every_figure_of_a_digest_matches_the_hand_computed_value(bot: Run
 async def test_answers_are_counted_by_their_day_and_the_posting_day_goes_to_the_next_period(
     bot: RunningBot, store: Store
 ) -> None:
-    """Answers are dated by the day (in PULSE_TIMEZONE, Berlin here): a weekly digest at Monday
-    09:00 holds Monday to Sunday; that Monday's answers, after 09:00 or not, count in the next."""
+    """Groups of answers are dated by the day they are released (in PULSE_TIMEZONE, Berlin here):
+    a weekly digest at Monday 09:00 holds Monday to Sunday; that Monday's, after 09:00 or not,
+    count in the next."""
     s = Seed(store)
     await s.rollout(1, "expense-tool", "Expense tool", stages=(11, 12), current=11)
     wave = await s.wave(1, 11, at(15))
-    await s.answers(wave, 1, 11, [10] * 5, at(16, hour=0))  # Monday 16th, 01:00 in Berlin: this period
-    await s.answers(wave, 1, 11, [0] * 2, at(22, hour=22))  # Sunday 22nd, 23:00 in Berlin: this period
-    await s.answers(wave, 1, 11, [9] * 3, at(23, hour=6))  # Monday 23rd, 07:00 in Berlin, before the digest
+    await s.answers(wave, 1, 11, [10] * 5, at(16, hour=0))  # Monday 16th, 01:00 in Berlin: a group this period
+    await s.answers(wave, 1, 11, [0] * 2, at(22, hour=22))  # Sunday 22nd, 23:00 in Berlin: two wait
+    await s.answers(wave, 1, 11, [9] * 3, at(23, hour=6))  # Monday 23rd, 07:00 in Berlin: with them, a group
+    await release_backlog(store, min_group=5)
     digests = bot.services.digests
     this_week = await digests.compute(digests.periods(None, PERIOD_END))
-    assert this_week.rollouts[0].metrics.respondents == 7
+    assert this_week.rollouts[0].metrics.respondents == 5
+    assert this_week.rollouts[0].metrics.nps is not None and this_week.rollouts[0].metrics.nps.score == 100
     next_week = await digests.compute(digests.periods(None, PERIOD_END + timedelta(days=7)))
-    assert next_week.rollouts[0].metrics.respondents == 3
-    assert [p.n for p in next_week.rollouts[0].trend][-2:] == [7, 3]
+    assert next_week.rollouts[0].metrics.respondents == 5
+    assert [p.n for p in next_week.rollouts[0].trend][-2:] == [5, 5]
     # Asked for now (Monday 23rd, 09:00:30), the digest runs up to this moment: today counts.
     now = await digests.compute(digests.current_periods(None, PERIOD_END + timedelta(seconds=30)))
-    assert now.rollouts[0].metrics.respondents == 3
+    assert now.rollouts[0].metrics.respondents == 5
 
 
 def test_periods_in_two_time_zones_and_across_daylight_saving_changes() -> None:

@@ -6,6 +6,7 @@ import csv
 import io
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -155,7 +156,8 @@ async def test_forget_me_after_confirmation_removes_the_answer_from_results(
     thanks = [m for m in standin.workspace.dms_to(leaving) if "Thanks" in m.shown_text][-1]
     await bot.slack.click(leaving, Action.SURVEY_COMMENT.value, message=thanks)
     await bot.slack.submit(leaving, {"comment": "please stop"})
-    assert "(n=6," in await bot.ask(world.owner, f"results {SLUG}", command="/pulse")
+    # The first five, the leaving person's 0 among them, are a released group; the sixth waits.
+    assert "+60 (n=5," in await bot.ask(world.owner, f"results {SLUG}", command="/pulse")
 
     confirm = await bot.ask(leaving, "forget-me", command="/pulse")
     assert "This deletes the 1 survey sent to you" in confirm
@@ -168,37 +170,44 @@ async def test_forget_me_after_confirmation_removes_the_answer_from_results(
     assert await store.fetch_value("SELECT count(*) FROM deliveries WHERE user_id = ?", (leaving,)) == 0
     assert await store.fetch_value("SELECT count(*) FROM responses") == 5
     assert await store.fetch_value("SELECT count(*) FROM comments") == 0
+    # The answer and comment are gone; the group's figures stay as they were, so that the
+    # difference cannot tell what the leaving person had answered.
     results = await bot.ask(world.owner, f"results {SLUG}", command="/pulse")
-    assert "+100 (n=5," in results and "please stop" not in results
+    assert "+60 (n=5," in results and "please stop" not in results
 
 
 async def test_the_export_has_one_row_per_response_and_no_ids(
     bot: RunningBot, standin: SlackStandIn, world: World, store: Store, settings: Settings
 ) -> None:
-    cohort = people(standin, 3)
+    cohort = people(standin, 7)
     await surveyed(bot, standin, world, cohort)
-    for user, score in zip(cohort, [10, 6, 8], strict=True):
+    for user, score in zip(cohort[:4], [10, 6, 8, 9], strict=True):
         await answer(bot, standin, user, score)
-    await wait_for(lambda: all(thanked(standin, u) for u in cohort))
+    await wait_for(lambda: all(thanked(standin, u) for u in cohort[:4]))
     thanks = [m for m in standin.workspace.dms_to(cohort[1]) if "Thanks" in m.shown_text][-1]
     await bot.slack.click(cohort[1], Action.SURVEY_COMMENT.value, message=thanks)
     await bot.slack.submit(cohort[1], {"comment": 'Too slow, "really", on phones'})
+    for user, score in zip(cohort[4:], [7, 3, 5], strict=True):  # the fifth makes a group; two wait
+        await answer(bot, standin, user, score)
+    await wait_for(lambda: all(thanked(standin, u) for u in cohort))
 
     assert "Only the owners of expense-tool" in await bot.ask(world.stranger, f"export {SLUG}", command="/pulse")
     await bot.slack.command(world.owner, f"export {SLUG}", command="/pulse")
     dm = standin.workspace.im_with(world.owner)
-    await wait_for(lambda: any("Sent you `expense-tool-responses.csv` (3 answers)" in m.shown_text
+    await wait_for(lambda: any("Sent you `expense-tool-responses.csv` (5 answers)" in m.shown_text
+                               and "2 answers are held back" in m.shown_text
                                for m in standin.workspace.history(dm.id, viewer=world.owner)))  # fmt: skip
     files = [standin.workspace.files[f] for m in standin.workspace.dms_to(world.owner) for f in m.files]
     [exported] = [f for f in files if f.name == "expense-tool-responses.csv"]
     rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
-    # Rows come in the order of the random respondent keys, not of the clicks; the comment stays
-    # with its own score.
+    # Only the released group, in random order, each comment with its own score; no wave, and
+    # no date finer than the group's week.
     assert sorted((r["score"], r["comment"]) for r in rows) == [
-        ("10", ""), ("6", 'Too slow, "really", on phones'), ("8", "")
+        ("10", ""), ("6", 'Too slow, "really", on phones'), ("7", ""), ("8", ""), ("9", "")
     ]  # fmt: skip
-    assert {r["answered_on"] for r in rows} == {bot.services.clock.now().astimezone(settings.tz).date().isoformat()}
-    assert set(rows[0]) == {"wave", "stage", "survey", "touchpoint", "score", "comment", "answered_on"}
+    today = bot.services.clock.now().astimezone(settings.tz).date()
+    assert {r["week"] for r in rows} == {(today - timedelta(days=today.weekday())).isoformat()}
+    assert set(rows[0]) == {"stage", "survey", "touchpoint", "score", "comment", "week"}
     assert all(r["stage"] == "alpha" and r["survey"] == "nps" for r in rows)
     keys = [str(r[0]) for r in await store.fetch_all("SELECT respondent_key FROM responses")]
     raw = exported.content.decode()
@@ -213,7 +222,8 @@ async def test_the_export_has_one_row_per_response_and_no_ids(
         timeout=60,
     )
     assert local.returncode == 0, local.stderr
-    assert target.read_text() == raw
+    assert sorted(target.read_text().splitlines()) == sorted(raw.splitlines())
+    assert "2 answers held back" in local.stderr
     missing = subprocess.run(
         [sys.executable, "-m", "bot", "export", "nope"], env=_env(PULSE_DB=str(settings.pulse_db)),
         capture_output=True, text=True, timeout=60,

@@ -178,6 +178,9 @@ class ConfigService:
             vision, channel, auto = rollout.vision, rollout.channel_id, rollout.auto_nps_after_days
         if "vision" in given and spec.vision != vision:
             changes.append(self._column(slug, "vision", spec.vision, "vision set" if spec.vision else "vision cleared"))
+        # Channels here (and in cohorts and triggers) are not checked against anyone's membership,
+        # unlike in Slack: the file is applied by the operator, on the bot's machine and database,
+        # who is trusted as an admin is (and with no Slack token, nothing could be checked).
         if "channel" in given and spec.channel != channel:
             changes.append(self._column(slug, "channel_id", spec.channel, f"announcement channel {spec.channel}"))
         if spec.auto_nps_after_days is not None and spec.auto_nps_after_days != auto:

@@ -12,6 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock, epoch
+from bot.services import disclosure
 from bot.services.cron import DEFAULT_CRON, Period, parse_cron, periods_ending
 from bot.services.directory import Directory
 from bot.services.errors import NotAllowed, NotFound
@@ -28,9 +29,9 @@ from bot.services.rollouts import RolloutService, channel_with_bot
 from bot.settings import Settings
 from storage.db import Store
 from storage.digests import Digests, Subscription
+from storage.disclosure import ReleasedComment
 from storage.models import GateRecord, RolloutStatus, Stage, Transition
 from storage.rollouts import RolloutDetail
-from storage.surveys import Comment, Surveys
 
 TREND_PERIODS = 8
 DIGEST_COMMENTS = 3
@@ -51,7 +52,7 @@ class RolloutDigest:
     metrics: StageMetrics
     previous: NpsSummary | None
     gates: list[GateRecord]
-    comments: list[Comment]
+    comments: list[ReleasedComment]
     transitions: list[Transition]
     trend: list[TrendPoint]
     marks: list[Transition]  # stage changes within the trend's span, for the chart
@@ -79,7 +80,6 @@ class DigestService:
         self.clock = clock
         self.rollouts = rollouts
         self.digests = Digests(store)
-        self.surveys = Surveys(store)
         # Told when subscriptions change, so the scheduler can follow.
         self.on_subscriptions_changed: Callable[[], None] = lambda: None
 
@@ -167,11 +167,9 @@ class DigestService:
             entered = datetime.fromtimestamp(stage.entered_at, tz).date()
             days = (period.end.astimezone(tz).date() - entered).days
         gates = evaluate_gates(detail.targets_for(stage), metrics) if stage is not None else []
-        comments = []
-        if metrics.enough:
-            comments = await self.surveys.comments_between(
-                detail.rollout.id, str(window.first_day), str(window.end_day), DIGEST_COMMENTS
-            )
+        comments = await disclosure.period_comments(
+            self.store, detail.rollout.id, first_day=window.first_day, end_day=window.end_day, limit=DIGEST_COMMENTS
+        )
         transitions = await self.rollouts.rollouts.transitions(detail.rollout.id)
         return RolloutDigest(
             detail=detail,

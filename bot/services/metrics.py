@@ -1,7 +1,8 @@
 """The metrics of a rollout stage over a time window, and the gates they pass or fail.
 
-Plain computation over the store, shared by the status card, results and digests (SPEC §3.1,
-§3.5). Every figure derived from answers is withheld below PULSE_MIN_GROUP respondents (§3.6).
+Plain computation over the store, shared by the status card, results and digests. Figures are
+computed from the groups of answers released together (storage.disclosure), never from the
+answers themselves, and withheld below PULSE_MIN_GROUP respondents.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
-from typing import Literal, TypeVar
+from typing import Literal
 
-from storage.db import Store, day_of
+from storage.db import Store, day_of, range_sql
+from storage.disclosure import released_counts, released_nps_by_day
 from storage.models import GateRecord, Scale, Target, Touchpoint
 
 Z_95 = 1.96
@@ -196,8 +198,8 @@ def day_after(day: str) -> str:
 
 @dataclass(frozen=True)
 class Window:
-    """A period: waves opened in [start, end) (Unix seconds), and answers dated from `first_day`
-    up to, not including, `end_day` (YYYY-MM-DD). None means unbounded."""
+    """A period: waves opened in [start, end) (Unix seconds), and groups of answers released from
+    `first_day` up to, not including, `end_day` (YYYY-MM-DD). None means unbounded."""
 
     start: int | None = None
     end: int | None = None
@@ -206,32 +208,14 @@ class Window:
 
     @classmethod
     def of(cls, start: int, end: int, zone: tzinfo, *, through_end_day: bool = False) -> Window:
-        """Answers are dated by the day, so a period holds the days from the one it starts on
+        """Groups are dated by the day, so a period holds the days from the one it starts on
         to the one before it ends on: every day lands in exactly one period of a schedule, and
         only once it is over. `through_end_day`: a period that runs up to now takes today too."""
         end_day = day_of(end, zone)
         return cls(start, end, day_of(start, zone), day_after(end_day) if through_end_day else end_day)
 
     def sql(self, column: str) -> tuple[str, list[int]]:
-        return _range_sql(column, self.start, self.end)
-
-    def day_sql(self, column: str) -> tuple[str, list[str]]:
-        return _range_sql(column, self.first_day, self.end_day)
-
-
-R = TypeVar("R", int, str)
-
-
-def _range_sql(column: str, low: R | None, high: R | None) -> tuple[str, list[R]]:
-    clauses: list[str] = []
-    params: list[R] = []
-    if low is not None:
-        clauses.append(f"{column} >= ?")
-        params.append(low)
-    if high is not None:
-        clauses.append(f"{column} < ?")
-        params.append(high)
-    return (" AND " + " AND ".join(clauses)) if clauses else "", params
+        return range_sql(column, self.start, self.end)
 
 
 def compute_metrics(
@@ -304,23 +288,14 @@ async def scoped_metrics(
     min_group: int,
     window: Window | None = None,
 ) -> StageMetrics:
-    # The answers are counted per score in SQL: histograms, not rows, reach Python.
+    """Figures of the groups of answers released in the window (by the day they were released):
+    never the answers themselves, so that no figure moves by fewer than a group."""
     window = window or Window()
-    answered_sql, answered_params = window.day_sql("answered_on")
-    rows = await store.fetch_all(
-        f"""SELECT kind, touchpoint_id, score, count(*) FROM responses
-            WHERE {column} = ?{answered_sql} GROUP BY kind, touchpoint_id, score""",
-        (value, *answered_params),
+    released = await released_counts(
+        store, column=column, value=value, first_day=window.first_day, end_day=window.end_day
     )
-    nps_counts: Counter[float] = Counter()
-    tp_counts: dict[int, Counter[float]] = {}
-    for kind, touchpoint_id, score, count in rows:
-        if kind == "nps":
-            nps_counts[float(score)] += int(count)
-        elif touchpoint_id is not None:
-            tp_counts.setdefault(int(touchpoint_id), Counter())[float(score)] += int(count)
-    # The response rate: NPS surveys delivered in waves opened in the window, and the answers
-    # those waves hold (an answer is counted by its wave, not by whose delivery it was).
+    # The response rate: NPS surveys delivered in waves opened in the window, and the released
+    # answers those waves hold (released a group at a time, like every other figure).
     opened_sql, opened_params = window.sql("w.opened_at")
     asked = await store.fetch_value(
         f"""SELECT count(*) FROM deliveries d JOIN waves w ON w.id = d.wave_id
@@ -329,7 +304,7 @@ async def scoped_metrics(
     )
     answered = await store.fetch_value(
         f"""SELECT count(*) FROM responses r JOIN waves w ON w.id = r.wave_id
-            WHERE w.{column} = ? AND w.kind = 'nps'{opened_sql}""",
+            WHERE w.{column} = ? AND w.kind = 'nps' AND r.released_on IS NOT NULL{opened_sql}""",
         (value, *opened_params),
     )
     # A person forgotten after their wave closed leaves an answer nobody can find any more, but
@@ -338,29 +313,22 @@ async def scoped_metrics(
     answered = min(int(answered or 0), asked)
     return compute_metrics(
         min_group=min_group,
-        nps_scores=nps_counts,
+        nps_scores=released.nps,
         asked=asked,
         answered=answered,
-        touchpoint_scores=tp_counts,
+        touchpoint_scores=released.touchpoints,
         touchpoints=touchpoints,
     )
 
 
 async def nps_by_period(store: Store, rollout_id: int, days: Sequence[str]) -> list[Counter[float]]:
-    """NPS answers of a rollout per period, as histograms, for the days [d0, d1), [d1, d2) …
-    One query for all periods, grouped the way its index is ordered (by day, then score), so
-    SQLite needs no sorting; the days are put into periods here."""
+    """Released NPS answers of a rollout per period, as histograms, for the days [d0, d1), [d1, d2) …
+    (by the day each group was released): one query for all periods."""
     if len(days) < 2:
         return []
-    rows = await store.fetch_all(
-        """SELECT answered_on, score, count(*) FROM responses
-           WHERE rollout_id = ? AND kind = 'nps' AND answered_on >= ? AND answered_on < ?
-           GROUP BY answered_on, score""",
-        (rollout_id, days[0], days[-1]),
-    )
     periods: list[Counter[float]] = [Counter() for _ in days[1:]]
-    for day, score, count in rows:
-        periods[bisect_right(days, str(day)) - 1][float(score)] += int(count)
+    for day, score, count in await released_nps_by_day(store, rollout_id, days[0], days[-1]):
+        periods[bisect_right(days, day) - 1][score] += count
     return periods
 
 

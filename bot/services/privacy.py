@@ -1,4 +1,5 @@
-"""What is stored about a person, and forgetting them; exports that carry no identities.
+"""What is stored about a person, and forgetting them; exports that carry no identities (what
+they hold follows the disclosure rule, bot.services.disclosure).
 
 Answers are stored under a respondent key derived from the wave's own key, never a Slack user
 ID. While a wave is open, its key lets a person see, change and delete their own answer; once
@@ -7,17 +8,15 @@ it closes, the key is destroyed and nobody can tell which answer was whose.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, replace
 
+from bot.services import disclosure
+from bot.services.disclosure import Export
 from bot.services.errors import NotAllowed
 from bot.services.keys import KeyRing
 from bot.services.rollouts import RolloutService
 from bot.settings import Settings
 from storage.people import Forgotten, OwnAnswer, People, PersonRecord
-
-EXPORT_HEADER = ("wave", "stage", "survey", "touchpoint", "score", "comment", "answered_on")
 
 
 @dataclass(frozen=True)
@@ -50,30 +49,12 @@ class PrivacyService:
         wiped = await self.people.store.wipe_journal()
         return replace(done, traces_left=not wiped)
 
-    async def export_csv(self, actor: str, slug: str) -> tuple[str, str]:
-        """(file name, CSV text) of a rollout's answers, for its owners and admins."""
+    async def export_csv(self, actor: str, slug: str) -> tuple[str, Export]:
+        """(file name, export) of a rollout's released answers, for its owners and admins."""
         detail = await self.rollouts.get(slug)
         if not self.rollouts.may_change(detail, actor):
             raise NotAllowed(
                 f"Only the owners of {detail.rollout.slug} or an admin can export its answers. Its owners:",
                 people=tuple(detail.owners),
             )
-        return f"{detail.rollout.slug}-responses.csv", await self.csv_of(detail.rollout.id)
-
-    async def csv_of(self, rollout_id: int) -> str:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(EXPORT_HEADER)
-        for row in await self.people.export_rows(rollout_id):
-            writer.writerow(
-                (
-                    row.wave,
-                    row.stage,
-                    row.kind,
-                    row.touchpoint or "",
-                    f"{row.score:g}",
-                    row.comment or "",
-                    row.answered_on,
-                )
-            )
-        return buffer.getvalue()
+        return f"{detail.rollout.slug}-responses.csv", await disclosure.export(self.people.store, detail.rollout.id)

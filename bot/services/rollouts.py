@@ -18,7 +18,7 @@ import aiosqlite
 from bot.clock import Clock, epoch
 from bot.services import inputs
 from bot.services.announcements import Announcement, Audience
-from bot.services.directory import Directory
+from bot.services.directory import ChannelInfo, Directory
 from bot.services.errors import BadInput, Conflict, NotAllowed, NotFound
 from bot.services.metrics import MetricName, StageMetrics, evaluate_gates, stage_metrics
 from bot.settings import Settings
@@ -258,7 +258,7 @@ class RolloutService:
         if not refs:
             raise BadInput("Name the people, user groups or channels to " + ("remove." if remove else "add."))
         if not remove:
-            refs = [await self._checked_ref(ref, directory) for ref in refs]
+            refs = [await self._checked_ref(ref, directory, actor) for ref in refs]
         async with self.changing(detail, actor, "cohort removed" if remove else "cohort added") as edit:
             if remove:
                 changed = await repo.remove_cohort_entries(edit.conn, stage.id, [(r.kind, r.ref) for r in refs])
@@ -269,13 +269,14 @@ class RolloutService:
             edit.detail = {"stage": stage.name, "entries": [_ref_text(r) for r in refs]}
         return await self.get(slug), changed
 
-    async def _checked_ref(self, ref: CohortRef, directory: Directory) -> CohortRef:
-        """The entry exists in Slack (raises NotFound naming it otherwise)."""
+    async def _checked_ref(self, ref: CohortRef, directory: Directory, actor: str) -> CohortRef:
+        """The entry exists in Slack (raises NotFound naming it otherwise), and a channel is one
+        `actor` may use."""
         if ref.kind == "usergroup":
             await directory.usergroup_members(ref.ref)
             return ref
         if ref.kind == "channel":
-            channel = await directory.channel(ref.ref)
+            channel = await channel_for(directory, ref.ref, actor, admin=self.settings.is_admin(actor))
             return CohortRef("channel", ref.ref, ref.label or channel.name)
         people = await directory.people([ref.ref])
         if ref.ref not in people:
@@ -327,7 +328,13 @@ class RolloutService:
     async def set_channel(self, actor: str, slug: str, channel_id: str, directory: Directory) -> RolloutDetail:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
-        await channel_with_bot(directory, channel_id, "yet, so I could not post there")
+        await channel_for(
+            directory,
+            channel_id,
+            actor,
+            admin=self.settings.is_admin(actor),
+            bot_needed="yet, so I could not post there",
+        )
         async with self.changing(detail, actor, "channel set") as edit:
             edit.columns = {"channel_id": channel_id}
             edit.detail = {"channel": channel_id}
@@ -725,8 +732,9 @@ class RolloutService:
             )
 
 
-async def channel_with_bot(directory: Directory, channel_id: str, why: str) -> None:
-    """The channel exists, is a channel, and the bot is in it (else say how to fix it)."""
+async def channel_with_bot(directory: Directory, channel_id: str, why: str) -> ChannelInfo:
+    """The channel exists, is a channel, and the bot is in it (else say how to fix it). Says the
+    channel's name: call it only for admins, or through `channel_for`."""
     channel = await directory.channel(channel_id)
     if channel.is_im:
         raise BadInput("Pick a channel, not a direct message.")
@@ -735,6 +743,40 @@ async def channel_with_bot(directory: Directory, channel_id: str, why: str) -> N
             f"I am not in #{channel.name or channel_id} {why}. "
             "Invite me with /invite @Rollout Pulse in that channel, then try again."
         )
+    return channel
+
+
+# The one answer to anyone who may not use a channel, whatever the reason: it does not exist, it
+# is private and the bot is not in it, or they are not in it. Telling these apart, naming the
+# channel or counting its members would tell a person about a channel they cannot see.
+NOT_A_MEMBER = (
+    "You can only add channels you are a member of. If you are in it and it is private, "
+    "invite me there first with /invite @Rollout Pulse, then try again."
+)
+
+
+async def channel_for(
+    directory: Directory, channel_id: str, actor: str, *, admin: bool, bot_needed: str | None = None
+) -> ChannelInfo:
+    """A channel `actor` may add to a rollout: one they are a member of; for an admin, any channel
+    the bot can see. `bot_needed` says why the bot must be in it too (None: it need not be)."""
+    if not admin and not await is_member(directory, channel_id, actor):
+        raise NotAllowed(NOT_A_MEMBER)
+    if bot_needed is not None:
+        return await channel_with_bot(directory, channel_id, bot_needed)
+    channel = await directory.channel(channel_id)
+    if channel.is_im:
+        raise BadInput("Pick a channel, not a direct message.")
+    return channel
+
+
+async def is_member(directory: Directory, channel_id: str, user: str) -> bool:
+    """Whether `user` is in the channel. False also when the bot cannot see it (Slack answers
+    channel_not_found for a private channel the bot is not in), as nobody can be shown to be."""
+    try:
+        return user in await directory.channel_members(channel_id)
+    except NotFound:
+        return False
 
 
 async def resolve_cohort(detail: RolloutDetail, stage: Stage, directory: Directory) -> set[str]:

@@ -13,22 +13,25 @@ from functools import partial
 from pydantic import BaseModel, ConfigDict
 
 from bot.clock import Clock, epoch
+from bot.services import disclosure as disclosure_rule
 from bot.services import inputs
 from bot.services.directory import Directory
 from bot.services.errors import BadInput, Conflict, DomainError, NotAllowed, NotFound
 from bot.services.keys import KeyRing, new_wave_key, respondent_key
 from bot.services.metrics import StageMetrics
 from bot.services.quiet_hours import next_send_time, zone
-from bot.services.rollouts import CohortRef, RolloutService, channel_with_bot, expand, resolve_cohort
+from bot.services.rollouts import CohortRef, RolloutService, channel_for, expand, resolve_cohort
 from bot.services.scales import SurveyScale, parse_score
 from bot.settings import Settings
+from storage import disclosure
 from storage import surveys as repo
 from storage.db import Store, WriteJob, day_of
+from storage.disclosure import ReleasedComment
 from storage.keys import insert_wave_key_async, wrapped_in
 from storage.models import RolloutStatus, Scale, Stage, Touchpoint
 from storage.outbox import enqueue
 from storage.rollouts import RolloutDetail
-from storage.surveys import Comment, Delivery, NewDelivery, Surveys, Wave, WaveKind
+from storage.surveys import Delivery, NewDelivery, Surveys, Wave, WaveKind
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +124,7 @@ class ResultsView:
     detail: RolloutDetail
     stage: Stage
     metrics: StageMetrics
-    comments: list[Comment]
+    comments: list[ReleasedComment]
 
 
 class SurveyService:
@@ -208,7 +211,13 @@ class SurveyService:
         detail = await self.rollouts.get(slug)
         self.rollouts.require_owner(detail, actor)
         touchpoint = await self.touchpoint(detail, key)
-        await channel_with_bot(directory, channel_id, "so Slack does not tell me who joins it")
+        await channel_for(
+            directory,
+            channel_id,
+            actor,
+            admin=self.settings.is_admin(actor),
+            bot_needed="so Slack does not tell me who joins it",
+        )
         async with self.rollouts.changing(detail, actor, "trigger added") as edit:
             added = await repo.add_trigger(
                 edit.conn, touchpoint_id=touchpoint.id, channel_id=channel_id, actor=actor, now=edit.now
@@ -247,6 +256,11 @@ class SurveyService:
         stage = self._surveyable(detail)
         if not refs:
             raise BadInput("Name the people, user groups or channels to ask.")
+        # Asking a channel is adding it for one survey: its report counts the channel's members.
+        admin = self.settings.is_admin(actor)
+        for ref in refs:
+            if ref.kind == "channel":
+                await channel_for(directory, ref.ref, actor, admin=admin)
         people = await expand(refs, directory)
         return await self.open_wave(detail, stage, touchpoint, "ask", actor, sorted(people), directory)
 
@@ -435,6 +449,7 @@ class SurveyService:
                 raise BadInput(f"“{score_text[:20]}” is not an answer to this question.")
             key = respondent_key(master.unwrap(wave.id, wrapped), user)
             commented = repo.record_answer(conn, wave=wave, respondent_key=key, score=score, day=day)
+            disclosure.release_due(conn, disclosure.pool_of(wave), min_group=self.settings.pulse_min_group, day=day)
             return Answered(view, score, commented, delivery.dm_channel, delivery.message_ts)
 
         return await self.store.write(check_and_write)
@@ -614,7 +629,7 @@ class SurveyService:
         else:
             raise Conflict(f"{detail.rollout.slug} has not started, so there are no results yet.")
         metrics = await self.rollouts.metrics_of(detail, stage)
-        comments = await self.surveys.recent_comments(stage.id, RESULT_COMMENTS) if metrics.enough else []
+        comments = await disclosure_rule.stage_comments(self.store, stage.id, RESULT_COMMENTS)
         return ResultsView(detail, stage, metrics, comments)
 
 

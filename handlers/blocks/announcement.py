@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.services.announcements import Announcement
 from handlers.blocks import format as fmt
-from handlers.blocks.text import Block, Message, context, escape, plain, section, sections_from_lines
+from handlers.blocks.text import Block, Message, context, escape, mrkdwn, plain, section, sections_from_lines
 
 
 def _headline(a: Announcement) -> str:
@@ -42,13 +42,13 @@ def build_announcement(a: Announcement) -> Message:
     fields = []
     if a.cohort_size is not None:
         people = "1 person" if a.cohort_size == 1 else f"{a.cohort_size} people"
-        fields.append({"type": "mrkdwn", "text": f"*Cohort now*\n{people}"})
+        fields.append(mrkdwn(f"*Cohort now*\n{people}"))
     if a.kind != "complete":
         if a.next_stage:
             planned = f"planned {a.next_planned.isoformat()}" if a.next_planned else "not planned yet"
-            fields.append({"type": "mrkdwn", "text": f"*Next stage*\n{escape(a.next_stage)} · {planned}"})
+            fields.append(mrkdwn(f"*Next stage*\n{escape(a.next_stage)} · {planned}"))
         elif a.kind in ("start", "advance", "rollback", "resume"):
-            fields.append({"type": "mrkdwn", "text": "*Next stage*\nthis is the last one"})
+            fields.append(mrkdwn("*Next stage*\nthis is the last one"))
     if fields:
         blocks.append({"type": "section", "fields": fields})
     blocks.append(section(f"*What champions should do now*\n{escape(a.what_to_do)}"))
@@ -57,5 +57,6 @@ def build_announcement(a: Announcement) -> Message:
     else:
         note = f"`/rollout status {a.rollout_slug}` shows the card · `/rollout roadmap {a.rollout_slug}` the plan."
     blocks.append(context(note))
-    text = f"{headline}. {a.what_to_do}"
+    # The header is plain text, shown as typed; the fallback text is mrkdwn, so escaped.
+    text = f"{escape(headline)}. {escape(a.what_to_do)}"
     return Message(text=text, blocks=blocks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from bot.services.digests import DigestContent, RolloutDigest, TrendPoint
@@ -53,15 +54,19 @@ def rollout_blocks(digest: RolloutDigest, content: DigestContent) -> list[Block]
             f"detractors {fmt.percent(nps.detractors)} · response rate {fmt.response_rate(metrics)}"
         )
     else:
-        nps_line = f"NPS: not enough responses this period ({metrics.respondents} of {content.min_group})"
+        nps_line = f"NPS: fewer than {content.min_group} answers this period"
     trend = f"Trend `{sparkline(digest.trend)}` (last {len(digest.trend)} periods)"
     head = f"*{escape(rollout.title)}* · {where}\n{nps_line}\n{trend}"
     blocks: list[Block] = [section(head[:3000])]
     details = []
     touchpoints = []
     for tp in metrics.touchpoints.values():
-        shown = "not enough responses" if tp.score is None else fmt.metric_value(f"{tp.scale}:x", tp.score)
-        touchpoints.append(f"{escape(tp.label)} ({tp.scale}) {shown} (n={tp.n})")
+        if tp.score is None:
+            touchpoints.append(f"{escape(tp.label)} ({tp.scale}) not enough answers yet")
+        else:
+            touchpoints.append(
+                f"{escape(tp.label)} ({tp.scale}) {fmt.metric_value(f'{tp.scale}:x', tp.score)} (n={tp.n})"
+            )
     if touchpoints:
         details.append("Touchpoints: " + " · ".join(touchpoints))
     if digest.gates:
@@ -73,7 +78,7 @@ def rollout_blocks(digest: RolloutDigest, content: DigestContent) -> list[Block]
         ]
         details.append("Targets: " + " · ".join(gates))
     for comment in digest.comments:
-        details.append(f"> {escape(' '.join(comment.body.split())[:280])}")
+        details.append(fmt.comment(comment))
     if details:
         blocks.append(section("\n".join(details)[:3000]))
     if digest.transitions:
@@ -89,23 +94,28 @@ def rollout_blocks(digest: RolloutDigest, content: DigestContent) -> list[Block]
     return blocks
 
 
+# The first message goes with the chart, and files.completeUploadExternal takes its blocks in the
+# request's URL (as slack_sdk sends it), which HTTP servers cap at about 8 KB: URL-encoded, JSON
+# grows by up to half again, so the first message keeps to this much.
+FIRST_MESSAGE_JSON = 4500
+
+
 def build_digest(content: DigestContent) -> list[Message]:
     """The digest's messages, in order; none holds more than 50 blocks."""
     label = period_label(content)
     n = len(content.rollouts)
     intro: list[Block] = [
         {"type": "header", "text": plain("Rollout Pulse digest")},
-        context(
-            f"{label} · {n} rollout{'s' if n != 1 else ''} · figures only for groups of {content.min_group} or more; "
-            "answers carry no names"
-        ),
+        context(f"{label} · {n} rollout{'s' if n != 1 else ''} · {fmt.group_rule(content.min_group)}"),
     ]
     if not content.rollouts:
         intro.append(section("No active rollouts this period."))
     groups = [[*rollout_blocks(d, content), {"type": "divider"}] for d in content.rollouts]
     messages: list[list[Block]] = [intro]
     for group in groups:
-        if len(messages[-1]) + len(group) > MESSAGE_BLOCK_LIMIT:
+        if len(messages[-1]) + len(group) > MESSAGE_BLOCK_LIMIT or (
+            len(messages) == 1 and len(json.dumps([*messages[0], *group])) > FIRST_MESSAGE_JSON
+        ):
             messages.append([])
         messages[-1].extend(group)
     for blocks in messages:
@@ -117,7 +127,7 @@ def build_digest(content: DigestContent) -> list[Message]:
         if total > 1 and i > 1:
             blocks.insert(0, context(f"Rollout Pulse digest, continued ({i}/{total}) · {label}"))
         summary = "; ".join(
-            f"{d.detail.rollout.title} NPS {fmt.signed(d.metrics.nps.score) if d.metrics.nps else '—'}"
+            f"{escape(d.detail.rollout.title)} NPS {fmt.signed(d.metrics.nps.score) if d.metrics.nps else '—'}"
             for d in content.rollouts
         )
         text = f"Rollout Pulse digest {label}" + (f": {summary}" if i == 1 and summary else "")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from bot.services.disclosure import week_of
 from bot.services.metrics import NpsSummary, StageMetrics
 from handlers.blocks.text import escape
+from storage.disclosure import ReleasedComment
 from storage.models import GateRecord
 from storage.people import FORGOTTEN
 
@@ -37,9 +39,15 @@ def signed(value: float) -> str:
     return f"+{rounded}" if rounded > 0 else str(rounded)
 
 
+def not_enough(min_group: int) -> str:
+    """Below the minimum group nothing is said, not even how many have answered so far: a count
+    that moves with each answer would tell when someone answered."""
+    return f"not enough answers yet (shown once {min_group} have answered)"
+
+
 def nps(summary: NpsSummary | None, respondents: int, min_group: int) -> str:
     if summary is None:
-        return f"not enough responses yet ({respondents} of {min_group})"
+        return not_enough(min_group)
     return f"{signed(summary.score)} (n={summary.n}, ±{round(summary.margin)})"
 
 
@@ -51,7 +59,7 @@ def response_rate(metrics: StageMetrics) -> str:
     if metrics.asked == 0:
         return "no surveys sent yet"
     if not metrics.enough:
-        return f"not enough responses yet ({metrics.respondents} of {metrics.min_group})"
+        return not_enough(metrics.min_group)
     return f"{percent(metrics.response_rate)} ({metrics.answered} of {metrics.asked})"
 
 
@@ -94,3 +102,21 @@ def moment(at: int, tz: ZoneInfo) -> str:
 
 def days(n: int) -> str:
     return f"{n} day" if abs(n) == 1 else f"{n} days"
+
+
+def group_rule(min_group: int) -> str:
+    """The disclosure rule as people read it beside figures (it is exactly what the code does)."""
+    return (
+        f"Answers count only in groups of {min_group}: each survey's answers are added {min_group} at a time, "
+        "so no figure moves with one answer. Comments are dated by the week, in random order. No names."
+    )
+
+
+def week(day: str) -> str:
+    """The week an answer or comment is dated by: never a finer date."""
+    return "week of " + datetime.fromisoformat(week_of(day)).strftime("%-d %b %Y")
+
+
+def comment(released: ReleasedComment) -> str:
+    """A released comment, quoted on one line, dated by its group's week."""
+    return f"> {escape(' '.join(released.body.split())[:280])} _({week(released.released_on)})_"

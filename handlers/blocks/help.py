@@ -20,7 +20,7 @@ def build_help(catalog: Catalog) -> Message:
             "channels with #; Slack turns them into links."
         )
     )
-    text = f"{catalog.command} — " + "; ".join(sub.usage for sub in catalog.subcommands)
+    text = f"{catalog.command} — " + "; ".join(escape(sub.usage) for sub in catalog.subcommands)
     return Message(text=text, blocks=blocks)
 
 
@@ -31,10 +31,11 @@ def build_problem(
     (or the whole help)."""
     named = " " + ", ".join(f"<@{p}>" for p in people) if people else ""
     blocks = [section(f":warning: {escape(problem)}{named}")]
-    text = problem
+    # A problem often echoes what was typed (“no rollout named …”): escaped in the text too.
+    text = escape(problem)
     if usage:
         blocks.append(section(f"Usage: `{escape(usage)}`"))
-        text = f"{problem} Usage: {usage}"
+        text = f"{text} Usage: {escape(usage)}"
     if catalog is not None:
         help_message = build_help(catalog)
         blocks += help_message.blocks

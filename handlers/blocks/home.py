@@ -10,7 +10,7 @@ from bot.services.scales import question
 from handlers.blocks import format as fmt
 from handlers.blocks.rollouts import status_line
 from handlers.blocks.survey import answer_buttons, general_privacy_line
-from handlers.blocks.text import Block, context, escape, plain, section, sections_from_lines
+from handlers.blocks.text import Block, context, escape, mrkdwn, plain, section, sections_from_lines
 from handlers.ids import Action
 
 VIEW_BLOCK_LIMIT = 100
@@ -53,7 +53,7 @@ def build_home(view: HomeView) -> dict[str, Any]:
             blocks.append(
                 {
                     "type": "section",
-                    "text": {"type": "mrkdwn", "text": line[:3000]},
+                    "text": mrkdwn(line[:3000]),
                     "accessory": {
                         "type": "button",
                         "text": plain("Status"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.services.disclosure import Export
 from bot.services.privacy import MyData
 from bot.services.scales import SurveyScale, choice_for
 from handlers.blocks.text import Block, Message, context, escape, plain, section, sections_from_lines
@@ -21,7 +22,9 @@ HOW_ANSWERS_ARE_KEPT = (
     "on nobody, the operator included, can tell which answer was yours, as long as at least the minimum "
     "group answered it (fewer answers can be told apart among the people asked). Answers are dated by "
     "the day, not "
-    "the time. Results only show groups large enough that no one can be singled out."
+    "the time. Results, comments and exports use an answer only once it is released in a group of at "
+    "least the minimum number of answers to the same survey, so no figure moves with one answer; comments "
+    "and exported rows are dated by their group's week and come in random order."
 )
 
 
@@ -117,7 +120,9 @@ def forget_summary(record: PersonRecord) -> str:
         )
     parts.append(
         "Answers in surveys that have closed are already tied to nobody, so they cannot be found to "
-        "delete; they stay in the results without your name. It cannot be undone."
+        "delete; they stay in the results without your name. An answer already counted in a group's "
+        "figures stays counted there (as a number per score, without your name), so that nobody can "
+        "read it off a figure that moves when you leave. It cannot be undone."
     )
     return " ".join(parts)
 
@@ -154,4 +159,22 @@ def build_forgotten(done: Forgotten) -> Message:
             "once it is done (tried again every minute)."
         )
     text = " ".join(parts)
+    return Message(text=text, blocks=[section(text)])
+
+
+def export_comment(min_group: int) -> str:
+    return (
+        f"The answers, one row per answer, in random order. Only answers released in groups of at least "
+        f"{min_group} are in it, dated by their group's week; no names, IDs or waves."
+    )
+
+
+def build_export_done(filename: str, exported: Export, min_group: int) -> Message:
+    text = f"Sent you `{filename}` ({_plural(exported.rows, 'answer')}) in our direct messages."
+    if exported.held_back:
+        text += (
+            f" {_plural(exported.held_back, 'answer')} {'is' if exported.held_back == 1 else 'are'} held back: "
+            f"an answer is exported once it has been released with a group of at least {min_group} answers "
+            "to the same survey in the same stage, so that no row can be told apart as one person's."
+        )
     return Message(text=text, blocks=[section(text)])

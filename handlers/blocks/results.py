@@ -27,8 +27,8 @@ def build_results(view: ResultsView) -> Message:
     if not metrics.enough:
         blocks.append(
             section(
-                f"*NPS:* not enough responses yet ({metrics.respondents} of the {metrics.min_group} needed "
-                "before any result is shown, so that nobody's answer can be singled out)."
+                f"*NPS:* {fmt.not_enough(metrics.min_group)}: answers are counted in groups of "
+                f"{metrics.min_group}, so that nobody's answer can be singled out."
             )
         )
     elif metrics.nps is not None:
@@ -53,18 +53,19 @@ def build_results(view: ResultsView) -> Message:
     for tp in metrics.touchpoints.values():
         label = f"*{escape(tp.label)}* ({SCALE_NAMES[tp.scale]})"
         if tp.score is None:
-            lines.append(f"{label}: not enough responses yet ({tp.n} of {metrics.min_group})")
+            lines.append(f"{label}: {fmt.not_enough(metrics.min_group)}")
         else:
             lines.append(f"{label}: {_touchpoint_value(tp.scale, tp.score)} (n={tp.n})")
     if lines:
         blocks += sections_from_lines(["*Touchpoints*", *lines])
     if view.comments:
-        quoted = [f"> {escape(' '.join(c.body.split())[:280])}" for c in view.comments]
-        blocks += sections_from_lines(["*Recent comments* (anonymous)", *quoted])
+        quoted = [fmt.comment(c) for c in view.comments]
+        blocks += sections_from_lines(["*Comments* (anonymous, in random order)", *quoted])
     elif metrics.enough:
         blocks.append(context("No comments yet."))
-    blocks.append(context(f"Only groups of {metrics.min_group} or more are shown. Answers carry no names."))
-    return Message(text=title, blocks=blocks)
+    blocks.append(context(fmt.group_rule(metrics.min_group)))
+    # The header is plain text, shown as typed; the fallback text is mrkdwn, so escaped.
+    return Message(text=escape(title), blocks=blocks)
 
 
 def build_wave_report(report: WaveReport, surveys: SurveyService, tz: ZoneInfo, *, what: str) -> Message:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.services.rollouts import GateCheck, HistoryView, Moved, StatusView
 from handlers.blocks import format as fmt
-from handlers.blocks.text import Block, Message, context, escape, plain, section, sections_from_lines
+from handlers.blocks.text import Block, Message, context, escape, mrkdwn, plain, section, sections_from_lines
 from handlers.ids import Action, Callback
 from storage.models import AuditEntry, RolloutStatus, Stage
 from storage.people import FORGOTTEN
@@ -88,12 +88,12 @@ def build_status_card(view: StatusView, *, viewer_may_change: bool, tz: ZoneInfo
         buttons.append(_button("Advance", Action.ADVANCE, rollout.slug, style="primary"))
     buttons.append(_button("Roadmap", Action.ROADMAP, rollout.slug))
     blocks.append({"type": "actions", "block_id": "status_actions", "elements": buttons})
-    text = f"{rollout.title}: {status_line(detail)}"
+    text = f"{escape(rollout.title)}: {status_line(detail)}"
     return Message(text=text, blocks=blocks)
 
 
-def fmt_field(label: str, value: str) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": f"*{label}*\n{value}"}
+def fmt_field(label: str, value: str) -> Block:
+    return mrkdwn(f"*{label}*\n{value}")
 
 
 def _cohort_text(size: int | None) -> str:
@@ -160,7 +160,7 @@ def roadmap_line(stage: Stage, detail: RolloutDetail, today: date, tz: ZoneInfo)
 def build_roadmap(detail: RolloutDetail, today: date, tz: ZoneInfo) -> Message:
     lines = [f"*Roadmap — {escape(detail.rollout.title)}*"]
     lines += [roadmap_line(stage, detail, today, tz) for stage in detail.stages]
-    return Message(text=f"Roadmap of {detail.rollout.title}", blocks=sections_from_lines(lines))
+    return Message(text=f"Roadmap of {escape(detail.rollout.title)}", blocks=sections_from_lines(lines))
 
 
 _ACTIONS = {
@@ -235,7 +235,7 @@ def build_history(view: HistoryView, tz: ZoneInfo) -> Message:
     if problems:
         lines += ["", "*Announcements not delivered*", *problems]
     return Message(
-        text=f"History of {view.detail.rollout.title}",
+        text=f"History of {escape(view.detail.rollout.title)}",
         blocks=sections_from_lines(lines)[:MESSAGE_BLOCK_LIMIT],
     )
 
@@ -268,7 +268,7 @@ def build_gates_blocked(check: GateCheck) -> Message:
         }
     )
     blocks.append(context("Advancing anyway asks for a reason, which goes into the history and the announcement."))
-    return Message(text=f"{detail.rollout.title} cannot advance yet: a gate does not pass.", blocks=blocks)
+    return Message(text=f"{escape(detail.rollout.title)} cannot advance yet: a gate does not pass.", blocks=blocks)
 
 
 def build_moved(moved: Moved) -> Message:

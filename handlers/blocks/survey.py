@@ -89,7 +89,7 @@ def build_survey(view: SurveyView, *, reminder: bool = False, current: float | N
         blocks.append(context(" · ".join(notes)))
     blocks.append(context(f"{privacy_line(view)} Open until {_closes(view)}."))
     prefix = "Reminder: " if reminder else ""
-    return Message(text=f"{prefix}{asked}", blocks=blocks)
+    return Message(text=f"{prefix}{escape(asked)}", blocks=blocks)
 
 
 def build_thanks(view: SurveyView, score: float, *, commented: bool = False) -> Message:
@@ -112,7 +112,7 @@ def build_thanks(view: SurveyView, score: float, *, commented: bool = False) -> 
         {"type": "actions", "block_id": BlockId.SURVEY_THANKS.value, "elements": buttons},
         context(f"{privacy_line(view)} You can change your answer until {_closes(view)}."),
     ]
-    return Message(text=f"Thanks — you answered {said}", blocks=blocks)
+    return Message(text=f"Thanks — you answered {escape(said)}", blocks=blocks)
 
 
 def build_closed(view: SurveyView, *, answered: bool, unlinkable: bool) -> Message:

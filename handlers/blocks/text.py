@@ -11,12 +11,19 @@ SECTION_TEXT_LIMIT = 3000
 
 
 def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    """What a person typed, made safe for any mrkdwn the bot sends: a block's text objects and a
+    message's top-level `text` alike. Slack reads only &, < and > as control characters, so
+    escaped, `<!here>`, `<@U…>`, `<#C…>`, `<!subteam^…>` and `<url|label>` show as typed and
+    never ping or link. The one escaping function of every surface."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def mrkdwn(text: str) -> dict[str, str]:
-    return {"type": "mrkdwn", "text": text}
+def mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object, always verbatim: Slack's own pass over a non-verbatim text turns
+    bare URLs and domain names a person typed into links, link-ifies channel names and parses
+    some @-mentions. The bot's own mentions and links are written out as <@U…>, <#C…> and
+    <url|label>, which verbatim text still renders."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
 def plain(text: str, *, emoji: bool = True) -> dict[str, Any]:
@@ -53,7 +60,11 @@ def sections_from_lines(lines: list[str], limit: int = SECTION_TEXT_LIMIT) -> li
 
 @dataclass
 class Message:
-    """A message for any surface: fallback text (notifications, screen readers) and blocks."""
+    """A message for any surface: fallback text (notifications, screen readers) and blocks.
+
+    `text` is mrkdwn as much as the blocks are (Slack parses mentions and links in it), so what
+    a person typed goes into it through `escape` too. With blocks, Slack shows `text` only in
+    notifications, so a bare URL in it is never a link in the message."""
 
     text: str
     blocks: list[Block] = field(default_factory=list)

@@ -10,7 +10,7 @@ from bot.services.rollouts import CohortRef
 from bot.services.surveys import WaveReport
 from handlers.blocks import format as fmt
 from handlers.blocks.digest import build_digest, build_preview
-from handlers.blocks.privacy import build_forget_confirmation, build_mydata
+from handlers.blocks.privacy import build_export_done, build_forget_confirmation, build_mydata, export_comment
 from handlers.blocks.results import build_results, build_wave_report
 from handlers.blocks.rollouts import build_done
 from handlers.blocks.text import Message, escape
@@ -67,7 +67,7 @@ async def trigger(call: CommandCall) -> Answer:
         if not added:
             return build_done(f"That trigger was already set: people joining {fmt.channel(channel.id)} are asked.")
         return build_done(
-            f"People who join {fmt.channel(channel.id)} will be asked about `{args[1].lower()}` "
+            f"People who join {fmt.channel(channel.id)} will be asked about `{escape(args[1].lower())}` "
             "(within their working hours, at most once a month)."
         )
 
@@ -83,7 +83,7 @@ async def ask(call: CommandCall) -> Answer:
 
     async def run() -> Message:
         report = await services.surveys.ask(call.user_id, args[0], args[1], refs, services.directory)
-        return _report(call, report, f"the {args[1].lower()} touchpoint")
+        return _report(call, report, f"the {escape(args[1].lower())} touchpoint")
 
     return Deferred(run, "ask")
 
@@ -191,19 +191,19 @@ async def export(call: CommandCall) -> Answer:
     args = call.need(1, "the rollout to export")
     if len(args) > 1:
         raise BadInput("export takes one rollout.")
-    filename, text = await call.services.privacy.export_csv(call.user_id, args[0])
+    filename, exported = await call.services.privacy.export_csv(call.user_id, args[0])
+    min_group = call.services.settings.pulse_min_group
 
     async def upload() -> Message:
         opened = await call.client.conversations_open(users=call.user_id)
         await call.client.files_upload_v2(
             channel=opened["channel"]["id"],
-            content=text.encode(),
+            content=exported.csv.encode(),
             filename=filename,
             title=f"Answers to {args[0]}",
-            initial_comment="The answers, one row per response. No names or IDs are in it.",
+            initial_comment=export_comment(min_group),
         )
-        rows = text.count("\n") - 1
-        return build_done(f"Sent you `{filename}` ({rows} answer{'s' if rows != 1 else ''}) in our direct messages.")
+        return build_export_done(filename, exported, min_group)
 
     return Deferred(upload, "export")
 

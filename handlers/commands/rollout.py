@@ -84,7 +84,7 @@ async def new(call: CommandCall) -> Answer:
         stages = inputs.stage_names(",".join(extra))
     detail = await _svc(call).create(call.user_id, slug, title, stages)
     track = " → ".join(escape(s.name) for s in detail.stages)
-    first_stage = detail.stages[0].name
+    first_stage = escape(detail.stages[0].name)
     return build_done(
         f"Created *{escape(detail.rollout.title)}* (`{detail.rollout.slug}`) with the stages {track}; "
         f"you are its owner.\nNext: `/rollout cohort {detail.rollout.slug} {first_stage} @people`, "

@@ -255,8 +255,8 @@ def test_answers_acknowledged_before_a_kill_are_all_there_after_the_restart(tmp_
     thread = StandInThread(SlackStandIn())
     with thread as standin:
         world = seed_world(standin)
-        cohort = people(standin, 8)
-        scores = [10, 10, 10, 9, 7, 3]  # 4 promoters, 1 passive, 1 detractor: NPS +50
+        cohort = people(standin, 12)
+        scores = [10, 10, 10, 9, 7, 3, 10, 10, 9, 0]  # 7 promoters, 1 passive, 2 detractors: NPS +50
         env = bot_environment(standin, db, PULSE_QUIET_HOURS="off")
         with serve_process(env, tmp_path) as first:
             slack, transport = slack_to(first, standin)
@@ -284,8 +284,10 @@ def test_answers_acknowledged_before_a_kill_are_all_there_after_the_restart(tmp_
             results = thread.run(slack.ask(world.owner, f"results {SLUG}", command="/pulse")).shown_text
             thread.run(transport.close())
             assert second.stop() == 0
-        assert "+50 (n=6," in results and "(6 of 8)" in results
-        assert db_value(db, "SELECT count(*) FROM responses") == 6
+        # Ten answers, two groups of five: each released in the very commit of its fifth answer.
+        assert "+50 (n=10," in results and "(10 of 12)" in results
+        assert db_value(db, "SELECT count(*) FROM responses") == 10
+        assert db_value(db, "SELECT sum(answers) FROM disclosed") == 10
         # An answer writes nothing that names the person: who answered is known, while the wave
         # is open, only through the respondent keys.
         assert db_value(db, "SELECT count(*) FROM deliveries WHERE answered = 1") == 0

@@ -12,6 +12,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from handlers.errors import SORRY
+from sandbox.markup_check import live_markup
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message
 from storage import Store
@@ -125,6 +126,12 @@ def survey_messages(standin: SlackStandIn, user: str) -> list[Message]:
     ]
 
 
+def live_markup_sent(standin: SlackStandIn, since: tuple[int, int] = (0, 0)) -> list[str]:
+    """Markup someone typed that the bot sent on live (since `standin.sent_mark()`): it would ping
+    or link. The bot's own mentions of real people and channels are not looked for."""
+    return live_markup(standin.sent_payloads(since=since), live=LIVE_MARKUP, bare=BARE_MARKUP)
+
+
 def unexpected_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     """Errors logged since the last `caplog.clear()`: an exception no handler expected, a
     background task that failed, Bolt failing on a request."""
@@ -138,7 +145,46 @@ def unexpected_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 # -- hostile text ----------------------------------------------------------------------------------
 
+EVIL_URL = "http://evil.example"
+# Slack markup that would ping or link if the bot sent it on as typed (the IDs are nobody's).
+MARKUP_STRINGS = (
+    "<!here>",
+    "<!channel>",
+    "<!everyone>",
+    "<!here|here>",
+    "<@UEVIL1>",
+    "<@UEVIL1|boss>",
+    "<#CEVIL1>",
+    "<#CEVIL1|general>",
+    "<!subteam^SEVIL>",
+    "<!subteam^SEVIL|@admins>",
+    f"<{EVIL_URL}|click>",
+    f"<{EVIL_URL}>",
+    "<mailto:evil@example.com|mail>",
+    EVIL_URL,
+    "@here",
+    "@channel",
+    "<!here> Mandatory: reset your password",
+)
+# What a spreadsheet takes for the start of a formula, when a CSV export begins a cell with it.
+FORMULA_STRINGS = (
+    "=1+2",
+    '=HYPERLINK("http://evil.example","click")',
+    "+1 great",
+    "-2 bad",
+    "@SUM(A1:A9)",
+    "\t=1+2",
+    "\r=1+2",
+    "=cmd|' /C calc'!A0",
+)
+# Marks of live markup from MARKUP_STRINGS: none may reach Slack unescaped.
+LIVE_MARKUP = ("<!here", "<!channel", "<!everyone", "<@UEVIL", "<#CEVIL", "<!subteam^SEVIL", "<http://evil", "<mailto:")
+# Typed text Slack links or parses unless a mrkdwn object is verbatim.
+BARE_MARKUP = (EVIL_URL, "@here", "@channel")
+
 NASTY_STRINGS = (
+    *MARKUP_STRINGS,
+    *FORMULA_STRINGS,
     "",
     " ",
     "\t",
@@ -181,12 +227,18 @@ NASTY_STRINGS = (
 )
 
 nasty = st.sampled_from(NASTY_STRINGS)
+# A title, label, reason or comment mixing markup and formula prefixes with words.
+markup_text = st.lists(
+    st.one_of(st.sampled_from(MARKUP_STRINGS), st.sampled_from(FORMULA_STRINGS), st.sampled_from(["Expense", "tool"])),
+    min_size=1,
+    max_size=4,
+).map(" ".join)
 # Any text Slack could carry (no lone surrogates: those cannot be encoded, in Slack or here).
 any_text = st.text(max_size=40)
 short_text = st.text(max_size=12)
 huge_text = st.integers(1000, 6000).map(lambda n: ("ab <@U1|x> “q” " * (n // 15 + 1))[:n])
 control_text = st.text(st.characters(max_codepoint=0x9F, categories=["Cc"]), min_size=1, max_size=8)
-hostile_text = st.one_of(nasty, any_text, control_text, huge_text)
+hostile_text = st.one_of(nasty, markup_text, any_text, control_text, huge_text)
 
 # What replaces one field of JSON the bot wrote into a button or a form, such as {"rollout": 1, "stage": 2}.
 json_fields = st.one_of(

@@ -29,6 +29,7 @@ from tests.fuzz.common import (
     hostile_text,
     is_apology,
     json_fields,
+    live_markup_sent,
     survey_messages,
     unexpected_errors,
     usually,
@@ -311,11 +312,13 @@ async def test_any_click_gets_a_4xx_or_is_handled_and_only_a_genuine_answer_stor
     apologised = len(apologies(standin))
     caplog.clear()
     before = await fingerprint(store)
+    mark = standin.sent_mark()
     reply = await bot.transport.deliver("interactive", payload)
     assert reply.status < 500, (reply.status, reply.text[:300])
     event(f"HTTP {reply.status}" + (" (a genuine answer)" if genuine else ""))
     await bot.bot.background.settle(10)
     assert unexpected_errors(caplog) == []
+    assert live_markup_sent(standin, mark) == []
     assert apologies(standin)[apologised:] == []
     assert standin.rejected == [], "Slack refused blocks the bot sent"
     after = await fingerprint(store)

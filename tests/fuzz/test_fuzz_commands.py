@@ -9,6 +9,7 @@ import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
+from handlers.blocks.text import escape
 from handlers.catalog import PULSE, ROLLOUT, Catalog
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message
@@ -23,6 +24,8 @@ from tests.fuzz.common import (
     huge_text,
     is_apology,
     is_refusal,
+    live_markup_sent,
+    markup_text,
     nasty,
     short_text,
     unexpected_errors,
@@ -102,7 +105,9 @@ def quoted(words: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     )
 
 
-words = st.one_of(any_text, nasty, control_text, st.sampled_from(["Expense tool", "Why not", "Pilot blocked"]))
+words = st.one_of(
+    any_text, nasty, markup_text, control_text, st.sampled_from(["Expense tool", "Why not", "Pilot blocked"])
+)
 texts = st.one_of(quoted(words), words, huge_text)
 token = st.one_of(
     slugs, stages, stage_lists, metrics, ops, numbers, dates, crons, verbs, mentions, texts,
@@ -116,8 +121,9 @@ Arg = tuple[st.SearchStrategy[str], st.SearchStrategy[str]]
 
 ROLLOUT_SLUG: Arg = (st.sampled_from([SLUG, PLANNED]), slugs)
 NEW_SLUG: Arg = (random_slug, slugs)
-TITLE: Arg = (quoted(st.sampled_from(["Expense tool", "New tool", "Ünïcode 🚀"])), quoted(words))
-TEXT: Arg = (quoted(st.sampled_from(["Why not", "Pilot team is blocked"])), texts)
+# Right values too may hold mention syntax and formula prefixes: titles, labels and reasons are free text.
+TITLE: Arg = (quoted(st.sampled_from(["Expense tool", "New tool", "Ünïcode 🚀"]) | markup_text), quoted(words))
+TEXT: Arg = (quoted(st.sampled_from(["Why not", "Pilot team is blocked"]) | markup_text), texts)
 STAGE: Arg = (st.sampled_from(["alpha", "beta", "ga", "pilot"]), stages)
 STAGE_LIST: Arg = (st.sampled_from(["alpha,beta,ga", "pilot,ga", "one,two,three"]), stage_lists)
 PERSON: Arg = (
@@ -250,8 +256,10 @@ async def test_every_subcommand_with_fuzzed_arguments_gets_an_answer_and_a_refus
     user, text = seeded.fill(person), seeded.fill(template)
     caplog.clear()
     before = await fingerprint(store)
+    mark = standin.sent_mark()
     answer = await run(bot, standin, user, command, text)
     await bot.bot.background.settle(10)
+    assert live_markup_sent(standin, mark) == []
     shown = answer.shown_text
     refused = is_refusal(answer)
     event(f"{command} {'refused' if refused else 'done'}")
@@ -260,10 +268,11 @@ async def test_every_subcommand_with_fuzzed_arguments_gets_an_answer_and_a_refus
     assert unexpected_errors(caplog) == []
     if refused:
         # A refusal says what was wrong, with the usage line of the subcommand typed (or, for an
-        # unknown one, the whole help).
+        # unknown one, the whole help), escaped like everything the bot says.
         catalog = CATALOGS[command]
         typed = catalog.get(text.split(maxsplit=1)[0].lower())
-        assert (f"Usage: {typed.usage}" in shown) if typed else (catalog.intro in shown), shown[:500]
+        expected = f"Usage: {escape(typed.usage)}" if typed else escape(catalog.intro)
+        assert expected in shown, shown[:500]
         after = await fingerprint(store)
         assert changed_tables(before, after) == [], shown[:500]
         clash = re.search(r"A rollout called (.+?) already exists", answer.text, re.DOTALL)

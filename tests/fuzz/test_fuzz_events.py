@@ -19,6 +19,7 @@ from tests.fuzz.common import (
     fingerprint,
     fuzz,
     hostile_text,
+    live_markup_sent,
     short_text,
     unexpected_errors,
     usually,
@@ -146,11 +147,13 @@ async def test_any_event_is_acknowledged_and_handled_at_most_once(
     caplog.clear()
     before = await fingerprint(store)
     joins_before = await store.fetch_value(waves)
+    mark = standin.sent_mark()
     reply = await bot.slack.event(body, retry_num=recipe["retry"])
     assert reply.status < 500, (reply.status, reply.text[:300])
     event(f"HTTP {reply.status}" + (" (someone joined the trigger channel)" if joining else ""))
     await bot.bot.background.settle(10)
     assert unexpected_errors(caplog) == []
+    assert live_markup_sent(standin, mark) == []
     assert standin.rejected == [], "Slack refused blocks the bot sent"
     new_waves = await store.fetch_value(waves) - joins_before
     if reply.status == 200 and joining is not None and not seen:

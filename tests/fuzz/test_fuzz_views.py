@@ -28,6 +28,8 @@ from tests.fuzz.common import (
     fuzz,
     hostile_text,
     json_fields,
+    live_markup_sent,
+    markup_text,
     short_text,
     survey_messages,
     unexpected_errors,
@@ -68,6 +70,7 @@ WRONG_TYPES: list[object] = [None, 7, 7.5, True, [], ["text"], {"value": "text"}
 entered = st.one_of(
     st.sampled_from(["Pilot team is blocked", "  ", "", "\n\t", "x" * 500, "x" * 501, "y" * 3000, "y" * 3001]),
     hostile_text,
+    markup_text,  # comments and override reasons with mention syntax and formula prefixes
     control_text,
     st.text(min_size=2990, max_size=3010),
 )
@@ -263,10 +266,12 @@ async def test_any_submission_shows_an_error_on_the_form_and_stores_nothing_or_i
     overrides = await store.fetch_value("SELECT count(*) FROM stage_transitions WHERE overridden = 1")
     caplog.clear()
     before = await fingerprint(store)
+    mark = standin.sent_mark()
     reply = await bot.transport.deliver("interactive", payload)
     assert reply.status < 500, (reply.status, reply.text[:300])
     await bot.bot.background.settle(10)
     assert unexpected_errors(caplog) == []
+    assert live_markup_sent(standin, mark) == []
     assert SORRY not in reply.text
     after = await fingerprint(store)
     changed = changed_tables(before, after)

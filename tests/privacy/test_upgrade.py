@@ -430,6 +430,16 @@ async def test_a_second_migrate_changes_nothing(upgraded: OldDatabase) -> None:
     assert snapshot() == before
 
 
+async def test_the_answers_of_before_go_into_the_figures_in_groups(upgraded: OldDatabase) -> None:
+    """Answers from before groups are released at the upgrade as they would have been on arrival:
+    day by day, a group each time PULSE_MIN_GROUP of them are waiting; the rest wait on."""
+    db = upgraded.path
+    released = query(db, "SELECT count(*) FROM responses WHERE released_on IS NOT NULL")[0][0]
+    waiting = query(db, "SELECT count(*) FROM responses WHERE released_on IS NULL")[0][0]
+    assert released >= 5 and waiting < 5 and released + waiting == len(upgraded.answers)
+    assert query(db, "SELECT sum(answers) FROM disclosed")[0][0] == released
+
+
 # -- PULSE_SECRET_KEY instead of the generated secret ----------------------------------------------------
 
 

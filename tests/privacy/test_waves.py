@@ -48,7 +48,7 @@ class TestAnsweringOpenWaves:
         await wait_for(lambda: "you answered *2*" in standin.workspace.dms_to(cohort[0])[0].shown_text)
         changed = await every_row(store)
         assert [t for t in changed if changed[t] != after[t]] == ["responses"]
-        assert [row[-2] for row in changed["responses"]] == [2.0]  # the same row, changed
+        assert [row[6] for row in changed["responses"]] == [2.0]  # the same row (its score), changed
 
     async def test_close_is_for_owners_and_names_what_is_wrong(
         self, bot: RunningBot, standin: SlackStandIn, world: World, store: Store
@@ -72,7 +72,7 @@ class TestAnsweringOpenWaves:
         assert "Closed the NPS survey of `expense-tool` (1 wave, 0 answers kept)" in done
         assert await store.fetch_value("SELECT count(*) FROM wave_keys") == 0
         help_text = await bot.ask(world.owner, "help", command="/pulse")
-        assert "/pulse close <slug> [nps|<touchpoint>]" in help_text
+        assert "/pulse close &lt;slug&gt; [nps|&lt;touchpoint&gt;]" in help_text
 
 
 class TestReminders:

@@ -204,6 +204,20 @@ async def test_members_and_users_are_paginated(client: AsyncWebClient, standin: 
     assert len(listed) == 252
 
 
+async def test_a_private_channel_is_seen_only_from_inside(client: AsyncWebClient, standin: SlackStandIn) -> None:
+    hidden = standin.workspace.add_channel("hidden", [ADMIN], is_private=True)
+    for call in (client.conversations_info, client.conversations_members):
+        with pytest.raises(SlackApiError) as caught:
+            await call(channel=hidden.id)
+        assert caught.value.response["error"] == "channel_not_found"  # as for no channel at all
+    standin.workspace.join(BOT_USER_ID, hidden.id)
+    info = (await client.conversations_info(channel=hidden.id))["channel"]
+    assert info["is_private"] and info["is_member"] and "num_members" not in info
+    counted = (await client.conversations_info(channel=hidden.id, include_num_members=True))["channel"]
+    assert counted["num_members"] == 2
+    assert (await client.conversations_members(channel=hidden.id))["members"] == [ADMIN, BOT_USER_ID]
+
+
 async def test_usergroups_and_lookup_by_email(client: AsyncWebClient, standin: SlackStandIn) -> None:
     group = standin.workspace.add_usergroup("pilots", [ADMIN])
     assert (await client.usergroups_users_list(usergroup=group.id))["users"] == [ADMIN]

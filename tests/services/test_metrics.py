@@ -17,6 +17,7 @@ from bot.services.metrics import (
     touchpoint_score,
 )
 from storage import Store
+from storage.disclosure import release_backlog
 from storage.models import Target, Touchpoint
 
 
@@ -154,13 +155,21 @@ async def test_stage_metrics_from_the_store(store: Store) -> None:
                VALUES (101, 1, ?, 'nps', 'b1', 0, pulse_day(2000))""",
             (beta,),
         )
+    # Released as they would have been on arrival: the first five (on their fifth day) as a group;
+    # the sixth waits for four more, and beta's one answer for its own four.
+    assert await release_backlog(store, min_group=5) == 5
     metrics = await stage_metrics(store, stage_id=alpha, touchpoints=[], min_group=5)
-    # promoters 4 of 6, detractors 1 of 6: NPS = 100 · 3/6 = 50
+    # of 10, 9, 9, 7, 3: promoters 3 of 5, detractors 1 of 5: NPS = 100 · 2/5 = 40
     assert metrics.nps is not None
-    assert metrics.nps.score == pytest.approx(50.0)
-    assert (metrics.asked, metrics.answered) == (8, 6)
-    assert metrics.response_rate == 0.75
+    assert metrics.nps.n == 5 and metrics.nps.score == pytest.approx(40.0)
+    assert (metrics.asked, metrics.answered) == (8, 5)
+    assert metrics.response_rate == 5 / 8
+    assert (await stage_metrics(store, stage_id=beta, touchpoints=[], min_group=5)).respondents == 0
     windowed = await stage_metrics(
         store, stage_id=alpha, touchpoints=[], min_group=5, window=Window.of(0, 3 * 86400, UTC)
     )
-    assert windowed.respondents == 3 and windowed.nps is None
+    assert windowed.respondents == 0 and windowed.nps is None
+    released_later = await stage_metrics(
+        store, stage_id=alpha, touchpoints=[], min_group=5, window=Window.of(4 * 86400, 5 * 86400, UTC)
+    )
+    assert released_later.respondents == 5

@@ -1,0 +1,83 @@
+"""The disclosure rule: what of people's answers any surface may show.
+
+One rule for every figure, comment and export:
+
+- Answers reach figures only in groups. Each survey of a stage (its NPS, or one touchpoint,
+  across all the waves that asked it) pools its answers; they wait until PULSE_MIN_GROUP of
+  them have arrived, from waves sent to at least PULSE_MIN_GROUP people between them, and are
+  then released together (storage.disclosure). A figure is computed from released groups only.
+- So a figure is shown only for at least PULSE_MIN_GROUP respondents, moves only when a whole
+  new group has been released, and shows n as of its groups; and any two figures, on any two
+  surfaces (a stage beside the rollout, a period beside all time, a touchpoint beside its
+  stage), differ by whole groups: never by fewer than PULSE_MIN_GROUP answers.
+- A comment is shown once its answer's group is released, dated by that group's week, in
+  random order, without its wave.
+- The export holds released answers only, dated by their group's week, in random order,
+  without waves, with every cell that a spreadsheet would run as a formula neutralised.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from storage import disclosure as released
+from storage.db import Store
+from storage.disclosure import ReleasedComment
+
+# OWASP's CSV-injection rule: a cell a spreadsheet would read as a formula (or whose leading
+# tab or carriage return it would strip to reach one) is prefixed with a quote, read as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+EXPORT_HEADER = ("stage", "survey", "touchpoint", "score", "comment", "week")
+
+
+def week_of(day: str) -> str:
+    """The Monday (YYYY-MM-DD) of the week a day falls in: the finest date any answer is shown with."""
+    moment = date.fromisoformat(day)
+    return (moment - timedelta(days=moment.weekday())).isoformat()
+
+
+def neutralise(cell: str) -> str:
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+async def stage_comments(store: Store, stage_id: int, limit: int) -> list[ReleasedComment]:
+    return await released.released_comments(store, column="stage_id", value=stage_id, limit=limit)
+
+
+async def period_comments(
+    store: Store, rollout_id: int, *, first_day: str | None, end_day: str | None, limit: int
+) -> list[ReleasedComment]:
+    """Comments released in the period [first_day, end_day)."""
+    return await released.released_comments(
+        store, column="rollout_id", value=rollout_id, limit=limit, first_day=first_day, end_day=end_day
+    )
+
+
+@dataclass(frozen=True)
+class Export:
+    csv: str
+    rows: int
+    held_back: int  # answers not yet released with a group
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([neutralise(cell) for cell in row] for row in rows)
+    return buffer.getvalue()
+
+
+async def export(store: Store, rollout_id: int) -> Export:
+    """The rollout's released answers as CSV; how many are held back is said beside it."""
+    rows = await released.released_rows(store, rollout_id)
+    text = csv_text(
+        EXPORT_HEADER,
+        ((r.stage, r.kind, r.touchpoint or "", f"{r.score:g}", r.comment or "", week_of(r.released_on)) for r in rows),
+    )
+    return Export(text, len(rows), await released.waiting_answers(store, rollout_id))
