@@ -101,5 +101,9 @@ async def open_store(settings: Settings) -> tuple[Store, KeySetup]:
     waiting that make groups under today's PULSE_MIN_GROUP are released (after an upgrade)."""
     setup = prepare_master_key(settings)
     store = await Store.open(settings.pulse_db, day_zone=settings.tz)
-    await release_backlog(store, min_group=settings.pulse_min_group)
+    released = await release_backlog(store, min_group=settings.pulse_min_group)
+    if released:
+        log.info(
+            "released %d waiting answers into figures, in groups of at least %d", released, settings.pulse_min_group
+        )
     return store, setup
