@@ -153,13 +153,9 @@ def _export(settings: Settings, slug: str, output: Path | None) -> int:
         sys.stdout.write(exported.csv)
     else:
         output.write_text(exported.csv, encoding="utf-8")
-        print(f"wrote {exported.rows} answers of {slug} to {output}", file=sys.stderr)
-    if exported.held_back:
-        print(
-            f"{exported.held_back} answers held back: not yet released with a group of "
-            f"{settings.pulse_min_group} (PULSE_MIN_GROUP) answers to the same survey and stage",
-            file=sys.stderr,
-        )
+        wrote = f"wrote {exported.answers} answers and {exported.comments} comments of {slug} to {output}"
+        print(wrote, file=sys.stderr)
+    print(disclosure.held_back_note(settings.pulse_min_group), file=sys.stderr)
     return EXIT_OK
 
 

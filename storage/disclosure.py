@@ -8,12 +8,14 @@ on that day: their counts per score are added to `disclosed` as one group, and t
 their comments are marked with the day. Every figure is read from `disclosed` alone, so any two
 figures, however they are sliced, differ by whole groups, never by one answer.
 
-An answer changed after its group was released keeps its place (the group's counts stay as they
-were); a comment written or changed after its answer's release waits for the pool's next group.
+Once released, an answer or comment can no longer change (a change would move a figure, or an
+export, by that one answer); a comment written after its answer's release waits for the pool's
+next group.
 """
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
@@ -51,7 +53,7 @@ def release_due(conn: sqlite3.Connection, pool: Pool, *, min_group: int, day: st
     waiting_sql = f"{_POOL} AND released_on IS NULL AND answered_on <= ?"
     waiting = (*_pool(pool), through)
     count = int(conn.execute(f"SELECT count(*) FROM responses WHERE {waiting_sql}", waiting).fetchone()[0])
-    if count < min_group or not _asked_enough_people(conn, waiting_sql, waiting, min_group):
+    if count < min_group or not _from_enough_people(conn, waiting_sql, waiting, min_group):
         return 0
     conn.execute(
         f"""INSERT INTO disclosed (rollout_id, stage_id, kind, touchpoint_id, released_on, score, answers)
@@ -73,17 +75,62 @@ def release_due(conn: sqlite3.Connection, pool: Pool, *, min_group: int, day: st
     return count
 
 
-def _asked_enough_people(conn: sqlite3.Connection, waiting_sql: str, waiting: Sequence[object], min_group: int) -> bool:
-    """The waiting answers come from waves sent to at least `min_group` people between them:
-    five answers to five surveys asked of one person are one person's, whatever the count says."""
-    waves = f"SELECT DISTINCT wave_id FROM responses WHERE {waiting_sql}"
-    largest = conn.execute(f"SELECT max(asked) FROM waves WHERE id IN ({waves})", waiting).fetchone()[0]
-    if int(largest or 0) >= min_group:
-        return True
-    people = conn.execute(
-        f"SELECT count(DISTINCT user_id) FROM deliveries WHERE status = 'sent' AND wave_id IN ({waves})", waiting
-    ).fetchone()[0]
-    return int(people or 0) >= min_group
+def _from_enough_people(conn: sqlite3.Connection, waiting_sql: str, waiting: Sequence[object], min_group: int) -> bool:
+    """The waiting answers are certainly from at least `min_group` different people.
+
+    Answers of different waves cannot be told apart as one person's or not: five waves to the
+    same five people, answered by one of them each time, are five answers and one person. What
+    is certain: within a wave every answer is a different person's, and waves sent to no common
+    person hold answers of different people. So the answers of waves with pairwise disjoint
+    recipients add up (picked greedily, largest first: a lower bound, which is all it needs)."""
+    waves = conn.execute(
+        f"SELECT wave_id, count(*) FROM responses WHERE {waiting_sql} GROUP BY wave_id ORDER BY 2 DESC, 1",
+        waiting,
+    ).fetchall()
+    picked: list[int] = []
+    certain = 0
+    for wave_id, answers in waves:
+        if picked and _shares_anyone(conn, int(wave_id), picked):
+            continue
+        picked.append(int(wave_id))
+        certain += int(answers)
+        if certain >= min_group:
+            return True
+    return False
+
+
+def _shares_anyone(conn: sqlite3.Connection, wave_id: int, others: Sequence[int]) -> bool:
+    """Whether the wave was sent to anyone one of the `others` was sent to."""
+    marks = ",".join("?" * len(others))
+    row = conn.execute(
+        f"""SELECT 1 FROM deliveries a JOIN deliveries b ON b.user_id = a.user_id AND b.wave_id IN ({marks})
+            WHERE a.wave_id = ? AND a.status = 'sent' AND b.status = 'sent' LIMIT 1""",
+        (*others, wave_id),
+    ).fetchone()
+    return row is not None
+
+
+class AlreadyReleased(Exception):
+    """The answer or comment is in a released group: it can no longer change."""
+
+
+def refuse_if_released(
+    conn: sqlite3.Connection, table: Literal["responses", "comments"], wave_id: int, key: str
+) -> None:
+    """Inside a write job: AlreadyReleased if the person's row in `table` has been released.
+    Changed afterwards, it would move a figure, or the export, by one answer: theirs."""
+    row = conn.execute(
+        f"SELECT released_on FROM {table} WHERE wave_id = ? AND respondent_key = ?", (wave_id, key)
+    ).fetchone()
+    if row is not None and row[0] is not None:
+        raise AlreadyReleased(table)
+
+
+async def is_released(store: Store, table: Literal["responses", "comments"], wave_id: int, key: str) -> bool:
+    value = await store.fetch_value(
+        f"SELECT released_on FROM {table} WHERE wave_id = ? AND respondent_key = ?", (wave_id, key)
+    )
+    return value is not None
 
 
 async def release_backlog(store: Store, *, min_group: int) -> int:
@@ -189,35 +236,49 @@ async def released_comments(
 
 @dataclass(frozen=True)
 class ReleasedRow:
+    """One row of an export: a released answer's score, or a released comment, never both."""
+
     stage: str
     kind: str
     touchpoint: str | None
-    score: float
+    score: float | None
     comment: str | None
     released_on: str
 
 
 async def released_rows(store: Store, rollout_id: int) -> list[ReleasedRow]:
-    """Every released answer of a rollout with its comment if that is released too, in random
-    order: no wave, no key, no day finer than its group's."""
-    rows = await store.fetch_all(
-        """SELECT s.name, r.kind, t.key, r.score, c.body, r.released_on
-           FROM responses r JOIN stages s ON s.id = r.stage_id
-           LEFT JOIN touchpoints t ON t.id = r.touchpoint_id
-           LEFT JOIN comments c ON c.wave_id = r.wave_id AND c.respondent_key = r.respondent_key
-                AND c.released_on IS NOT NULL
-           WHERE r.rollout_id = ? AND r.released_on IS NOT NULL ORDER BY random()""",
+    """A rollout's released answers, one row each, and its released comments, one row each, in
+    random order, with no wave, key or day finer than the group's.
+
+    The scores come from the groups' frozen counts, not from the answers: forget-me or a later
+    change would otherwise take one row out of a second export, and the two files would differ
+    by one person's answer. A comment is a row of its own, without its score, so that the one
+    thing forget-me must take out of an export, a person's words, takes no score with it."""
+    groups = await store.fetch_all(
+        """SELECT s.name, d.kind, t.key, d.score, d.answers, d.released_on FROM disclosed d
+           JOIN stages s ON s.id = d.stage_id LEFT JOIN touchpoints t ON t.id = d.touchpoint_id
+           WHERE d.rollout_id = ?""",
         (rollout_id,),
     )
-    return [
-        ReleasedRow(str(r[0]), str(r[1]), None if r[2] is None else str(r[2]), float(r[3]), r[4], str(r[5]))
-        for r in rows
-    ]
-
-
-async def waiting_answers(store: Store, rollout_id: int) -> int:
-    """Answers of a rollout not yet released with a group: held back from every figure."""
-    value = await store.fetch_value(
-        "SELECT count(*) FROM responses WHERE rollout_id = ? AND released_on IS NULL", (rollout_id,)
+    comments = await store.fetch_all(
+        """SELECT s.name, w.kind, t.key, c.body, c.released_on FROM comments c
+           JOIN waves w ON w.id = c.wave_id JOIN stages s ON s.id = c.stage_id
+           LEFT JOIN touchpoints t ON t.id = w.touchpoint_id
+           WHERE c.rollout_id = ? AND c.released_on IS NOT NULL""",
+        (rollout_id,),
     )
-    return int(value or 0)
+    rows = [
+        ReleasedRow(str(stage), str(kind), _text_or_none(key), float(score), None, str(day))
+        for stage, kind, key, score, answers, day in groups
+        for _ in range(int(answers))
+    ]
+    rows += [
+        ReleasedRow(str(stage), str(kind), _text_or_none(key), None, str(body), str(day))
+        for stage, kind, key, body, day in comments
+    ]
+    random.SystemRandom().shuffle(rows)
+    return rows
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)

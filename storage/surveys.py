@@ -427,14 +427,14 @@ def record_answer(conn: sqlite3.Connection, *, wave: Wave, respondent_key: str, 
 
 
 def record_comment(conn: sqlite3.Connection, *, wave: Wave, respondent_key: str, body: str, now: int, day: str) -> None:
-    """A `Store.write` job: the person's comment in this wave (a second replaces the first, and
-    waits, like a new one, to be released with the pool's next group)."""
+    """A `Store.write` job: the person's comment in this wave (a second replaces the first; the
+    caller has checked that the first has not been released with a group)."""
     _require_open(conn, wave.id, now)
     conn.execute(
         """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_on)
            VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (wave_id, respondent_key)
-           DO UPDATE SET body = excluded.body, created_on = excluded.created_on, released_on = NULL""",
+           DO UPDATE SET body = excluded.body, created_on = excluded.created_on""",
         (wave.id, wave.rollout_id, wave.stage_id, respondent_key, body, day),
     )
 

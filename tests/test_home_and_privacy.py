@@ -194,16 +194,16 @@ async def test_the_export_has_one_row_per_response_and_no_ids(
     assert "Only the owners of expense-tool" in await bot.ask(world.stranger, f"export {SLUG}", command="/pulse")
     await bot.slack.command(world.owner, f"export {SLUG}", command="/pulse")
     dm = standin.workspace.im_with(world.owner)
-    await wait_for(lambda: any("Sent you `expense-tool-responses.csv` (5 answers)" in m.shown_text
-                               and "2 answers are held back" in m.shown_text
+    await wait_for(lambda: any("Sent you `expense-tool-responses.csv` (5 answers and 1 comment)" in m.shown_text
+                               and "How many wait is not said" in m.shown_text
                                for m in standin.workspace.history(dm.id, viewer=world.owner)))  # fmt: skip
     files = [standin.workspace.files[f] for m in standin.workspace.dms_to(world.owner) for f in m.files]
     [exported] = [f for f in files if f.name == "expense-tool-responses.csv"]
     rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
-    # Only the released group, in random order, each comment with its own score; no wave, and
-    # no date finer than the group's week.
+    # Only the released group, in random order, and the comment in a row of its own, without its
+    # score; no wave, and no date finer than the group's week.
     assert sorted((r["score"], r["comment"]) for r in rows) == [
-        ("10", ""), ("6", 'Too slow, "really", on phones'), ("7", ""), ("8", ""), ("9", "")
+        ("", 'Too slow, "really", on phones'), ("10", ""), ("6", ""), ("7", ""), ("8", ""), ("9", "")
     ]  # fmt: skip
     today = bot.services.clock.now().astimezone(settings.tz).date()
     assert {r["week"] for r in rows} == {(today - timedelta(days=today.weekday())).isoformat()}
@@ -223,7 +223,7 @@ async def test_the_export_has_one_row_per_response_and_no_ids(
     )
     assert local.returncode == 0, local.stderr
     assert sorted(target.read_text().splitlines()) == sorted(raw.splitlines())
-    assert "2 answers held back" in local.stderr
+    assert "How many wait is not said" in local.stderr
     missing = subprocess.run(
         [sys.executable, "-m", "bot", "export", "nope"], env=_env(PULSE_DB=str(settings.pulse_db)),
         capture_output=True, text=True, timeout=60,

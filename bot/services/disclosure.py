@@ -35,6 +35,16 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_HEADER = ("stage", "survey", "touchpoint", "score", "comment", "week")
 
 
+def held_back_note(min_group: int) -> str:
+    """Why answers may be missing from an export (and from every figure), said the same way by
+    the Slack reply and the command line."""
+    return (
+        f"Answers still waiting for their group are not in it: an answer is released once {min_group} answers "
+        f"to the same survey in the same stage, from at least {min_group} people, have arrived. How many wait is "
+        "not said, as that count would tell when someone answered."
+    )
+
+
 def week_of(day: str) -> str:
     """The Monday (YYYY-MM-DD) of the week a day falls in: the finest date any answer is shown with."""
     moment = date.fromisoformat(day)
@@ -61,8 +71,8 @@ async def period_comments(
 @dataclass(frozen=True)
 class Export:
     csv: str
-    rows: int
-    held_back: int  # answers not yet released with a group
+    answers: int  # released answers (rows with a score)
+    comments: int  # released comments (rows with a comment)
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -74,10 +84,22 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 
 async def export(store: Store, rollout_id: int) -> Export:
-    """The rollout's released answers as CSV; how many are held back is said beside it."""
+    """The rollout's released answers and comments as CSV. How many answers are held back is
+    not said: that count moves with every answer, and would tell when someone answered."""
     rows = await released.released_rows(store, rollout_id)
     text = csv_text(
         EXPORT_HEADER,
-        ((r.stage, r.kind, r.touchpoint or "", f"{r.score:g}", r.comment or "", week_of(r.released_on)) for r in rows),
+        (
+            (
+                r.stage,
+                r.kind,
+                r.touchpoint or "",
+                "" if r.score is None else f"{r.score:g}",
+                r.comment or "",
+                week_of(r.released_on),
+            )
+            for r in rows
+        ),
     )
-    return Export(text, len(rows), await released.waiting_answers(store, rollout_id))
+    comments = sum(1 for r in rows if r.comment is not None)
+    return Export(text, len(rows) - comments, comments)

@@ -294,23 +294,18 @@ async def scoped_metrics(
     released = await released_counts(
         store, column=column, value=value, first_day=window.first_day, end_day=window.end_day
     )
-    # The response rate: NPS surveys delivered in waves opened in the window, and the released
-    # answers those waves hold (released a group at a time, like every other figure).
+    # The response rate: the released NPS answers over the NPS surveys delivered in waves opened
+    # in the window. Counting answers by their wave instead would split a group between windows,
+    # and two windows could then differ by one answer: whether one person had answered.
     opened_sql, opened_params = window.sql("w.opened_at")
     asked = await store.fetch_value(
         f"""SELECT count(*) FROM deliveries d JOIN waves w ON w.id = d.wave_id
             WHERE w.{column} = ? AND w.kind = 'nps' AND d.status = 'sent'{opened_sql}""",
         (value, *opened_params),
     )
-    answered = await store.fetch_value(
-        f"""SELECT count(*) FROM responses r JOIN waves w ON w.id = r.wave_id
-            WHERE w.{column} = ? AND w.kind = 'nps' AND r.released_on IS NOT NULL{opened_sql}""",
-        (value, *opened_params),
-    )
-    # A person forgotten after their wave closed leaves an answer nobody can find any more, but
-    # no delivery: the rate never goes over 100% for it.
+    # Groups keep the answers of people forgotten since, whose deliveries are gone: capped.
     asked = int(asked or 0)
-    answered = min(int(answered or 0), asked)
+    answered = min(sum(released.nps.values()), asked)
     return compute_metrics(
         min_group=min_group,
         nps_scores=released.nps,

@@ -8,7 +8,6 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 from pydantic import BaseModel, ConfigDict
 
@@ -448,21 +447,40 @@ class SurveyService:
             if score is None:
                 raise BadInput(f"“{score_text[:20]}” is not an answer to this question.")
             key = respondent_key(master.unwrap(wave.id, wrapped), user)
+            try:
+                disclosure.refuse_if_released(conn, "responses", wave.id, key)
+            except disclosure.AlreadyReleased:
+                raise Conflict(self._counted("answer")) from None
             commented = repo.record_answer(conn, wave=wave, respondent_key=key, score=score, day=day)
             disclosure.release_due(conn, disclosure.pool_of(wave), min_group=self.settings.pulse_min_group, day=day)
             return Answered(view, score, commented, delivery.dm_channel, delivery.message_ts)
 
         return await self.store.write(check_and_write)
 
-    async def current_answer(self, user: str, wave_id: int, delivery_id: int) -> tuple[SurveyView, float | None]:
+    async def current_answer(
+        self, user: str, wave_id: int, delivery_id: int, *, to_change: bool = False
+    ) -> tuple[SurveyView, float | None]:
+        """The survey and the person's answer; `to_change`: Conflict if it can no longer change."""
         wave, _, view = await self._own_survey(user, wave_id, delivery_id)
         key = await self._respondent_key(wave, user, "This survey has closed, so answers can no longer change.")
+        if to_change and await disclosure.is_released(self.store, "responses", wave.id, key):
+            raise Conflict(self._counted("answer"))
         return view, await self.surveys.answer(wave.id, key)
 
     async def existing_comment(self, user: str, wave_id: int, delivery_id: int) -> str | None:
+        """The person's comment, to edit; Conflict if it has been released and can no longer change."""
         wave, _, _ = await self._own_survey(user, wave_id, delivery_id)
         key = await self._respondent_key(wave, user, "This survey has closed, so comments are no longer collected.")
+        if await disclosure.is_released(self.store, "comments", wave.id, key):
+            raise Conflict(self._counted("comment"))
         return await self.surveys.comment(wave.id, key)
+
+    def _counted(self, what: str) -> str:
+        return (
+            f"Your {what} is already in the results, counted in a group of at least "
+            f"{self.settings.pulse_min_group} answers, so it can no longer change: a change now would move "
+            f"the results by one answer and show what you had said."
+        )
 
     async def comment(self, user: str, wave_id: int, delivery_id: int, text: str | None) -> None:
         wave, _, _ = await self._own_survey(user, wave_id, delivery_id)
@@ -473,11 +491,16 @@ class SurveyService:
             raise BadInput("Write a comment, or close this window.", field="comment")
         if len(body) > COMMENT_MAX:
             raise BadInput(f"The comment is {len(body)} characters long; keep it to {COMMENT_MAX}.", field="comment")
-        await self._write_while_open(
-            partial(repo.record_comment, wave=wave, respondent_key=key, body=body, now=self._now(), day=self._today()),
-            closed,
-            field="comment",
-        )
+        now, day = self._now(), self._today()
+
+        def write(conn: sqlite3.Connection) -> None:
+            try:
+                disclosure.refuse_if_released(conn, "comments", wave.id, key)
+            except disclosure.AlreadyReleased:
+                raise BadInput(self._counted("comment"), field="comment") from None
+            repo.record_comment(conn, wave=wave, respondent_key=key, body=body, now=now, day=day)
+
+        await self._write_while_open(write, closed, field="comment")
 
     async def answered_deliveries(self, wave_id: int, deliveries: Sequence[Delivery]) -> set[int]:
         """Which of the wave's deliveries have an answer: through each person's respondent key,

@@ -77,7 +77,7 @@ async def on_change(
     background: Background,
 ) -> None:
     wave_id, delivery_id, _ = parse_ref(action.get("value"), with_score=False)
-    view, current = await services.surveys.current_answer(body["user"]["id"], wave_id, delivery_id)
+    view, current = await services.surveys.current_answer(body["user"]["id"], wave_id, delivery_id, to_change=True)
     await ack()
 
     async def question() -> Message:

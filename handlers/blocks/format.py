@@ -107,7 +107,7 @@ def days(n: int) -> str:
 def group_rule(min_group: int) -> str:
     """The disclosure rule as people read it beside figures (it is exactly what the code does)."""
     return (
-        f"Answers count only in groups of {min_group}: each survey's answers are added {min_group} at a time, "
+        f"Answers count only in groups of {min_group} from {min_group} people or more, added a group at a time, "
         "so no figure moves with one answer. Comments are dated by the week, in random order. No names."
     )
 

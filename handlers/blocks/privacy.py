@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.services.disclosure import Export
+from bot.services.disclosure import Export, held_back_note
 from bot.services.privacy import MyData
 from bot.services.scales import SurveyScale, choice_for
 from handlers.blocks.text import Block, Message, context, escape, plain, section, sections_from_lines
@@ -17,7 +17,8 @@ LISTED = 30
 HOW_ANSWERS_ARE_KEPT = (
     "*How your answers are kept.* Answers and comments are stored apart from the list of who was asked, "
     "under a key made from the survey's own secret key, never your name. While a survey is open the bot "
-    "can still find your answer, so that you can change it, see it here or delete it; the operator who "
+    "can still find your answer, so that you can see it here, delete it, or change it until it is counted "
+    "in a group; the operator who "
     "holds the bot's key could do the same. When the survey closes its secret key is destroyed: from then "
     "on nobody, the operator included, can tell which answer was yours, as long as at least the minimum "
     "group answered it (fewer answers can be told apart among the people asked). Answers are dated by "
@@ -164,17 +165,14 @@ def build_forgotten(done: Forgotten) -> Message:
 
 def export_comment(min_group: int) -> str:
     return (
-        f"The answers, one row per answer, in random order. Only answers released in groups of at least "
-        f"{min_group} are in it, dated by their group's week; no names, IDs or waves."
+        "The released answers, one row each, and the released comments, one row each, in random order, "
+        "dated by their group's week; no names, IDs or waves."
     )
 
 
 def build_export_done(filename: str, exported: Export, min_group: int) -> Message:
-    text = f"Sent you `{filename}` ({_plural(exported.rows, 'answer')}) in our direct messages."
-    if exported.held_back:
-        text += (
-            f" {_plural(exported.held_back, 'answer')} {'is' if exported.held_back == 1 else 'are'} held back: "
-            f"an answer is exported once it has been released with a group of at least {min_group} answers "
-            "to the same survey in the same stage, so that no row can be told apart as one person's."
-        )
+    text = (
+        f"Sent you `{filename}` ({_plural(exported.answers, 'answer')} and {_plural(exported.comments, 'comment')}) "
+        f"in our direct messages. {held_back_note(min_group)}"
+    )
     return Message(text=text, blocks=[section(text)])

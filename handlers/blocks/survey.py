@@ -15,9 +15,10 @@ def general_privacy_line(min_group: int) -> str:
     """How answers are kept, for a surface about many surveys (the Home tab)."""
     return (
         "🔒 Answers are stored without names. While a survey is open the bot can still match your answer "
-        "to you, so that you can change or delete it; when it closes that link is destroyed, and if at least "
-        f"{min_group} people answered, nobody, the bot's operator included, can tell which answer was yours. "
-        f"Results show only groups of {min_group} or more."
+        "to you, so that you can delete it, or change it until it is counted; when it closes that link is "
+        f"destroyed, and if at least {min_group} people answered, nobody, the bot's operator included, can "
+        f"tell which answer was yours. Results count answers only in groups of {min_group}, from at least "
+        f"{min_group} people."
     )
 
 
@@ -25,15 +26,16 @@ def privacy_line(view: SurveyView) -> str:
     """How this survey's answer is kept, in one line: true for this wave."""
     if view.too_few_asked:
         return (
-            f"🔒 Your answer is stored without your name, and results show only groups of {view.min_group} or "
-            f"more. This survey went to fewer than {view.min_group} people, so who was asked tells whose the "
-            "answers are, also after it closes."
+            f"🔒 Your answer is stored without your name, and results count it only in a group of "
+            f"{view.min_group} answers from at least {view.min_group} people. This survey went to fewer than "
+            f"{view.min_group} people, so who was asked tells whose the stored answers are, also after it closes."
         )
     return (
         "🔒 Your answer is stored without your name. While the survey is open the bot can still match it "
-        "to you, so that you can change or delete it; when it closes that link is destroyed, and if at least "
-        f"{view.min_group} people answered, nobody, the bot's operator included, can tell which answer was "
-        f"yours. Results show only groups of {view.min_group} or more."
+        "to you, so that you can delete it, or change it until it is counted; when it closes that link is "
+        f"destroyed, and if at least {view.min_group} people answered, nobody, the bot's operator included, "
+        f"can tell which answer was yours. Results count answers only in groups of {view.min_group}, from at "
+        f"least {view.min_group} people."
     )
 
 
@@ -110,7 +112,10 @@ def build_thanks(view: SurveyView, score: float, *, commented: bool = False) -> 
         {"type": "header", "text": plain(_headline(view)[:150])},
         section(f"Thanks — you answered *{escape(said)}*.\n{note}"),
         {"type": "actions", "block_id": BlockId.SURVEY_THANKS.value, "elements": buttons},
-        context(f"{privacy_line(view)} You can change your answer until {_closes(view)}."),
+        context(
+            f"{privacy_line(view)} You can change your answer until it is counted in the results with a group "
+            f"of {view.min_group}, and at the latest until {_closes(view)}."
+        ),
     ]
     return Message(text=f"Thanks — you answered {escape(said)}", blocks=blocks)
 

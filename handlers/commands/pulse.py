@@ -141,13 +141,9 @@ async def close(call: CommandCall) -> Answer:
     async def run() -> Message:  # a wave of thousands takes a second or more: after the ack
         done = await services.surveys.close_now(call.user_id, args[0], survey)
         min_group = services.settings.pulse_min_group
-        # Below the minimum group, not even how many: "1 answer" after asking one person tells
-        # that they answered.
-        kept = (
-            f"{done.answers} answer{'s' if done.answers != 1 else ''}"
-            if done.answers >= min_group
-            else f"fewer than {min_group} answers"
-        )
+        # Not how many: "6 kept" rather than "5" would tell whether the one person asked beside five
+        # who answer had answered too. The figures say how many, in whole groups.
+        kept = f"at least {min_group} answers" if done.answers >= min_group else f"fewer than {min_group} answers"
         text = (
             f"Closed {done.what} of `{escape(args[0].lower())}` ({done.waves} wave{'s' if done.waves != 1 else ''}, "
             f"{kept} kept). Its messages now say it has closed, clicks on them store nothing, and its key is destroyed"

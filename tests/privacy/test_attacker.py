@@ -83,7 +83,7 @@ async def test_after_the_waves_close_the_files_and_the_key_tie_no_answer(
     assert len(wrapped) == 1
 
     closed = await bot.ask(world.owner, f"close {SLUG} nps", command="/pulse")
-    assert "Closed the NPS survey of `expense-tool` (1 wave, 15 answers kept)" in closed
+    assert "Closed the NPS survey of `expense-tool` (1 wave, at least 5 answers kept)" in closed
     await bot.bot.sender.drain()
     # Everyone's survey now says it closed, and a late click stores nothing.
     assert all("This survey has closed" in standin.workspace.dms_to(u)[0].shown_text for u in cohort)

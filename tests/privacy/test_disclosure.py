@@ -6,11 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from bot.clock import ManualClock
 from bot.services.disclosure import FORMULA_STARTS
 from bot.settings import Settings
 from handlers.ids import Action
@@ -20,7 +23,7 @@ from storage.disclosure import Pool, release_due
 from tests.conftest import RunningBot, make_settings
 from tests.privacy.test_attacker import comment
 from tests.support import wait_for
-from tests.test_surveys import SLUG, answer, people, survey_of, surveyed, thanked
+from tests.test_surveys import MONDAY_NOON, SLUG, answer, people, started_with, survey_of, surveyed, thanked
 from tests.world import World
 
 API_TOKEN = "touchpoint-api-token-0123456789"
@@ -29,6 +32,18 @@ API_TOKEN = "touchpoint-api-token-0123456789"
 @pytest.fixture
 def settings(standin: SlackStandIn, tmp_path: Path) -> Settings:
     return make_settings(standin, tmp_path, pulse_quiet_hours="off", pulse_api_token=API_TOKEN)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(MONDAY_NOON)
+
+
+async def rows_in(store: Store, sql: str, expected: int) -> None:
+    async def there() -> bool:
+        return bool(await store.fetch_value(sql) == expected)
+
+    await wait_for(there, what=f"{sql} = {expected}")
 
 
 async def answered(bot: RunningBot, standin: SlackStandIn, users: list[str], index: int) -> None:
@@ -171,16 +186,30 @@ class TestWavesOfOne:
         pool = Pool(10, "nps", None)
         assert await store.write(lambda conn: release_due(conn, pool, min_group=5, day="2026-12-01")) == 0
         assert await store.fetch_value("SELECT count(*) FROM disclosed") == 0
-        # One more person in the waves the answers came from, and still fewer than five: no group.
-        await store.execute(
-            "INSERT INTO deliveries (wave_id, user_id, status, created_at) VALUES (1, 'U0ANN', 'sent', 0)"
-        )
-        assert await store.write(lambda conn: release_due(conn, pool, min_group=5, day="2026-12-01")) == 0
-        for user in ("U0CAT", "U0DAN", "U0EVE"):
+        # Others in the waves the answers came from change nothing: each answer may still be his.
+        for wave, user in ((1, "U0ANN"), (2, "U0CAT"), (2, "U0DAN"), (2, "U0EVE")):
             await store.execute(
-                "INSERT INTO deliveries (wave_id, user_id, status, created_at) VALUES (2, ?, 'sent', 0)", (user,)
+                "INSERT INTO deliveries (wave_id, user_id, status, created_at) VALUES (?, ?, 'sent', 0)", (wave, user)
             )
-        assert await store.write(lambda conn: release_due(conn, pool, min_group=5, day="2026-12-01")) == 5
+        assert await store.write(lambda conn: release_due(conn, pool, min_group=5, day="2026-12-01")) == 0
+        # Four waves of one to four other people: with one of Bob's, five answers of five people.
+        async with store.transaction() as conn:
+            for wave, user in ((6, "U0FAY"), (7, "U0GUS"), (8, "U0HAL"), (9, "U0IDA")):
+                await conn.execute(
+                    """INSERT INTO waves (id, rollout_id, stage_id, kind, origin, opened_at, closes_at, asked)
+                       VALUES (?, 1, 10, 'nps', 'send', 0, 1, 1)""",
+                    (wave,),
+                )
+                await conn.execute(
+                    "INSERT INTO deliveries (wave_id, user_id, status, created_at) VALUES (?, ?, 'sent', 0)",
+                    (wave, user),
+                )
+                await conn.execute(
+                    """INSERT INTO responses (wave_id, rollout_id, stage_id, kind, respondent_key, score, answered_on)
+                       VALUES (?, 1, 10, 'nps', ?, 8, '2026-12-01')""",
+                    (wave, f"k{wave}"),
+                )
+        assert await store.write(lambda conn: release_due(conn, pool, min_group=5, day="2026-12-01")) == 9
 
 
 class TestExport:
@@ -206,9 +235,7 @@ class TestExport:
         assert not [c for c in cells if c.startswith(FORMULA_STARTS)]
         comments = {row["comment"] for row in csv.DictReader(io.StringIO(export.csv))} - {""}
         assert comments == {"'" + text.strip() for text in formulas[:4]}
-        assert export.held_back == 0 and export.rows == 5
-        await answered(bot, standin, cohort[5:], 5)
-        assert (await bot.services.privacy.export_csv(world.owner, SLUG))[1].held_back == 1
+        assert (export.answers, export.comments) == (5, 4)
 
     async def test_a_comment_of_a_group_comes_with_its_week_and_never_its_wave(
         self, bot: RunningBot, standin: SlackStandIn, world: World, store: Store
@@ -224,3 +251,102 @@ class TestExport:
         wave = await store.fetch_value("SELECT id FROM waves")
         assert "> the receipts page is slow _(week of " in results and f"wave {wave}" not in results
         assert Action.SURVEY_COMMENT.value not in results
+
+
+class TestGroupsOfPeople:
+    async def test_one_persons_answers_to_five_waves_are_not_a_group(
+        self, bot: RunningBot, standin: SlackStandIn, world: World, store: Store, clock: ManualClock
+    ) -> None:
+        """Five fortnightly waves to the same five people, answered by one of them each time:
+        five answers, one person. Counted as a group, `-100 (n=5)` would be her five scores."""
+        cohort = people(standin, 5)
+        await started_with(bot, world, cohort)
+        for wave in range(1, 6):
+            if wave > 1:
+                clock.advance(timedelta(days=15))
+            await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+            await rows_in(store, "SELECT count(*) FROM deliveries WHERE status = 'sent'", 5 * wave)
+            await answer(bot, standin, cohort[0], 0)
+            await rows_in(store, "SELECT count(*) FROM responses", wave)
+        status, results = await figures(bot, world)
+        assert "not enough answers yet" in status and "not enough answers yet" in results
+        assert "-100" not in status + results
+        assert await store.fetch_value("SELECT count(*) FROM disclosed") == 0
+
+    @pytest.mark.parametrize("frank_answers", [True, False])
+    async def test_the_response_rate_of_a_period_does_not_say_whether_one_person_answered(
+        self,
+        bot: RunningBot,
+        standin: SlackStandIn,
+        world: World,
+        store: Store,
+        clock: ManualClock,
+        frank_answers: bool,
+    ) -> None:
+        """Four answers wait from week one; Frank and four who never answer are asked in week
+        two; one answer completes the group. Counted by its wave's week, the period's rate read
+        1 of 5 if it was Frank's, 0 of 5 if not."""
+        cohort = people(standin, 5)
+        others = people(standin, 4, prefix="U0SILENT")
+        frank = standin.workspace.add_user("U0FRANK", "frank", tz="Europe/Berlin").id
+        await started_with(bot, world, cohort)
+        await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+        await rows_in(store, "SELECT count(*) FROM deliveries WHERE status = 'sent'", 5)
+        await answered(bot, standin, cohort[:4], 9)
+        clock.advance(timedelta(days=7, hours=-1))  # the next Monday, 11:00
+        await bot.ask(world.owner, f"cohort {SLUG} alpha <@{frank}> " + " ".join(f"<@{u}>" for u in others))
+        await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+        await rows_in(store, "SELECT count(*) FROM deliveries WHERE status = 'sent'", 10)
+        await answered(bot, standin, [frank] if frank_answers else cohort[4:], 9)
+        clock.advance(timedelta(minutes=5))
+        digests = bot.services.digests
+        content = await digests.compute(digests.current_periods(None, clock.now()))
+        metrics = content.rollouts[0].metrics
+        assert (metrics.answered, metrics.asked) == (5, 5)  # the group's five, whoever completed it
+
+
+class TestExportOverTime:
+    async def test_forget_me_takes_words_out_of_the_export_and_no_score(
+        self, bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+    ) -> None:
+        cohort = people(standin, 6)
+        await surveyed(bot, standin, world, cohort)
+        await answered(bot, standin, cohort[:4], 9)
+        await comment(bot, standin, cohort[0], "my manager made me use it")
+        await wait_for(lambda: store.fetch_value("SELECT count(*) FROM comments"), what="the comment")
+        await answered(bot, standin, cohort[4:5], 9)
+        before = await exported(bot, world)
+        scores = Counter(r["score"] for r in before if r["score"])
+        assert scores == Counter({"9": 5}) and [r["comment"] for r in before if r["comment"]] == [
+            "my manager made me use it"
+        ]
+        assert all(not (r["score"] and r["comment"]) for r in before)  # a comment is never beside its score
+
+        confirm = await bot.ask(cohort[0], "forget-me", command="/pulse")
+        assert "stays counted" in confirm
+        dm = standin.workspace.im_with(cohort[0])
+        prompt = standin.workspace.history(dm.id, viewer=cohort[0])[-1]
+        await bot.slack.click(cohort[0], Action.FORGET_ME.value, message=prompt)
+        await rows_in(store, "SELECT count(*) FROM comments", 0)
+        after = await exported(bot, world)
+        assert Counter(r["score"] for r in after if r["score"]) == scores  # no row gives their score away
+        assert not [r for r in after if r["comment"]]
+
+    async def test_the_export_reply_does_not_move_with_one_answer(
+        self, bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+    ) -> None:
+        cohort = people(standin, 3)
+        await surveyed(bot, standin, world, cohort)
+        await answered(bot, standin, cohort[:1], 9)
+        _, first = await bot.services.privacy.export_csv(world.owner, SLUG)
+        await answered(bot, standin, cohort[1:2], 9)
+        _, second = await bot.services.privacy.export_csv(world.owner, SLUG)
+        assert first == second
+        await bot.slack.command(world.owner, f"export {SLUG}", command="/pulse")
+        owner_dm = standin.workspace.im_with(world.owner)
+        await wait_for(
+            lambda: any("Sent you" in m.shown_text for m in standin.workspace.history(owner_dm.id, viewer=world.owner)),
+            what="the export reply",
+        )
+        [reply] = [m for m in standin.workspace.history(owner_dm.id, viewer=world.owner) if "Sent you" in m.shown_text]
+        assert "(0 answers and 0 comments)" in reply.shown_text and "How many wait is not said" in reply.shown_text

@@ -127,7 +127,7 @@ class TestSmallWaves:
         await bot.ask(world.owner, f"ask {SLUG} onboarding <@{alone}>", command="/pulse")
         await wait_for(lambda: len(standin.workspace.dms_to(alone)) == 2, what="the touchpoint survey")
         survey = standin.workspace.dms_to(alone)[1]
-        assert "went to fewer than 5 people, so who was asked tells whose the answers are" in survey.shown_text
+        assert "went to fewer than 5 people, so who was asked tells whose the stored answers are" in survey.shown_text
         assert "nobody, the bot's operator included" not in survey.shown_text
         await bot.slack.click(alone, f"{Action.SURVEY_ANSWER.value}_4", message=survey)
         await wait_for(lambda: "you answered" in standin.workspace.dms_to(alone)[1].shown_text)
