@@ -116,7 +116,7 @@ class DeliverySender(Drainer):
             log.info("survey %d to %s failed: %s", item.id, item.user_id, outcome.error)
             await self.record(lambda: self.queue.failed(item.id, outcome.error), what)
         else:
-            if outcome.error == "ratelimited":
+            if outcome.rate_limited:
                 self.pacer.rate_limited(outcome.after)
             else:
                 self.pacer.admitted()

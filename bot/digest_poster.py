@@ -249,6 +249,13 @@ class DigestPoster:
         key = f"digest:{run.id}:{index}"
         outcome: Outcome = Retry(0, "not tried", maybe_sent=False)
         note: str | None = None
+        file_id = run.chart_file
+
+        async def record_file(made: str) -> None:
+            nonlocal file_id
+            file_id = made
+            await self.digests.digests.chart_file(run.id, made)
+
         for attempt in range(ATTEMPTS_PER_PART):
             if chart is not None:
                 outcome = await upload_once(
@@ -259,6 +266,9 @@ class DigestPoster:
                     content=chart.png,
                     message=message,
                     earlier_attempt_at=earlier,
+                    file_id=file_id,
+                    record_file=record_file,
+                    now=self.clock.now().timestamp(),
                 )
                 if isinstance(outcome, Sent):
                     note = "uploaded"

@@ -2,7 +2,14 @@
 
 Each post carries a key in its message metadata. A post whose outcome is unknown (the process
 died mid-call, the call timed out, Slack answered 5xx) is looked up in the channel's history by
-that key before it is tried again, so a retry never doubles a message.
+that key before it is tried again, so a retry never doubles a message. History is read page by
+page back to the earlier attempt: Slack may answer fewer messages than asked for with more to come.
+
+An upload is shared in its channel a moment after Slack answers files.completeUploadExternal
+(slackapi/bolt-js#2115: "in many cases the API response does not yet have complete 'shares'"),
+so the bot asks files.info (or history) until the share shows, and only then has a `ts`. The
+file's ID is handed to the caller to keep before the upload is completed: after a crash, a file
+that exists but is not shared yet is waited for, not uploaded again.
 """
 
 from __future__ import annotations
@@ -12,9 +19,10 @@ import contextlib
 import json
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -31,12 +39,37 @@ from storage.outbox import Outbox
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "rollout_pulse_post"
-# Errors Slack gives for a passing trouble on its side: worth another try.
-TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+# Slack refusing for going too fast: 429 `ratelimited` (any method, with Retry-After) or 200
+# `rate_limited` ("Application has posted too many messages": an error of chat.postMessage and
+# chat.update). Nothing was done; try again after Retry-After, or a second (Slack's pace for posts).
+RATE_LIMITED = {"ratelimited", "rate_limited"}
+# Errors Slack documents as a passing trouble on its side: worth another try. internal_error and
+# fatal_error: "It's possible some aspect of the operation succeeded" (so: maybe sent);
+# service_unavailable: "The service is temporarily unavailable"; request_timeout: "the POST data
+# was either missing or truncated"; team_added_to_org / org_login_required: the workspace is
+# migrating to an Enterprise Grid and is "intermittently unavailable until the transition is
+# complete" (docs.slack.dev, the errors of every Web API method).
+TRANSIENT_ERRORS = {
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "team_added_to_org",
+    "org_login_required",
+}
 # Give up on a message Slack keeps refusing for a day (a long outage): mark it failed, say why.
 GIVE_UP_AFTER_SECONDS = 24 * 3600
 MAX_BACKOFF_SECONDS = 300
 SEND_TIMEOUT_SECONDS = 10
+# History pages read back to an earlier attempt at most (of up to 200 messages each, or fewer).
+MAX_HISTORY_PAGES = 50
+# How long one upload attempt waits for Slack to share the file (usually a second or two), and
+# the pauses between looks (files.info is Tier 4: 100 a minute).
+SHARE_WAIT_SECONDS = 30.0
+SHARE_POLLS = (0.1, 0.2, 0.4, 0.8, 1.6)
+SHARE_POLL_MAX = 2.0
+# A file still existing unshared this long after its attempt was never completed: upload anew.
+UNSHARED_GIVE_UP_SECONDS = 600
 
 
 def backoff(attempts: int) -> float:
@@ -61,10 +94,14 @@ class Retry:
     error: str
     maybe_sent: bool
 
+    @property
+    def rate_limited(self) -> bool:
+        return self.error in RATE_LIMITED
+
     def wait(self, attempts: int) -> float:
         """Seconds before trying again after `attempts` earlier failures: what Slack asked for
-        after a 429 (the pacer keeps the pace), otherwise the backoff, or longer if Slack said."""
-        if self.error == "ratelimited":
+        after a rate limit (the pacer keeps the pace), otherwise the backoff, or longer if Slack said."""
+        if self.rate_limited:
             return float(self.after)
         return max(float(self.after), backoff(attempts))
 
@@ -85,23 +122,30 @@ def create_sender_client(token: str, base_url: str) -> AsyncWebClient:
 async def _find_in_history(
     client: AsyncWebClient, channel: str, since: int, what: str, matches: Callable[[dict[str, Any]], bool]
 ) -> Sent | None:
-    """The bot's message in `channel` since `since` that `matches`, if an earlier attempt made it.
-    A channel may be a user ID: the bot's DM with that person."""
+    """The bot's message in `channel` since `since` that `matches`, if an earlier attempt made it:
+    every page of history back to then, following Slack's cursors. A channel may be a user ID:
+    the bot's DM with that person."""
     try:
         if channel[:1] in ("U", "W"):
             opened = await client.conversations_open(users=channel)
             channel = opened["channel"]["id"]
-        history = await client.conversations_history(
-            channel=channel, oldest=str(max(0, since - 60)), include_all_metadata=True, limit=200
-        )
+        cursor: str | None = None
+        for _ in range(MAX_HISTORY_PAGES):
+            page = await client.conversations_history(
+                channel=channel, oldest=str(max(0, since - 60)), include_all_metadata=True, limit=200, cursor=cursor
+            )
+            messages: list[dict[str, Any]] = page.get("messages", [])
+            for message in messages:
+                if matches(message):
+                    return Sent(channel, str(message["ts"]), found_in_history=True)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not page.get("has_more") or cursor is None:
+                return None
     except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
         # Without history we cannot tell; sending again risks a duplicate, not a loss.
         log.warning("could not check %s for an earlier %s: %s", channel, what, exc)
         return None
-    messages: list[dict[str, Any]] = history.get("messages", [])
-    for message in messages:
-        if matches(message):
-            return Sent(channel, str(message["ts"]), found_in_history=True)
+    log.warning("could not check %s for an earlier %s: more than %d pages of history", channel, what, MAX_HISTORY_PAGES)
     return None
 
 
@@ -156,6 +200,9 @@ async def find_uploaded(client: AsyncWebClient, channel: str, filename: str, sin
     return await _find_in_history(client, channel, since, f"upload of {filename}", sharing)
 
 
+RecordFile = Callable[[str], Awaitable[None]]
+
+
 async def upload_once(
     client: AsyncWebClient,
     *,
@@ -165,28 +212,133 @@ async def upload_once(
     content: bytes,
     message: Message,
     earlier_attempt_at: int | None,
+    file_id: str | None,
+    record_file: RecordFile,
+    now: float,
 ) -> Outcome:
-    """Share a file in a channel with `message` as its text (files_upload_v2), unless an earlier
-    attempt did; the file name, unique to the upload, is what is looked for."""
+    """Share a file in a channel with `message` as its text, unless an earlier attempt did; the
+    file name, unique to the upload, is what history is searched for. `file_id` is the file the
+    latest attempt made (kept through `record_file` before it was completed). Sent only once the
+    share is seen, with its ts."""
     if earlier_attempt_at is not None:
         found = await find_uploaded(client, channel, filename, earlier_attempt_at)
         if found is not None:
             return found
-    response = await attempt(
-        client.files_upload_v2(
-            channel=channel,
-            content=content,
-            filename=filename,
-            title=title,
+        if file_id is not None:
+            earlier = await _earlier_upload(client, channel, filename, file_id, earlier_attempt_at, now)
+            if earlier is not None:
+                return earlier
+    return await _upload(client, channel=channel, filename=filename, title=title, content=content, message=message,
+                         record_file=record_file)  # fmt: skip
+
+
+async def _earlier_upload(
+    client: AsyncWebClient, channel: str, filename: str, file_id: str, since: int, now: float
+) -> Outcome | None:
+    """What became of the earlier attempt's file: its share (waited for while Slack has the file
+    but has not shared it yet), a Retry while that lasts, or None when it is to be uploaded anew."""
+    state = await _share_of(client, channel, filename, file_id, since)
+    if state == "gone":
+        return None  # never completed: no share can come
+    if isinstance(state, Sent):
+        return state
+    shared = await _wait_for_share(client, channel, filename, file_id, since)
+    if shared is not None:
+        return shared
+    if now - since > UNSHARED_GIVE_UP_SECONDS:
+        log.warning("the upload of %s was never shared in %s; uploading it again", filename, channel)
+        return None
+    return Retry(after=0, error=f"Slack has not shared {filename} yet", maybe_sent=True)
+
+
+async def _upload(
+    client: AsyncWebClient,
+    *,
+    channel: str,
+    filename: str,
+    title: str,
+    content: bytes,
+    message: Message,
+    record_file: RecordFile,
+) -> Outcome:
+    """files_upload_v2's three steps, with the file's ID kept before the upload is completed."""
+    started = int(time.time())
+    url = await attempt(client.files_getUploadURLExternal(filename=filename, length=len(content)))
+    if not isinstance(url, AsyncSlackResponse):
+        return _not_shared(url)
+    file_id = str(url["file_id"])
+    await record_file(file_id)
+    sent = await _send_bytes(client, str(url["upload_url"]), content)
+    if sent is not None:
+        return sent
+    completed = await attempt(
+        client.files_completeUploadExternal(
+            files=[{"id": file_id, "title": title}],
+            channel_id=channel,
             # Slack ignores blocks when initial_comment is given: the blocks carry the message.
             blocks=json.dumps(message.blocks),
         )
     )
-    if not isinstance(response, AsyncSlackResponse):
-        return response
-    shares = (response.get("file") or {}).get("shares") or {}
-    ts = _first_share_ts(shares, channel)
-    return Sent(channel, ts or "")
+    if not isinstance(completed, AsyncSlackResponse):
+        return completed
+    files: list[dict[str, Any]] = completed.get("files") or []
+    ts = _first_share_ts((files[0] if files else {}).get("shares") or {}, channel)
+    if ts:
+        return Sent(channel, ts)
+    shared = await _wait_for_share(client, channel, filename, file_id, started)
+    return shared or Retry(after=0, error=f"Slack has not shared {filename} yet", maybe_sent=True)
+
+
+async def _send_bytes(client: AsyncWebClient, url: str, content: bytes) -> Retry | None:
+    """Step two, the file's bytes to Slack's upload URL: None when done. Nothing is shared yet."""
+    try:
+        result = await client._upload_file(
+            url=url, data=content, logger=log, timeout=client.timeout, proxy=client.proxy, ssl=client.ssl
+        )
+    except (aiohttp.ClientError, TimeoutError, OSError, SlackClientError) as exc:
+        return Retry(after=5, error=f"upload: {type(exc).__name__}: {exc}", maybe_sent=False)
+    if result.status != 200:
+        return Retry(after=5, error=f"upload: HTTP {result.status}", maybe_sent=False)
+    return None
+
+
+def _not_shared(outcome: Retry | Failed) -> Retry | Failed:
+    """A failure before the upload was completed: whatever happened, nothing was shared."""
+    return Retry(outcome.after, outcome.error, maybe_sent=False) if isinstance(outcome, Retry) else outcome
+
+
+ShareState = Sent | Literal["unshared", "gone", "unknown"]
+
+
+async def _share_of(client: AsyncWebClient, channel: str, filename: str, file_id: str, since: int) -> ShareState:
+    """The file's share in `channel` as files.info tells it (or, if files.info cannot be read,
+    as history does): Sent with its ts, "unshared" yet, "gone" (never completed), or "unknown"."""
+    try:
+        info = await client.files_info(file=file_id)
+    except SlackApiError as exc:
+        if exc.response.get("error") in ("file_not_found", "file_deleted"):
+            return "gone"
+        info = None  # e.g. missing_scope without files:read: history still shows the share
+    except (aiohttp.ClientError, TimeoutError, OSError, SlackClientError):
+        info = None
+    if info is not None:
+        ts = _first_share_ts((info.get("file") or {}).get("shares") or {}, channel)
+        return Sent(channel, ts, found_in_history=True) if ts else "unshared"
+    found = await find_uploaded(client, channel, filename, since)
+    return found or "unknown"
+
+
+async def _wait_for_share(client: AsyncWebClient, channel: str, filename: str, file_id: str, since: int) -> Sent | None:
+    """The share of a completed upload once Slack has made it, looked for with growing pauses
+    for up to SHARE_WAIT_SECONDS; None if it has not shown by then."""
+    deadline = time.monotonic() + SHARE_WAIT_SECONDS
+    pauses = iter(SHARE_POLLS)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(next(pauses, SHARE_POLL_MAX))
+        state = await _share_of(client, channel, filename, file_id, since)
+        if isinstance(state, Sent):
+            return state
+    return None
 
 
 def _first_share_ts(shares: dict[str, Any], channel: str) -> str | None:
@@ -216,6 +368,9 @@ def classify_error(exc: SlackApiError) -> Retry | Failed:
     error = str(exc.response.get("error") or f"HTTP {status}")
     if status == 429:
         return Retry(after=max(1, _retry_after(exc)), error="ratelimited", maybe_sent=False)
+    if error in RATE_LIMITED:
+        # 200 `rate_limited`: refused, not done; Slack says when only if it sends Retry-After.
+        return Retry(after=max(1, _retry_after(exc)), error=error, maybe_sent=False)
     if status >= 500 or error in TRANSIENT_ERRORS:
         # The backoff decides how long, unless Slack said.
         return Retry(after=_retry_after(exc), error=error, maybe_sent=True)

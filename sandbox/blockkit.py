@@ -2,11 +2,21 @@
 
 Each problem is reported as Slack words it: `[ERROR] <what> [json-pointer:<where>]`. Messages
 with problems are refused with `invalid_blocks`, views with `invalid_arguments`.
+
+What passes these checks is also built with slack_sdk's own model classes
+(slack_sdk.models.blocks, slack_sdk.models.views), whose validators hold the limits written
+into the SDK from Slack's reference: confirm objects (title 100, text 300, buttons 30, style),
+accessibility labels (75), and the rest. Whatever they reject is refused too.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
@@ -247,11 +257,38 @@ class _Checker:
             self.block(block, f"{where}/{i}", seen, types)
 
 
+# slack_sdk logs a warning for every block type it has no class for; the checks above judge those.
+logging.getLogger("slack_sdk.models").setLevel(logging.ERROR)
+
+
+def _sdk_problem(build: Any, where: str) -> list[str]:
+    """What slack_sdk's models say of a piece of Block Kit, as Slack words a problem."""
+    try:
+        build()
+    except SlackObjectFormationError as exc:
+        return [f"[ERROR] {exc} [json-pointer:{where}]"]
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        return [f"[ERROR] slack_sdk cannot read it: {exc} [json-pointer:{where}]"]
+    return []
+
+
+def sdk_block_problems(blocks: list[Any], where: str) -> list[str]:
+    """Each block built (and so validated, to its innermost element) by slack_sdk."""
+    problems: list[str] = []
+    for i, block in enumerate(blocks):
+        parsed = Block.parse(block)
+        if parsed is not None:
+            problems += _sdk_problem(parsed.to_dict, f"{where}/{i}")
+    return problems
+
+
 def check_message(text: Any, blocks: Any) -> list[str]:
     """Problems with a message's blocks (empty when Slack would accept them)."""
     checker = _Checker()
     if blocks is not None:
         checker.blocks(blocks, "/blocks", limit=MESSAGE_BLOCKS, types=MESSAGE_BLOCK_TYPES)
+        if not checker.errors:
+            checker.errors += sdk_block_problems(blocks, "/blocks")
     return checker.errors
 
 
@@ -278,4 +315,6 @@ def check_view(view: Any) -> list[str]:
     for key, limit in (("callback_id", ID_LENGTH), ("external_id", ID_LENGTH)):
         checker.string(view.get(key), f"/view/{key}", limit=limit, required=False)
     checker.string(view.get("private_metadata"), "/view/private_metadata", limit=PRIVATE_METADATA, required=False)
+    if not checker.errors:
+        checker.errors += _sdk_problem(lambda: View(**view).to_dict(), "/view")
     return checker.errors

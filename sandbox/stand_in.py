@@ -4,6 +4,16 @@ A real aiohttp server on 127.0.0.1. It implements the methods Rollout Pulse call
 workspace's state, checks Block Kit limits, and can be told to rate-limit or fail (SPEC §7).
 Parameters arrive the way slack-sdk sends them: JSON bodies, forms, or the query string of a
 POST with an empty body; some methods as GET.
+
+It is as untidy as Slack where Slack is untidy, by default:
+- an upload is shared in its channel a moment after files.completeUploadExternal answers, and
+  that answer has no `shares` yet (Slack shares asynchronously, after its security scans:
+  slackapi/bolt-js#2115); the share shows in conversations.history and files.info once made;
+- paginated methods answer short pages ("Fewer than the requested number of items may be
+  returned, even if the end of the list hasn't been reached": the `limit` argument in Slack's
+  OpenAPI spec) with `has_more` and a cursor;
+- a refusal for going too fast comes as 429 `ratelimited` or 200 `rate_limited` (sandbox.faults);
+- every success carries the fields Slack's spec marks required (sandbox.spec).
 """
 
 from __future__ import annotations
@@ -22,8 +32,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from sandbox import blockkit
-from sandbox.faults import Faults
+from sandbox import blockkit, spec
+from sandbox.faults import Faults, Refusal
 from sandbox.workspace import (
     APP_ID,
     BOT_ID,
@@ -46,6 +56,11 @@ TRIGGER_LIFETIME_SECONDS = 3.0
 RESPONSE_URL_USES = 5
 RESPONSE_URL_LIFETIME_SECONDS = 30 * 60
 MODAL_STACK_LIMIT = 3
+# Items on a page at most, whatever `limit` asked for, so that every caller meets pagination.
+DEFAULT_PAGE_CAP = 3
+# Seconds from files.completeUploadExternal's answer to the share in the channel: small, so
+# tests stay quick; a test that needs Slack's few seconds sets `share_delay` itself.
+DEFAULT_SHARE_DELAY = 0.1
 
 
 class ApiError(Exception):
@@ -84,6 +99,16 @@ class _Trigger:
     user: str
     created: float
     used: bool = False
+
+
+@dataclass
+class _PendingShare:
+    """An upload completed but not yet shared in its channel (the message is posted when shared)."""
+
+    message: Message
+    files: list[File]
+    visibility: str
+    due: bool = False
 
 
 @dataclass
@@ -136,9 +161,17 @@ class SlackStandIn:
         app_token: str = DEFAULT_APP_TOKEN,
         signing_secret: str = DEFAULT_SIGNING_SECRET,
         clock: Callable[[], float] = time.time,
+        page_cap: int | None = DEFAULT_PAGE_CAP,
+        share_delay: float = DEFAULT_SHARE_DELAY,
+        refusal: Refusal = "either",
     ) -> None:
         self.workspace = workspace or Workspace(clock=clock)
-        self.faults = Faults(seed)
+        self.faults = Faults(seed, refusal=refusal)
+        # None: pages as full as `limit` asks (Slack's tidy case).
+        self.page_cap = page_cap
+        self.share_delay = share_delay
+        self._shares: list[_PendingShare] = []
+        self._shares_held = False
         self.bot_token = bot_token
         self.app_token = app_token
         self.signing_secret = signing_secret
@@ -178,6 +211,7 @@ class SlackStandIn:
             "views.publish": self.views_publish,
             "files.getUploadURLExternal": self.files_get_upload_url_external,
             "files.completeUploadExternal": self.files_complete_upload_external,
+            "files.info": self.files_info,
             "apps.connections.open": self.apps_connections_open,
         }
 
@@ -203,6 +237,7 @@ class SlackStandIn:
             break
 
     async def stop(self) -> None:
+        self.share_pending()
         if self.socket is not None:
             await self.socket.ws.close()
         if self._runner is not None:
@@ -330,6 +365,44 @@ class SlackStandIn:
         """Web API calls that have arrived and are not answered yet (delayed, held, in progress)."""
         return self._in_flight
 
+    @property
+    def pending_shares(self) -> int:
+        """Uploads completed and not shared in their channel yet."""
+        return len(self._shares)
+
+    # -- uploads shared a moment after they complete ------------------------------------------------
+
+    def hold_shares(self) -> None:
+        """Keep completed uploads from being shared until `release_shares()` (and their delay)."""
+        self._shares_held = True
+
+    def release_shares(self) -> None:
+        self._shares_held = False
+        for pending in [p for p in self._shares if p.due]:
+            self._share(pending)
+
+    def share_pending(self) -> None:
+        """Share every completed upload now, delay or hold notwithstanding."""
+        for pending in list(self._shares):
+            self._share(pending)
+
+    def _share_due(self, pending: _PendingShare) -> None:
+        pending.due = True
+        if not self._shares_held:
+            self._share(pending)
+
+    def _share(self, pending: _PendingShare) -> None:
+        if pending not in self._shares:
+            return
+        self._shares.remove(pending)
+        ws = self.workspace
+        message = pending.message
+        message.ts = ws.new_ts()  # posted when shared, as Slack does
+        for file in pending.files:
+            file.shared_in.append(message.channel)
+            file.share_ts[message.channel] = message.ts
+        ws.post(message)
+
     async def _api(self, request: web.Request) -> web.Response:
         self._in_flight += 1
         try:
@@ -359,7 +432,7 @@ class SlackStandIn:
             body = {"ok": False, "error": "service_unavailable"}
             self._record(method, params, 503, body, request.method)
             return web.json_response(body, status=503)
-        outcome = self.faults.check(method)
+        outcome = self.faults.check(method, str(params.get("channel") or ""))
         if outcome is not None:
             self._record(method, params, outcome.status, outcome.body, request.method)
             return web.json_response(outcome.body, status=outcome.status, headers=outcome.headers)
@@ -371,6 +444,7 @@ class SlackStandIn:
         else:
             try:
                 body = {"ok": True, **(await handler(params))}
+                spec.check_required(method, body)
             except ApiError as exc:
                 body = {"ok": False, "error": exc.error, **exc.extra}
             await self.faults.wait_if_answer_held(method)
@@ -434,12 +508,15 @@ class SlackStandIn:
             raise ApiError("invalid_blocks", errors=problems, response_metadata={"messages": problems})
         return (str(text) if text is not None else None), blocks
 
-    @staticmethod
-    def _page(items: list[Any], params: dict[str, Any], *, default: int = 100) -> tuple[list[Any], str]:
+    def _page(self, items: list[Any], params: dict[str, Any], *, default: int = 100) -> tuple[list[Any], str]:
+        """One page of `items` from the cursor: at most `limit`, and fewer (page_cap) even when
+        more follow, as Slack may answer."""
         try:
             limit = max(1, min(1000, int(params.get("limit") or default)))
         except (TypeError, ValueError):
             raise ApiError("invalid_limit") from None
+        if self.page_cap is not None:
+            limit = min(limit, self.page_cap)
         cursor = str(params.get("cursor") or "")
         start = 0
         if cursor:
@@ -620,6 +697,9 @@ class SlackStandIn:
         return {
             "messages": rendered,
             "has_more": bool(next_cursor),
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
             "response_metadata": {"next_cursor": next_cursor},
         }
 
@@ -629,7 +709,7 @@ class SlackStandIn:
     async def users_list(self, params: dict[str, Any]) -> dict[str, Any]:
         users = [u.to_api() for u in self.workspace.users.values()]
         page, next_cursor = self._page(users, params, default=200)
-        return {"members": page, "response_metadata": {"next_cursor": next_cursor}}
+        return {"members": page, "cache_ts": int(self.clock()), "response_metadata": {"next_cursor": next_cursor}}
 
     async def users_lookup_by_email(self, params: dict[str, Any]) -> dict[str, Any]:
         email = str(params.get("email") or "").strip().lower()
@@ -733,6 +813,8 @@ class SlackStandIn:
             if isinstance(entry, dict) and entry.get("title"):
                 file.title = str(entry["title"])
             files.append(file)
+        for file in files:
+            file.completed = True
         channel_id = params.get("channel_id") or params.get("channels")
         if channel_id:
             channel = self._channel(channel_id, need_member=True)
@@ -742,23 +824,35 @@ class SlackStandIn:
                 problems = blockkit.check_message(comment, blocks)
                 if problems:
                     raise ApiError("invalid_blocks", errors=problems, response_metadata={"messages": problems})
-            for file in files:
-                file.shared_in.append(channel.id)
-            shared = ws.post(
-                Message(
-                    channel=channel.id,
-                    ts=ws.new_ts(),
-                    text=comment,
-                    blocks=blocks or [],
-                    user=BOT_USER_ID,
-                    bot_id=BOT_ID,
-                    thread_ts=params.get("thread_ts") or None,
-                    files=[f.id for f in files],
-                )
+            message = Message(
+                channel=channel.id,
+                ts="",
+                text=comment,
+                blocks=blocks or [],
+                user=BOT_USER_ID,
+                bot_id=BOT_ID,
+                thread_ts=params.get("thread_ts") or None,
+                files=[f.id for f in files],
             )
-            visibility = "private" if channel.is_private else "public"
-            return {"files": [{**f.to_api(), "shares": {visibility: {channel.id: [{"ts": shared.ts}]}}} for f in files]}
-        return {"files": [f.to_api() for f in files]}
+            visibility = "private" if channel.is_private or channel.is_im else "public"
+            pending = _PendingShare(message, files, visibility)
+            self._shares.append(pending)
+            asyncio.get_running_loop().call_later(self.share_delay, self._share_due, pending)
+        # As Slack answers before the share is made: no shares, no channels yet.
+        return {"files": [{**f.to_api(), "shares": {}, "channels": []} for f in files]}
+
+    async def files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        file = self.workspace.files.get(str(params.get("file") or ""))
+        if file is None or not (file.completed or file.shared_in):
+            raise ApiError("file_not_found")  # an upload never completed is no file
+        data = file.to_api()
+        shares: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for channel_id, ts in file.share_ts.items():
+            channel = self.workspace.channels.get(channel_id)
+            visibility = "private" if channel is None or channel.is_private or channel.is_im else "public"
+            shares.setdefault(visibility, {})[channel_id] = [{"ts": ts, "team_id": TEAM_ID}]
+        data["shares"] = shares
+        return {"file": data, "comments": [], "response_metadata": {"next_cursor": ""}}
 
     async def apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": f"ws://{self.host}:{self.port}/socket-mode?ticket={uuid.uuid4()}"}

@@ -176,6 +176,10 @@ class File:
     title: str = ""
     uploaded: bool = False
     shared_in: list[str] = field(default_factory=list)
+    # files.completeUploadExternal was called; the share in a channel follows a moment later.
+    completed: bool = False
+    # The ts of the message that shared the file, by channel.
+    share_ts: dict[str, str] = field(default_factory=dict)
 
     @property
     def mimetype(self) -> str:

@@ -36,6 +36,7 @@ class DigestRun(_Row):
     claimed_at: int | None
     parts_posted: int
     chart: str | None
+    chart_file: str | None = None
 
 
 class Digests:
@@ -118,11 +119,17 @@ class Digests:
 
     async def part_posted(self, run_id: int, parts: int, ts: str, *, chart: str | None = None) -> None:
         """`parts` messages are out; `chart` says what became of the chart, if this one took it."""
+        if not ts:
+            raise ValueError("a digest part is recorded with the ts Slack gave it, never without")
         await self.store.execute(
             """UPDATE digest_runs SET parts_posted = ?, message_ts = ifnull(message_ts, ?), chart = ifnull(?, chart)
                WHERE id = ?""",
             (parts, ts, chart, run_id),
         )
+
+    async def chart_file(self, run_id: int, file_id: str) -> None:
+        """The file the chart's upload made (before it is completed and shared)."""
+        await self.store.execute("UPDATE digest_runs SET chart_file = ? WHERE id = ?", (file_id, run_id))
 
     async def chart_outcome(self, run_id: int, outcome: str) -> None:
         await self.store.execute("UPDATE digest_runs SET chart = ? WHERE id = ?", (outcome, run_id))

@@ -375,6 +375,10 @@ _DISCLOSURE = (
     "CREATE INDEX comments_released ON comments(rollout_id, released_on)",
 )
 
+# The file a digest's chart upload made, kept before the upload is completed: Slack shares a file
+# a moment after completing it, so after a crash the file is waited for, not uploaded again.
+_CHART_FILE = ("ALTER TABLE digest_runs ADD COLUMN chart_file TEXT",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
@@ -382,6 +386,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "digest parts", _DIGEST_PARTS),
     Migration(5, "wave keys; answers dated by the day", _WAVE_KEYS),
     Migration(6, "answers released to figures in groups", _DISCLOSURE),
+    Migration(7, "the file of a digest's chart upload", _CHART_FILE),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -18,6 +18,7 @@ from handlers.blocks.home import build_home
 from handlers.ids import Action
 from sandbox.blockkit import check_view
 from sandbox.stand_in import SlackStandIn
+from sandbox.workspace import File
 from storage import Store
 from tests.conftest import ADMIN, RunningBot, make_settings
 from tests.support import wait_for
@@ -197,8 +198,14 @@ async def test_the_export_has_one_row_per_response_and_no_ids(
     await wait_for(lambda: any("Sent you `expense-tool-responses.csv` (5 answers and 1 comment)" in m.shown_text
                                and "How many wait is not said" in m.shown_text
                                for m in standin.workspace.history(dm.id, viewer=world.owner)))  # fmt: skip
-    files = [standin.workspace.files[f] for m in standin.workspace.dms_to(world.owner) for f in m.files]
-    [exported] = [f for f in files if f.name == "expense-tool-responses.csv"]
+
+    def exports() -> list[File]:
+        files = [standin.workspace.files[f] for m in standin.workspace.dms_to(world.owner) for f in m.files]
+        return [f for f in files if f.name == "expense-tool-responses.csv"]
+
+    # Slack shares an upload in the DM a moment after it completes (the reply may come first).
+    await wait_for(lambda: bool(exports()), what="the export to be shared in the DM")
+    [exported] = exports()
     rows = list(csv.DictReader(io.StringIO(exported.content.decode())))
     # Only the released group, in random order, and the comment in a row of its own, without its
     # score; no wave, and no date finer than the group's week.

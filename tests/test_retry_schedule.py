@@ -53,3 +53,28 @@ def test_a_server_error_with_retry_after_waits_at_least_that() -> None:
 
 def test_a_refusal_that_will_not_change_is_not_retried() -> None:
     assert not isinstance(classify_error(refused(200, "channel_not_found")), Retry)
+
+
+def test_a_200_rate_limited_is_a_rate_limit_not_a_failure() -> None:
+    # chat.postMessage and chat.update list `rate_limited` (HTTP 200) among their errors.
+    outcome = classify_error(refused(200, "rate_limited"))
+    assert isinstance(outcome, Retry) and outcome.rate_limited and not outcome.maybe_sent
+    assert outcome.wait(7) == 1.0  # no Retry-After: Slack's pace for posts, a second
+    told = classify_error(refused(200, "rate_limited", {"Retry-After": "3"}))
+    assert isinstance(told, Retry) and told.wait(0) == 3.0
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+        "org_login_required",
+    ],
+)
+def test_what_slack_documents_as_passing_is_retried_after_a_history_check(error: str) -> None:
+    outcome = classify_error(refused(200, error))
+    assert isinstance(outcome, Retry) and outcome.maybe_sent and not outcome.rate_limited

@@ -36,8 +36,13 @@ def on_loop(thread: StandInThread, fn: Callable[[], T]) -> T:
 
 
 def wait_quiet(thread: StandInThread, timeout: float = 10.0) -> None:
-    """Until every Web API call the stand-in received has been answered (Slack is done acting)."""
-    wait_for_sync(lambda: on_loop(thread, lambda: thread.standin.in_flight == 0), timeout=timeout, what="quiet Slack")
+    """Until every Web API call the stand-in received has been answered and every completed upload
+    shared (Slack is done acting)."""
+
+    def quiet() -> bool:
+        return thread.standin.in_flight == 0 and thread.standin.pending_shares == 0
+
+    wait_for_sync(lambda: on_loop(thread, quiet), timeout=timeout, what="quiet Slack")
 
 
 @dataclass(frozen=True)

@@ -216,6 +216,60 @@ def test_pulse_digest_now_killed_mid_way_posts_each_part_once(tmp_path: Path, ki
         assert integrity(db) == "ok"
 
 
+def test_a_chart_shared_two_seconds_late_and_killed_before_it_is_recorded_with_its_ts_not_uploaded_again(
+    tmp_path: Path,
+) -> None:
+    # Slack answers files.completeUploadExternal at once and shares the file 2 s later: the bot
+    # is killed while it waits for the share; the restarted bot must find the file, wait for
+    # its share and record its ts, not upload the chart again.
+    db = tmp_path / "pulse.db"
+    thread = StandInThread(SlackStandIn(share_delay=2.0))
+    with thread as standin:
+        standin.workspace.add_user(ADMIN, "ada")
+        leads = standin.workspace.add_channel("leads", [ADMIN, BOT_USER_ID]).id
+        asyncio.run(_subscribed_to_sixty_rollouts(db, leads, "0 9 * * MON"))
+        env = bot_environment(standin, db)
+        command = [sys.executable, "-m", "bot", "digest", "--now", "--channel", leads]
+        first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            completed = lambda: len(standin.calls_to("files.completeUploadExternal", ok=True)) == 1  # noqa: E731
+            wait_for_sync(lambda: on_loop(thread, completed), timeout=60, what="the upload to be completed")
+            first.kill()
+            first.wait(10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+        # The kill landed in the window: completed, not shared yet. Keep it so until the restarted
+        # bot has looked, so that it meets the file unshared.
+        on_loop(thread, standin.hold_shares)
+        assert on_loop(thread, lambda: standin.pending_shares) == 1, "the share came before the kill"
+        assert db_rows(db, "SELECT status, parts_posted, message_ts FROM digest_runs") == [("posting", 0, None)]
+        looked_before = on_loop(thread, lambda: len(standin.calls_to("files.info")))
+
+        second = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            looked = lambda: len(standin.calls_to("files.info")) > looked_before  # noqa: E731
+            wait_for_sync(lambda: on_loop(thread, looked), timeout=60, what="the restarted bot to ask for the file")
+            on_loop(thread, standin.release_shares)
+            out, _ = second.communicate(timeout=60)
+        finally:
+            if second.poll() is None:
+                second.kill()
+                second.wait()
+        assert second.returncode == 0, out
+        parts = db_value(db, "SELECT parts_posted FROM digest_runs WHERE status = 'posted'")
+        assert f"{leads}: posted ({parts} message(s), chart uploaded)" in out
+        assert_each_part_once(on_loop(thread, lambda: digest_messages(standin, leads)), parts)
+        [chart] = on_loop(thread, lambda: [m for m in standin.workspace.history(leads) if m.files])
+        assert db_value(db, "SELECT message_ts FROM digest_runs") == chart.ts
+        assert on_loop(thread, lambda: len(standin.calls_to("files.getUploadURLExternal", ok=True))) == 1
+        assert on_loop(thread, lambda: len(standin.calls_to("files.completeUploadExternal", ok=True))) == 1
+        assert integrity(db) == "ok"
+
+
 def test_a_scheduled_digest_killed_mid_way_in_pulse_serve_is_finished_once_after_the_restart(tmp_path: Path) -> None:
     # A daily digest that fell due an hour ago: `pulse serve` posts it as it starts (catch-up).
     due = datetime.now(UTC) - timedelta(hours=1)

@@ -11,9 +11,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from sandbox import tiers
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import BOT_USER_ID
 from tests.conftest import ADMIN
+from tests.support import wait_for
 
 
 @pytest.fixture
@@ -27,6 +29,17 @@ def button(action_id: str, text: str = "Go", value: str = "v") -> dict[str, Any]
         "action_id": action_id,
         "text": {"type": "plain_text", "text": text},
         "value": value,
+    }
+
+
+def confirm(
+    title: str = "Sure?", text: str = "It cannot be undone.", yes: str = "Yes", no: str = "No"
+) -> dict[str, Any]:
+    return {
+        "title": {"type": "plain_text", "text": title},
+        "text": {"type": "plain_text", "text": text},
+        "confirm": {"type": "plain_text", "text": yes},
+        "deny": {"type": "plain_text", "text": no},
     }
 
 
@@ -87,6 +100,13 @@ async def test_posting_needs_membership_of_a_channel(client: AsyncWebClient, sta
         [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}],
         [{"type": "section", "text": {"type": "mrkdwn", "text": ""}}],
         [{"type": "bogus"}],
+        # what slack_sdk's models reject: confirm objects and accessibility labels over their limits
+        [{"type": "actions", "elements": [{**button("a"), "confirm": confirm(title="x" * 101)}]}],
+        [{"type": "actions", "elements": [{**button("a"), "confirm": confirm(text="x" * 301)}]}],
+        [{"type": "actions", "elements": [{**button("a"), "confirm": confirm(yes="x" * 31)}]}],
+        [{"type": "actions", "elements": [{**button("a"), "confirm": confirm(no="x" * 31)}]}],
+        [{"type": "actions", "elements": [{**button("a"), "confirm": {**confirm(), "style": "loud"}}]}],
+        [{"type": "actions", "elements": [{**button("a"), "accessibility_label": "x" * 76}]}],
     ],
 )
 async def test_block_kit_limits_are_enforced(client: AsyncWebClient, standin: SlackStandIn, blocks: list[Any]) -> None:
@@ -99,10 +119,12 @@ async def test_block_kit_limits_are_enforced(client: AsyncWebClient, standin: Sl
 
 
 async def test_fifty_blocks_and_limit_sized_texts_are_fine(client: AsyncWebClient) -> None:
+    at_limit = {**confirm("x" * 100, "x" * 300, "x" * 30, "x" * 30), "style": "danger"}
     blocks = [
         *sections(49),
-        {"type": "actions", "elements": [button(f"a{i}", "x" * 75, "v" * 2000) for i in range(25)]},
-    ]
+        {"type": "actions", "elements": [button(f"a{i}", "x" * 75, "v" * 2000) for i in range(24)]
+         + [{**button("a24"), "confirm": at_limit, "accessibility_label": "x" * 75}]},
+    ]  # fmt: skip
     await client.chat_postMessage(channel=ADMIN, text="t", blocks=blocks)
 
 
@@ -137,22 +159,54 @@ async def test_views_are_checked_and_stacked(client: AsyncWebClient, standin: Sl
     assert standin.workspace.home_of(ADMIN).id == published["view"]["id"]  # type: ignore[union-attr]
 
 
-async def test_rate_limits_answer_429_with_an_integer_retry_after(
+async def test_rate_limits_answer_429_with_an_integer_retry_after_or_200_rate_limited(
     client: AsyncWebClient, standin: SlackStandIn
 ) -> None:
     standin.faults.rate_limit("chat.postMessage", per_second=5)
-    statuses = []
-    retry_after = set()
-    for _ in range(8):
+    refusals: list[tuple[int, str, str | None]] = []
+    for _ in range(25):
         try:
             await client.chat_postMessage(channel=ADMIN, text="x")
-            statuses.append(200)
         except SlackApiError as err:
-            statuses.append(err.response.status_code)
-            retry_after.add(err.response.headers["Retry-After"])
-    assert statuses.count(200) == 5 and statuses.count(429) == 3
-    assert retry_after == {"1"}
+            refusals.append((err.response.status_code, err.response["error"], err.response.headers.get("Retry-After")))
     assert len(standin.workspace.dms_to(ADMIN)) == 5
+    # As Slack: 429 `ratelimited` with Retry-After, or (chat.postMessage, chat.update) 200 `rate_limited`.
+    assert set(refusals) == {(429, "ratelimited", "1"), (200, "rate_limited", None)}
+    standin.faults.rate_limit("users.info", per_second=1)
+    errors = set()
+    for _ in range(3):
+        try:
+            await client.users_info(user=ADMIN)
+        except SlackApiError as err:
+            errors.add((err.response.status_code, err.response["error"]))
+    assert errors == {(429, "ratelimited")}  # other methods know only the 429
+
+
+async def test_methods_are_held_to_their_published_tier_when_asked(
+    client: AsyncWebClient, standin: SlackStandIn
+) -> None:
+    standin.faults.hold_to_tiers(["users.list", "chat.postMessage"])
+    assert tiers.METHOD_LIMITS["users.list"] is tiers.TIER_2
+    statuses: list[tuple[int, str | None]] = []
+    for _ in range(21):
+        try:
+            await client.users_list(limit=200)
+            statuses.append((200, None))
+        except SlackApiError as err:
+            statuses.append((err.response.status_code, err.response.headers.get("Retry-After")))
+    assert statuses[:20] == [(200, None)] * 20  # Tier 2: 20 a minute
+    assert statuses[20][0] == 429 and int(statuses[20][1] or 0) >= 1
+    other = standin.workspace.add_user("U0OTHER01", "otto").id
+    posted = {ADMIN: 0, other: 0}
+    refusals = set()
+    for channel in [ADMIN] * 5 + [other] * 5:
+        try:
+            await client.chat_postMessage(channel=channel, text="x")
+            posted[channel] += 1
+        except SlackApiError as err:
+            refusals.add(err.response["error"])
+    assert refusals <= {"ratelimited", "rate_limited"}
+    assert posted == {ADMIN: 3, other: 3}  # one a second in each channel, a short burst allowed
 
 
 async def test_a_share_of_calls_can_fail_with_5xx(client: AsyncWebClient, standin: SlackStandIn) -> None:
@@ -186,7 +240,31 @@ async def test_slack_sdk_parameter_quirks(client: AsyncWebClient, standin: Slack
     assert verbs == {"conversations.open": "POST", "users.info": "GET"}
 
 
+async def test_pages_are_short_with_more_to_come(client: AsyncWebClient, standin: SlackStandIn) -> None:
+    people = [standin.workspace.add_user(None, f"p{i}").id for i in range(7)]
+    channel = standin.workspace.add_channel("small", people)
+    first = await client.conversations_members(channel=channel.id, limit=100)
+    assert first["members"] == people[:3]  # fewer than asked for, with more to come
+    cursor = first["response_metadata"]["next_cursor"]
+    assert cursor
+    second = await client.conversations_members(channel=channel.id, limit=100, cursor=cursor)
+    assert second["members"] == people[3:6]
+    listed = await client.users_list(limit=200)
+    assert len(listed["members"]) == 3 and listed["response_metadata"]["next_cursor"] and listed["cache_ts"]
+    for i in range(5):
+        await client.chat_postMessage(channel=ADMIN, text=f"m{i}")
+    dm = standin.workspace.im_with(ADMIN).id
+    page = await client.conversations_history(channel=dm, limit=200)
+    assert [m["text"] for m in page["messages"]] == ["m4", "m3", "m2"]
+    assert page["has_more"] is True and page["response_metadata"]["next_cursor"]
+    assert isinstance(page.data, dict)
+    assert {"pin_count", "channel_actions_ts", "channel_actions_count"} <= page.data.keys()  # required by Slack's spec
+    rest = await client.conversations_history(channel=dm, limit=200, cursor=page["response_metadata"]["next_cursor"])
+    assert [m["text"] for m in rest["messages"]] == ["m1", "m0"] and rest["has_more"] is False
+
+
 async def test_members_and_users_are_paginated(client: AsyncWebClient, standin: SlackStandIn) -> None:
+    standin.page_cap = None  # pages as full as `limit` asks
     people = [standin.workspace.add_user(None, f"p{i}").id for i in range(250)]
     channel = standin.workspace.add_channel("big", people)
     members: list[str] = []
@@ -230,13 +308,26 @@ async def test_usergroups_and_lookup_by_email(client: AsyncWebClient, standin: S
     assert caught.value.response["error"] == "users_not_found"
 
 
-async def test_files_upload_v2_shares_the_file_in_the_channel(client: AsyncWebClient, standin: SlackStandIn) -> None:
+async def test_files_upload_v2_shares_the_file_in_the_channel_a_moment_later(
+    client: AsyncWebClient, standin: SlackStandIn
+) -> None:
     leads = standin.workspace.add_channel("leads", [ADMIN, BOT_USER_ID])
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
-    await client.files_upload_v2(
+    standin.hold_shares()
+    uploaded = await client.files_upload_v2(
         channel=leads.id, content=png, filename="trend.png", title="Trend", initial_comment="Weekly"
     )
+    # As Slack: the answer comes before the share, without shares or channels.
+    assert uploaded["file"]["shares"] == {} and uploaded["file"]["channels"] == []
+    file_id = uploaded["file"]["id"]
+    assert (await client.files_info(file=file_id))["file"]["shares"] == {}
+    assert standin.workspace.history(leads.id) == [] and standin.pending_shares == 1
+    standin.release_shares()
+    await wait_for(lambda: standin.pending_shares == 0, what="the share")
     [message] = standin.workspace.history(leads.id)
+    info = await client.files_info(file=file_id)
+    assert info["file"]["shares"]["public"][leads.id][0]["ts"] == message.ts
+    assert (await client.conversations_history(channel=leads.id))["messages"][0]["files"][0]["id"] == file_id
     [file] = [standin.workspace.files[f] for f in message.files]
     assert message.text == "Weekly" and file.content == png and file.title == "Trend"
     assert file.mimetype == "image/png"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from bot.app import create_web_client
@@ -37,7 +39,9 @@ async def test_many_unknown_people_are_fetched_with_one_paginated_list(
     assert len(people) == 450
     assert [p.reachable for p in (people[ids[0]], people[ids[1]], people[ids[2]])] == [False, False, True]
     assert standin.calls_to("users.info") == []
-    assert len(standin.calls_to("users.list")) == 3  # 452 members, 200 a page
+    # 452 members, 200 a page asked for, fewer given (the stand-in's short pages, as Slack may):
+    # every page followed to the end.
+    assert len(standin.calls_to("users.list")) == math.ceil(452 / min(200, standin.page_cap or 200))
 
 
 async def test_groups_and_channels(directory: SlackDirectory, standin: SlackStandIn) -> None:
@@ -45,7 +49,7 @@ async def test_groups_and_channels(directory: SlackDirectory, standin: SlackStan
     members = [ws.add_user(None, f"m{i}").id for i in range(1500)]
     channel = ws.add_channel("huge", members)
     assert await directory.channel_members(channel.id) == members
-    assert len(standin.calls_to("conversations.members")) == 2
+    assert len(standin.calls_to("conversations.members")) == math.ceil(1500 / min(1000, standin.page_cap or 1000))
     with pytest.raises(NotFound, match="no user group S0NOPE"):
         await directory.usergroup_members("S0NOPE")
     private = ws.add_channel("secret", members[:2], is_private=True)
