@@ -35,6 +35,9 @@ class TestAnsweringOpenWaves:
     ) -> None:
         cohort = people(standin, 3)
         await surveyed(bot, standin, world, cohort)
+        # The DMs are in Slack a moment before the bot has written them down as sent: the
+        # snapshot waits for that, or it would catch those writes and blame the answer.
+        await wait_for(lambda: all_sent(store, 3), what="every delivery written down as sent")
         before = await every_row(store)
         await answer(bot, standin, cohort[0], 8)
         await wait_for(lambda: thanked(standin, cohort[0]))
