@@ -25,7 +25,7 @@ OWNER = "U0FANOWNER"
 
 
 async def one_wave(people: int, rate: float, faults: bool) -> dict[str, Any]:
-    standin = SlackStandIn(seed=11)
+    standin = SlackStandIn(seed=11, page_cap=None)  # the cohort's pages are not what is measured
     await standin.start()
     ws = standin.workspace
     ws.add_user(OWNER, "owner", "Fan-out Owner")

@@ -18,8 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,21 @@ def pulse_serve(standin: SlackStandIn, db: Path, **env: str) -> Iterator[tuple[S
         address = process.wait_ready(timeout=60)
         yield Served(f"{address}/slack/events", process.proc), process
         process.stop()
+    finally:
+        process.kill()
+
+
+@asynccontextmanager
+async def pulse_serving(standin: SlackStandIn, db: Path, **env: str) -> AsyncIterator[tuple[Served, ServeProcess]]:
+    """`pulse_serve` for a benchmark whose stand-in runs in this event loop: the wait for the bot
+    to be ready runs in a thread, so that the stand-in answers the bot's start-up calls
+    (auth.test) meanwhile instead of letting them time out."""
+    environment = bot_environment(standin, db, PULSE_QUIET_HOURS="off", **env)
+    process = ServeProcess(environment, ROOT)
+    try:
+        address = await asyncio.to_thread(process.wait_ready, 60)
+        yield Served(f"{address}/slack/events", process.proc), process
+        await asyncio.to_thread(process.stop)
     finally:
         process.kill()
 
