@@ -17,7 +17,7 @@ from bot.settings import Settings
 from sandbox.slack_to_bot import HttpTransport, SlackToBot
 from sandbox.stand_in import SlackStandIn
 from storage import Store
-from tests.support import PROXY_VARIABLES
+from tests.support import PROXY_VARIABLES, wait_for
 
 ADMIN = "U0ADMIN01"
 
@@ -85,6 +85,22 @@ class RunningBot:
         """The text the person reads in answer to a command."""
         message = await self.slack.ask(user, text, command=command, channel=channel)
         return message.shown_text
+
+    async def send_due_surveys(self) -> None:
+        """Send every survey due now on the bot's clock, and wait for those its own sender loop took.
+
+        The loop runs beside the test (kicked when a wave is queued, or at its idle poll) and claims
+        a delivery before posting it: 'sending', not due again for the claim's lease. `drain()` alone
+        then finds nothing to claim and returns while the loop's post is still on its way to Slack.
+        Every delivery due now is, after `drain()`, sent, held for its window, or claimed by the loop;
+        once none is 'sending' they are all done, and nothing else falls due until the clock moves."""
+        await self.bot.surveys_sender.drain()
+        store = self.services.store
+
+        async def none_in_flight() -> bool:
+            return bool(await store.fetch_value("SELECT count(*) FROM deliveries WHERE status = 'sending'") == 0)
+
+        await wait_for(none_in_flight, what="the sender loop to finish the surveys it claimed")
 
 
 @pytest.fixture

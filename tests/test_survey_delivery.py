@@ -33,23 +33,6 @@ def survey_of_message(message: object) -> bool:
     return any(str(b.get("block_id", "")).startswith("survey_answers") for b in getattr(message, "blocks", []))
 
 
-async def send_what_is_due(bot: RunningBot) -> None:
-    """Send every survey due now on the bot's clock, and wait for those its own sender loop took.
-
-    The loop runs beside the test (kicked when a wave is queued, or at its idle poll) and claims
-    a delivery before posting it: 'sending', not due again for the claim's lease. `drain()` alone
-    then finds nothing to claim and returns while the loop's post is still on its way to Slack.
-    Every delivery due now is, after `drain()`, sent, held for its window, or claimed by the loop;
-    once none is 'sending' they are all done, and nothing else falls due until the clock moves."""
-    await bot.bot.surveys_sender.drain()
-    store = bot.services.store
-
-    async def none_in_flight() -> bool:
-        return bool(await store.fetch_value("SELECT count(*) FROM deliveries WHERE status = 'sending'") == 0)
-
-    await wait_for(none_in_flight, what="the sender loop to finish the surveys it claimed")
-
-
 class TestUnderFaults:
     @pytest.fixture
     def settings(self, standin: SlackStandIn, tmp_path: Path) -> Settings:
@@ -119,7 +102,7 @@ class TestQuietHours:
 
         async def at(moment: datetime) -> list[int]:
             clock.set(moment)
-            await send_what_is_due(bot)
+            await bot.send_due_surveys()
             return dm_counts(standin, users)
 
         assert await at(self.START) == [1, 0, 0, 0]
@@ -141,7 +124,7 @@ class TestQuietHours:
             (datetime(2026, 11, 30, 8, 0, tzinfo=UTC), 1),  # Monday 09:00
         ):
             clock.set(moment)
-            await send_what_is_due(bot)
+            await bot.send_due_surveys()
             assert dm_counts(standin, [berlin]) == [expected]
 
     async def test_a_late_sender_holds_a_survey_until_the_next_window(
@@ -188,7 +171,7 @@ class TestAutomaticNps:
         # a restarted bot on the same database does not open it again
         again = build_bot(settings, store, clock=clock)
         assert await again.services.surveys.open_auto_waves(again.services.directory) == 0
-        await send_what_is_due(bot)
+        await bot.send_due_surveys()
         assert dm_counts(standin, cohort) == [1, 1, 1]
         assert await store.fetch_value("SELECT origin FROM waves") == "auto"
 

@@ -219,7 +219,7 @@ async def test_a_second_send_within_fourteen_days_reaches_nobody_and_says_so(
     clock.advance(timedelta(days=13))
     again = await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
     assert "Nobody was asked" in again and "4 asked for NPS in the last 14 days" in again
-    await bot.bot.surveys_sender.drain()
+    await bot.send_due_surveys()
     assert [len(standin.workspace.dms_to(u)) for u in cohort] == [1, 1, 1, 1]
     clock.advance(timedelta(days=2))
     third = await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")

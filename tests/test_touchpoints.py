@@ -51,7 +51,7 @@ async def test_joining_the_trigger_channel_yields_one_dm_even_when_slack_retries
         assert (await bot.slack.event(event, retry_num=retry)).status == 200
     await wait_for(lambda: survey_of(standin, newcomer) is not None, what="the onboarding survey")
     await bot.bot.background.settle(5)
-    await bot.bot.surveys_sender.drain()
+    await bot.send_due_surveys()
     assert len(standin.workspace.dms_to(newcomer)) == 1
     survey = survey_of(standin, newcomer)
     assert survey is not None and "How satisfied were you with Onboarding session?" in survey.shown_text
