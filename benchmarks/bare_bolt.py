@@ -1,4 +1,4 @@
-"""The reference app of SPEC §6: a slack-bolt AsyncApp that only acks, on Bolt's own aiohttp
+"""The reference app the click targets are set against: a slack-bolt AsyncApp that only acks, on Bolt's own aiohttp
 adapter, with signature verification on as in any real app. Prints its address, then serves.
 
     python -m benchmarks.bare_bolt --secret S --token T --api-url URL [--process-before-response]

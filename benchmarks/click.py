@@ -1,11 +1,11 @@
-"""Survey click (SPEC §6): a person clicks an NPS button in their DM; the bot stores the answer
+"""Survey click (README, “Performance”): a person clicks an NPS button in their DM; the bot stores the answer
 durably, then acks. Median and p99 latency and throughput at 1 and 10 concurrent clients, for
 the bot and for a bare Bolt app that only acks, measured in the same run.
 
     python -m benchmarks.click [--people 2000] [--clicks 2000]
 
 Every request is a real signed block_actions payload built from the DM the bot actually sent.
-The bare app is measured twice: as Bolt ships it (the reference of SPEC §6; its runner polls
+The bare app is measured twice: as Bolt ships it (the reference the targets are set against; its runner polls
 for ack() every 10 ms) and with process_before_response=True (no polling), the harder
 comparison, reported beside it.
 """
@@ -166,7 +166,7 @@ async def main() -> None:
         "survey_click",
         {
             **results,
-            # SPEC §6's reference is a bare AsyncApp as Bolt ships it; the tuned one is reported
+            # The targets' reference is a bare AsyncApp as Bolt ships it; the tuned one is reported
             # beside it because it is the harder comparison.
             "reference": "bare_default",
             "median_ratio_10": ratio(bot10, results["bare_default"]["10"], "median_ms"),

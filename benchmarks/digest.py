@@ -1,4 +1,4 @@
-"""Digest (SPEC §6): computing the weekly digest over 1,000,000 responses across 50 rollouts,
+"""Digest (README, “Performance”): computing the weekly digest over 1,000,000 responses across 50 rollouts,
 every figure of it (NPS with interval and change, shares, response rate, touchpoints, gates,
 comments, stage changes, eight periods of trend) and its Block Kit messages.
 

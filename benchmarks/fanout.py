@@ -1,4 +1,4 @@
-"""Fan-out (SPEC §6): an NPS wave to 10,000 people while the stand-in allows `chat.postMessage`
+"""Fan-out (README, “Performance”): an NPS wave to 10,000 people while the stand-in allows `chat.postMessage`
 R times a second (429 with Retry-After beyond that), first alone, then with 10% of calls
 answered 429 or 503 on top. Achieved rate / R, lost and duplicated DMs, the bot's memory.
 

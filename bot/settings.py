@@ -1,4 +1,4 @@
-"""Every setting of SPEC §4.2, read from the environment and `.env`, checked once at start-up."""
+"""Every setting (README: “Settings”), read from the environment and `.env`, checked once at start-up."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ EXPECTED: dict[str, str] = {
 
 
 class Settings(BaseSettings):
-    """Rollout Pulse settings; field names map to the upper-case variables of SPEC §4.2."""
+    """Rollout Pulse settings; field names map to the upper-case variables in the README's “Settings”."""
 
     model_config = SettingsConfigDict(
         env_file=".env",

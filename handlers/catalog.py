@@ -1,4 +1,4 @@
-"""Every subcommand of SPEC §3.1 with its usage line: the single source for help and errors."""
+"""Every subcommand with its usage line: the single source for help and errors."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A local stand-in for Slack's Web API, response URLs, file uploads and Socket Mode.
 
 A real aiohttp server on 127.0.0.1. It implements the methods Rollout Pulse calls, keeps the
-workspace's state, checks Block Kit limits, and can be told to rate-limit or fail (SPEC §7).
+workspace's state, checks Block Kit limits, and can be told to rate-limit or fail (README: “Development”).
 Parameters arrive the way slack-sdk sends them: JSON bodies, forms, or the query string of a
 POST with an empty body; some methods as GET.
 

@@ -1,4 +1,4 @@
-"""Slack event ids already handled, so that a retried event is handled once (SPEC §5)."""
+"""Slack event ids already handled, so that a retried event is handled once (README: “Performance and reliability”)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Config as code: `pulse apply FILE [--dry-run]` (issue 6, SPEC §3.8)."""
+"""Config as code: `pulse apply FILE [--dry-run]` (README: “Config as code”)."""
 
 from __future__ import annotations
 

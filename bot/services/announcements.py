@@ -1,4 +1,4 @@
-"""What a stage change tells champions and the announcement channel (SPEC §3.2)."""
+"""What a stage change tells champions and the announcement channel (README: “Rolling something out”)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Weekly metric digests: subscriptions, and what a digest says for a period (SPEC §3.5).
+"""Weekly metric digests: subscriptions, and what a digest says for a period (README: “Digests for leads”).
 
 Every figure comes from the metrics service and obeys the anonymity threshold (§3.6). Posting
 (exactly once per subscription and period) is bot.digest_poster's job.

@@ -1,5 +1,5 @@
 """When a survey DM may go out: inside PULSE_QUIET_HOURS, Monday to Friday, in the person's
-own time zone (SPEC §3.3)."""
+own time zone (README: “Measuring it: pulse surveys”)."""
 
 from __future__ import annotations
 

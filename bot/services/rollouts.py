@@ -1,6 +1,6 @@
 """Rollouts: creating and changing them, moving them through their stages, and what they show.
 
-Every change checks who may make it (SPEC §1), is applied in one transaction with its audit
+Every change checks who may make it, is applied in one transaction with its audit
 entry, and a stage change queues its announcements in that same transaction (§3.2).
 """
 

@@ -1,4 +1,4 @@
-"""The answer scales of SPEC §2: what each survey asks and which answers it takes."""
+"""The answer scales: what each survey asks and which answers it takes."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ CHOICES: dict[SurveyScale, tuple[Choice, ...]] = {
     "csat": _numbers(1, 5),
     "ces": _numbers(1, 7),
     "thumbs": (Choice("👍", 1.0, "👍"), Choice("👎", 0.0, "👎")),
-    # Stored as the midpoint of the bucket (SPEC §2).
+    # Stored as the midpoint of the bucket (README: “Measuring it: pulse surveys”).
     "minutes": (
         Choice("<5", 2.5, "less than 5 minutes"),
         Choice("5–15", 10.0, "5–15 minutes"),
@@ -45,7 +45,7 @@ ENDS: dict[SurveyScale, str] = {
 
 
 def question(scale: SurveyScale, title: str, label: str | None) -> str:
-    """The question, in SPEC §2's words, for a rollout `title` and touchpoint `label`."""
+    """The question, in the README's words (“Measuring it”), for a rollout `title` and touchpoint `label`."""
     subject = label or title
     if scale == "nps":
         return f"How likely are you to recommend {title} to a colleague?"

@@ -1,5 +1,5 @@
 """Pulse surveys: touchpoints, waves with fatigue and quiet hours, answers, comments, reminders,
-closing, automatic NPS, and results (SPEC §3.3, §3.4, §3.6)."""
+closing, automatic NPS, and results (README: “Measuring it: pulse surveys”, “Privacy”)."""
 
 from __future__ import annotations
 

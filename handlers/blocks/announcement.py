@@ -1,4 +1,4 @@
-"""The stage-change announcement sent to champions and the announcement channel (SPEC §3.2)."""
+"""The stage-change announcement sent to champions and the announcement channel (README: “Rolling something out”)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/pulse`: surveys, results, digests, privacy (SPEC §3.1)."""
+"""`/pulse`: surveys, results, digests, privacy (README: “Commands”)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/rollout`: rollouts, stages, cohorts, champions, gates (SPEC §3.1)."""
+"""`/rollout`: rollouts, stages, cohorts, champions, gates (README: “Commands”)."""
 
 from __future__ import annotations
 

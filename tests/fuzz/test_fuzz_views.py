@@ -183,7 +183,7 @@ def as_sent(recipe: dict[str, Any]) -> bool:
 
 
 # What shows nothing though it takes room (beyond the C, Z and M categories), and what is
-# dropped from typed text: the rule of SPEC-level "a reason / comment must say something".
+# dropped from typed text: the rule "a reason / comment must say something".
 BLANK = set("\u115f\u1160\u3164\uffa0\u2800")
 BIDI = {chr(c) for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
 
