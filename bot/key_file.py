@@ -43,16 +43,29 @@ def _read_key_file(path: Path) -> str:
     return text
 
 
-def write_key_file(path: Path, secret: str) -> None:
-    """Create the key file, readable by its owner only; never overwrite one."""
+def write_key_file(path: Path, secret: str) -> bool:
+    """Create the key file, readable by its owner only; never overwrite one. True if this call
+    made it, False if another process starting at the same moment did first (its key stands).
+
+    The key is written whole to a file of its own and then linked into place, which fails if
+    the name exists: a process starting beside this one sees no key file or a whole one, never
+    a half-written one, and two never both believe they made it."""
     if not path.parent.exists():
         raise KeyProblem(f"the folder for the key file does not exist: {path.parent}")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, (secret + "\n").encode())
         os.fsync(fd)
     finally:
         os.close(fd)
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        return False
+    finally:
+        draft.unlink()
+    return True
 
 
 def prepare_master_key(settings: Settings) -> KeySetup:
@@ -79,9 +92,11 @@ def prepare_master_key(settings: Settings) -> KeySetup:
         # come. It serves once more, at the upgrade, to find the answers of open waves.
         text = secrets.token_hex(32)
         moved = state.legacy_secret is not None
-        write_key_file(path, text)
+        if write_key_file(path, text):
+            log.info("created the key file %s; back it up apart from the database", path)
+        else:
+            text = _read_key_file(path)  # made a moment ago by another process starting too
         source, key_file = f"the key file {path}", path
-        log.info("created the key file %s; back it up apart from the database", path)
     master = MasterKey(text)
     if state.check is not None and not master.matches(state.check):
         raise KeyProblem(
