@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.key_file import write_key_file
 from tests.privacy.attacker import database_files, found_in_files, stored_values
 from tests.test_settings import _env
 
@@ -81,3 +82,12 @@ def test_backup_says_the_key_is_kept_apart(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert f"the master key is the key file {tmp_path / 'pulse.db.key'}, which is not in the backup" in done.stdout
     assert "keep a copy of it apart from the backups" in done.stdout
+
+
+def test_a_key_file_made_by_another_process_first_stands_and_is_never_half_seen(tmp_path: Path) -> None:
+    path = tmp_path / "pulse.db.key"
+    assert write_key_file(path, "a" * 64) is True
+    # The second process lost the race: its key is not written, the first one stands whole.
+    assert write_key_file(path, "b" * 64) is False
+    assert path.read_text() == "a" * 64 + "\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pulse.db.key"]  # no draft left behind
