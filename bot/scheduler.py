@@ -128,7 +128,7 @@ async def sync_digest_jobs(scheduler: PulseScheduler, services: Services, poster
     subscriptions go. Run at start, when a subscription changes here, and every few minutes
     (a config file applied by another process changes them too)."""
     wanted = {}
-    for subscription in await services.digests.digests.subscriptions():
+    for subscription in await services.digests.subscriptions():
         wanted[f"{DIGEST_JOB_PREFIX}{subscription.id}"] = subscription
     for job in scheduler.get_jobs():
         if job.id.startswith(DIGEST_JOB_PREFIX) and job.id not in wanted:

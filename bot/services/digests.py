@@ -87,6 +87,9 @@ class DigestService:
         if not self.settings.is_admin(actor):
             raise NotAllowed("Only admins (PULSE_ADMINS) can manage and preview digests.")
 
+    async def subscriptions(self) -> list[Subscription]:
+        return await self.digests.subscriptions()
+
     async def subscribe(self, actor: str, channel_id: str, cron: str | None, directory: Directory) -> tuple[str, bool]:
         """Subscribe a channel to the digest (or change its schedule); (cron, new)."""
         self.require_admin(actor)

@@ -145,6 +145,10 @@ class RolloutService:
             raise NotFound(f"There is no rollout called “{slug[:40]}”.{hint}")
         return detail
 
+    async def by_id(self, rollout_id: int) -> RolloutDetail | None:
+        """The rollout a button names by id; None once it no longer exists."""
+        return await self.rollouts.load_by_id(rollout_id)
+
     def may_change(self, detail: RolloutDetail, user: str) -> bool:
         return self.settings.is_admin(user) or user in detail.owners
 

@@ -73,7 +73,7 @@ async def on_advance_anyway(
     except (ValueError, KeyError, TypeError):
         raise BadInput("This button is out of date; run /rollout advance again.") from None
     user = body["user"]["id"]
-    detail = await services.rollouts.rollouts.load_by_id(rollout_id)
+    detail = await services.rollouts.by_id(rollout_id)
     if detail is None:
         raise BadInput("That rollout no longer exists.")
     services.rollouts.require_owner(detail, user)

@@ -95,7 +95,7 @@ async def digest(call: CommandCall) -> Answer:
     if not call.args:
 
         async def preview() -> Message:
-            subscriptions = await services.digests.digests.subscriptions()
+            subscriptions = await services.digests.subscriptions()
             periods = services.digests.current_periods(
                 subscriptions[0] if subscriptions else None, services.clock.now()
             )
