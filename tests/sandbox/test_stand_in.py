@@ -85,6 +85,7 @@ async def test_posting_needs_membership_of_a_channel(client: AsyncWebClient, sta
     await client.chat_postMessage(channel=outside.id, text="hi")
 
 
+@pytest.mark.slack_rejects
 @pytest.mark.parametrize(
     "blocks",
     [
@@ -128,6 +129,7 @@ async def test_fifty_blocks_and_limit_sized_texts_are_fine(client: AsyncWebClien
     await client.chat_postMessage(channel=ADMIN, text="t", blocks=blocks)
 
 
+@pytest.mark.slack_rejects
 async def test_views_are_checked_and_stacked(client: AsyncWebClient, standin: SlackStandIn) -> None:
     modal = {
         "type": "modal",
@@ -345,6 +347,7 @@ async def test_update_and_delete_only_the_apps_own_messages(client: AsyncWebClie
     assert standin.workspace.dms_to(ADMIN) == []
 
 
+@pytest.mark.slack_rejects
 async def test_response_urls_post_ephemeral_replace_and_delete(standin: SlackStandIn, client: AsyncWebClient) -> None:
     posted = await client.chat_postMessage(channel=ADMIN, text="survey")
     dm = standin.workspace.im_with(ADMIN)
