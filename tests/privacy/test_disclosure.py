@@ -46,6 +46,12 @@ async def rows_in(store: Store, sql: str, expected: int) -> None:
     await wait_for(there, what=f"{sql} = {expected}")
 
 
+async def commented(bot: RunningBot, standin: SlackStandIn, store: Store, user: str, text: str) -> None:
+    """The person leaves a comment, and it is stored."""
+    await comment(bot, standin, user, text)
+    await wait_for(lambda: store.fetch_value("SELECT count(*) FROM comments"), what="the comment")
+
+
 async def answered(bot: RunningBot, standin: SlackStandIn, users: list[str], index: int) -> None:
     for user in users:
         await answer(bot, standin, user, index)
@@ -122,8 +128,7 @@ class TestWavesOfOne:
         await bot.ask(world.owner, f"ask {SLUG} setup <@{cohort[0]}>", command="/pulse")
         await wait_for(lambda: asked_about(standin, cohort[0], "Setup call"), what="the setup survey")
         await answered(bot, standin, cohort[:1], 0)  # 1 of 5: very unsatisfied
-        await comment(bot, standin, cohort[0], "only I was asked about setup")
-        await wait_for(lambda: store.fetch_value("SELECT count(*) FROM comments"), what="the comment")
+        await commented(bot, standin, store, cohort[0], "only I was asked about setup")
         status, results = await figures(bot, world)
         assert "Setup call* (CSAT): not enough answers yet" in results
         assert "only I was asked" not in results + status
@@ -243,8 +248,7 @@ class TestExport:
         cohort = people(standin, 5)
         await surveyed(bot, standin, world, cohort)
         await answered(bot, standin, cohort[:4], 7)
-        await comment(bot, standin, cohort[0], "the receipts page is slow")
-        await wait_for(lambda: store.fetch_value("SELECT count(*) FROM comments"), what="the comment")
+        await commented(bot, standin, store, cohort[0], "the receipts page is slow")
         assert "receipts" not in (await figures(bot, world))[1]  # four answers: no group yet
         await answered(bot, standin, cohort[4:], 7)
         _, results = await figures(bot, world)
@@ -312,8 +316,7 @@ class TestExportOverTime:
         cohort = people(standin, 6)
         await surveyed(bot, standin, world, cohort)
         await answered(bot, standin, cohort[:4], 9)
-        await comment(bot, standin, cohort[0], "my manager made me use it")
-        await wait_for(lambda: store.fetch_value("SELECT count(*) FROM comments"), what="the comment")
+        await commented(bot, standin, store, cohort[0], "my manager made me use it")
         await answered(bot, standin, cohort[4:5], 9)
         before = await exported(bot, world)
         scores = Counter(r["score"] for r in before if r["score"])
