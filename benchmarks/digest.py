@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import emit, ms, resident_mb, run, scratch_dir
-from bot.clock import ManualClock
-from bot.services import Services
-from bot.services.directory import NoDirectory
 from bot.settings import Settings
 from handlers.blocks.digest import build_digest
+from runtime.clock import ManualClock
+from services import Services
+from services.directory import NoDirectory
 from storage import Store
 from storage.db import day_of
 from storage.disclosure import release_backlog

@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from benchmarks.harness import emit, ms, resident_mb, run, scratch_dir
-from bot.clock import ManualClock
-from bot.services import Services
-from bot.services.directory import ChannelInfo, NoDirectory, Person
 from bot.settings import Settings
+from runtime.clock import ManualClock
+from services import Services
+from services.directory import ChannelInfo, NoDirectory, Person
 from storage import Store
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

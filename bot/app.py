@@ -15,20 +15,20 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
-from bot.background import Background
-from bot.clock import Clock, SystemClock
-from bot.delivery_sender import DeliverySender
-from bot.digest_poster import DigestPoster
-from bot.http_session import SharedSession
-from bot.sender import OutboxSender, create_sender_client
-from bot.services import Services
-from bot.services.keys import KeySetup
 from bot.settings import Settings
-from bot.slack_directory import SlackDirectory
 from handlers import errors, middleware
 from handlers.blocks.outbox import render_outbox_item
 from handlers.blocks.survey import build_survey
 from handlers.home import HomePublisher
+from outbound.delivery_sender import DeliverySender
+from outbound.digest_poster import DigestPoster
+from outbound.directory import SlackDirectory
+from outbound.http_session import SharedSession
+from outbound.sender import OutboxSender, create_sender_client
+from runtime.background import Background
+from runtime.clock import Clock, SystemClock
+from services import Services
+from services.keys import KeySetup
 from storage import Store
 from storage.outbox import Outbox
 from storage.surveys import DeliveryQueue, Surveys

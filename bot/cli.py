@@ -12,17 +12,17 @@ from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bot.clock import SystemClock
 from bot.key_file import KeyProblem, key_file_path, open_store
 from bot.logs import setup_logging
-from bot.services import Services, disclosure
-from bot.services.config_apply import Change, ConfigService, plan_text
-from bot.services.config_file import ConfigError, Located, PulseConfig, load_config
-from bot.services.directory import NoDirectory
-from bot.services.disclosure import Export
-from bot.services.errors import DomainError
-from bot.services.keys import WrongKey
 from bot.settings import Settings, SettingsError, load_settings, require_for_serving
+from runtime.clock import SystemClock
+from services import Services, disclosure
+from services.config_apply import Change, ConfigService, plan_text
+from services.config_file import ConfigError, Located, PulseConfig, load_config
+from services.directory import NoDirectory
+from services.disclosure import Export
+from services.errors import DomainError
+from services.keys import WrongKey
 from storage import MigrationError, Store, backup
 
 EXIT_OK = 0

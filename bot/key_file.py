@@ -13,8 +13,8 @@ import secrets
 import stat
 from pathlib import Path
 
-from bot.services.keys import KeySetup, MasterKey
 from bot.settings import Settings
+from services.keys import KeySetup, MasterKey
 from storage.db import Store
 from storage.disclosure import release_backlog
 from storage.keys import SCHEME_WAVE_KEYS, peek

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.clock import epoch
-from bot.digest_poster import DigestPoster
-from bot.services import Services
-from bot.services.cron import parse_cron
+from outbound.digest_poster import DigestPoster
+from runtime.clock import epoch
+from services import Services
+from services.cron import parse_cron
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from bot.key_file import open_store
 from bot.scheduler import create_scheduler, sync_digest_jobs
 from bot.settings import Settings, SettingsError
 from bot.signals import restore_signals, stop_on_signals
-from bot.touchpoint_api import TouchpointApi
+from handlers.touchpoint_api import TouchpointApi
 from storage import Store
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.timezones import parse_zone
+from runtime.timezones import parse_zone
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)\Z", re.ASCII)

@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.background import Background
-from bot.services.errors import DomainError
 from handlers.blocks.text import Message
 from handlers.errors import describe
+from runtime.background import Background
+from services.errors import DomainError
 
 log = logging.getLogger(__name__)
 

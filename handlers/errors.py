@@ -15,10 +15,10 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 
-from bot.services.errors import DomainError
 from handlers.blocks.help import build_problem
 from handlers.blocks.text import Message
 from handlers.middleware import retry_later
+from services.errors import DomainError
 from storage.db import storage_problem
 
 log = logging.getLogger(__name__)

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.background import Background
-from bot.services import Services
 from handlers.blocks.home import build_home
+from runtime.background import Background
+from services import Services
 
 log = logging.getLogger(__name__)
 

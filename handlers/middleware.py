@@ -11,12 +11,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
-from bot.background import Background
-from bot.clock import epoch
-from bot.http_session import SharedSession
-from bot.services import Services
 from handlers.home import HomePublisher
 from handlers.respond import SessionRespond
+from outbound.http_session import SharedSession
+from runtime.background import Background
+from runtime.clock import epoch
+from services import Services
 from storage.db import limit_write_wait, storage_problem
 
 log = logging.getLogger(__name__)

@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.app import Bot, build_bot
-from bot.clock import SystemClock, epoch
 from bot.scheduler import PulseScheduler, create_scheduler, sync_digest_jobs
 from bot.server import build_web_app
 from bot.settings import Settings
 from bot.signals import restore_signals, stop_on_signals
+from runtime.clock import SystemClock, epoch
 from sandbox import seed
 from sandbox.page_guard import PageAddress, no_sniffing, page_guard
 from sandbox.slack_to_bot import HttpTransport, SlackToBot

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.clock import epoch
-from bot.services import Services
-from bot.services.announcements import Announcement
-from bot.services.keys import new_wave_key, respondent_key
 from handlers.blocks.announcement import build_announcement
+from runtime.clock import epoch
 from sandbox.workspace import BOT_ID, BOT_USER_ID, Message, Workspace
+from services import Services
+from services.announcements import Announcement
+from services.keys import new_wave_key, respondent_key
 from storage.db import day_of
 from storage.disclosure import release_backlog
 

@@ -10,12 +10,12 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import Bot, build_bot
-from bot.clock import Clock, SystemClock
 from bot.server import build_web_app
-from bot.services import Services
 from bot.settings import Settings
+from runtime.clock import Clock, SystemClock
 from sandbox.slack_to_bot import HttpTransport, SlackToBot
 from sandbox.stand_in import SlackStandIn
+from services import Services
 from storage import Store
 from tests.support import PROXY_VARIABLES, wait_for
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.services.config_apply import ConfigService
-from bot.services.config_file import ConfigError, load_config
 from bot.settings import Settings
+from runtime.clock import ManualClock
+from services.config_apply import ConfigService
+from services.config_file import ConfigError, load_config
 from storage import Store
 from tests.test_settings import _env
 

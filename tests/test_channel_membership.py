@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.rollouts import NOT_A_MEMBER
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import BOT_USER_ID
+from services.rollouts import NOT_A_MEMBER
 from storage import Store
 from tests.conftest import ADMIN, RunningBot
 from tests.test_rollout_flow import SLUG, posts, snapshot

@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app import build_bot
-from bot.chart import render_trend
-from bot.clock import ManualClock
-from bot.services.cron import latest_fire, next_fire, parse_cron, period_ending
-from bot.services.errors import BadInput
 from bot.settings import Settings
+from handlers.blocks.chart import render_trend
 from handlers.blocks.digest import build_digest, sparkline
+from runtime.clock import ManualClock
 from sandbox.blockkit import check_message
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import BOT_USER_ID, render_text
+from services.cron import latest_fire, next_fire, parse_cron, period_ending
+from services.errors import BadInput
 from storage import Store
 from storage.disclosure import release_backlog
 from tests.conftest import ADMIN, RunningBot, make_settings

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.home import HomeRollout, HomeView
-from bot.services.surveys import SurveyView
 from bot.settings import Settings
 from handlers.blocks.home import build_home
 from handlers.ids import Action
 from sandbox.blockkit import check_view
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import File
+from services.home import HomeRollout, HomeView
+from services.surveys import SurveyView
 from storage import Store
 from tests.conftest import ADMIN, RunningBot, make_settings
 from tests.support import wait_for

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from bot.clock import ManualClock
 from bot.settings import Settings
 from handlers.ids import Action
+from runtime.clock import ManualClock
 from sandbox.markup_check import live_markup
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message

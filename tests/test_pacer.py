@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.pacer import Pacer
+from outbound.pacer import Pacer
 
 
 class Tick:

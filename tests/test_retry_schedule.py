@@ -7,7 +7,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.sender import MAX_BACKOFF_SECONDS, Retry, classify_error
+from outbound.sender import MAX_BACKOFF_SECONDS, Retry, classify_error
 
 JITTER = 1.2
 

@@ -232,9 +232,9 @@ async def test_stages_change_only_before_the_start(bot: RunningBot, world: World
 
 
 def test_announcement_payload_is_rendered_within_limits() -> None:
-    from bot.services.announcements import Announcement
     from handlers.blocks.announcement import build_announcement
     from sandbox.blockkit import check_message
+    from services.announcements import Announcement
     from storage.models import GateRecord
 
     gates = [GateRecord(metric=f"csat:tp{i}", op=">=", target=80, value=50, state="fail") for i in range(40)]

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from bot.scheduler import create_scheduler
-from bot.services import Services
+from services import Services
 from tests.conftest import RunningBot
 from tests.support import wait_for
 

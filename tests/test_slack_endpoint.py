@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from slack_bolt.async_app import AsyncApp
 
-from bot.services.errors import BadInput
 from handlers.catalog import PULSE, ROLLOUT
 from sandbox.stand_in import SlackStandIn
+from services.errors import BadInput
 from tests.conftest import ADMIN, RunningBot
 from tests.support import wait_for
 

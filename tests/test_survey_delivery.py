@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_bot
-from bot.clock import ManualClock
 from bot.settings import Settings
+from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot, make_settings

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import ManualClock
 from bot.settings import Settings
 from handlers.ids import Action
+from runtime.clock import ManualClock
 from sandbox.slack_to_bot import SlackToBot
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message

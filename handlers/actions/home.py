@@ -8,11 +8,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.background import Background
-from bot.services import Services
-from bot.services.errors import BadInput
 from handlers.blocks.rollouts import build_status_card
 from handlers.ids import Action
+from runtime.background import Background
+from services import Services
+from services.errors import BadInput
 
 
 async def on_status(

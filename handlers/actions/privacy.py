@@ -8,13 +8,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.background import Background
-from bot.services import Services
 from handlers.blocks.privacy import build_forgotten
 from handlers.blocks.text import Message
 from handlers.deferred import answer_later
 from handlers.home import HomePublisher
 from handlers.ids import Action
+from runtime.background import Background
+from services import Services
 
 
 async def on_forget_me(

@@ -10,14 +10,14 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.background import Background
-from bot.services import Services
-from bot.services.errors import BadInput, Conflict
-from bot.services.rollouts import Blocked
 from handlers.blocks.rollouts import build_gates_blocked, build_moved, build_override_modal, build_roadmap
 from handlers.blocks.text import Message
 from handlers.deferred import answer_later
 from handlers.ids import Action, row_id
+from runtime.background import Background
+from services import Services
+from services.errors import BadInput, Conflict
+from services.rollouts import Blocked
 
 
 def _value(action: dict[str, Any]) -> str:

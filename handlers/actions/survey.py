@@ -11,14 +11,14 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.background import Background
-from bot.services import Services
-from bot.services.errors import BadInput
 from handlers.blocks.survey import build_comment_modal, build_survey, build_thanks
 from handlers.blocks.text import Message
 from handlers.deferred import answer_later
 from handlers.home import HomePublisher
 from handlers.ids import Action, row_id
+from runtime.background import Background
+from services import Services
+from services.errors import BadInput
 
 ANSWER = re.compile(rf"^{Action.SURVEY_ANSWER.value}_\d+$", re.ASCII)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.services.announcements import Announcement
 from handlers.blocks import format as fmt
 from handlers.blocks.text import Block, Message, context, escape, mrkdwn, plain, section, sections_from_lines
+from services.announcements import Announcement
 
 
 def _headline(a: Announcement) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from bot.services.digests import DigestContent, RolloutDigest, TrendPoint
 from handlers.blocks import format as fmt
 from handlers.blocks.text import Block, Message, context, escape, plain, section
+from services.digests import DigestContent, RolloutDigest, TrendPoint
 
 MESSAGE_BLOCK_LIMIT = 50
 SPARKS = "▁▂▃▄▅▆▇█"

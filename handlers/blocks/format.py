@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.services.disclosure import week_of
-from bot.services.metrics import NpsSummary, StageMetrics
 from handlers.blocks.text import escape
+from services.disclosure import week_of
+from services.metrics import NpsSummary, StageMetrics
 from storage.disclosure import ReleasedComment
 from storage.models import GateRecord
 from storage.people import FORGOTTEN

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.services.home import HomeRollout, HomeView
-from bot.services.scales import question
 from handlers.blocks import format as fmt
 from handlers.blocks.rollouts import status_line
 from handlers.blocks.survey import answer_buttons, general_privacy_line
 from handlers.blocks.text import Block, context, escape, mrkdwn, plain, section, sections_from_lines
 from handlers.ids import Action
+from services.home import HomeRollout, HomeView
+from services.scales import question
 
 VIEW_BLOCK_LIMIT = 100
 SURVEYS_SHOWN = 8  # three blocks each

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.services.announcements import Announcement
-from bot.services.surveys import SurveyNotice
 from handlers.blocks.announcement import build_announcement
 from handlers.blocks.survey import build_closed, build_survey
 from handlers.blocks.text import Message
+from services.announcements import Announcement
+from services.surveys import SurveyNotice
 from storage.models import OutboxItem
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.services.disclosure import Export, held_back_note
-from bot.services.privacy import MyData
-from bot.services.scales import SurveyScale, choice_for
 from handlers.blocks.text import Block, Message, context, escape, plain, section, sections_from_lines
 from handlers.ids import Action
+from services.disclosure import Export, held_back_note
+from services.privacy import MyData
+from services.scales import SurveyScale, choice_for
 from storage.people import AskedRow, Forgotten, OwnAnswer, PersonRecord
 
 LISTED = 30

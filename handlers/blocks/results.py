@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.services.surveys import ResultsView, SurveyService, WaveReport
 from handlers.blocks import format as fmt
 from handlers.blocks.text import Block, Message, context, escape, plain, section, sections_from_lines
+from services.surveys import ResultsView, SurveyService, WaveReport
 
 SCALE_NAMES = {"csat": "CSAT", "ces": "CES", "thumbs": "👍", "minutes": "minutes"}
 

@@ -6,10 +6,10 @@ import json
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.services.rollouts import GateCheck, HistoryView, Moved, StatusView
 from handlers.blocks import format as fmt
 from handlers.blocks.text import Block, Message, context, escape, mrkdwn, plain, section, sections_from_lines
 from handlers.ids import Action, Callback
+from services.rollouts import GateCheck, HistoryView, Moved, StatusView
 from storage.models import AuditEntry, RolloutStatus, Stage
 from storage.people import FORGOTTEN
 from storage.rollouts import RolloutDetail

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.services.scales import CHOICES, ENDS, choice_for, question
-from bot.services.surveys import SurveyView
 from handlers.blocks.text import Block, Message, context, escape, plain, section
 from handlers.ids import Action, Callback
 from handlers.ids import Block as BlockId
+from services.scales import CHOICES, ENDS, choice_for, question
+from services.surveys import SurveyView
 
 
 def general_privacy_line(min_group: int) -> str:

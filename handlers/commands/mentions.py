@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.services.errors import BadInput
+from services.errors import BadInput
 
 MentionKind = Literal["user", "usergroup", "channel"]
 

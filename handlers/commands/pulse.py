@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.services.cron import more_than_daily, parse_cron
-from bot.services.errors import BadInput
-from bot.services.rollouts import CohortRef
-from bot.services.surveys import WaveReport
 from handlers.blocks import format as fmt
 from handlers.blocks.digest import build_digest, build_preview
 from handlers.blocks.privacy import build_export_done, build_forget_confirmation, build_mydata, export_comment
@@ -17,6 +13,10 @@ from handlers.blocks.text import Message, escape
 from handlers.catalog import PULSE
 from handlers.commands.mentions import mentions
 from handlers.commands.router import Answer, CommandCall, CommandRouter, Deferred
+from services.cron import more_than_daily, parse_cron
+from services.errors import BadInput
+from services.rollouts import CohortRef
+from services.surveys import WaveReport
 
 router = CommandRouter(PULSE)
 

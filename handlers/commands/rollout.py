@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.services import inputs
-from bot.services.errors import BadInput
-from bot.services.rollouts import Blocked, CohortRef, RolloutService
 from handlers.blocks import format as fmt
 from handlers.blocks.rollouts import (
     build_done,
@@ -21,6 +18,9 @@ from handlers.blocks.text import Message, escape
 from handlers.catalog import ROLLOUT
 from handlers.commands.mentions import mentions
 from handlers.commands.router import Answer, CommandCall, CommandRouter, Deferred
+from services import inputs
+from services.errors import BadInput
+from services.rollouts import Blocked, CohortRef, RolloutService
 
 router = CommandRouter(ROLLOUT)
 

@@ -13,13 +13,13 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.background import Background
-from bot.services import Services
-from bot.services.errors import BadInput, DomainError
 from handlers.blocks.help import build_help, build_problem
 from handlers.blocks.text import Message
 from handlers.catalog import Catalog
 from handlers.deferred import Work, answer_later
+from runtime.background import Background
+from services import Services
+from services.errors import BadInput, DomainError
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.background import Background
-from bot.services import Services
+from runtime.background import Background
+from services import Services
 from storage.db import until_stored
 
 log = logging.getLogger(__name__)

@@ -9,14 +9,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.background import Background
-from bot.services import Services, inputs
-from bot.services.errors import BadInput, Conflict
-from bot.services.rollouts import Blocked
 from handlers.blocks.rollouts import build_moved
 from handlers.blocks.text import Message
 from handlers.deferred import answer_later
 from handlers.ids import Callback, row_id
+from runtime.background import Background
+from services import Services, inputs
+from services.errors import BadInput, Conflict
+from services.rollouts import Blocked
 
 REASON_BLOCK = "reason"
 

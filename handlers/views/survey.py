@@ -9,13 +9,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.background import Background
-from bot.services import Services
-from bot.services.errors import BadInput
 from handlers.blocks.survey import build_thanks
 from handlers.blocks.text import Message
 from handlers.deferred import answer_later
 from handlers.ids import Block, Callback, row_id
+from runtime.background import Background
+from services import Services
+from services.errors import BadInput
 
 
 async def on_submit(

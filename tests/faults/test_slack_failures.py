@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.sender import Retry, Sent, create_sender_client, post_once
 from bot.settings import Settings
 from handlers.blocks.text import Message
+from outbound.sender import Retry, Sent, create_sender_client, post_once
+from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import BOT_USER_ID
 from storage import Store

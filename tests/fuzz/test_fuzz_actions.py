@@ -14,11 +14,11 @@ import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from bot.services.scales import CHOICES
 from handlers.ids import Action
 from sandbox.slack_to_bot import VERIFICATION_TOKEN
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import APP_ID, TEAM_DOMAIN, TEAM_ID, Message, View
+from services.scales import CHOICES
 from storage import Store
 from tests.conftest import RunningBot
 from tests.fuzz.common import (

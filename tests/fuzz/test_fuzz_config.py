@@ -11,10 +11,10 @@ import yaml
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from bot.clock import SystemClock
-from bot.services.config_apply import ConfigService, plan_text
-from bot.services.config_file import ConfigError, load_config
 from bot.settings import Settings
+from runtime.clock import SystemClock
+from services.config_apply import ConfigService, plan_text
+from services.config_file import ConfigError, load_config
 from storage import Store
 from tests.fuzz.common import any_text, changed_tables, control_text, fingerprint, fuzz, nasty, short_text
 from tests.fuzz.conftest import PLANNED, SLUG, Seeded

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from bot.touchpoint_api import MAX_BODY_BYTES
+from handlers.touchpoint_api import MAX_BODY_BYTES
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.errors import BadInput
 from handlers.commands.mentions import Mention, mentions, parse_mention
+from services.errors import BadInput
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from bot.services.metrics import compute_metrics
-from bot.services.rollouts import HistoryView, StatusView
 from handlers.blocks.rollouts import build_history, build_list, build_roadmap, build_status_card, stage_track
 from sandbox.blockkit import check_message
+from services.metrics import compute_metrics
+from services.rollouts import HistoryView, StatusView
 from storage.models import AuditEntry, GateRecord, Rollout, RolloutStatus, Stage
 from storage.rollouts import RolloutDetail
 

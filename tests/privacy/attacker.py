@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.services.keys import MasterKey, WrongKey
+from services.keys import MasterKey, WrongKey
 
 SUFFIXES = ("", "-wal", "-shm")
 

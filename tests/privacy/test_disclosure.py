@@ -13,11 +13,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.clock import ManualClock
-from bot.services.disclosure import FORMULA_STARTS
 from bot.settings import Settings
 from handlers.ids import Action
+from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
+from services.disclosure import FORMULA_STARTS
 from storage import Store
 from storage.disclosure import Pool, release_due
 from tests.conftest import RunningBot, make_settings

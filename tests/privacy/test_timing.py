@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.services.surveys import Closed
 from bot.settings import Settings
+from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
+from services.surveys import Closed
 from storage import Store
 from tests.conftest import RunningBot, make_settings
 from tests.privacy.attacker import copy_of

@@ -30,10 +30,10 @@ from typing import Any
 import pytest
 
 from bot.key_file import open_store, prepare_master_key
-from bot.services import Services
-from bot.services.directory import NoDirectory
-from bot.services.errors import Conflict
 from bot.settings import Settings
+from services import Services
+from services.directory import NoDirectory
+from services.errors import Conflict
 from storage import Store
 from storage.migrations import MIGRATIONS
 from storage.people import OwnAnswer

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.clock import ManualClock
 from bot.settings import Settings
 from handlers.ids import Action
+from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot, make_settings

@@ -4,9 +4,9 @@ from datetime import date
 
 import pytest
 
-from bot.services import inputs
-from bot.services.errors import BadInput
-from bot.services.metrics import MetricName
+from services import inputs
+from services.errors import BadInput
+from services.metrics import MetricName
 
 
 @pytest.mark.parametrize("slug", ["Expense", "a", "-lead", "x" * 41, "has space", "émoji", "a_b"])

@@ -7,7 +7,7 @@ from datetime import UTC
 
 import pytest
 
-from bot.services.metrics import (
+from services.metrics import (
     Window,
     compute_metrics,
     evaluate_gate,

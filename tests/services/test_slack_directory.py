@@ -5,11 +5,11 @@ import math
 import pytest
 
 from bot.app import create_web_client
-from bot.clock import SystemClock
-from bot.services.errors import NotFound
 from bot.settings import Settings
-from bot.slack_directory import SlackDirectory
+from outbound.directory import SlackDirectory
+from runtime.clock import SystemClock
 from sandbox.stand_in import SlackStandIn
+from services.errors import NotFound
 from storage import Store
 
 

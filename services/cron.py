@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.services.errors import BadInput
+from services.errors import BadInput
 
 DEFAULT_CRON = "0 9 * * MON"
 EXAMPLE = '"0 9 * * MON" (Mondays at 09:00)'

@@ -1,7 +1,7 @@
 """Weekly metric digests: subscriptions, and what a digest says for a period (README: “Digests for leads”).
 
 Every figure comes from the metrics service and obeys the anonymity threshold (§3.6). Posting
-(exactly once per subscription and period) is bot.digest_poster's job.
+(exactly once per subscription and period) is outbound.digest_poster's job.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.clock import Clock, epoch
-from bot.services import disclosure
-from bot.services.cron import DEFAULT_CRON, Period, parse_cron, periods_ending
-from bot.services.directory import Directory
-from bot.services.errors import NotAllowed, NotFound
-from bot.services.metrics import (
+from bot.settings import Settings
+from runtime.clock import Clock, epoch
+from services import disclosure
+from services.cron import DEFAULT_CRON, Period, parse_cron, periods_ending
+from services.directory import Directory
+from services.errors import NotAllowed, NotFound
+from services.metrics import (
     NpsSummary,
     StageMetrics,
     Window,
@@ -25,8 +26,7 @@ from bot.services.metrics import (
     nps_summary,
     rollout_metrics,
 )
-from bot.services.rollouts import RolloutService, channel_with_bot
-from bot.settings import Settings
+from services.rollouts import RolloutService, channel_with_bot
 from storage.db import Store
 from storage.digests import Digests, Subscription
 from storage.disclosure import ReleasedComment

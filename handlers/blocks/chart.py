@@ -12,7 +12,7 @@ from datetime import datetime
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from bot.services.digests import DigestContent, RolloutDigest
+from services.digests import DigestContent, RolloutDigest
 
 MAX_PANELS = 12
 COLUMNS = 3

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.clock import Clock
-from bot.services.metrics import StageMetrics
-from bot.services.rollouts import RolloutService
-from bot.services.surveys import SurveyService, SurveyView
 from bot.settings import Settings
+from runtime.clock import Clock
+from services.metrics import StageMetrics
+from services.rollouts import RolloutService
+from services.surveys import SurveyService, SurveyView
 from storage.models import RolloutStatus
 from storage.rollouts import RolloutDetail
 

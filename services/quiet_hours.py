@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.settings import QuietHours
-from bot.timezones import parse_zone
+from runtime.timezones import parse_zone
 
 
 def zone(name: str | None, fallback: ZoneInfo) -> ZoneInfo:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.clock import Clock, SystemClock
-from bot.services.digests import DigestService
-from bot.services.directory import Directory
-from bot.services.home import HomeService
-from bot.services.keys import KeyRing, KeySetup
-from bot.services.privacy import PrivacyService
-from bot.services.rollouts import RolloutService
-from bot.services.surveys import SurveyService
 from bot.settings import Settings
+from runtime.clock import Clock, SystemClock
+from services.digests import DigestService
+from services.directory import Directory
+from services.home import HomeService
+from services.keys import KeyRing, KeySetup
+from services.privacy import PrivacyService
+from services.rollouts import RolloutService
+from services.surveys import SurveyService
 from storage import Store
 from storage.people import People
 from storage.seen_events import SeenEvents

@@ -7,8 +7,8 @@ import re
 import unicodedata
 from datetime import date
 
-from bot.services.errors import BadInput
-from bot.services.metrics import OPERATOR_SPELLINGS, VALUE_RANGES, MetricName, parse_metric
+from services.errors import BadInput
+from services.metrics import OPERATOR_SPELLINGS, VALUE_RANGES, MetricName, parse_metric
 
 # \Z, not $: $ also matches before a final line break, which a quoted word may end with.
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}\Z")

@@ -15,13 +15,13 @@ from datetime import date, datetime
 
 import aiosqlite
 
-from bot.clock import Clock, epoch
-from bot.services import inputs
-from bot.services.announcements import Announcement, Audience
-from bot.services.directory import ChannelInfo, Directory
-from bot.services.errors import BadInput, Conflict, NotAllowed, NotFound
-from bot.services.metrics import MetricName, StageMetrics, evaluate_gates, stage_metrics
 from bot.settings import Settings
+from runtime.clock import Clock, epoch
+from services import inputs
+from services.announcements import Announcement, Audience
+from services.directory import ChannelInfo, Directory
+from services.errors import BadInput, Conflict, NotAllowed, NotFound
+from services.metrics import MetricName, StageMetrics, evaluate_gates, stage_metrics
 from storage import rollouts as repo
 from storage.db import Store
 from storage.models import (

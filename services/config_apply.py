@@ -13,13 +13,13 @@ from typing import cast
 
 import aiosqlite
 
-from bot.clock import Clock, epoch
-from bot.services import inputs
-from bot.services.config_file import ConfigError, Located, Path, Problem, PulseConfig, RolloutSpec, StageSpec
-from bot.services.cron import parse_cron
-from bot.services.errors import BadInput
 from bot.settings import Settings
-from bot.timezones import parse_zone
+from runtime.clock import Clock, epoch
+from runtime.timezones import parse_zone
+from services import inputs
+from services.config_file import ConfigError, Located, Path, Problem, PulseConfig, RolloutSpec, StageSpec
+from services.cron import parse_cron
+from services.errors import BadInput
 from storage import rollouts as repo
 from storage import surveys as survey_repo
 from storage.db import Store

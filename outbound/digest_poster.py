@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chart import Chart, render_trend
-from bot.clock import Clock, epoch
-from bot.sender import Failed, Outcome, Retry, Sent, post_once, upload_once
-from bot.services.cron import Period, latest_fire, parse_cron
-from bot.services.digests import DigestContent, DigestService
+from handlers.blocks.chart import Chart, render_trend
 from handlers.blocks.digest import build_digest, period_label
 from handlers.blocks.text import Message
+from outbound.sender import Failed, Outcome, Retry, Sent, post_once, upload_once
+from runtime.clock import Clock, epoch
+from services.cron import Period, latest_fire, parse_cron
+from services.digests import DigestContent, DigestService
 from storage.digests import DigestRun, Subscription
 
 log = logging.getLogger(__name__)

@@ -11,17 +11,17 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.clock import Clock, epoch
-from bot.services import disclosure as disclosure_rule
-from bot.services import inputs
-from bot.services.directory import Directory
-from bot.services.errors import BadInput, Conflict, DomainError, NotAllowed, NotFound
-from bot.services.keys import KeyRing, new_wave_key, respondent_key
-from bot.services.metrics import StageMetrics
-from bot.services.quiet_hours import next_send_time, zone
-from bot.services.rollouts import CohortRef, RolloutService, channel_for, expand, resolve_cohort
-from bot.services.scales import SurveyScale, parse_score
 from bot.settings import Settings
+from runtime.clock import Clock, epoch
+from services import disclosure as disclosure_rule
+from services import inputs
+from services.directory import Directory
+from services.errors import BadInput, Conflict, DomainError, NotAllowed, NotFound
+from services.keys import KeyRing, new_wave_key, respondent_key
+from services.metrics import StageMetrics
+from services.quiet_hours import next_send_time, zone
+from services.rollouts import CohortRef, RolloutService, channel_for, expand, resolve_cohort
+from services.scales import SurveyScale, parse_score
 from storage import disclosure
 from storage import surveys as repo
 from storage.db import Store, WriteJob, day_of

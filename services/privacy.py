@@ -1,5 +1,5 @@
 """What is stored about a person, and forgetting them; exports that carry no identities (what
-they hold follows the disclosure rule, bot.services.disclosure).
+they hold follows the disclosure rule, services.disclosure).
 
 Answers are stored under a respondent key derived from the wave's own key, never a Slack user
 ID. While a wave is open, its key lets a person see, change and delete their own answer; once
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bot.services import disclosure
-from bot.services.disclosure import Export
-from bot.services.errors import NotAllowed
-from bot.services.keys import KeyRing
-from bot.services.rollouts import RolloutService
 from bot.settings import Settings
+from services import disclosure
+from services.disclosure import Export
+from services.errors import NotAllowed
+from services.keys import KeyRing
+from services.rollouts import RolloutService
 from storage.people import Forgotten, OwnAnswer, People, PersonRecord
 
 

@@ -11,9 +11,9 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clock import Clock, epoch
-from bot.services.directory import ChannelInfo, Person
-from bot.services.errors import NotFound, Unavailable
+from runtime.clock import Clock, epoch
+from services.directory import ChannelInfo, Person
+from services.errors import NotFound, Unavailable
 from storage.db import Store
 
 log = logging.getLogger(__name__)

@@ -11,13 +11,13 @@ from collections.abc import Callable, Sequence
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clock import Clock, epoch
-from bot.pacer import Pacer
-from bot.sender import Drainer, Failed, Sent, find_posted, post_once
-from bot.services.quiet_hours import next_send_time, zone
-from bot.services.surveys import SurveyView
 from bot.settings import Settings
 from handlers.blocks.text import Message
+from outbound.pacer import Pacer
+from outbound.sender import Drainer, Failed, Sent, find_posted, post_once
+from runtime.clock import Clock, epoch
+from services.quiet_hours import next_send_time, zone
+from services.surveys import SurveyView
 from storage.surveys import DeliveryQueue, DueDelivery, Surveys
 
 log = logging.getLogger(__name__)

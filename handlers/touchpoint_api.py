@@ -16,8 +16,8 @@ import sqlite3
 
 from aiohttp import web
 
-from bot.services import Services
-from bot.services.errors import Conflict, DomainError, NotFound, Unavailable
+from services import Services
+from services.errors import Conflict, DomainError, NotFound, Unavailable
 from storage.db import storage_problem
 
 log = logging.getLogger(__name__)

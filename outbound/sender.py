@@ -29,9 +29,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from bot.clock import Clock, epoch
 from handlers.blocks.outbox import OutboxMessage
 from handlers.blocks.text import Message
+from runtime.clock import Clock, epoch
 from storage.db import storage_problem, until_stored
 from storage.models import OutboxItem
 from storage.outbox import Outbox

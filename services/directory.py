@@ -1,6 +1,6 @@
 """Who is in the workspace: what the domain needs to know of Slack's people, groups and channels.
 
-The domain depends on this interface only; `bot.slack_directory` implements it over the Web API.
+The domain depends on this interface only; `outbound.directory` implements it over the Web API.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from bot.services.errors import Unavailable
+from services.errors import Unavailable
 
 
 class Person(BaseModel):
