@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import emit, ms, resident_mb, run, scratch_dir
+from bot.key_file import prepare_master_key
 from bot.settings import Settings
 from handlers.blocks.digest import build_digest
 from runtime.clock import ManualClock
@@ -201,7 +202,13 @@ async def main() -> None:
     released = await release_backlog(store, min_group=Settings(_env_file=None).pulse_min_group)
     release_seconds = time.perf_counter() - started
     settings = Settings(_env_file=None, pulse_db=db)
-    services = Services(settings=settings, store=store, directory=NoDirectory(), clock=ManualClock(NOW))
+    services = Services(
+        settings=settings,
+        store=store,
+        directory=NoDirectory(),
+        clock=ManualClock(NOW),
+        key_setup=lambda: prepare_master_key(settings),
+    )
     stored = await store.fetch_value("SELECT count(*) FROM responses")
     cold, rollouts, messages = await compute_once(services)
     warm = [(await compute_once(services))[0] for _ in range(5)]

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from benchmarks.harness import emit, ms, resident_mb, run, scratch_dir
+from bot.key_file import prepare_master_key
 from bot.settings import Settings
 from runtime.clock import ManualClock
 from services import Services
@@ -95,7 +96,13 @@ async def main() -> None:
     db = scratch_dir() / "pulse.db"
     settings = Settings(_env_file=None, pulse_db=db, pulse_quiet_hours="off")
     store = await Store.open(db)
-    services = Services(settings=settings, store=store, directory=Everyone(), clock=ManualClock(NOW))
+    services = Services(
+        settings=settings,
+        store=store,
+        directory=Everyone(),
+        clock=ManualClock(NOW),
+        key_setup=lambda: prepare_master_key(settings),
+    )
     try:
         started = time.perf_counter()
         wave_id, ids = await prepare(services, args.people)

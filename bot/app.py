@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
+from bot.key_file import prepare_master_key
 from bot.settings import Settings
 from handlers import errors, middleware
 from handlers.blocks.outbox import render_outbox_item
@@ -31,7 +32,8 @@ from services import Services
 from services.keys import KeySetup
 from storage import Store
 from storage.outbox import Outbox
-from storage.surveys import DeliveryQueue, Surveys
+from storage.slack_users import SlackUsers
+from storage.surveys import DeliveryQueue
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +97,16 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None, k
     clock = clock or SystemClock()
     client = create_web_client(settings)
     services = Services(
-        settings=settings, store=store, directory=SlackDirectory(client, store, clock), clock=clock, key_setup=keys
+        settings=settings,
+        store=store,
+        directory=SlackDirectory(client, SlackUsers(store), clock),
+        clock=clock,
+        key_setup=keys or (lambda: prepare_master_key(settings)),
     )
     background = Background()
     sender_client = create_sender_client(_token(settings), settings.slack_api_url)
     sender = OutboxSender(Outbox(store), sender_client, render_outbox_item, clock)
-    surveys_sender = DeliverySender(Surveys(store), DeliveryQueue(store), sender_client, build_survey, settings, clock)
+    surveys_sender = DeliverySender(DeliveryQueue(store), sender_client, build_survey, settings, clock)
     services.on_queued(outbox=sender.kick, deliveries=surveys_sender.kick)
     digests = DigestPoster(services.digests, sender_client, clock)
     app = AsyncApp(
@@ -121,7 +127,7 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None, k
         [*detail.owners, *detail.champions, *settings.pulse_admins]
     )
     http = SharedSession(client, sender_client)
-    middleware.install(app, services, background, home, http)
+    middleware.install(app, services, background, home, lambda: http.session)
     errors.install(app)
     handlers.register_all(app)
     return Bot(app, services, background, sender, surveys_sender, digests, http)

@@ -97,7 +97,8 @@ def build_web_app(settings: Settings, bot: Bot) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STORE_KEY] = bot.services.store
     app.router.add_get("/healthz", healthz)
-    app.router.add_post("/touchpoints/{slug}/{key}", TouchpointApi(bot.services).handle)
+    token = settings.pulse_api_token.get_secret_value() if settings.pulse_api_token else None
+    app.router.add_post("/touchpoints/{slug}/{key}", TouchpointApi(bot.services, token).handle)
     if not settings.socket_mode:
         assert settings.slack_signing_secret is not None
         endpoint = SlackEndpoint(bot.app, settings.slack_signing_secret.get_secret_value())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -17,19 +17,10 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from runtime.timezones import parse_zone
+from services.quiet_hours import QuietHours
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)\Z", re.ASCII)
-
-
-class QuietHours(NamedTuple):
-    """The daily window (local time, Monday to Friday) in which survey DMs may go out."""
-
-    start: time
-    end: time
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
 # What each variable should look like, in the words the start-up error uses.

@@ -6,7 +6,6 @@ Slack never sees a 5xx from here: a person gets told what went wrong, ephemerall
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -18,8 +17,7 @@ from slack_sdk.errors import SlackApiError
 from handlers.blocks.help import build_problem
 from handlers.blocks.text import Message
 from handlers.middleware import retry_later
-from services.errors import DomainError
-from storage.db import storage_problem
+from services.errors import DomainError, StorageError, storage_problem
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +86,7 @@ async def handle_error(
         try:
             if services is not None:
                 await services.seen_events.forget(str(body.get("event_id")))
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             log.error("event %s failed and could not be forgotten either, so it is lost: %s", body.get("event_id"), exc)
         return retry_later()
     if "command" in body:

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from handlers.home import HomePublisher
 from handlers.respond import SessionRespond
-from outbound.http_session import SharedSession
 from runtime.background import Background
 from runtime.clock import epoch
+from runtime.write_wait import limit_write_wait
 from services import Services
-from storage.db import limit_write_wait, storage_problem
+from services.errors import StorageError, storage_problem
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +37,25 @@ def retry_later() -> BoltResponse:
 
 
 def install(
-    app: AsyncApp, services: Services, background: Background, home: HomePublisher, http: SharedSession
+    app: AsyncApp,
+    services: Services,
+    background: Background,
+    home: HomePublisher,
+    session: Callable[[], aiohttp.ClientSession | None],
 ) -> None:
     async def inject_dependencies(context: AsyncBoltContext, body: dict[str, Any], next: Next) -> BoltResponse:
         # Listeners take these as keyword arguments (Bolt injects context keys by name).
         context["services"] = services
-        context["store"] = services.store
         context["settings"] = services.settings
         context["background"] = background
         context["home"] = home
         view = body.get("view")
         if isinstance(view, dict) and view.get("type") == "home" and context.user_id:
             home.looked(context.user_id)  # a click on someone's Home: they have it open
-        if context.response_url and http.session is not None:
+        # The keep-alive session the wiring opened for Slack calls (None before it is open).
+        if context.response_url and (open_session := session()) is not None:
             context["respond"] = SessionRespond(
-                response_url=context.response_url, session=http.session, proxy=context.client.proxy
+                response_url=context.response_url, session=open_session, proxy=context.client.proxy
             )
         # For the rest of this request (its listener runs after the middleware, in this task).
         limit_write_wait(REQUEST_WRITE_WAIT_SECONDS)
@@ -63,7 +67,7 @@ def install(
         event_id = str(body["event_id"])
         try:
             first = await services.seen_events.record(event_id, epoch(services.clock.now()))
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             if (problem := storage_problem(exc)) is None:
                 raise
             # Not recorded, not handled: Slack sends it again (a join must not go unsurveyed).

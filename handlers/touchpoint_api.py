@@ -12,13 +12,11 @@ import hmac
 import json
 import logging
 import re
-import sqlite3
 
 from aiohttp import web
 
 from services import Services
-from services.errors import Conflict, DomainError, NotFound, Unavailable
-from storage.db import storage_problem
+from services.errors import Conflict, DomainError, NotFound, StorageError, Unavailable, storage_problem
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +30,10 @@ def _problem(status: int, message: str) -> web.Response:
 
 
 class TouchpointApi:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, token: str | None) -> None:
+        """`token`: the bearer token callers must present (PULSE_API_TOKEN); None turns the API off."""
         self.services = services
-        token = services.settings.pulse_api_token
-        self._token = token.get_secret_value() if token else None
+        self._token = token
 
     async def handle(self, request: web.Request) -> web.Response:
         if self._token is None:
@@ -72,7 +70,7 @@ class TouchpointApi:
             return _problem(503, err.message)
         except DomainError as err:
             return _problem(422, err.message)
-        except sqlite3.Error as exc:
+        except StorageError as exc:
             problem = storage_problem(exc)
             if problem is None:
                 raise

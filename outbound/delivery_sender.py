@@ -11,14 +11,15 @@ from collections.abc import Callable, Sequence
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.settings import Settings
 from handlers.blocks.text import Message
 from outbound.pacer import Pacer
 from outbound.sender import Drainer, Failed, Sent, find_posted, post_once
 from runtime.clock import Clock, epoch
+from services.models import DueDelivery
+from services.options import Options
+from services.queues import SurveyQueue
 from services.quiet_hours import next_send_time, zone
 from services.surveys import SurveyView
-from storage.surveys import DeliveryQueue, DueDelivery, Surveys
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +49,10 @@ class DeliverySender(Drainer):
 
     def __init__(
         self,
-        surveys: Surveys,
-        queue: DeliveryQueue,
+        queue: SurveyQueue,
         client: AsyncWebClient,
         render: RenderSurvey,
-        settings: Settings,
+        settings: Options,
         clock: Clock,
         *,
         pacer: Pacer | None = None,
@@ -61,7 +61,6 @@ class DeliverySender(Drainer):
         retry_scale: float = 1.0,
     ) -> None:
         super().__init__(clock, concurrency=concurrency, idle_seconds=idle_seconds, retry_scale=retry_scale)
-        self.surveys = surveys
         self.queue = queue
         self.client = client
         self.render = render
@@ -74,10 +73,10 @@ class DeliverySender(Drainer):
             log.info("%d surveys were being sent when the bot stopped; checking and resuming", recovered)
 
     async def due(self, now: float) -> Sequence[DueDelivery]:
-        return await self.surveys.due(now, BATCH)
+        return await self.queue.due(now, BATCH)
 
     async def next_due_at(self, now: float) -> float | None:
-        return await self.surveys.next_due_at(now)
+        return await self.queue.next_due_at(now)
 
     async def send(self, item: DueDelivery) -> None:
         now_dt = self.clock.now()

@@ -25,7 +25,7 @@ from outbound.sender import Failed, Outcome, Retry, Sent, post_once, upload_once
 from runtime.clock import Clock, epoch
 from services.cron import Period, latest_fire, parse_cron
 from services.digests import DigestContent, DigestService
-from storage.digests import DigestRun, Subscription
+from services.models import DigestRun, Subscription
 
 log = logging.getLogger(__name__)
 

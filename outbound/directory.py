@@ -12,9 +12,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from runtime.clock import Clock, epoch
-from services.directory import ChannelInfo, Person
+from services.directory import CachedPerson, ChannelInfo, PeopleCache, Person
 from services.errors import NotFound, Unavailable
-from storage.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +22,6 @@ PEOPLE_TTL_SECONDS = 24 * 3600
 # Above this many unknown people, one paginated users.list beats one users.info each.
 BULK_LOOKUP_THRESHOLD = 50
 LOOKUP_CONCURRENCY = 8
-SQL_CHUNK = 500
 
 
 def _unavailable(exc: Exception) -> Unavailable:
@@ -32,9 +30,9 @@ def _unavailable(exc: Exception) -> Unavailable:
 
 
 class SlackDirectory:
-    def __init__(self, client: AsyncWebClient, store: Store, clock: Clock) -> None:
+    def __init__(self, client: AsyncWebClient, cache: PeopleCache, clock: Clock) -> None:
         self.client = client
-        self.store = store
+        self.cache = cache
         self.clock = clock
 
     async def _call(self, method: str, **params: Any) -> Any:
@@ -92,27 +90,12 @@ class SlackDirectory:
         await self._remember(people)
 
     async def _cached(self, user_ids: set[str]) -> dict[str, Person]:
-        fresh_after = epoch(self.clock.now()) - PEOPLE_TTL_SECONDS
-        ids = sorted(user_ids)
-        found: dict[str, Person] = {}
-        for i in range(0, len(ids), SQL_CHUNK):
-            chunk = ids[i : i + SQL_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = await self.store.fetch_all(
-                f"SELECT user_id, tz, is_bot, deleted FROM slack_users WHERE fetched_at >= ? AND user_id IN ({marks})",
-                (fresh_after, *chunk),
-            )
-            for user_id, tz, is_bot, deleted in rows:
-                found[user_id] = Person(id=user_id, tz=tz, is_bot=bool(is_bot), deleted=bool(deleted))
-        return found
+        rows = await self.cache.fetched_since(user_ids, epoch(self.clock.now()) - PEOPLE_TTL_SECONDS)
+        return {row.user_id: Person(id=row.user_id, tz=row.tz, is_bot=row.is_bot, deleted=row.deleted) for row in rows}
 
     async def _remember(self, people: list[Person]) -> None:
-        if not people:
-            return
-        now = epoch(self.clock.now())
-        await self.store.executemany(
-            "INSERT OR REPLACE INTO slack_users (user_id, tz, is_bot, deleted, fetched_at) VALUES (?, ?, ?, ?, ?)",
-            [(p.id, p.tz, int(p.is_bot), int(p.deleted), now) for p in people],
+        await self.cache.remember(
+            [CachedPerson(p.id, p.tz, p.is_bot, p.deleted) for p in people], epoch(self.clock.now())
         )
 
     async def person_by_email(self, email: str) -> Person | None:

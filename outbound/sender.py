@@ -32,9 +32,9 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from handlers.blocks.outbox import OutboxMessage
 from handlers.blocks.text import Message
 from runtime.clock import Clock, epoch
-from storage.db import storage_problem, until_stored
-from storage.models import OutboxItem
-from storage.outbox import Outbox
+from services.errors import storage_problem, until_stored
+from services.models import OutboxItem
+from services.queues import OutboxQueue
 
 log = logging.getLogger(__name__)
 
@@ -514,7 +514,7 @@ class OutboxSender(Drainer):
 
     def __init__(
         self,
-        outbox: Outbox,
+        outbox: OutboxQueue,
         client: AsyncWebClient,
         render: Render,
         clock: Clock,

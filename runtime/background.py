@@ -7,7 +7,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from storage.db import limit_write_wait
+from runtime.write_wait import limit_write_wait
 
 log = logging.getLogger(__name__)
 

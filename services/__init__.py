@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.settings import Settings
 from runtime.clock import Clock, SystemClock
 from services.digests import DigestService
 from services.directory import Directory
 from services.home import HomeService
 from services.keys import KeyRing, KeySetup
+from services.options import Options
 from services.privacy import PrivacyService
 from services.rollouts import RolloutService
 from services.surveys import SurveyService
@@ -23,13 +23,13 @@ from storage.seen_events import SeenEvents
 class Services:
     """Everything a handler may call, built once per app."""
 
-    settings: Settings
+    settings: Options
     store: Store
     directory: Directory
+    # The master key, checked before the store was opened, or how to find it when first needed
+    # (the wiring reads the key file: `bot.key_file.prepare_master_key`).
+    key_setup: KeySetup | Callable[[], KeySetup]
     clock: Clock = field(default_factory=SystemClock)
-    # The master key, checked before the store was opened (bot.key_file); None: found the same
-    # way when first needed.
-    key_setup: KeySetup | None = None
     keys: KeyRing = field(init=False)
     seen_events: SeenEvents = field(init=False)
     rollouts: RolloutService = field(init=False)
@@ -48,10 +48,8 @@ class Services:
         self.home = HomeService(self.settings, self.clock, self.rollouts, self.surveys)
 
     def _key_setup(self) -> KeySetup:
-        if self.key_setup is None:
-            from bot.key_file import prepare_master_key  # reads the key file: only when not given
-
-            self.key_setup = prepare_master_key(self.settings)
+        if not isinstance(self.key_setup, KeySetup):
+            self.key_setup = self.key_setup()
         return self.key_setup
 
     def on_queued(self, *, outbox: Callable[[], None], deliveries: Callable[[], None]) -> None:

@@ -13,13 +13,13 @@ from typing import cast
 
 import aiosqlite
 
-from bot.settings import Settings
 from runtime.clock import Clock, epoch
 from runtime.timezones import parse_zone
 from services import inputs
 from services.config_file import ConfigError, Located, Path, Problem, PulseConfig, RolloutSpec, StageSpec
 from services.cron import parse_cron
 from services.errors import BadInput
+from services.options import Options
 from storage import rollouts as repo
 from storage import surveys as survey_repo
 from storage.db import Store
@@ -73,7 +73,7 @@ async def touchpoint_id(conn: aiosqlite.Connection, slug: str, key: str) -> int:
 
 
 class ConfigService:
-    def __init__(self, store: Store, settings: Settings, clock: Clock) -> None:
+    def __init__(self, store: Store, settings: Options, clock: Clock) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.settings import Settings
 from runtime.clock import Clock, epoch
 from services import disclosure
 from services.cron import DEFAULT_CRON, Period, parse_cron, periods_ending
@@ -26,6 +25,7 @@ from services.metrics import (
     nps_summary,
     rollout_metrics,
 )
+from services.options import Options
 from services.rollouts import RolloutService, channel_with_bot
 from storage.db import Store
 from storage.digests import Digests, Subscription
@@ -74,7 +74,7 @@ class DigestContent:
 
 
 class DigestService:
-    def __init__(self, store: Store, settings: Settings, clock: Clock, rollouts: RolloutService) -> None:
+    def __init__(self, store: Store, settings: Options, clock: Clock, rollouts: RolloutService) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock

@@ -5,12 +5,13 @@ The domain depends on this interface only; `outbound.directory` implements it ov
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from pydantic import BaseModel
 
 from services.errors import Unavailable
+from storage.slack_users import CachedPerson as CachedPerson
 
 
 class Person(BaseModel):
@@ -53,6 +54,14 @@ class Directory(Protocol):
     async def channel(self, channel_id: str) -> ChannelInfo:
         """A channel as the bot sees it; NotFound if the bot cannot see it."""
         ...
+
+
+class PeopleCache(Protocol):
+    """Where a directory keeps what Slack said about people (`storage.slack_users.SlackUsers`)."""
+
+    async def fetched_since(self, user_ids: Iterable[str], since: int) -> list[CachedPerson]: ...
+
+    async def remember(self, people: Sequence[CachedPerson], now: int) -> None: ...
 
 
 class NoDirectory:

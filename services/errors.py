@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+# The storage error policy, for the edges: a database that cannot be written just now is told
+# to people as such, not as a bug. Re-exported so that handlers and senders need not reach into
+# the store.
+from storage.errors import DuplicateError as DuplicateError
+from storage.errors import StorageError as StorageError
+from storage.errors import storage_problem as storage_problem
+from storage.errors import until_stored as until_stored
+
 
 class DomainError(Exception):
     """Base class: `message` is what went wrong, `usage` the usage line to show with it."""

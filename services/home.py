@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.settings import Settings
 from runtime.clock import Clock
 from services.metrics import StageMetrics
+from services.options import Options
 from services.rollouts import RolloutService
 from services.surveys import SurveyService, SurveyView
 from storage.models import RolloutStatus
@@ -31,7 +31,7 @@ class HomeView:
 
 
 class HomeService:
-    def __init__(self, settings: Settings, clock: Clock, rollouts: RolloutService, surveys: SurveyService) -> None:
+    def __init__(self, settings: Options, clock: Clock, rollouts: RolloutService, surveys: SurveyService) -> None:
         self.settings = settings
         self.clock = clock
         self.rollouts = rollouts

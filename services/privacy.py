@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bot.settings import Settings
 from services import disclosure
 from services.disclosure import Export
 from services.errors import NotAllowed
 from services.keys import KeyRing
+from services.options import Options
 from services.rollouts import RolloutService
 from storage.people import Forgotten, OwnAnswer, People, PersonRecord
 
@@ -27,7 +27,7 @@ class MyData:
 
 
 class PrivacyService:
-    def __init__(self, people: People, rollouts: RolloutService, keys: KeyRing, settings: Settings) -> None:
+    def __init__(self, people: People, rollouts: RolloutService, keys: KeyRing, settings: Options) -> None:
         self.people = people
         self.rollouts = rollouts
         self.keys = keys

@@ -3,11 +3,21 @@ own time zone (README: “Measuring it: pulse surveys”)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from bot.settings import QuietHours
 from runtime.timezones import parse_zone
+
+
+class QuietHours(NamedTuple):
+    """The daily window (local time, Monday to Friday) in which survey DMs may go out."""
+
+    start: time
+    end: time
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
 def zone(name: str | None, fallback: ZoneInfo) -> ZoneInfo:

@@ -15,13 +15,13 @@ from datetime import date, datetime
 
 import aiosqlite
 
-from bot.settings import Settings
 from runtime.clock import Clock, epoch
 from services import inputs
 from services.announcements import Announcement, Audience
 from services.directory import ChannelInfo, Directory
 from services.errors import BadInput, Conflict, NotAllowed, NotFound
 from services.metrics import MetricName, StageMetrics, evaluate_gates, stage_metrics
+from services.options import Options
 from storage import rollouts as repo
 from storage.db import Store
 from storage.models import (
@@ -113,7 +113,7 @@ class RolloutService:
     def __init__(
         self,
         store: Store,
-        settings: Settings,
+        settings: Options,
         clock: Clock,
         on_outbox: Callable[[], None] = lambda: None,
     ) -> None:

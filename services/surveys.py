@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.settings import Settings
 from runtime.clock import Clock, epoch
 from services import disclosure as disclosure_rule
 from services import inputs
@@ -19,6 +18,7 @@ from services.directory import Directory
 from services.errors import BadInput, Conflict, DomainError, NotAllowed, NotFound
 from services.keys import KeyRing, new_wave_key, respondent_key
 from services.metrics import StageMetrics
+from services.options import Options
 from services.quiet_hours import next_send_time, zone
 from services.rollouts import CohortRef, RolloutService, channel_for, expand, resolve_cohort
 from services.scales import SurveyScale, parse_score
@@ -130,7 +130,7 @@ class SurveyService:
     def __init__(
         self,
         store: Store,
-        settings: Settings,
+        settings: Options,
         clock: Clock,
         rollouts: RolloutService,
         keys: KeyRing,

@@ -15,15 +15,16 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import aiosqlite
 
+from runtime.write_wait import write_wait_limit
+from storage.errors import DatabaseBusy, storage_problem
 from storage.migrations import MIGRATIONS, Migration, migrate
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,6 @@ T = TypeVar("T")
 # A unit of work for `Store.write`: plain sqlite3 calls, run on the writer's thread.
 WriteJob = Callable[[sqlite3.Connection], T]
 
-# How long a write may wait for the database when another process holds its write lock:
-# BUSY_TIMEOUT_MS unless the code serving a request says less (`limit_write_wait`).
-_write_wait: ContextVar[float | None] = ContextVar("pulse_write_wait", default=None)
-
 
 # Emptying the -wal: tries, and how long each may wait for another process's readers.
 WIPE_TRIES = 5
@@ -66,63 +63,12 @@ class _WriteFailure(NamedTuple):
     busy: bool
 
 
-class DatabaseBusy(sqlite3.OperationalError):
-    """The write waited as long as it may for another process's lock; nothing was written."""
-
-
-def limit_write_wait(seconds: float | None) -> None:
-    """From here on in this task (and in tasks it starts), a write waits at most `seconds` for
-    the database before it fails with DatabaseBusy, having written nothing; None: the default
-    (BUSY_TIMEOUT_MS)."""
-    _write_wait.set(seconds)
-
-
 def write_wait() -> float:
-    wait = _write_wait.get()
+    """How long a write may wait for the database when another process holds its write lock:
+    BUSY_TIMEOUT_MS unless the code serving a request said less (`runtime.write_wait`); then
+    it fails with DatabaseBusy, having written nothing."""
+    wait = write_wait_limit()
     return BUSY_TIMEOUT_MS / 1000 if wait is None else wait
-
-
-def storage_problem(exc: BaseException) -> tuple[str, str] | None:
-    """("busy" or "full", a line for the log) if `exc` says the database cannot be written just
-    now: locked by another process for too long, or out of space (or failing); None otherwise."""
-    if not isinstance(exc, sqlite3.Error):
-        return None
-    name = str(getattr(exc, "sqlite_errorname", ""))
-    if isinstance(exc, DatabaseBusy):
-        return "busy", str(exc)
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return "busy", f"the database is locked by another process ({exc})"
-    if name == "SQLITE_FULL" or "disk is full" in str(exc):
-        return "full", f"the database is full: the disk is full or a file size limit was reached ({exc})"
-    if name.startswith("SQLITE_IOERR"):
-        return (
-            "full",
-            f"the database cannot be written: disk full, a file size limit, or a failing disk ({exc}, {name})",
-        )
-    return None
-
-
-async def until_stored(
-    write: Callable[[], Awaitable[T]],
-    what: str,
-    *,
-    max_pause: float = 5.0,
-    give_up: Callable[[], bool] = lambda: False,
-) -> T:
-    """Run `write`, waiting out a database that is locked by another process or full (one log
-    line per attempt, pauses from 0.5 s doubling up to `max_pause`); any other error, or one
-    while `give_up()` is true, is raised."""
-    pause = 0.5
-    while True:
-        try:
-            return await write()
-        except sqlite3.Error as exc:
-            problem = storage_problem(exc)
-            if problem is None or give_up():
-                raise
-            log.error("could not store %s: %s; trying again in %g s", what, problem[1], pause)
-        await asyncio.sleep(pause)
-        pause = min(max_pause, pause * 2)
 
 
 class _Claim:
@@ -150,6 +96,16 @@ class _Claim:
             if not self._taken:
                 self._abandoned = True
             return self._abandoned
+
+
+# Values bound in one `IN (…)`: well under SQLite's limit on parameters.
+SQL_CHUNK = 500
+
+
+def chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    """`items` in pieces of at most SQL_CHUNK, for queries with one parameter per item."""
+    for i in range(0, len(items), SQL_CHUNK):
+        yield items[i : i + SQL_CHUNK]
 
 
 def day_of(at: int | float, zone: tzinfo) -> str:

@@ -10,19 +10,18 @@ is set for the whole wave at once when it closes, for `/pulse mydata`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import aiosqlite
 
-from storage.db import Store
+from storage.db import Store, chunks
 from storage.keys import destroy_wave_key
 from storage.models import Scale, Touchpoint, _Row
 
 DeliveryStatus = Literal["pending", "sending", "sent", "failed", "skipped"]
 WaveKind = Literal["nps", "touchpoint"]
-SQL_CHUNK = 500
 
 
 class Wave(_Row):
@@ -127,11 +126,6 @@ class NewDelivery:
         self.tz = tz
 
 
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for i in range(0, len(items), SQL_CHUNK):
-        yield items[i : i + SQL_CHUNK]
-
-
 class Surveys:
     """Reads."""
 
@@ -222,7 +216,7 @@ class Surveys:
         """When each person was last asked (a survey queued or sent, not skipped or failed)."""
         found: dict[str, int] = {}
         extra = " AND w.touchpoint_id = ?" if touchpoint_id is not None else ""
-        for chunk in _chunks(sorted(set(user_ids))):
+        for chunk in chunks(sorted(set(user_ids))):
             marks = ",".join("?" * len(chunk))
             params: list[object] = [kind, since, *chunk]
             if touchpoint_id is not None:
@@ -245,35 +239,6 @@ class Surveys:
             (user_id, now),
         )
         return [Delivery.from_row(r) for r in rows]
-
-    async def due(self, now: float, limit: int) -> list[DueDelivery]:
-        """Deliveries to send now: pending (or interrupted), in an open wave of an active rollout.
-        Those tried before come first: queued behind a whole fresh wave, the ones Slack refused
-        would all be retried at its end, each perhaps more than once, and the wave would take
-        seconds longer than the rate limit needs."""
-        rows = await self.store.fetch_all(
-            """SELECT d.*, r.slug AS rollout_slug, r.title AS rollout_title, w.kind, w.closes_at, w.asked,
-                      t.key AS touchpoint_key, t.label AS touchpoint_label, t.scale
-               FROM deliveries d
-               JOIN waves w ON w.id = d.wave_id
-               JOIN rollouts r ON r.id = w.rollout_id
-               LEFT JOIN touchpoints t ON t.id = w.touchpoint_id
-               WHERE d.status IN ('pending', 'sending') AND d.not_before <= ?
-                 AND w.closed_at IS NULL AND w.closes_at > ? AND r.status = 'active'
-               ORDER BY d.attempts > 0 DESC, d.not_before, d.id LIMIT ?""",
-            (now, now, limit),
-        )
-        return [DueDelivery.from_row(r) for r in rows]
-
-    async def next_due_at(self, now: float) -> float | None:
-        value = await self.store.fetch_value(
-            """SELECT min(d.not_before) FROM deliveries d JOIN waves w ON w.id = d.wave_id
-               JOIN rollouts r ON r.id = w.rollout_id
-               WHERE d.status IN ('pending', 'sending') AND w.closed_at IS NULL AND w.closes_at > ?
-                 AND r.status = 'active'""",
-            (now,),
-        )
-        return float(value) if value is not None else None
 
     async def to_remind(self, sent_before: int, now: int) -> list[Delivery]:
         """Sent before `sent_before`, in an open wave, and not reminded yet (answered or not:
@@ -309,7 +274,7 @@ class Surveys:
     async def answered_keys(self, wave_id: int, keys: Sequence[str]) -> set[str]:
         """Which of these respondent keys have an answer in the wave."""
         found: set[str] = set()
-        for chunk in _chunks(sorted(set(keys))):
+        for chunk in chunks(sorted(set(keys))):
             rows = await self.store.fetch_all(
                 f"""SELECT respondent_key FROM responses WHERE wave_id = ?
                     AND respondent_key IN ({",".join("?" * len(chunk))})""",
@@ -465,6 +430,35 @@ class DeliveryQueue:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+
+    async def due(self, now: float, limit: int) -> list[DueDelivery]:
+        """Deliveries to send now: pending (or interrupted), in an open wave of an active rollout.
+        Those tried before come first: queued behind a whole fresh wave, the ones Slack refused
+        would all be retried at its end, each perhaps more than once, and the wave would take
+        seconds longer than the rate limit needs."""
+        rows = await self.store.fetch_all(
+            """SELECT d.*, r.slug AS rollout_slug, r.title AS rollout_title, w.kind, w.closes_at, w.asked,
+                      t.key AS touchpoint_key, t.label AS touchpoint_label, t.scale
+               FROM deliveries d
+               JOIN waves w ON w.id = d.wave_id
+               JOIN rollouts r ON r.id = w.rollout_id
+               LEFT JOIN touchpoints t ON t.id = w.touchpoint_id
+               WHERE d.status IN ('pending', 'sending') AND d.not_before <= ?
+                 AND w.closed_at IS NULL AND w.closes_at > ? AND r.status = 'active'
+               ORDER BY d.attempts > 0 DESC, d.not_before, d.id LIMIT ?""",
+            (now, now, limit),
+        )
+        return [DueDelivery.from_row(r) for r in rows]
+
+    async def next_due_at(self, now: float) -> float | None:
+        value = await self.store.fetch_value(
+            """SELECT min(d.not_before) FROM deliveries d JOIN waves w ON w.id = d.wave_id
+               JOIN rollouts r ON r.id = w.rollout_id
+               WHERE d.status IN ('pending', 'sending') AND w.closed_at IS NULL AND w.closes_at > ?
+                 AND r.status = 'active'""",
+            (now,),
+        )
+        return float(value) if value is not None else None
 
     async def recover(self) -> int:
         return await self.store.execute(

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import QuietHours, Settings, SettingsError, load_settings, require_for_serving
+from bot.settings import Settings, SettingsError, load_settings, require_for_serving
+from services.quiet_hours import QuietHours
 from tests.support import PROXY_VARIABLES
 
 

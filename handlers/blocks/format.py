@@ -8,9 +8,7 @@ from zoneinfo import ZoneInfo
 from handlers.blocks.text import escape
 from services.disclosure import week_of
 from services.metrics import NpsSummary, StageMetrics
-from storage.disclosure import ReleasedComment
-from storage.models import GateRecord
-from storage.people import FORGOTTEN
+from services.models import FORGOTTEN, GateRecord, ReleasedComment
 
 GATE_ICONS = {"pass": "✅", "fail": "❌", "not_enough_data": "⏳"}
 OP_SHOWN = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "="}

@@ -8,8 +8,8 @@ from handlers.blocks.announcement import build_announcement
 from handlers.blocks.survey import build_closed, build_survey
 from handlers.blocks.text import Message
 from services.announcements import Announcement
+from services.models import OutboxItem
 from services.surveys import SurveyNotice
-from storage.models import OutboxItem
 
 
 @dataclass(frozen=True)

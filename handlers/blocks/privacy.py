@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from handlers.blocks.text import Block, Message, context, escape, plain, section, sections_from_lines
 from handlers.ids import Action
 from services.disclosure import Export, held_back_note
+from services.models import AskedRow, Forgotten, OwnAnswer, PersonRecord
 from services.privacy import MyData
 from services.scales import SurveyScale, choice_for
-from storage.people import AskedRow, Forgotten, OwnAnswer, PersonRecord
 
 LISTED = 30
 

@@ -9,10 +9,8 @@ from zoneinfo import ZoneInfo
 from handlers.blocks import format as fmt
 from handlers.blocks.text import Block, Message, context, escape, mrkdwn, plain, section, sections_from_lines
 from handlers.ids import Action, Callback
+from services.models import FORGOTTEN, AuditEntry, RolloutDetail, RolloutStatus, Stage
 from services.rollouts import GateCheck, HistoryView, Moved, StatusView
-from storage.models import AuditEntry, RolloutStatus, Stage
-from storage.people import FORGOTTEN
-from storage.rollouts import RolloutDetail
 
 MESSAGE_BLOCK_LIMIT = 50
 HISTORY_LINES = 40

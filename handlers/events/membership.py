@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 
 from runtime.background import Background
 from services import Services
-from storage.db import until_stored
+from services.errors import until_stored
 
 log = logging.getLogger(__name__)
 

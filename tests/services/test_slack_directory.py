@@ -11,11 +11,12 @@ from runtime.clock import SystemClock
 from sandbox.stand_in import SlackStandIn
 from services.errors import NotFound
 from storage import Store
+from storage.slack_users import SlackUsers
 
 
 @pytest.fixture
 def directory(settings: Settings, store: Store) -> SlackDirectory:
-    return SlackDirectory(create_web_client(settings), store, SystemClock())
+    return SlackDirectory(create_web_client(settings), SlackUsers(store), SystemClock())
 
 
 async def test_people_are_looked_up_once_then_cached(directory: SlackDirectory, standin: SlackStandIn) -> None:

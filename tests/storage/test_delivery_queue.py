@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from storage import Store
-from storage.surveys import Surveys
+from storage.surveys import DeliveryQueue
 
 NOW = 1_800_000_000
 
@@ -30,6 +30,6 @@ async def test_a_survey_slack_refused_goes_again_before_the_rest_of_a_large_wave
     await _wave(store, 500)
     # The 400th person's survey was refused (429) once and is due again now.
     await store.execute("UPDATE deliveries SET attempts = 1, not_before = ? WHERE user_id = 'U0400'", (NOW - 1,))
-    due = await Surveys(store).due(NOW, 50)
+    due = await DeliveryQueue(store).due(NOW, 50)
     assert due[0].user_id == "U0400"
     assert [d.user_id for d in due[1:4]] == ["U0000", "U0001", "U0002"]  # then the wave in order

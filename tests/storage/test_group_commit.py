@@ -8,8 +8,10 @@ import sqlite3
 
 import pytest
 
+from runtime.write_wait import limit_write_wait
 from storage import Store
-from storage.db import LOCKED_TOO_LONG_SECONDS, DatabaseBusy, WriteJob, limit_write_wait
+from storage.db import LOCKED_TOO_LONG_SECONDS, WriteJob
+from storage.errors import DatabaseBusy
 
 
 async def _table(store: Store) -> None:

@@ -1,0 +1,43 @@
+"""What the domain reads from the operator's settings.
+
+The settings themselves are loaded and checked by the wiring (`bot.settings.Settings`, which has
+all of these); the domain names only what it uses, so it never imports the layer above it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from services.quiet_hours import QuietHours
+
+
+class Options(Protocol):
+    @property
+    def pulse_min_group(self) -> int:
+        """The smallest group any figure, comment or export may describe (PULSE_MIN_GROUP)."""
+        ...
+
+    @property
+    def pulse_quiet_hours(self) -> QuietHours | None:
+        """The working-hours window survey DMs are sent in; None: any time."""
+        ...
+
+    @property
+    def pulse_min_days_between_surveys(self) -> int: ...
+
+    @property
+    def pulse_remind_after_hours(self) -> int: ...
+
+    @property
+    def pulse_wave_days(self) -> int: ...
+
+    @property
+    def pulse_timezone(self) -> str:
+        """The organisation's IANA time zone name: days, digests and defaults are counted in it."""
+        ...
+
+    @property
+    def tz(self) -> ZoneInfo: ...
+
+    def is_admin(self, user_id: str) -> bool: ...

@@ -1,0 +1,40 @@
+"""What Slack said about people, kept a while: their time zone, and whether they are a bot or
+deactivated. Asking Slack about each person for every wave would cost a call per person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from storage.db import Store, chunks
+
+
+class CachedPerson(NamedTuple):
+    user_id: str
+    tz: str | None
+    is_bot: bool
+    deleted: bool
+
+
+class SlackUsers:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def fetched_since(self, user_ids: Iterable[str], since: int) -> list[CachedPerson]:
+        """Those of `user_ids` whose answer from Slack is no older than `since`."""
+        found: list[CachedPerson] = []
+        for chunk in chunks(sorted(set(user_ids))):
+            marks = ",".join("?" * len(chunk))
+            rows = await self.store.fetch_all(
+                f"SELECT user_id, tz, is_bot, deleted FROM slack_users WHERE fetched_at >= ? AND user_id IN ({marks})",
+                (since, *chunk),
+            )
+            found += [CachedPerson(user_id, tz, bool(is_bot), bool(deleted)) for user_id, tz, is_bot, deleted in rows]
+        return found
+
+    async def remember(self, people: Sequence[CachedPerson], now: int) -> None:
+        if people:
+            await self.store.executemany(
+                "INSERT OR REPLACE INTO slack_users (user_id, tz, is_bot, deleted, fetched_at) VALUES (?, ?, ?, ?, ?)",
+                [(p.user_id, p.tz, int(p.is_bot), int(p.deleted), now) for p in people],
+            )
