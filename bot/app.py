@@ -18,6 +18,8 @@ import handlers
 from bot.key_file import prepare_master_key
 from bot.settings import Settings
 from handlers import errors, middleware
+from handlers.blocks.chart import render_trend
+from handlers.blocks.digest import build_digest
 from handlers.blocks.outbox import render_outbox_item
 from handlers.blocks.survey import build_survey
 from handlers.home import HomePublisher
@@ -108,7 +110,7 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None, k
     sender = OutboxSender(Outbox(store), sender_client, render_outbox_item, clock)
     surveys_sender = DeliverySender(DeliveryQueue(store), sender_client, build_survey, settings, clock)
     services.on_queued(outbox=sender.kick, deliveries=surveys_sender.kick)
-    digests = DigestPoster(services.digests, sender_client, clock)
+    digests = DigestPoster(services.digests, sender_client, build_digest, render_trend, clock)
     app = AsyncApp(
         client=client,
         # The listener runs to completion before the HTTP response leaves, so whatever an

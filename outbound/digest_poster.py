@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.blocks.chart import Chart, render_trend
-from handlers.blocks.digest import build_digest, period_label
+from handlers.blocks.chart import Chart
+from handlers.blocks.digest import period_label
 from handlers.blocks.text import Message
 from outbound.sender import Failed, Outcome, Retry, Sent, post_once, upload_once
 from runtime.clock import Clock, epoch
@@ -34,6 +34,7 @@ ATTEMPTS_PER_PART = 5
 MAX_WAIT_SECONDS = 30.0
 
 DrawChart = Callable[[DigestContent], Chart]
+RenderDigest = Callable[[DigestContent], list[Message]]
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,17 @@ class DigestPoster:
         self,
         digests: DigestService,
         client: AsyncWebClient,
+        render: RenderDigest,
+        draw: DrawChart,
         clock: Clock,
         *,
-        draw: DrawChart = render_trend,
         retry_scale: float = 1.0,
     ) -> None:
+        """`render` makes the messages of a digest, `draw` its trend chart (the block builders'
+        and the chart's, passed in by the wiring as every sender's renderer is)."""
         self.digests = digests
         self.client = client
+        self.render = render
         self.clock = clock
         self.draw = draw
         self.retry_scale = retry_scale
@@ -202,7 +207,7 @@ class DigestPoster:
     async def _post(self, run: DigestRun, periods: list[Period], tz: ZoneInfo, *, resumed: bool) -> Posted:
         store = self.digests.digests
         content = await self.digests.compute(periods, tz)
-        parts = build_digest(content)
+        parts = self.render(content)
         chart_note = recorded_chart = run.chart
         chart: Chart | None = None
         if run.parts_posted == 0:

@@ -6,12 +6,10 @@ shows the plan; applying the same file again finds nothing to change.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import cast
-
-import aiosqlite
 
 from runtime.clock import Clock, epoch
 from runtime.timezones import parse_zone
@@ -20,17 +18,17 @@ from services.config_file import ConfigError, Located, Path, Problem, PulseConfi
 from services.cron import parse_cron
 from services.errors import BadInput
 from services.options import Options
-from storage import rollouts as repo
-from storage import surveys as survey_repo
 from storage.db import Store
 from storage.digests import Digests
 from storage.models import CohortKind, RolloutStatus
 from storage.rollouts import RolloutDetail, Rollouts
 from storage.surveys import Surveys
+from storage.writes import Writes, write
 
 ACTOR = "pulse apply"
 
-Run = Callable[[aiosqlite.Connection, int], Awaitable[None]]
+# A change as made: a part of the one write job that applies the whole file.
+Run = Callable[[Writes, int], None]
 
 
 @dataclass(frozen=True)
@@ -40,36 +38,6 @@ class Change:
     text: str
     run: Run
     rollout: str | None = None  # the slug it belongs to, for its audit entry
-
-
-# -- lookups inside the applying transaction (a rollout may have been created a moment before) ----
-
-
-async def _one(conn: aiosqlite.Connection, sql: str, params: tuple[object, ...]) -> int:
-    row = await (await conn.execute(sql, params)).fetchone()
-    if row is None:
-        raise LookupError(f"{sql} {params}")
-    return int(row[0])
-
-
-async def rollout_id(conn: aiosqlite.Connection, slug: str) -> int:
-    return await _one(conn, "SELECT id FROM rollouts WHERE slug = ?", (slug,))
-
-
-async def stage_id(conn: aiosqlite.Connection, slug: str, name: str) -> int:
-    return await _one(
-        conn,
-        "SELECT s.id FROM stages s JOIN rollouts r ON r.id = s.rollout_id WHERE r.slug = ? AND s.name = ?",
-        (slug, name),
-    )
-
-
-async def touchpoint_id(conn: aiosqlite.Connection, slug: str, key: str) -> int:
-    return await _one(
-        conn,
-        "SELECT t.id FROM touchpoints t JOIN rollouts r ON r.id = t.rollout_id WHERE r.slug = ? AND t.key = ?",
-        (slug, key),
-    )
 
 
 class ConfigService:
@@ -102,18 +70,20 @@ class ConfigService:
     async def apply(self, changes: list[Change]) -> None:
         """Every change in one transaction, each with its audit entry."""
         now = epoch(self.clock.now())
-        async with self.store.transaction() as conn:
+
+        def apply_all(w: Writes) -> None:
             for change in changes:
-                await change.run(conn, now)
+                change.run(w, now)
                 if change.rollout is not None:
-                    await repo.write_audit(
-                        conn,
-                        rollout_id=await rollout_id(conn, change.rollout),
+                    w.rollouts.write_audit(
+                        rollout_id=w.rollouts.rollout_id_of(change.rollout),
                         actor=ACTOR,
                         action="config applied",
                         now=now,
                         detail={"change": change.text},
                     )
+
+        await write(self.store, apply_all)
 
     # -- a rollout --------------------------------------------------------------------------------
 
@@ -136,10 +106,8 @@ class ConfigService:
             names = stage_names or list(inputs.DEFAULT_STAGES)
             creator = spec.owners[0]
 
-            async def create(conn: aiosqlite.Connection, now: int) -> None:
-                await repo.insert_rollout(
-                    conn, slug=slug, title=spec.title, stage_names=names, creator=creator, now=now
-                )
+            def create(w: Writes, now: int) -> None:
+                w.rollouts.insert_rollout(slug=slug, title=spec.title, stage_names=names, creator=creator, now=now)
 
             changes.append(Change(f'+ rollout {slug} "{spec.title}" (stages {", ".join(names)})', create, slug))
             current_names = names
@@ -202,14 +170,14 @@ class ConfigService:
         return changes
 
     def _column(self, slug: str, column: str, value: object, text: str) -> Change:
-        async def run(conn: aiosqlite.Connection, now: int) -> None:
-            await repo.update_rollout(conn, await rollout_id(conn, slug), now, **{column: value})
+        def run(w: Writes, now: int) -> None:
+            w.rollouts.update_rollout(w.rollouts.rollout_id_of(slug), now, **{column: value})
 
         return Change(f"~ {slug}: {text}", run, slug)
 
     def _set_stages(self, slug: str, before: list[str], after: list[str]) -> Change:
-        async def run(conn: aiosqlite.Connection, now: int) -> None:
-            await repo.replace_stages(conn, await rollout_id(conn, slug), after)
+        def run(w: Writes, now: int) -> None:
+            w.rollouts.replace_stages(w.rollouts.rollout_id_of(slug), after)
 
         return Change(f"~ {slug}: stages {' → '.join(after)} (were {' → '.join(before)})", run, slug)
 
@@ -218,14 +186,14 @@ class ConfigService:
         changes = []
         for user in [u for u in dict.fromkeys(wanted) if u not in current]:
 
-            async def add(conn: aiosqlite.Connection, now: int, user: str = user) -> None:
-                await repo.add_people(conn, role, await rollout_id(conn, slug), [user], ACTOR, now)
+            def add(w: Writes, now: int, user: str = user) -> None:
+                w.rollouts.add_people(role, w.rollouts.rollout_id_of(slug), [user], ACTOR, now)
 
             changes.append(Change(f"+ {slug}: {noun} {user}", add, slug))
         for user in [u for u in current if u not in wanted]:
 
-            async def remove(conn: aiosqlite.Connection, now: int, user: str = user) -> None:
-                await repo.remove_people(conn, role, await rollout_id(conn, slug), [user])
+            def remove(w: Writes, now: int, user: str = user) -> None:
+                w.rollouts.remove_people(role, w.rollouts.rollout_id_of(slug), [user])
 
             changes.append(Change(f"- {slug}: {noun} {user}", remove, slug))
         return changes
@@ -236,8 +204,8 @@ class ConfigService:
         if "planned_start" in stage.model_fields_set and stage.planned_start != planned:
             day = stage.planned_start
 
-            async def plan(conn: aiosqlite.Connection, now: int) -> None:
-                await repo.set_planned_start(conn, await stage_id(conn, slug, name), day)
+            def plan(w: Writes, now: int) -> None:
+                w.rollouts.set_planned_start(w.rollouts.stage_id_of(slug, name), day)
 
             was = planned.isoformat() if planned else "—"
             changes.append(
@@ -249,16 +217,16 @@ class ConfigService:
             wanted |= {("channel", c) for c in stage.cohort.channels}
             for kind, ref in sorted(wanted - cohort):
 
-                async def add(conn: aiosqlite.Connection, now: int, kind: str = kind, ref: str = ref) -> None:
+                def add(w: Writes, now: int, kind: str = kind, ref: str = ref) -> None:
                     entries = [(cast(CohortKind, kind), ref, None)]
-                    await repo.add_cohort_entries(conn, await stage_id(conn, slug, name), entries, ACTOR, now)
+                    w.rollouts.add_cohort_entries(w.rollouts.stage_id_of(slug, name), entries, ACTOR, now)
 
                 changes.append(Change(f"+ {slug} {name}: cohort {kind} {ref}", add, slug))
             for kind, ref in sorted(cohort - wanted):
 
-                async def remove(conn: aiosqlite.Connection, now: int, kind: str = kind, ref: str = ref) -> None:
+                def remove(w: Writes, now: int, kind: str = kind, ref: str = ref) -> None:
                     entries = [(cast(CohortKind, kind), ref)]
-                    await repo.remove_cohort_entries(conn, await stage_id(conn, slug, name), entries)
+                    w.rollouts.remove_cohort_entries(w.rollouts.stage_id_of(slug, name), entries)
 
                 changes.append(Change(f"- {slug} {name}: cohort {kind} {ref}", remove, slug))
         return changes
@@ -288,17 +256,15 @@ class ConfigService:
                 continue
             if existing is None or existing[:2] != (tp.label, tp.scale):
 
-                async def upsert(
-                    conn: aiosqlite.Connection,
+                def upsert(
+                    w: Writes,
                     now: int,
                     key: str = tp.key,
                     label: str = tp.label,
                     scale: str = tp.scale,
                 ) -> None:
-                    rid = await rollout_id(conn, slug)
-                    await survey_repo.upsert_touchpoint(
-                        conn, rollout_id=rid, key=key, label=label, scale=scale, now=now
-                    )
+                    rid = w.rollouts.rollout_id_of(slug)
+                    w.surveys.upsert_touchpoint(rollout_id=rid, key=key, label=label, scale=scale, now=now)
 
                 sign = "+" if existing is None else "~"
                 changes.append(Change(f'{sign} {slug}: touchpoint {tp.key} "{tp.label}" {tp.scale}', upsert, slug))
@@ -307,12 +273,9 @@ class ConfigService:
                 want = set(tp.triggers.on_join)
                 for channel in sorted(want - have):
 
-                    async def add(
-                        conn: aiosqlite.Connection, now: int, key: str = tp.key, channel: str = channel
-                    ) -> None:
-                        await survey_repo.add_trigger(
-                            conn,
-                            touchpoint_id=await touchpoint_id(conn, slug, key),
+                    def add(w: Writes, now: int, key: str = tp.key, channel: str = channel) -> None:
+                        w.surveys.add_trigger(
+                            touchpoint_id=w.rollouts.touchpoint_id_of(slug, key),
                             channel_id=channel,
                             actor=ACTOR,
                             now=now,
@@ -321,12 +284,9 @@ class ConfigService:
                     changes.append(Change(f"+ {slug} {tp.key}: trigger on-join {channel}", add, slug))
                 for channel in sorted(have - want):
 
-                    async def remove(
-                        conn: aiosqlite.Connection, now: int, key: str = tp.key, channel: str = channel
-                    ) -> None:
-                        await conn.execute(
-                            "DELETE FROM triggers WHERE touchpoint_id = ? AND kind = 'on-join' AND channel_id = ?",
-                            (await touchpoint_id(conn, slug, key), channel),
+                    def remove(w: Writes, now: int, key: str = tp.key, channel: str = channel) -> None:
+                        w.surveys.remove_trigger(
+                            touchpoint_id=w.rollouts.touchpoint_id_of(slug, key), channel_id=channel
                         )
 
                     changes.append(Change(f"- {slug} {tp.key}: trigger on-join {channel}", remove, slug))
@@ -371,18 +331,17 @@ class ConfigService:
             if current.get((metric, stage)) == (op, value):
                 continue
 
-            async def upsert(
-                conn: aiosqlite.Connection,
+            def upsert(
+                w: Writes,
                 now: int,
                 metric: str = metric,
                 stage: str | None = stage,
                 op: str = op,
                 value: float = value,
             ) -> None:
-                sid = await stage_id(conn, slug, stage) if stage else None
-                await repo.upsert_target(
-                    conn,
-                    rollout_id=await rollout_id(conn, slug),
+                sid = w.rollouts.stage_id_of(slug, stage) if stage else None
+                w.rollouts.upsert_target(
+                    rollout_id=w.rollouts.rollout_id_of(slug),
                     stage_id=sid,
                     metric=metric,
                     op=op,
@@ -398,13 +357,11 @@ class ConfigService:
             if (metric, stage) in wanted:
                 continue
 
-            async def remove(
-                conn: aiosqlite.Connection, now: int, metric: str = metric, stage: str | None = stage
-            ) -> None:
+            def remove(w: Writes, now: int, metric: str = metric, stage: str | None = stage) -> None:
                 if stage is not None and stage not in stages:
                     return  # the file drops this stage, and its targets went with it
-                sid = await stage_id(conn, slug, stage) if stage else None
-                await repo.remove_target(conn, await rollout_id(conn, slug), sid, metric)
+                sid = w.rollouts.stage_id_of(slug, stage) if stage else None
+                w.rollouts.remove_target(w.rollouts.rollout_id_of(slug), sid, metric)
 
             changes.append(Change(f"- {slug}: target {metric}{f' ({stage})' if stage else ''}", remove, slug))
         return changes
@@ -435,18 +392,15 @@ class ConfigService:
             if existing is not None and (existing.cron, existing.timezone) == (digest.cron, tz_name):
                 continue
 
-            async def subscribe(
-                conn: aiosqlite.Connection,
+            def subscribe(
+                w: Writes,
                 now: int,
                 channel: str = digest.channel,
                 cron: str = digest.cron,
                 tz_name: str = tz_name,
             ) -> None:
-                await conn.execute(
-                    """INSERT INTO digest_subscriptions (channel_id, cron, timezone, source, created_by, created_at)
-                       VALUES (?, ?, ?, 'config', ?, ?)
-                       ON CONFLICT (channel_id) DO UPDATE SET cron = excluded.cron, timezone = excluded.timezone""",
-                    (channel, cron, tz_name, ACTOR, now),
+                w.digests.subscribe(
+                    channel_id=channel, cron=cron, timezone=tz_name, actor=ACTOR, now=now, source="config"
                 )
 
             sign = "~" if existing else "+"
@@ -455,8 +409,8 @@ class ConfigService:
             if channel in listed or subscription.source != "config":
                 continue  # subscriptions made with /pulse digest are not the file's to remove
 
-            async def unsubscribe(conn: aiosqlite.Connection, now: int, channel: str = channel) -> None:
-                await conn.execute("DELETE FROM digest_subscriptions WHERE channel_id = ?", (channel,))
+            def unsubscribe(w: Writes, now: int, channel: str = channel) -> None:
+                w.digests.unsubscribe(channel)
 
             changes.append(Change(f"- digest {channel}", unsubscribe))
         return changes

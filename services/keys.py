@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import logging
 import os
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from storage.db import Store
-from storage.keys import SCHEME_WAVE_KEYS, WaveKeys, finish_scheme, insert_wave_key, record_check, rekey
+from storage.keys import SCHEME_WAVE_KEYS, WaveKeys
+from storage.writes import Writes, write
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class KeyRing:
         if state.scheme != SCHEME_WAVE_KEYS:
             upgrade = await self._upgrade(setup)
         elif state.check is None:
-            await self.store.write(lambda conn: record_check(conn, setup.master.check_value))
+            await write(self.store, lambda writes: writes.keys.record_check(setup.master.check_value))
         # Always once at start: a stop between a deletion and emptying the journal (a wave's
         # key destroyed, someone forgotten) must not leave the old pages there until the next.
         # The upgrade rebuilds the file too, so bytes deleted before secure_delete are gone.
@@ -207,14 +207,14 @@ class KeyRing:
         for wave_id, key in await self.keys.respondent_keys_in(closed_waves):
             unlinked.setdefault(wave_id, []).append((key, unlinkable_key()))
 
-        def apply(conn: sqlite3.Connection) -> bool:
+        def apply(writes: Writes) -> bool:
             for wave_id, wrapped, changes in plans:
-                insert_wave_key(conn, wave_id, wrapped)
-                rekey(conn, wave_id, changes)
+                writes.keys.insert_wave_key(wave_id, wrapped)
+                writes.keys.rekey(wave_id, changes)
             for wave_id, changes in unlinked.items():
-                rekey(conn, wave_id, changes)
-            record_check(conn, setup.master.check_value)
-            return finish_scheme(conn)
+                writes.keys.rekey(wave_id, changes)
+            writes.keys.record_check(setup.master.check_value)
+            return writes.keys.finish_scheme()
 
-        moved = await self.store.write(apply)
+        moved = await write(self.store, apply)
         return Upgrade(len(plans), len(unlinked), moved)

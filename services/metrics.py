@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
 from typing import Literal
 
-from storage.db import Store, day_of, range_sql
-from storage.disclosure import released_counts, released_nps_by_day
+from storage.db import Store, day_of
+from storage.disclosure import nps_surveys_sent, released_counts, released_nps_by_day
 from storage.models import GateRecord, Scale, Target, Touchpoint
 
 Z_95 = 1.96
@@ -214,9 +214,6 @@ class Window:
         end_day = day_of(end, zone)
         return cls(start, end, day_of(start, zone), day_after(end_day) if through_end_day else end_day)
 
-    def sql(self, column: str) -> tuple[str, list[int]]:
-        return range_sql(column, self.start, self.end)
-
 
 def compute_metrics(
     *,
@@ -297,14 +294,8 @@ async def scoped_metrics(
     # The response rate: the released NPS answers over the NPS surveys delivered in waves opened
     # in the window. Counting answers by their wave instead would split a group between windows,
     # and two windows could then differ by one answer: whether one person had answered.
-    opened_sql, opened_params = window.sql("w.opened_at")
-    asked = await store.fetch_value(
-        f"""SELECT count(*) FROM deliveries d JOIN waves w ON w.id = d.wave_id
-            WHERE w.{column} = ? AND w.kind = 'nps' AND d.status = 'sent'{opened_sql}""",
-        (value, *opened_params),
-    )
+    asked = await nps_surveys_sent(store, column=column, value=value, opened_from=window.start, opened_to=window.end)
     # Groups keep the answers of people forgotten since, whose deliveries are gone: capped.
-    asked = int(asked or 0)
     answered = min(sum(released.nps.values()), asked)
     return compute_metrics(
         min_group=min_group,

@@ -7,22 +7,18 @@ entry, and a stage change queues its announcements in that same transaction (§3
 from __future__ import annotations
 
 import logging
-import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-
-import aiosqlite
+from typing import TypeVar
 
 from runtime.clock import Clock, epoch
 from services import inputs
 from services.announcements import Announcement, Audience
 from services.directory import ChannelInfo, Directory
-from services.errors import BadInput, Conflict, NotAllowed, NotFound
+from services.errors import BadInput, Conflict, DuplicateError, NotAllowed, NotFound
 from services.metrics import MetricName, StageMetrics, evaluate_gates, stage_metrics
 from services.options import Options
-from storage import rollouts as repo
 from storage.db import Store
 from storage.models import (
     AuditEntry,
@@ -34,19 +30,22 @@ from storage.models import (
     Transition,
     TransitionKind,
 )
-from storage.outbox import enqueue
+from storage.outbox import transition_key
 from storage.rollouts import RolloutDetail, Rollouts
+from storage.writes import Writes, write
 
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 40
+
+T = TypeVar("T")
 
 
 @dataclass
 class Edit:
     """What an edit inside `RolloutService.changing` wrote, for its audit entry."""
 
-    conn: aiosqlite.Connection
+    writes: Writes
     now: int
     action: str
     detail: dict[str, object] = field(default_factory=dict)
@@ -167,24 +166,27 @@ class RolloutService:
             raise NotFound(f"{detail.rollout.slug} has no stage “{name[:40]}”; its stages are {names}.")
         return stage
 
-    @asynccontextmanager
-    async def changing(self, detail: RolloutDetail, actor: str, action: str) -> AsyncIterator[Edit]:
-        """One transaction for an edit: the body changes rows through `edit.conn`, then the
-        rollout's updated_at and the audit entry are written, unless the body set `unchanged`."""
+    async def change(self, detail: RolloutDetail, actor: str, action: str, body: Callable[[Edit], T]) -> T:
+        """One write job for an edit: `body` changes rows through `edit.writes`, then the
+        rollout's updated_at and the audit entry are written, unless the body set `unchanged`.
+        If `body` raises, nothing is written."""
         now = self._now()
-        async with self.store.transaction() as conn:
-            edit = Edit(conn, now, action)
-            yield edit
+
+        def job(writes: Writes) -> T:
+            edit = Edit(writes, now, action)
+            result = body(edit)
             if not edit.unchanged:
-                await repo.update_rollout(conn, detail.rollout.id, now, **edit.columns)
-                await repo.write_audit(
-                    conn,
+                writes.rollouts.update_rollout(detail.rollout.id, now, **edit.columns)
+                writes.rollouts.write_audit(
                     rollout_id=detail.rollout.id,
                     actor=actor,
                     action=edit.action,
                     now=now,
                     detail=edit.detail or None,
                 )
+            return result
+
+        return await write(self.store, job)
 
     # -- creating and editing -------------------------------------------------------------------------
 
@@ -195,20 +197,22 @@ class RolloutService:
         if await self.rollouts.get(slug) is not None:
             raise Conflict(f"A rollout called {slug} already exists; pick another name.")
         now = self._now()
+
+        def create(writes: Writes) -> None:
+            rollout_id = writes.rollouts.insert_rollout(
+                slug=slug, title=title, stage_names=names, creator=actor, now=now
+            )
+            writes.rollouts.write_audit(
+                rollout_id=rollout_id,
+                actor=actor,
+                action="created",
+                now=now,
+                detail={"title": title, "stages": names},
+            )
+
         try:
-            async with self.store.transaction() as conn:
-                rollout_id = await repo.insert_rollout(
-                    conn, slug=slug, title=title, stage_names=names, creator=actor, now=now
-                )
-                await repo.write_audit(
-                    conn,
-                    rollout_id=rollout_id,
-                    actor=actor,
-                    action="created",
-                    now=now,
-                    detail={"title": title, "stages": names},
-                )
-        except sqlite3.IntegrityError:
+            await write(self.store, create)
+        except DuplicateError:
             raise Conflict(f"A rollout called {slug} already exists; pick another name.") from None
         return await self.get(slug)
 
@@ -220,29 +224,38 @@ class RolloutService:
         )
         if detail.rollout.status != RolloutStatus.PLANNED:
             raise Conflict(refusal)
-        async with self.changing(detail, actor, "stages set") as edit:
-            status, _ = await repo.current_status(edit.conn, detail.rollout.id)
+
+        def body(edit: Edit) -> None:
+            status, _ = edit.writes.rollouts.current_status(detail.rollout.id)
             if status != RolloutStatus.PLANNED:
                 raise Conflict(refusal)
-            await repo.replace_stages(edit.conn, detail.rollout.id, names)
+            edit.writes.rollouts.replace_stages(detail.rollout.id, names)
             edit.detail = {"stages": list(names)}
+
+        await self.change(detail, actor, "stages set", body)
         return await self.get(slug)
 
     async def set_vision(self, actor: str, slug: str, text: str) -> RolloutDetail:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
         vision = inputs.vision(text)
-        async with self.changing(detail, actor, "vision set") as edit:
+
+        def body(edit: Edit) -> None:
             edit.columns = {"vision": vision}
+
+        await self.change(detail, actor, "vision set", body)
         return await self.get(slug)
 
     async def plan(self, actor: str, slug: str, stage_name: str, day: date) -> RolloutDetail:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
         stage = self.stage(detail, stage_name)
-        async with self.changing(detail, actor, "planned") as edit:
-            await repo.set_planned_start(edit.conn, stage.id, day)
+
+        def body(edit: Edit) -> None:
+            edit.writes.rollouts.set_planned_start(stage.id, day)
             edit.detail = {"stage": stage.name, "date": day.isoformat()}
+
+        await self.change(detail, actor, "planned", body)
         return await self.get(slug)
 
     async def change_cohort(
@@ -263,14 +276,18 @@ class RolloutService:
             raise BadInput("Name the people, user groups or channels to " + ("remove." if remove else "add."))
         if not remove:
             refs = [await self._checked_ref(ref, directory, actor) for ref in refs]
-        async with self.changing(detail, actor, "cohort removed" if remove else "cohort added") as edit:
+
+        def body(edit: Edit) -> int:
             if remove:
-                changed = await repo.remove_cohort_entries(edit.conn, stage.id, [(r.kind, r.ref) for r in refs])
+                changed = edit.writes.rollouts.remove_cohort_entries(stage.id, [(r.kind, r.ref) for r in refs])
             else:
                 entries = [(r.kind, r.ref, r.label) for r in refs]
-                changed = await repo.add_cohort_entries(edit.conn, stage.id, entries, actor, self._now())
+                changed = edit.writes.rollouts.add_cohort_entries(stage.id, entries, actor, self._now())
             edit.unchanged = changed == 0
             edit.detail = {"stage": stage.name, "entries": [_ref_text(r) for r in refs]}
+            return changed
+
+        changed = await self.change(detail, actor, "cohort removed" if remove else "cohort added", body)
         return await self.get(slug), changed
 
     async def _checked_ref(self, ref: CohortRef, directory: Directory, actor: str) -> CohortRef:
@@ -306,15 +323,19 @@ class RolloutService:
         if not remove:
             await self._check_people(users, role, directory)
         noun = "owner" if role == "owners" else "champion"
-        async with self.changing(detail, actor, f"{noun}s {'removed' if remove else 'added'}") as edit:
+
+        def body(edit: Edit) -> list[str]:
             if remove:
-                changed = await repo.remove_people(edit.conn, role, detail.rollout.id, users)
-                if role == "owners" and await repo.count_people(edit.conn, "owners", detail.rollout.id) == 0:
+                changed = edit.writes.rollouts.remove_people(role, detail.rollout.id, users)
+                if role == "owners" and edit.writes.rollouts.count_people("owners", detail.rollout.id) == 0:
                     raise Conflict("A rollout needs at least one owner; add another owner before removing the last.")
             else:
-                changed = await repo.add_people(edit.conn, role, detail.rollout.id, users, actor, edit.now)
+                changed = edit.writes.rollouts.add_people(role, detail.rollout.id, users, actor, edit.now)
             edit.unchanged = not changed
             edit.detail = {"people": changed}
+            return changed
+
+        changed = await self.change(detail, actor, f"{noun}s {'removed' if remove else 'added'}", body)
         return await self.get(slug), changed
 
     @staticmethod
@@ -339,9 +360,12 @@ class RolloutService:
             admin=self.settings.is_admin(actor),
             bot_needed="yet, so I could not post there",
         )
-        async with self.changing(detail, actor, "channel set") as edit:
+
+        def body(edit: Edit) -> None:
             edit.columns = {"channel_id": channel_id}
             edit.detail = {"channel": channel_id}
+
+        await self.change(detail, actor, "channel set", body)
         return await self.get(slug)
 
     async def set_target(
@@ -356,9 +380,9 @@ class RolloutService:
         if name.touchpoint is not None:
             self._check_touchpoint_metric(detail, name)
         stage = self.stage(detail, stage_name) if stage_name else None
-        async with self.changing(detail, actor, "target added") as edit:
-            replaced = await repo.upsert_target(
-                edit.conn,
+
+        def body(edit: Edit) -> bool:
+            replaced = edit.writes.rollouts.upsert_target(
                 rollout_id=detail.rollout.id,
                 stage_id=stage.id if stage else None,
                 metric=str(name),
@@ -369,6 +393,9 @@ class RolloutService:
             )
             edit.action = "target replaced" if replaced else "target added"
             edit.detail = {"target": f"{name} {op} {value:g}", "stage": stage.name if stage else None}
+            return replaced
+
+        replaced = await self.change(detail, actor, "target added", body)
         return await self.get(slug), replaced
 
     @staticmethod
@@ -390,11 +417,14 @@ class RolloutService:
         self.require_owner(detail, actor)
         name = inputs.metric(metric_text)
         stage = self.stage(detail, stage_name) if stage_name else None
-        async with self.changing(detail, actor, "target removed") as edit:
-            if not await repo.remove_target(edit.conn, detail.rollout.id, stage.id if stage else None, str(name)):
+
+        def body(edit: Edit) -> None:
+            if not edit.writes.rollouts.remove_target(detail.rollout.id, stage.id if stage else None, str(name)):
                 where = f"for {stage.name}" if stage else "for the whole rollout"
                 raise NotFound(f"{detail.rollout.slug} has no {name} target {where}.")
             edit.detail = {"target": str(name), "stage": stage.name if stage else None}
+
+        await self.change(detail, actor, "target removed", body)
         return await self.get(slug)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -627,17 +657,17 @@ class RolloutService:
         if rollout.status == RolloutStatus.COMPLETED:
             from_stage = None
         now = self._now()
-        async with self.store.transaction() as conn:
-            if await repo.current_status(conn, rollout.id) != expect:
+
+        def move(writes: Writes) -> int:
+            if writes.rollouts.current_status(rollout.id) != expect:
                 raise Conflict(f"{rollout.slug} changed while this was being done; nothing was changed. Try again.")
             if kind in ("start", "advance", "rollback", "complete") and from_stage is not None:
-                await repo.leave_stage(conn, from_stage.id, now)
+                writes.rollouts.leave_stage(from_stage.id, now)
             if kind in ("start", "advance", "rollback") and to_stage is not None:
-                await repo.enter_stage(conn, to_stage.id, now)
+                writes.rollouts.enter_stage(to_stage.id, now)
             new_current = to_stage.id if to_stage is not None else rollout.current_stage_id
-            await repo.update_rollout(conn, rollout.id, now, status=status.value, current_stage_id=new_current)
-            transition_id = await repo.record_transition(
-                conn,
+            writes.rollouts.update_rollout(rollout.id, now, status=status.value, current_stage_id=new_current)
+            transition_id = writes.rollouts.record_transition(
                 rollout_id=rollout.id,
                 kind=kind,
                 from_stage_id=from_stage.id if from_stage else None,
@@ -649,8 +679,7 @@ class RolloutService:
                 cohort_size=cohort_size,
                 now=now,
             )
-            await repo.write_audit(
-                conn,
+            writes.rollouts.write_audit(
                 rollout_id=rollout.id,
                 actor=actor,
                 action=kind,
@@ -663,8 +692,8 @@ class RolloutService:
                     "cohort_size": cohort_size,
                 },
             )
-            await self._queue_announcements(
-                conn,
+            self._queue_announcements(
+                writes,
                 detail,
                 transition_id,
                 kind,
@@ -677,6 +706,9 @@ class RolloutService:
                 cohort_size,
                 now,
             )
+            return transition_id
+
+        transition_id = await write(self.store, move)
         self.on_outbox()
         after = await self.get(rollout.slug)
         self.on_moved(after)
@@ -689,9 +721,9 @@ class RolloutService:
             cohort_size,
         )
 
-    async def _queue_announcements(
+    def _queue_announcements(
         self,
-        conn: aiosqlite.Connection,
+        writes: Writes,
         detail: RolloutDetail,
         transition_id: int,
         kind: TransitionKind,
@@ -725,10 +757,9 @@ class RolloutService:
                 next_planned=following.planned_start if following else None,
                 audience=audience,
             )
-            await enqueue(
-                conn,
+            writes.outbox.enqueue(
                 kind="announcement",
-                dedupe_key=f"transition:{transition_id}:{channel}",
+                dedupe_key=transition_key(transition_id, channel),
                 channel=channel,
                 payload=announcement.model_dump_json(),
                 now=now,

@@ -4,7 +4,6 @@ closing, automatic NPS, and results (README: “Measuring it: pulse surveys”, 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,17 +19,24 @@ from services.keys import KeyRing, new_wave_key, respondent_key
 from services.metrics import StageMetrics
 from services.options import Options
 from services.quiet_hours import next_send_time, zone
-from services.rollouts import CohortRef, RolloutService, channel_for, expand, resolve_cohort
+from services.rollouts import CohortRef, Edit, RolloutService, channel_for, expand, resolve_cohort
 from services.scales import SurveyScale, parse_score
-from storage import disclosure
-from storage import surveys as repo
-from storage.db import Store, WriteJob, day_of
-from storage.disclosure import ReleasedComment
-from storage.keys import insert_wave_key_async, wrapped_in
+from storage.db import Store, day_of
+from storage.disclosure import AlreadyReleased, ReleasedComment, is_released, pool_of
 from storage.models import RolloutStatus, Scale, Stage, Touchpoint
-from storage.outbox import enqueue
+from storage.outbox import closed_key, reminder_key
 from storage.rollouts import RolloutDetail
-from storage.surveys import Delivery, NewDelivery, Surveys, Wave, WaveKind
+from storage.surveys import (
+    ClickedSurvey,
+    Delivery,
+    NewDelivery,
+    SurveyMessage,
+    Surveys,
+    Wave,
+    WaveClosed,
+    WaveKind,
+)
+from storage.writes import Writes, write
 
 log = logging.getLogger(__name__)
 
@@ -190,11 +196,14 @@ class SurveyService:
                 "Define a new touchpoint with another key instead."
             )
         now = self._now()
-        async with self.rollouts.changing(detail, actor, "touchpoint set") as edit:
-            await repo.upsert_touchpoint(
-                edit.conn, rollout_id=detail.rollout.id, key=key, label=label, scale=scale, now=now
+
+        def body(edit: Edit) -> None:
+            edit.writes.surveys.upsert_touchpoint(
+                rollout_id=detail.rollout.id, key=key, label=label, scale=scale, now=now
             )
             edit.detail = {"touchpoint": key, "label": label, "scale": scale}
+
+        await self.rollouts.change(detail, actor, "touchpoint set", body)
         found = await self.surveys.touchpoint(detail.rollout.id, key)
         assert found is not None
         return found
@@ -217,13 +226,16 @@ class SurveyService:
             admin=self.settings.is_admin(actor),
             bot_needed="so Slack does not tell me who joins it",
         )
-        async with self.rollouts.changing(detail, actor, "trigger added") as edit:
-            added = await repo.add_trigger(
-                edit.conn, touchpoint_id=touchpoint.id, channel_id=channel_id, actor=actor, now=edit.now
+
+        def body(edit: Edit) -> bool:
+            added = edit.writes.surveys.add_trigger(
+                touchpoint_id=touchpoint.id, channel_id=channel_id, actor=actor, now=edit.now
             )
             edit.unchanged = not added
             edit.detail = {"touchpoint": touchpoint.key, "channel": channel_id}
-        return added
+            return added
+
+        return await self.rollouts.change(detail, actor, "trigger added", body)
 
     # -- opening waves --------------------------------------------------------------------------------
 
@@ -353,9 +365,9 @@ class SurveyService:
         ids: dict[str, int] = {}
         if any(d.status == "pending" for d in plan) or origin in ("api", "ask", "on-join"):
             master = await self.keys.master()
-            async with self.store.transaction() as conn:
-                wave_id = await repo.insert_wave(
-                    conn,
+
+            def open_wave(writes: Writes) -> tuple[int, dict[str, int]]:
+                wave_id = writes.surveys.insert_wave(
                     rollout_id=detail.rollout.id,
                     stage_id=stage.id,
                     kind=kind,
@@ -367,8 +379,10 @@ class SurveyService:
                     asked=sum(d.status == "pending" for d in plan),
                 )
                 # The wave's own key, kept only wrapped under the master key, until it closes.
-                await insert_wave_key_async(conn, wave_id, master.wrap(wave_id, new_wave_key()))
-                ids = await repo.insert_deliveries(conn, wave_id, plan, now)
+                writes.keys.insert_wave_key(wave_id, master.wrap(wave_id, new_wave_key()))
+                return wave_id, writes.surveys.insert_deliveries(wave_id, plan, now)
+
+            wave_id, ids = await write(self.store, open_wave)
             self.on_deliveries()
         pending = [d for d in plan if d.status == "pending"]
         held = [d for d in pending if d.not_before > now]
@@ -413,7 +427,7 @@ class SurveyService:
         return self._own(await self.surveys.clicked(delivery_id), user, wave_id, delivery_id)
 
     def _own(
-        self, clicked: repo.ClickedSurvey | None, user: str, wave_id: int, delivery_id: int
+        self, clicked: ClickedSurvey | None, user: str, wave_id: int, delivery_id: int
     ) -> tuple[Wave, Delivery, SurveyView]:
         """The wave and delivery a click names, if they exist, belong together and to `user`,
         and the survey they show."""
@@ -436,9 +450,9 @@ class SurveyService:
         the same state the answer is written into."""
         master, now, day = await self.keys.master(), self._now(), self._today()
 
-        def check_and_write(conn: sqlite3.Connection) -> Answered:
-            wave, delivery, view = self._own(repo.clicked_survey(conn, delivery_id), user, wave_id, delivery_id)
-            wrapped = wrapped_in(conn, wave.id) if wave.is_open(now) else None
+        def check_and_write(writes: Writes) -> Answered:
+            wave, delivery, view = self._own(writes.surveys.clicked_survey(delivery_id), user, wave_id, delivery_id)
+            wrapped = writes.keys.wrapped_in(wave.id) if wave.is_open(now) else None
             if wrapped is None:
                 raise SurveyClosed(
                     "This survey has closed, so answers are no longer collected. Thank you all the same!"
@@ -448,14 +462,14 @@ class SurveyService:
                 raise BadInput(f"“{score_text[:20]}” is not an answer to this question.")
             key = respondent_key(master.unwrap(wave.id, wrapped), user)
             try:
-                disclosure.refuse_if_released(conn, "responses", wave.id, key)
-            except disclosure.AlreadyReleased:
+                writes.disclosure.refuse_if_released("responses", wave.id, key)
+            except AlreadyReleased:
                 raise Conflict(self._counted("answer")) from None
-            commented = repo.record_answer(conn, wave=wave, respondent_key=key, score=score, day=day)
-            disclosure.release_due(conn, disclosure.pool_of(wave), min_group=self.settings.pulse_min_group, day=day)
+            commented = writes.surveys.record_answer(wave=wave, respondent_key=key, score=score, day=day)
+            writes.disclosure.release_due(pool_of(wave), min_group=self.settings.pulse_min_group, day=day)
             return Answered(view, score, commented, delivery.dm_channel, delivery.message_ts)
 
-        return await self.store.write(check_and_write)
+        return await write(self.store, check_and_write)
 
     async def current_answer(
         self, user: str, wave_id: int, delivery_id: int, *, to_change: bool = False
@@ -463,7 +477,7 @@ class SurveyService:
         """The survey and the person's answer; `to_change`: Conflict if it can no longer change."""
         wave, _, view = await self._own_survey(user, wave_id, delivery_id)
         key = await self._respondent_key(wave, user, "This survey has closed, so answers can no longer change.")
-        if to_change and await disclosure.is_released(self.store, "responses", wave.id, key):
+        if to_change and await is_released(self.store, "responses", wave.id, key):
             raise Conflict(self._counted("answer"))
         return view, await self.surveys.answer(wave.id, key)
 
@@ -471,7 +485,7 @@ class SurveyService:
         """The person's comment, to edit; Conflict if it has been released and can no longer change."""
         wave, _, _ = await self._own_survey(user, wave_id, delivery_id)
         key = await self._respondent_key(wave, user, "This survey has closed, so comments are no longer collected.")
-        if await disclosure.is_released(self.store, "comments", wave.id, key):
+        if await is_released(self.store, "comments", wave.id, key):
             raise Conflict(self._counted("comment"))
         return await self.surveys.comment(wave.id, key)
 
@@ -493,14 +507,14 @@ class SurveyService:
             raise BadInput(f"The comment is {len(body)} characters long; keep it to {COMMENT_MAX}.", field="comment")
         now, day = self._now(), self._today()
 
-        def write(conn: sqlite3.Connection) -> None:
+        def store_comment(writes: Writes) -> None:
             try:
-                disclosure.refuse_if_released(conn, "comments", wave.id, key)
-            except disclosure.AlreadyReleased:
+                writes.disclosure.refuse_if_released("comments", wave.id, key)
+            except AlreadyReleased:
                 raise BadInput(self._counted("comment"), field="comment") from None
-            repo.record_comment(conn, wave=wave, respondent_key=key, body=body, now=now, day=day)
+            writes.surveys.record_comment(wave=wave, respondent_key=key, body=body, now=now, day=day)
 
-        await self._write_while_open(write, closed, field="comment")
+        await self._write_while_open(store_comment, closed, field="comment")
 
     async def answered_deliveries(self, wave_id: int, deliveries: Sequence[Delivery]) -> set[int]:
         """Which of the wave's deliveries have an answer: through each person's respondent key,
@@ -521,12 +535,12 @@ class SurveyService:
         wave_key = await self.keys.wave_key(wave_id) if deliveries else None
         return {respondent_key(wave_key, d.user_id): d.id for d in deliveries} if wave_key else {}
 
-    async def _write_while_open(self, job: WriteJob[None], closed: str, *, field: str | None = None) -> None:
+    async def _write_while_open(self, job: Callable[[Writes], None], closed: str, *, field: str | None = None) -> None:
         """Write an answer or comment (group-committed with other clicks); refused, with nothing
         stored, if the wave closed meanwhile."""
         try:
-            await self.store.write(job)
-        except repo.WaveClosed:
+            await write(self.store, job)
+        except WaveClosed:
             raise SurveyClosed(closed, field=field) from None
 
     # -- the life of a wave -------------------------------------------------------------------------
@@ -555,17 +569,19 @@ class SurveyService:
         if not due:
             return 0
         views = {d.id: await self.view_of(await self._wave(d.wave_id), d.id) for d in due}
-        async with self.store.transaction() as conn:
+
+        def queue(writes: Writes) -> None:
             for delivery in due:
-                await enqueue(
-                    conn,
+                writes.outbox.enqueue(
                     kind="reminder",
-                    dedupe_key=f"reminder:{delivery.id}",
+                    dedupe_key=reminder_key(delivery.id),
                     channel=delivery.user_id,
                     payload=SurveyNotice(view=views[delivery.id]).model_dump_json(),
                     now=now,
                     delivery_id=delivery.id,
                 )
+
+        await write(self.store, queue)
         self.on_outbox()
         return len(due)
 
@@ -600,34 +616,11 @@ class SurveyService:
         for wave in waves:
             messages = await self.surveys.survey_messages(wave.id)
             question = await self.surveys.question(wave.id)
-            # Who answered, found through the keys while they still exist, in the transaction
-            # that destroys them (no click can come in between), and recorded for all at once.
             by_key = await self._keys_for(wave.id, await self.surveys.sent_in(wave.id))
-            async with self.store.transaction() as conn:
-                keys = await repo.respondent_keys_of(conn, wave.id)
-                answered = {by_key[k] for k in keys if k in by_key}
-                # With fewer answers than the minimum group, the answers could be told apart
-                # among their few authors: who answered is then not even written down.
-                unlinkable = len(keys) >= min_group
-                total, few = total + len(keys), few + (not unlinkable)
-                skipped = await repo.close_wave(conn, wave.id, now, sorted(answered) if unlinkable else [])
-                for message in messages:
-                    notice = SurveyNotice(
-                        view=self._view(wave, message.delivery_id, *question),
-                        channel=message.channel,
-                        ts=message.ts,
-                        answered=message.delivery_id in answered,
-                        unlinkable=unlinkable,
-                    )
-                    await enqueue(
-                        conn,
-                        kind="survey_closed",
-                        dedupe_key=f"closed:{message.channel}:{message.ts}",
-                        channel=message.channel,
-                        payload=notice.model_dump_json(),
-                        now=now,
-                        delivery_id=message.delivery_id,
-                    )
+
+            close = _WaveClosing(self, wave, by_key, messages, question, now, min_group)
+            answers, unlinkable, skipped = await write(self.store, close.run)
+            total, few = total + answers, few + (not unlinkable)
             if skipped:
                 log.info("wave %d closed; %d surveys still waiting were not sent", wave.id, skipped)
         wiped = True
@@ -665,3 +658,43 @@ class SurveyNotice(BaseModel):
     answered: bool = False
     # Closed with at least PULSE_MIN_GROUP answers: none of them can be tied to anyone any more.
     unlinkable: bool = False
+
+
+@dataclass
+class _WaveClosing:
+    """One wave's closing, as one write job: who answered is found through the keys while they
+    still exist, in the transaction that destroys them (no click can come in between)."""
+
+    service: SurveyService
+    wave: Wave
+    by_key: dict[str, int]
+    messages: Sequence[SurveyMessage]
+    question: tuple[str, Scale | None, str | None]
+    now: int
+    min_group: int
+
+    def run(self, writes: Writes) -> tuple[int, bool, int]:
+        """(answers, whether they are unlinkable, surveys skipped)."""
+        keys = writes.surveys.respondent_keys_of(self.wave.id)
+        answered = {self.by_key[k] for k in keys if k in self.by_key}
+        # With fewer answers than the minimum group, the answers could be told apart
+        # among their few authors: who answered is then not even written down.
+        unlinkable = len(keys) >= self.min_group
+        skipped = writes.surveys.close_wave(self.wave.id, self.now, sorted(answered) if unlinkable else [])
+        for message in self.messages:
+            notice = SurveyNotice(
+                view=self.service._view(self.wave, message.delivery_id, *self.question),
+                channel=message.channel,
+                ts=message.ts,
+                answered=message.delivery_id in answered,
+                unlinkable=unlinkable,
+            )
+            writes.outbox.enqueue(
+                kind="survey_closed",
+                dedupe_key=closed_key(message.channel, message.ts),
+                channel=message.channel,
+                payload=notice.model_dump_json(),
+                now=self.now,
+                delivery_id=message.delivery_id,
+            )
+        return len(keys), unlinkable, skipped

@@ -267,7 +267,10 @@ class Store:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction: committed when the block ends, rolled back if it raises.
-        DatabaseBusy if the database stays locked longer than this write may wait."""
+        DatabaseBusy if the database stays locked longer than this write may wait.
+
+        For loading rows in bulk (the sandbox's seed, benchmarks, tests); the product's changes
+        are write jobs (`storage.writes`), which share a commit with whatever else is waiting."""
         wait = write_wait()
         deadline = time.monotonic() + wait
         if self._write_lock.locked():
@@ -408,8 +411,12 @@ class Store:
                     future.set_result(value)
 
     async def _on_writer_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        # aiosqlite runs every call as a function queued to the connection's own thread; this is
-        # that queue, used directly so a whole transaction is one hop instead of one per statement.
+        # The one adapter to aiosqlite's internals: it runs every call as a function queued to
+        # the connection's own thread, and has no public way to queue one of ours. Using that
+        # queue makes a whole group of jobs one hop instead of one per statement, on the thread
+        # that owns the connection (sqlite3 objects must stay on their thread). Checked against
+        # aiosqlite 0.20 to 0.22 (`Connection._execute(fn, *args)`); the tests of the group commit
+        # fail if it changes.
         writer: Any = self._writer
         return await writer._execute(fn, writer._conn, *args)  # type: ignore[no-any-return]
 

@@ -3,6 +3,7 @@ each digest post happen exactly once, and lets a restart finish a half-posted on
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Literal
 
 from storage.db import Store
@@ -55,20 +56,14 @@ class Digests:
 
     async def subscribe(self, *, channel_id: str, cron: str, timezone: str, actor: str, now: int, source: str) -> bool:
         """Subscribe a channel, or change its schedule; True if it is new."""
-        async with self.store.transaction() as conn:
-            found = await (
-                await conn.execute("SELECT 1 FROM digest_subscriptions WHERE channel_id = ?", (channel_id,))
-            ).fetchone()
-            await conn.execute(
-                """INSERT INTO digest_subscriptions (channel_id, cron, timezone, source, created_by, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (channel_id) DO UPDATE SET cron = excluded.cron, timezone = excluded.timezone""",
-                (channel_id, cron, timezone, source, actor, now),
+        return await self.store.write(
+            lambda conn: DigestWrites(conn).subscribe(
+                channel_id=channel_id, cron=cron, timezone=timezone, actor=actor, now=now, source=source
             )
-        return found is None
+        )
 
     async def unsubscribe(self, channel_id: str) -> bool:
-        return await self.store.execute("DELETE FROM digest_subscriptions WHERE channel_id = ?", (channel_id,)) > 0
+        return await self.store.write(lambda conn: DigestWrites(conn).unsubscribe(channel_id))
 
     # -- runs -------------------------------------------------------------------------------------
 
@@ -91,25 +86,26 @@ class Digests:
     ) -> tuple[DigestRun, bool]:
         """The run of this subscription and period, created if new (True) or as it stands
         (False: already posted, skipped, or interrupted half way)."""
-        async with self.store.transaction() as conn:
+
+        def start(conn: sqlite3.Connection) -> tuple[DigestRun, bool]:
             if subscription_id is not None:
-                row = await (
-                    await conn.execute(
-                        "SELECT * FROM digest_runs WHERE subscription_id = ? AND period_end = ?",
-                        (subscription_id, period_end),
-                    )
+                row = conn.execute(
+                    "SELECT * FROM digest_runs WHERE subscription_id = ? AND period_end = ?",
+                    (subscription_id, period_end),
                 ).fetchone()
                 if row is not None:
                     return DigestRun.from_row(row), False
-            cur = await conn.execute(
+            cur = conn.execute(
                 """INSERT INTO digest_runs
                    (subscription_id, channel_id, period_start, period_end, trigger, status, created_at, claimed_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 (subscription_id, channel_id, period_start, period_end, trigger, status, now, now),
             )
-            row = await (await conn.execute("SELECT * FROM digest_runs WHERE id = ?", (cur.lastrowid,))).fetchone()
-        assert row is not None
-        return DigestRun.from_row(row), True
+            row = conn.execute("SELECT * FROM digest_runs WHERE id = ?", (cur.lastrowid,)).fetchone()
+            assert row is not None
+            return DigestRun.from_row(row), True
+
+        return await self.store.write(start)
 
     async def resume(self, run_id: int, now: int) -> None:
         await self.store.execute(
@@ -166,3 +162,25 @@ class Digests:
             (why, now, run_id),
         )
         return changed > 0
+
+
+class DigestWrites:
+    """Changes to digest subscriptions inside one write job (`storage.writes`): `pulse apply`
+    changes them in the same commit as the rest of its file."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def subscribe(self, *, channel_id: str, cron: str, timezone: str, actor: str, now: int, source: str) -> bool:
+        """Subscribe a channel, or change its schedule; True if it is new."""
+        found = self.conn.execute("SELECT 1 FROM digest_subscriptions WHERE channel_id = ?", (channel_id,)).fetchone()
+        self.conn.execute(
+            """INSERT INTO digest_subscriptions (channel_id, cron, timezone, source, created_by, created_at)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (channel_id) DO UPDATE SET cron = excluded.cron, timezone = excluded.timezone""",
+            (channel_id, cron, timezone, source, actor, now),
+        )
+        return found is None
+
+    def unsubscribe(self, channel_id: str) -> bool:
+        return self.conn.execute("DELETE FROM digest_subscriptions WHERE channel_id = ?", (channel_id,)).rowcount > 0

@@ -45,85 +45,91 @@ def _pool(pool: Pool) -> tuple[int, str, int | None]:
     return (pool.stage_id, pool.kind, pool.touchpoint_id)
 
 
-def release_due(conn: sqlite3.Connection, pool: Pool, *, min_group: int, day: str, through: str | None = None) -> int:
-    """Inside a write job: release the pool's waiting answers (those answered on or before
-    `through`, default all) as one group dated `day`, if they make a group. Returns how many
-    answers were released (0: they still wait)."""
-    through = through or day
-    waiting_sql = f"{_POOL} AND released_on IS NULL AND answered_on <= ?"
-    waiting = (*_pool(pool), through)
-    count = int(conn.execute(f"SELECT count(*) FROM responses WHERE {waiting_sql}", waiting).fetchone()[0])
-    if count < min_group or not _from_enough_people(conn, waiting_sql, waiting, min_group):
-        return 0
-    conn.execute(
-        f"""INSERT INTO disclosed (rollout_id, stage_id, kind, touchpoint_id, released_on, score, answers)
-            SELECT rollout_id, stage_id, kind, touchpoint_id, ?, score, count(*) FROM responses
-            WHERE {waiting_sql} GROUP BY rollout_id, score""",
-        (day, *waiting),
-    )
-    # The comments of this group, and those written since their own answer's group: they join now.
-    conn.execute(
-        """UPDATE comments SET released_on = ? WHERE released_on IS NULL AND stage_id = ? AND created_on <= ?
-            AND EXISTS (
-                SELECT 1 FROM responses r WHERE r.wave_id = comments.wave_id
-                AND r.respondent_key = comments.respondent_key
-                AND r.stage_id = ? AND r.kind = ? AND r.touchpoint_id IS ?
-                AND (r.released_on IS NOT NULL OR r.answered_on <= ?))""",
-        (day, pool.stage_id, through, *_pool(pool), through),
-    )
-    conn.execute(f"UPDATE responses SET released_on = ? WHERE {waiting_sql}", (day, *waiting))
-    return count
+class DisclosureWrites:
+    """Releasing answers into the published counts, inside the write job of the answer that completes a group
+    (`storage.writes`)."""
 
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
-def _from_enough_people(conn: sqlite3.Connection, waiting_sql: str, waiting: Sequence[object], min_group: int) -> bool:
-    """The waiting answers are certainly from at least `min_group` different people.
+    def release_due(self, pool: Pool, *, min_group: int, day: str, through: str | None = None) -> int:
+        """Inside a write job: release the pool's waiting answers (those answered on or before
+        `through`, default all) as one group dated `day`, if they make a group. Returns how many
+        answers were released (0: they still wait)."""
+        through = through or day
+        waiting_sql = f"{_POOL} AND released_on IS NULL AND answered_on <= ?"
+        waiting = (*_pool(pool), through)
+        count = int(self.conn.execute(f"SELECT count(*) FROM responses WHERE {waiting_sql}", waiting).fetchone()[0])
+        if count < min_group or not self._from_enough_people(waiting_sql, waiting, min_group):
+            return 0
+        self.conn.execute(
+            f"""INSERT INTO disclosed (rollout_id, stage_id, kind, touchpoint_id, released_on, score, answers)
+                SELECT rollout_id, stage_id, kind, touchpoint_id, ?, score, count(*) FROM responses
+                WHERE {waiting_sql} GROUP BY rollout_id, score""",
+            (day, *waiting),
+        )
+        # The comments of this group, and those written since their own answer's group: they join now.
+        self.conn.execute(
+            """UPDATE comments SET released_on = ? WHERE released_on IS NULL AND stage_id = ? AND created_on <= ?
+                AND EXISTS (
+                    SELECT 1 FROM responses r WHERE r.wave_id = comments.wave_id
+                    AND r.respondent_key = comments.respondent_key
+                    AND r.stage_id = ? AND r.kind = ? AND r.touchpoint_id IS ?
+                    AND (r.released_on IS NOT NULL OR r.answered_on <= ?))""",
+            (day, pool.stage_id, through, *_pool(pool), through),
+        )
+        self.conn.execute(f"UPDATE responses SET released_on = ? WHERE {waiting_sql}", (day, *waiting))
+        return count
 
-    Answers of different waves cannot be told apart as one person's or not: five waves to the
-    same five people, answered by one of them each time, are five answers and one person. What
-    is certain: within a wave every answer is a different person's, and waves sent to no common
-    person hold answers of different people. So the answers of waves with pairwise disjoint
-    recipients add up (picked greedily, largest first: a lower bound, which is all it needs)."""
-    waves = conn.execute(
-        f"SELECT wave_id, count(*) FROM responses WHERE {waiting_sql} GROUP BY wave_id ORDER BY 2 DESC, 1",
-        waiting,
-    ).fetchall()
-    picked: list[int] = []
-    certain = 0
-    for wave_id, answers in waves:
-        if picked and _shares_anyone(conn, int(wave_id), picked):
-            continue
-        picked.append(int(wave_id))
-        certain += int(answers)
-        if certain >= min_group:
-            return True
-    return False
+    def _from_enough_people(self, waiting_sql: str, waiting: Sequence[object], min_group: int) -> bool:
+        """The waiting answers are certainly from at least `min_group` different people.
 
+        Answers of different waves cannot be told apart as one person's or not: five waves to the
+        same five people, answered by one of them each time, are five answers and one person. What
+        is certain: within a wave every answer is a different person's, and waves sent to no common
+        person hold answers of different people. So the answers of waves with pairwise disjoint
+        recipients add up (picked greedily, largest first: a lower bound, which is all it needs)."""
+        waves = self.conn.execute(
+            f"SELECT wave_id, count(*) FROM responses WHERE {waiting_sql} GROUP BY wave_id ORDER BY 2 DESC, 1",
+            waiting,
+        ).fetchall()
+        picked: list[int] = []
+        certain = 0
+        for wave_id, answers in waves:
+            if picked and self._shares_anyone(int(wave_id), picked):
+                continue
+            picked.append(int(wave_id))
+            certain += int(answers)
+            if certain >= min_group:
+                return True
+        return False
 
-def _shares_anyone(conn: sqlite3.Connection, wave_id: int, others: Sequence[int]) -> bool:
-    """Whether the wave was sent to anyone one of the `others` was sent to."""
-    marks = ",".join("?" * len(others))
-    row = conn.execute(
-        f"""SELECT 1 FROM deliveries a JOIN deliveries b ON b.user_id = a.user_id AND b.wave_id IN ({marks})
-            WHERE a.wave_id = ? AND a.status = 'sent' AND b.status = 'sent' LIMIT 1""",
-        (*others, wave_id),
-    ).fetchone()
-    return row is not None
+    def _shares_anyone(self, wave_id: int, others: Sequence[int]) -> bool:
+        """Whether the wave was sent to anyone one of the `others` was sent to."""
+        marks = ",".join("?" * len(others))
+        row = self.conn.execute(
+            f"""SELECT 1 FROM deliveries a JOIN deliveries b ON b.user_id = a.user_id AND b.wave_id IN ({marks})
+                WHERE a.wave_id = ? AND a.status = 'sent' AND b.status = 'sent' LIMIT 1""",
+            (*others, wave_id),
+        ).fetchone()
+        return row is not None
+
+    def refuse_if_released(self, table: Literal["responses", "comments"], wave_id: int, key: str) -> None:
+        """Inside a write job: AlreadyReleased if the person's row in `table` has been released.
+        Changed afterwards, it would move a figure, or the export, by one answer: theirs."""
+        row = self.conn.execute(
+            f"SELECT released_on FROM {table} WHERE wave_id = ? AND respondent_key = ?", (wave_id, key)
+        ).fetchone()
+        if row is not None and row[0] is not None:
+            raise AlreadyReleased(table)
+
+    def release_days(self, pool: Pool, days: Sequence[str], *, min_group: int) -> int:
+        """`release_due` for each of `days` in order, as answers arriving on them would have."""
+        return sum(self.release_due(pool, min_group=min_group, day=day) for day in days)
 
 
 class AlreadyReleased(Exception):
     """The answer or comment is in a released group: it can no longer change."""
-
-
-def refuse_if_released(
-    conn: sqlite3.Connection, table: Literal["responses", "comments"], wave_id: int, key: str
-) -> None:
-    """Inside a write job: AlreadyReleased if the person's row in `table` has been released.
-    Changed afterwards, it would move a figure, or the export, by one answer: theirs."""
-    row = conn.execute(
-        f"SELECT released_on FROM {table} WHERE wave_id = ? AND respondent_key = ?", (wave_id, key)
-    ).fetchone()
-    if row is not None and row[0] is not None:
-        raise AlreadyReleased(table)
 
 
 async def is_released(store: Store, table: Literal["responses", "comments"], wave_id: int, key: str) -> bool:
@@ -131,6 +137,10 @@ async def is_released(store: Store, table: Literal["responses", "comments"], wav
         f"SELECT released_on FROM {table} WHERE wave_id = ? AND respondent_key = ?", (wave_id, key)
     )
     return value is not None
+
+
+def _release_days(conn: sqlite3.Connection, *, pool: Pool, days: Sequence[str], min_group: int) -> int:
+    return DisclosureWrites(conn).release_days(pool, days, min_group=min_group)
 
 
 async def release_backlog(store: Store, *, min_group: int) -> int:
@@ -149,14 +159,9 @@ async def release_backlog(store: Store, *, min_group: int) -> int:
             f"SELECT DISTINCT answered_on FROM responses WHERE {_POOL} AND released_on IS NULL ORDER BY 1",
             _pool(pool),
         )
-        released += await store.write(
-            partial(_release_day_by_day, pool=pool, days=[str(r[0]) for r in rows], min_group=min_group)
-        )
+        days = [str(r[0]) for r in rows]
+        released += await store.write(partial(_release_days, pool=pool, days=days, min_group=min_group))
     return released
-
-
-def _release_day_by_day(conn: sqlite3.Connection, *, pool: Pool, days: Sequence[str], min_group: int) -> int:
-    return sum(release_due(conn, pool, min_group=min_group, day=day) for day in days)
 
 
 # -- reading what was released ----------------------------------------------------------------
@@ -193,6 +198,25 @@ async def released_counts(
         elif touchpoint_id is not None:
             touchpoints.setdefault(int(touchpoint_id), Counter())[float(score)] += int(count)
     return Released(nps, touchpoints)
+
+
+async def nps_surveys_sent(
+    store: Store,
+    *,
+    column: Literal["stage_id", "rollout_id"],
+    value: int,
+    opened_from: int | None = None,
+    opened_to: int | None = None,
+) -> int:
+    """NPS surveys delivered in waves opened in [opened_from, opened_to): the response rate's
+    denominator."""
+    opened_sql, opened = range_sql("w.opened_at", opened_from, opened_to)
+    asked = await store.fetch_value(
+        f"""SELECT count(*) FROM deliveries d JOIN waves w ON w.id = d.wave_id
+            WHERE w.{column} = ? AND w.kind = 'nps' AND d.status = 'sent'{opened_sql}""",
+        (value, *opened),
+    )
+    return int(asked or 0)
 
 
 async def released_nps_by_day(

@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiosqlite
-
 from storage.db import Store
 
 CHECK = "key_check"
@@ -111,42 +109,38 @@ class WaveKeys:
 _INSERT_WAVE_KEY = "INSERT INTO wave_keys (wave_id, wrapped) VALUES (?, ?)"
 
 
-def insert_wave_key(conn: sqlite3.Connection, wave_id: int, wrapped: bytes) -> None:
-    """In a `Store.write` job (the upgrade)."""
-    conn.execute(_INSERT_WAVE_KEY, (wave_id, wrapped))
+class KeyWrites:
+    """Wave keys and the key records in `meta`, changed inside one write job (`storage.writes`)."""
 
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
-async def insert_wave_key_async(conn: aiosqlite.Connection, wave_id: int, wrapped: bytes) -> None:
-    """In a `Store.transaction` (opening a wave)."""
-    await conn.execute(_INSERT_WAVE_KEY, (wave_id, wrapped))
+    def insert_wave_key(self, wave_id: int, wrapped: bytes) -> None:
+        """In a `Store.write` job (the upgrade)."""
+        self.conn.execute(_INSERT_WAVE_KEY, (wave_id, wrapped))
 
+    def wrapped_in(self, wave_id: int) -> bytes | None:
+        """Inside a write job: the wave's wrapped key, or None once the wave has closed."""
+        row = self.conn.execute("SELECT wrapped FROM wave_keys WHERE wave_id = ?", (wave_id,)).fetchone()
+        return bytes(row[0]) if row is not None else None
 
-def wrapped_in(conn: sqlite3.Connection, wave_id: int) -> bytes | None:
-    """Inside a write job: the wave's wrapped key, or None once the wave has closed."""
-    row = conn.execute("SELECT wrapped FROM wave_keys WHERE wave_id = ?", (wave_id,)).fetchone()
-    return bytes(row[0]) if row is not None else None
+    def destroy_wave_key(self, wave_id: int) -> None:
+        """From this commit on, nobody can tell which of the wave's answers was whose."""
+        self.conn.execute("DELETE FROM wave_keys WHERE wave_id = ?", (wave_id,))
 
+    def rekey(self, wave_id: int, changes: Sequence[tuple[str, str]]) -> None:
+        """Move a wave's answers and comments from old respondent keys to new ones."""
+        for table in ("responses", "comments"):
+            self.conn.executemany(
+                f"UPDATE {table} SET respondent_key = ? WHERE wave_id = ? AND respondent_key = ?",
+                [(new, wave_id, old) for old, new in changes],
+            )
 
-async def destroy_wave_key(conn: aiosqlite.Connection, wave_id: int) -> None:
-    """From this commit on, nobody can tell which of the wave's answers was whose."""
-    await conn.execute("DELETE FROM wave_keys WHERE wave_id = ?", (wave_id,))
+    def record_check(self, check: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (CHECK, check))
 
-
-def rekey(conn: sqlite3.Connection, wave_id: int, changes: Sequence[tuple[str, str]]) -> None:
-    """Move a wave's answers and comments from old respondent keys to new ones."""
-    for table in ("responses", "comments"):
-        conn.executemany(
-            f"UPDATE {table} SET respondent_key = ? WHERE wave_id = ? AND respondent_key = ?",
-            [(new, wave_id, old) for old, new in changes],
-        )
-
-
-def record_check(conn: sqlite3.Connection, check: str) -> None:
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (CHECK, check))
-
-
-def finish_scheme(conn: sqlite3.Connection) -> bool:
-    """Mark the upgrade done and delete a generated secret kept from before; True if there was one."""
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (SCHEME, SCHEME_WAVE_KEYS))
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (VACUUM_OWED,))
-    return conn.execute("DELETE FROM meta WHERE key = ?", (LEGACY_SECRET,)).rowcount > 0
+    def finish_scheme(self) -> bool:
+        """Mark the upgrade done and delete a generated secret kept from before; True if there was one."""
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (SCHEME, SCHEME_WAVE_KEYS))
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (VACUUM_OWED,))
+        return self.conn.execute("DELETE FROM meta WHERE key = ?", (LEGACY_SECRET,)).rowcount > 0

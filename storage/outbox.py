@@ -6,44 +6,69 @@ reached Slack; the sender checks Slack's history for the row's key before postin
 
 from __future__ import annotations
 
-import aiosqlite
+import sqlite3
 
 from storage.db import Store
 from storage.models import OutboxItem
+
+
+# Each message's key says what it is for, so that it is queued once however often the change
+# that causes it is retried; the keys are built here only, where the SQL that looks for them is.
+def transition_key(transition_id: int, channel: str) -> str:
+    return f"transition:{transition_id}:{channel}"
+
+
+def closed_key(channel: str, ts: str) -> str:
+    """The update of one survey message saying its wave has closed."""
+    return f"closed:{channel}:{ts}"
+
+
+def reminder_key(delivery_id: int) -> str:
+    return f"{REMINDER_PREFIX}{delivery_id}"
+
+
+REMINDER_PREFIX = "reminder:"
 
 # A claimed row is not picked again for this long (the sender's own retries set later times).
 CLAIM_LEASE_SECONDS = 60
 
 
-async def enqueue(
-    conn: aiosqlite.Connection,
-    *,
-    kind: str,
-    dedupe_key: str,
-    channel: str,
-    payload: str,
-    now: int,
-    transition_id: int | None = None,
-    delivery_id: int | None = None,
-    not_before: int | None = None,
-) -> bool:
-    """Queue a message (to go at `not_before`, or now); False if its key was queued before."""
-    cur = await conn.execute(
-        """INSERT OR IGNORE INTO outbox
-           (kind, dedupe_key, transition_id, delivery_id, channel, payload, status, next_attempt_at, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)""",
-        (
-            kind,
-            dedupe_key,
-            transition_id,
-            delivery_id,
-            channel,
-            payload,
-            now if not_before is None else not_before,
-            now,
-        ),
-    )
-    return cur.rowcount == 1
+class OutboxWrites:
+    """Queueing messages, inside the write job of the change that causes them (`storage.writes`): a stage change and its
+    announcements commit together."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def enqueue(
+        self,
+        *,
+        kind: str,
+        dedupe_key: str,
+        channel: str,
+        payload: str,
+        now: int,
+        transition_id: int | None = None,
+        delivery_id: int | None = None,
+        not_before: int | None = None,
+    ) -> bool:
+        """Queue a message (to go at `not_before`, or now); False if its key was queued before."""
+        cur = self.conn.execute(
+            """INSERT OR IGNORE INTO outbox
+               (kind, dedupe_key, transition_id, delivery_id, channel, payload, status, next_attempt_at, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)""",
+            (
+                kind,
+                dedupe_key,
+                transition_id,
+                delivery_id,
+                channel,
+                payload,
+                now if not_before is None else not_before,
+                now,
+            ),
+        )
+        return cur.rowcount == 1
 
 
 class Outbox:
@@ -71,22 +96,24 @@ class Outbox:
     async def claim(self, item_id: int, now: float) -> OutboxItem | None:
         """Take a due row for sending. The returned item shows the row as it was before: status
         'sending' there means an earlier attempt's outcome is unknown."""
-        async with self.store.transaction() as conn:
-            cur = await conn.execute(
+
+        def take(conn: sqlite3.Connection) -> OutboxItem | None:
+            row = conn.execute(
                 "SELECT * FROM outbox WHERE id = ? AND status IN ('pending', 'sending') AND next_attempt_at <= ?",
                 (item_id, now),
-            )
-            row = await cur.fetchone()
+            ).fetchone()
             if row is None:
                 return None
-            before: OutboxItem = OutboxItem.from_row(row)
-            await conn.execute(
+            conn.execute(
                 """UPDATE outbox SET status = 'sending', attempts = attempts + 1,
                    claimed_at = ifnull(CASE WHEN status = 'sending' THEN claimed_at END, ?),
                    next_attempt_at = ? WHERE id = ?""",
                 (int(now), now + CLAIM_LEASE_SECONDS, item_id),
             )
-        return before
+            item: OutboxItem = OutboxItem.from_row(row)
+            return item
+
+        return await self.store.write(take)
 
     async def sent(self, item_id: int, ts: str, now: int) -> None:
         await self.store.execute(

@@ -7,12 +7,11 @@ opened, so that a change and its audit entry (and its announcements) commit toge
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-
-import aiosqlite
 
 from storage.db import Store
 from storage.models import (
@@ -175,224 +174,234 @@ class Rollouts:
         return [OutboxItem.from_row(r) for r in rows]
 
 
-# -- writes (inside the caller's transaction) ---------------------------------------------------
+# -- writes ---------------------------------------------------------------------------------------
 
 
-async def insert_rollout(
-    conn: aiosqlite.Connection, *, slug: str, title: str, stage_names: Sequence[str], creator: str, now: int
-) -> int:
-    cur = await conn.execute(
-        """INSERT INTO rollouts (slug, title, status, created_by, created_at, updated_at)
-           VALUES (?, ?, 'planned', ?, ?, ?)""",
-        (slug, title, creator, now, now),
-    )
-    rollout_id = int(cur.lastrowid or 0)
-    await conn.executemany(
-        "INSERT INTO stages (rollout_id, position, name) VALUES (?, ?, ?)",
-        [(rollout_id, i, name) for i, name in enumerate(stage_names, start=1)],
-    )
-    await conn.execute(
-        "INSERT INTO owners (rollout_id, user_id, added_by, added_at) VALUES (?, ?, ?, ?)",
-        (rollout_id, creator, creator, now),
-    )
-    return rollout_id
+class RolloutWrites:
+    """Changes to rollouts, made inside one write job (`storage.writes`): a change, its audit
+    entry and its announcements commit together or not at all."""
 
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
-async def replace_stages(conn: aiosqlite.Connection, rollout_id: int, names: Sequence[str]) -> None:
-    """Set the stage list of a rollout that has not started; stages kept by name keep their
-    cohort, planned date and targets."""
-    rows = await (await conn.execute("SELECT id, name FROM stages WHERE rollout_id = ?", (rollout_id,))).fetchall()
-    existing = {str(r[1]): int(r[0]) for r in rows}
-    dropped = [sid for name, sid in existing.items() if name not in names]
-    if dropped:
-        marks = ",".join("?" * len(dropped))
-        await conn.execute(f"DELETE FROM stages WHERE id IN ({marks})", dropped)
-    # Move kept stages out of the way first: (rollout_id, position) is unique.
-    await conn.execute("UPDATE stages SET position = position + 1000 WHERE rollout_id = ?", (rollout_id,))
-    for position, name in enumerate(names, start=1):
-        if name in existing:
-            await conn.execute("UPDATE stages SET position = ? WHERE id = ?", (position, existing[name]))
-        else:
-            await conn.execute(
-                "INSERT INTO stages (rollout_id, position, name) VALUES (?, ?, ?)",
-                (rollout_id, position, name),
+    # Looked up inside the job: `pulse apply` may have created the rollout a moment before.
+    def _one(self, sql: str, params: tuple[object, ...]) -> int:
+        row = self.conn.execute(sql, params).fetchone()
+        if row is None:
+            raise LookupError(f"{sql} {params}")
+        return int(row[0])
+
+    def rollout_id_of(self, slug: str) -> int:
+        return self._one("SELECT id FROM rollouts WHERE slug = ?", (slug,))
+
+    def stage_id_of(self, slug: str, name: str) -> int:
+        return self._one(
+            "SELECT s.id FROM stages s JOIN rollouts r ON r.id = s.rollout_id WHERE r.slug = ? AND s.name = ?",
+            (slug, name),
+        )
+
+    def touchpoint_id_of(self, slug: str, key: str) -> int:
+        return self._one(
+            "SELECT t.id FROM touchpoints t JOIN rollouts r ON r.id = t.rollout_id WHERE r.slug = ? AND t.key = ?",
+            (slug, key),
+        )
+
+    def insert_rollout(self, *, slug: str, title: str, stage_names: Sequence[str], creator: str, now: int) -> int:
+        cur = self.conn.execute(
+            """INSERT INTO rollouts (slug, title, status, created_by, created_at, updated_at)
+               VALUES (?, ?, 'planned', ?, ?, ?)""",
+            (slug, title, creator, now, now),
+        )
+        rollout_id = int(cur.lastrowid or 0)
+        self.conn.executemany(
+            "INSERT INTO stages (rollout_id, position, name) VALUES (?, ?, ?)",
+            [(rollout_id, i, name) for i, name in enumerate(stage_names, start=1)],
+        )
+        self.conn.execute(
+            "INSERT INTO owners (rollout_id, user_id, added_by, added_at) VALUES (?, ?, ?, ?)",
+            (rollout_id, creator, creator, now),
+        )
+        return rollout_id
+
+    def replace_stages(self, rollout_id: int, names: Sequence[str]) -> None:
+        """Set the stage list of a rollout that has not started; stages kept by name keep their
+        cohort, planned date and targets."""
+        rows = (self.conn.execute("SELECT id, name FROM stages WHERE rollout_id = ?", (rollout_id,))).fetchall()
+        existing = {str(r[1]): int(r[0]) for r in rows}
+        dropped = [sid for name, sid in existing.items() if name not in names]
+        if dropped:
+            marks = ",".join("?" * len(dropped))
+            self.conn.execute(f"DELETE FROM stages WHERE id IN ({marks})", dropped)
+        # Move kept stages out of the way first: (rollout_id, position) is unique.
+        self.conn.execute("UPDATE stages SET position = position + 1000 WHERE rollout_id = ?", (rollout_id,))
+        for position, name in enumerate(names, start=1):
+            if name in existing:
+                self.conn.execute("UPDATE stages SET position = ? WHERE id = ?", (position, existing[name]))
+            else:
+                self.conn.execute(
+                    "INSERT INTO stages (rollout_id, position, name) VALUES (?, ?, ?)",
+                    (rollout_id, position, name),
+                )
+
+    def update_rollout(self, rollout_id: int, now: int, **columns: Any) -> None:
+        allowed = {"vision", "channel_id", "status", "current_stage_id", "title", "auto_nps_after_days"}
+        unknown = set(columns) - allowed
+        if unknown:
+            raise ValueError(f"not a rollout column: {unknown}")
+        assignments = ", ".join([*(f"{name} = ?" for name in columns), "updated_at = ?"])
+        self.conn.execute(
+            f"UPDATE rollouts SET {assignments} WHERE id = ?",
+            (*columns.values(), now, rollout_id),
+        )
+
+    def set_planned_start(self, stage_id: int, day: date | None) -> None:
+        self.conn.execute(
+            "UPDATE stages SET planned_start = ? WHERE id = ?", (day.isoformat() if day else None, stage_id)
+        )
+
+    def add_cohort_entries(
+        self,
+        stage_id: int,
+        entries: Sequence[tuple[CohortKind, str, str | None]],
+        actor: str,
+        now: int,
+    ) -> int:
+        added = 0
+        for kind, ref, label in entries:
+            cur = self.conn.execute(
+                """INSERT INTO cohort_entries (stage_id, kind, ref, label, added_by, added_at)
+                   VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stage_id, kind, ref) DO UPDATE SET label = excluded.label""",
+                (stage_id, kind, ref, label, actor, now),
             )
+            added += cur.rowcount
+        return added
 
+    def remove_cohort_entries(self, stage_id: int, entries: Sequence[tuple[CohortKind, str]]) -> int:
+        removed = 0
+        for kind, ref in entries:
+            cur = self.conn.execute(
+                "DELETE FROM cohort_entries WHERE stage_id = ? AND kind = ? AND ref = ?", (stage_id, kind, ref)
+            )
+            removed += cur.rowcount
+        return removed
 
-async def update_rollout(conn: aiosqlite.Connection, rollout_id: int, now: int, **columns: Any) -> None:
-    allowed = {"vision", "channel_id", "status", "current_stage_id", "title", "auto_nps_after_days"}
-    unknown = set(columns) - allowed
-    if unknown:
-        raise ValueError(f"not a rollout column: {unknown}")
-    assignments = ", ".join([*(f"{name} = ?" for name in columns), "updated_at = ?"])
-    await conn.execute(
-        f"UPDATE rollouts SET {assignments} WHERE id = ?",
-        (*columns.values(), now, rollout_id),
-    )
+    def add_people(self, role: Role, rollout_id: int, users: Sequence[str], actor: str, now: int) -> list[str]:
+        """Add owners or champions; return those who were not already there."""
+        assert role in ("owners", "champions")
+        added = []
+        for user in users:
+            cur = self.conn.execute(
+                f"INSERT OR IGNORE INTO {role} (rollout_id, user_id, added_by, added_at) VALUES (?, ?, ?, ?)",
+                (rollout_id, user, actor, now),
+            )
+            if cur.rowcount:
+                added.append(user)
+        return added
 
+    def remove_people(self, role: Role, rollout_id: int, users: Sequence[str]) -> list[str]:
+        assert role in ("owners", "champions")
+        removed = []
+        for user in users:
+            cur = self.conn.execute(f"DELETE FROM {role} WHERE rollout_id = ? AND user_id = ?", (rollout_id, user))
+            if cur.rowcount:
+                removed.append(user)
+        return removed
 
-async def set_planned_start(conn: aiosqlite.Connection, stage_id: int, day: date | None) -> None:
-    await conn.execute("UPDATE stages SET planned_start = ? WHERE id = ?", (day.isoformat() if day else None, stage_id))
+    def count_people(self, role: Role, rollout_id: int) -> int:
+        assert role in ("owners", "champions")
+        row = (self.conn.execute(f"SELECT count(*) FROM {role} WHERE rollout_id = ?", (rollout_id,))).fetchone()
+        return int(row[0]) if row else 0
 
-
-async def add_cohort_entries(
-    conn: aiosqlite.Connection,
-    stage_id: int,
-    entries: Sequence[tuple[CohortKind, str, str | None]],
-    actor: str,
-    now: int,
-) -> int:
-    added = 0
-    for kind, ref, label in entries:
-        cur = await conn.execute(
-            """INSERT INTO cohort_entries (stage_id, kind, ref, label, added_by, added_at)
-               VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stage_id, kind, ref) DO UPDATE SET label = excluded.label""",
-            (stage_id, kind, ref, label, actor, now),
+    def upsert_target(
+        self,
+        *,
+        rollout_id: int,
+        stage_id: int | None,
+        metric: str,
+        op: str,
+        value: float,
+        actor: str,
+        now: int,
+    ) -> bool:
+        """Add a target, or replace the one for the same metric and stage; True if it replaced one."""
+        cur = self.conn.execute(
+            "DELETE FROM targets WHERE rollout_id = ? AND ifnull(stage_id, 0) = ifnull(?, 0) AND metric = ?",
+            (rollout_id, stage_id, metric),
         )
-        added += cur.rowcount
-    return added
-
-
-async def remove_cohort_entries(
-    conn: aiosqlite.Connection, stage_id: int, entries: Sequence[tuple[CohortKind, str]]
-) -> int:
-    removed = 0
-    for kind, ref in entries:
-        cur = await conn.execute(
-            "DELETE FROM cohort_entries WHERE stage_id = ? AND kind = ? AND ref = ?", (stage_id, kind, ref)
+        replaced = cur.rowcount > 0
+        self.conn.execute(
+            """INSERT INTO targets (rollout_id, stage_id, metric, op, value, created_by, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (rollout_id, stage_id, metric, op, value, actor, now),
         )
-        removed += cur.rowcount
-    return removed
+        return replaced
 
-
-async def add_people(
-    conn: aiosqlite.Connection, role: Role, rollout_id: int, users: Sequence[str], actor: str, now: int
-) -> list[str]:
-    """Add owners or champions; return those who were not already there."""
-    assert role in ("owners", "champions")
-    added = []
-    for user in users:
-        cur = await conn.execute(
-            f"INSERT OR IGNORE INTO {role} (rollout_id, user_id, added_by, added_at) VALUES (?, ?, ?, ?)",
-            (rollout_id, user, actor, now),
+    def remove_target(self, rollout_id: int, stage_id: int | None, metric: str) -> bool:
+        cur = self.conn.execute(
+            "DELETE FROM targets WHERE rollout_id = ? AND ifnull(stage_id, 0) = ifnull(?, 0) AND metric = ?",
+            (rollout_id, stage_id, metric),
         )
-        if cur.rowcount:
-            added.append(user)
-    return added
+        return cur.rowcount > 0
 
+    def record_transition(
+        self,
+        *,
+        rollout_id: int,
+        kind: TransitionKind,
+        from_stage_id: int | None,
+        to_stage_id: int | None,
+        actor: str,
+        reason: str | None,
+        gates: Sequence[GateRecord] | None,
+        overridden: bool,
+        cohort_size: int | None,
+        now: int,
+    ) -> int:
+        cur = self.conn.execute(
+            """INSERT INTO stage_transitions
+               (rollout_id, kind, from_stage_id, to_stage_id, actor, reason, gates, overridden, cohort_size, at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                rollout_id,
+                kind,
+                from_stage_id,
+                to_stage_id,
+                actor,
+                reason,
+                json.dumps([g.model_dump() for g in gates]) if gates is not None else None,
+                int(overridden),
+                cohort_size,
+                now,
+            ),
+        )
+        return int(cur.lastrowid or 0)
 
-async def remove_people(conn: aiosqlite.Connection, role: Role, rollout_id: int, users: Sequence[str]) -> list[str]:
-    assert role in ("owners", "champions")
-    removed = []
-    for user in users:
-        cur = await conn.execute(f"DELETE FROM {role} WHERE rollout_id = ? AND user_id = ?", (rollout_id, user))
-        if cur.rowcount:
-            removed.append(user)
-    return removed
+    def enter_stage(self, stage_id: int, now: int) -> None:
+        self.conn.execute("UPDATE stages SET entered_at = ?, left_at = NULL WHERE id = ?", (now, stage_id))
 
+    def leave_stage(self, stage_id: int, now: int) -> None:
+        self.conn.execute("UPDATE stages SET left_at = ? WHERE id = ?", (now, stage_id))
 
-async def count_people(conn: aiosqlite.Connection, role: Role, rollout_id: int) -> int:
-    assert role in ("owners", "champions")
-    row = await (await conn.execute(f"SELECT count(*) FROM {role} WHERE rollout_id = ?", (rollout_id,))).fetchone()
-    return int(row[0]) if row else 0
+    def write_audit(
+        self,
+        *,
+        rollout_id: int | None,
+        actor: str,
+        action: str,
+        now: int,
+        detail: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO audit_log (rollout_id, actor, action, detail, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
+            (rollout_id, actor, action, json.dumps(detail) if detail else None, reason, now),
+        )
 
-
-async def upsert_target(
-    conn: aiosqlite.Connection,
-    *,
-    rollout_id: int,
-    stage_id: int | None,
-    metric: str,
-    op: str,
-    value: float,
-    actor: str,
-    now: int,
-) -> bool:
-    """Add a target, or replace the one for the same metric and stage; True if it replaced one."""
-    cur = await conn.execute(
-        "DELETE FROM targets WHERE rollout_id = ? AND ifnull(stage_id, 0) = ifnull(?, 0) AND metric = ?",
-        (rollout_id, stage_id, metric),
-    )
-    replaced = cur.rowcount > 0
-    await conn.execute(
-        """INSERT INTO targets (rollout_id, stage_id, metric, op, value, created_by, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)""",
-        (rollout_id, stage_id, metric, op, value, actor, now),
-    )
-    return replaced
-
-
-async def remove_target(conn: aiosqlite.Connection, rollout_id: int, stage_id: int | None, metric: str) -> bool:
-    cur = await conn.execute(
-        "DELETE FROM targets WHERE rollout_id = ? AND ifnull(stage_id, 0) = ifnull(?, 0) AND metric = ?",
-        (rollout_id, stage_id, metric),
-    )
-    return cur.rowcount > 0
-
-
-async def record_transition(
-    conn: aiosqlite.Connection,
-    *,
-    rollout_id: int,
-    kind: TransitionKind,
-    from_stage_id: int | None,
-    to_stage_id: int | None,
-    actor: str,
-    reason: str | None,
-    gates: Sequence[GateRecord] | None,
-    overridden: bool,
-    cohort_size: int | None,
-    now: int,
-) -> int:
-    cur = await conn.execute(
-        """INSERT INTO stage_transitions
-           (rollout_id, kind, from_stage_id, to_stage_id, actor, reason, gates, overridden, cohort_size, at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (
-            rollout_id,
-            kind,
-            from_stage_id,
-            to_stage_id,
-            actor,
-            reason,
-            json.dumps([g.model_dump() for g in gates]) if gates is not None else None,
-            int(overridden),
-            cohort_size,
-            now,
-        ),
-    )
-    return int(cur.lastrowid or 0)
-
-
-async def enter_stage(conn: aiosqlite.Connection, stage_id: int, now: int) -> None:
-    await conn.execute("UPDATE stages SET entered_at = ?, left_at = NULL WHERE id = ?", (now, stage_id))
-
-
-async def leave_stage(conn: aiosqlite.Connection, stage_id: int, now: int) -> None:
-    await conn.execute("UPDATE stages SET left_at = ? WHERE id = ?", (now, stage_id))
-
-
-async def write_audit(
-    conn: aiosqlite.Connection,
-    *,
-    rollout_id: int | None,
-    actor: str,
-    action: str,
-    now: int,
-    detail: dict[str, Any] | None = None,
-    reason: str | None = None,
-) -> None:
-    await conn.execute(
-        "INSERT INTO audit_log (rollout_id, actor, action, detail, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
-        (rollout_id, actor, action, json.dumps(detail) if detail else None, reason, now),
-    )
-
-
-async def current_status(conn: aiosqlite.Connection, rollout_id: int) -> tuple[RolloutStatus, int | None]:
-    """The status and current stage as this transaction sees them (to refuse stale changes)."""
-    row = await (
-        await conn.execute("SELECT status, current_stage_id FROM rollouts WHERE id = ?", (rollout_id,))
-    ).fetchone()
-    if row is None:
-        raise LookupError(rollout_id)
-    return RolloutStatus(row[0]), row[1]
+    def current_status(self, rollout_id: int) -> tuple[RolloutStatus, int | None]:
+        """The status and current stage as this transaction sees them (to refuse stale changes)."""
+        row = (
+            self.conn.execute("SELECT status, current_stage_id FROM rollouts WHERE id = ?", (rollout_id,))
+        ).fetchone()
+        if row is None:
+            raise LookupError(rollout_id)
+        return RolloutStatus(row[0]), row[1]

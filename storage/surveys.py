@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import aiosqlite
-
 from storage.db import Store, chunks
-from storage.keys import destroy_wave_key
+from storage.keys import KeyWrites
 from storage.models import Scale, Touchpoint, _Row
+from storage.outbox import REMINDER_PREFIX
 
 DeliveryStatus = Literal["pending", "sending", "sent", "failed", "skipped"]
 WaveKind = Literal["nps", "touchpoint"]
@@ -100,11 +99,6 @@ def _clicked_from(row: sqlite3.Row | None) -> ClickedSurvey | None:
         scale=values["scale"],
         touchpoint_label=values["touchpoint_label"],
     )
-
-
-def clicked_survey(conn: sqlite3.Connection, delivery_id: int) -> ClickedSurvey | None:
-    """`Surveys.clicked` inside a `Store.write` job: read in the transaction that then writes."""
-    return _clicked_from(conn.execute(_CLICKED_SQL, (delivery_id,)).fetchone())
 
 
 @dataclass(frozen=True)
@@ -247,9 +241,9 @@ class Surveys:
             """SELECT d.* FROM deliveries d JOIN waves w ON w.id = d.wave_id
                WHERE d.status = 'sent' AND d.sent_at <= ?
                  AND w.closed_at IS NULL AND w.closes_at > ?
-                 AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = 'reminder:' || d.id)
+                 AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.dedupe_key = ? || d.id)
                ORDER BY d.id""",
-            (sent_before, now),
+            (sent_before, now, REMINDER_PREFIX),
         )
         return [Delivery.from_row(r) for r in rows]
 
@@ -304,125 +298,132 @@ class Surveys:
         return str(value) if value is not None else None
 
 
-# -- writes (inside the caller's transaction) ---------------------------------------------------
-
-
-async def upsert_touchpoint(
-    conn: aiosqlite.Connection, *, rollout_id: int, key: str, label: str, scale: str, now: int
-) -> None:
-    """Define a touchpoint, or change the label and scale of an existing one."""
-    await conn.execute(
-        """INSERT INTO touchpoints (rollout_id, key, label, scale, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (rollout_id, key) DO UPDATE SET label = excluded.label, scale = excluded.scale,
-           updated_at = excluded.updated_at""",
-        (rollout_id, key, label, scale, now, now),
-    )
-
-
-async def add_trigger(conn: aiosqlite.Connection, *, touchpoint_id: int, channel_id: str, actor: str, now: int) -> bool:
-    cur = await conn.execute(
-        """INSERT OR IGNORE INTO triggers (touchpoint_id, kind, channel_id, created_by, created_at)
-           VALUES (?, 'on-join', ?, ?, ?)""",
-        (touchpoint_id, channel_id, actor, now),
-    )
-    return cur.rowcount == 1
-
-
-async def insert_wave(
-    conn: aiosqlite.Connection,
-    *,
-    rollout_id: int,
-    stage_id: int,
-    kind: WaveKind,
-    touchpoint_id: int | None,
-    origin: str,
-    opened_by: str | None,
-    opened_at: int,
-    closes_at: int,
-    asked: int,
-) -> int:
-    cur = await conn.execute(
-        """INSERT INTO waves (rollout_id, stage_id, kind, touchpoint_id, origin, opened_by, opened_at, closes_at, asked)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (rollout_id, stage_id, kind, touchpoint_id, origin, opened_by, opened_at, closes_at, asked),
-    )
-    return int(cur.lastrowid or 0)
-
-
-async def insert_deliveries(
-    conn: aiosqlite.Connection, wave_id: int, deliveries: Sequence[NewDelivery], now: int
-) -> dict[str, int]:
-    """One row per person (unique per wave and person); returns the id of each person's row."""
-    await conn.executemany(
-        """INSERT OR IGNORE INTO deliveries (wave_id, user_id, status, reason, not_before, tz, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)""",
-        [(wave_id, d.user_id, d.status, d.reason, d.not_before, d.tz, now) for d in deliveries],
-    )
-    rows = await (await conn.execute("SELECT user_id, id FROM deliveries WHERE wave_id = ?", (wave_id,))).fetchall()
-    return {str(r[0]): int(r[1]) for r in rows}
+# -- writes ---------------------------------------------------------------------------------------
 
 
 class WaveClosed(Exception):
     """The wave closed before the answer could be written; nothing was."""
 
 
-def _require_open(conn: sqlite3.Connection, wave_id: int, now: int) -> None:
-    # Checked inside the writing transaction, so a wave closing meanwhile cannot take an answer.
-    row = conn.execute("SELECT closed_at, closes_at FROM waves WHERE id = ?", (wave_id,)).fetchone()
-    if row is None or row[0] is not None or row[1] <= now:
-        raise WaveClosed(wave_id)
+class SurveyWrites:
+    """Changes to waves, deliveries, answers and comments, made inside one write job
+    (`storage.writes`): what a click reads is read in the transaction that then writes."""
 
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
 
-def record_answer(conn: sqlite3.Connection, *, wave: Wave, respondent_key: str, score: float, day: str) -> bool:
-    """Within a `Store.write` job that has checked the wave is open: the person's answer in
-    this wave (a second answer replaces the first), dated by the day only; nothing else is
-    written. True if they have also left a comment (the thank-you message says so)."""
-    conn.execute(
-        """INSERT INTO responses
-           (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_on)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (wave_id, respondent_key) DO UPDATE SET score = excluded.score,
-           answered_on = excluded.answered_on""",
-        (wave.id, wave.rollout_id, wave.stage_id, wave.kind, wave.touchpoint_id, respondent_key, score, day),
-    )
-    commented = conn.execute(
-        "SELECT 1 FROM comments WHERE wave_id = ? AND respondent_key = ?", (wave.id, respondent_key)
-    ).fetchone()
-    return commented is not None
+    def clicked_survey(self, delivery_id: int) -> ClickedSurvey | None:
+        """`Surveys.clicked`, read in the transaction that then writes."""
+        return _clicked_from(self.conn.execute(_CLICKED_SQL, (delivery_id,)).fetchone())
 
+    def upsert_touchpoint(self, *, rollout_id: int, key: str, label: str, scale: str, now: int) -> None:
+        """Define a touchpoint, or change the label and scale of an existing one."""
+        self.conn.execute(
+            """INSERT INTO touchpoints (rollout_id, key, label, scale, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (rollout_id, key) DO UPDATE SET label = excluded.label, scale = excluded.scale,
+               updated_at = excluded.updated_at""",
+            (rollout_id, key, label, scale, now, now),
+        )
 
-def record_comment(conn: sqlite3.Connection, *, wave: Wave, respondent_key: str, body: str, now: int, day: str) -> None:
-    """A `Store.write` job: the person's comment in this wave (a second replaces the first; the
-    caller has checked that the first has not been released with a group)."""
-    _require_open(conn, wave.id, now)
-    conn.execute(
-        """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_on)
-           VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (wave_id, respondent_key)
-           DO UPDATE SET body = excluded.body, created_on = excluded.created_on""",
-        (wave.id, wave.rollout_id, wave.stage_id, respondent_key, body, day),
-    )
+    def add_trigger(self, *, touchpoint_id: int, channel_id: str, actor: str, now: int) -> bool:
+        cur = self.conn.execute(
+            """INSERT OR IGNORE INTO triggers (touchpoint_id, kind, channel_id, created_by, created_at)
+               VALUES (?, 'on-join', ?, ?, ?)""",
+            (touchpoint_id, channel_id, actor, now),
+        )
+        return cur.rowcount == 1
 
+    def remove_trigger(self, *, touchpoint_id: int, channel_id: str) -> bool:
+        cur = self.conn.execute(
+            "DELETE FROM triggers WHERE touchpoint_id = ? AND kind = 'on-join' AND channel_id = ?",
+            (touchpoint_id, channel_id),
+        )
+        return cur.rowcount > 0
 
-async def respondent_keys_of(conn: aiosqlite.Connection, wave_id: int) -> list[str]:
-    """Inside the caller's transaction: the keys the wave's answers are stored under."""
-    async with conn.execute("SELECT respondent_key FROM responses WHERE wave_id = ?", (wave_id,)) as cur:
-        return [str(r[0]) for r in await cur.fetchall()]
+    def insert_wave(
+        self,
+        *,
+        rollout_id: int,
+        stage_id: int,
+        kind: WaveKind,
+        touchpoint_id: int | None,
+        origin: str,
+        opened_by: str | None,
+        opened_at: int,
+        closes_at: int,
+        asked: int,
+    ) -> int:
+        cur = self.conn.execute(
+            """INSERT INTO waves
+               (rollout_id, stage_id, kind, touchpoint_id, origin, opened_by, opened_at, closes_at, asked)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (rollout_id, stage_id, kind, touchpoint_id, origin, opened_by, opened_at, closes_at, asked),
+        )
+        return int(cur.lastrowid or 0)
 
+    def insert_deliveries(self, wave_id: int, deliveries: Sequence[NewDelivery], now: int) -> dict[str, int]:
+        """One row per person (unique per wave and person); returns the id of each person's row."""
+        self.conn.executemany(
+            """INSERT OR IGNORE INTO deliveries (wave_id, user_id, status, reason, not_before, tz, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [(wave_id, d.user_id, d.status, d.reason, d.not_before, d.tz, now) for d in deliveries],
+        )
+        rows = (self.conn.execute("SELECT user_id, id FROM deliveries WHERE wave_id = ?", (wave_id,))).fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
 
-async def close_wave(conn: aiosqlite.Connection, wave_id: int, now: int, answered: Sequence[int]) -> int:
-    """Close a wave and destroy its key; `answered` (delivery ids, found while the key still
-    existed) are marked answered, all in this one commit; deliveries still waiting are skipped.
-    Returns how many were skipped."""
-    await conn.execute("UPDATE waves SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (now, wave_id))
-    await destroy_wave_key(conn, wave_id)
-    await conn.executemany("UPDATE deliveries SET answered = 1 WHERE id = ?", [(d,) for d in answered])
-    cur = await conn.execute(
-        """UPDATE deliveries SET status = 'skipped', reason = 'the survey closed before it could be sent'
-           WHERE wave_id = ? AND status = 'pending'""",
-        (wave_id,),
-    )
-    return cur.rowcount
+    def _require_open(self, wave_id: int, now: int) -> None:
+        # Checked inside the writing transaction, so a wave closing meanwhile cannot take an answer.
+        row = self.conn.execute("SELECT closed_at, closes_at FROM waves WHERE id = ?", (wave_id,)).fetchone()
+        if row is None or row[0] is not None or row[1] <= now:
+            raise WaveClosed(wave_id)
+
+    def record_answer(self, *, wave: Wave, respondent_key: str, score: float, day: str) -> bool:
+        """Within a `Store.write` job that has checked the wave is open: the person's answer in
+        this wave (a second answer replaces the first), dated by the day only; nothing else is
+        written. True if they have also left a comment (the thank-you message says so)."""
+        self.conn.execute(
+            """INSERT INTO responses
+               (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_on)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (wave_id, respondent_key) DO UPDATE SET score = excluded.score,
+               answered_on = excluded.answered_on""",
+            (wave.id, wave.rollout_id, wave.stage_id, wave.kind, wave.touchpoint_id, respondent_key, score, day),
+        )
+        commented = self.conn.execute(
+            "SELECT 1 FROM comments WHERE wave_id = ? AND respondent_key = ?", (wave.id, respondent_key)
+        ).fetchone()
+        return commented is not None
+
+    def record_comment(self, *, wave: Wave, respondent_key: str, body: str, now: int, day: str) -> None:
+        """A `Store.write` job: the person's comment in this wave (a second replaces the first; the
+        caller has checked that the first has not been released with a group)."""
+        self._require_open(wave.id, now)
+        self.conn.execute(
+            """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_on)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (wave_id, respondent_key)
+               DO UPDATE SET body = excluded.body, created_on = excluded.created_on""",
+            (wave.id, wave.rollout_id, wave.stage_id, respondent_key, body, day),
+        )
+
+    def respondent_keys_of(self, wave_id: int) -> list[str]:
+        """The keys the wave's answers are stored under."""
+        rows = self.conn.execute("SELECT respondent_key FROM responses WHERE wave_id = ?", (wave_id,)).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def close_wave(self, wave_id: int, now: int, answered: Sequence[int]) -> int:
+        """Close a wave and destroy its key; `answered` (delivery ids, found while the key still
+        existed) are marked answered, all in this one commit; deliveries still waiting are skipped.
+        Returns how many were skipped."""
+        self.conn.execute("UPDATE waves SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (now, wave_id))
+        KeyWrites(self.conn).destroy_wave_key(wave_id)
+        self.conn.executemany("UPDATE deliveries SET answered = 1 WHERE id = ?", [(d,) for d in answered])
+        cur = self.conn.execute(
+            """UPDATE deliveries SET status = 'skipped', reason = 'the survey closed before it could be sent'
+               WHERE wave_id = ? AND status = 'pending'""",
+            (wave_id,),
+        )
+        return cur.rowcount
 
 
 class DeliveryQueue:

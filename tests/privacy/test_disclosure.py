@@ -19,7 +19,8 @@ from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
 from services.disclosure import FORMULA_STARTS
 from storage import Store
-from storage.disclosure import Pool, release_due
+from storage.disclosure import Pool
+from storage.writes import write
 from tests.conftest import RunningBot, make_settings
 from tests.privacy.test_attacker import comment
 from tests.support import wait_for
@@ -81,6 +82,11 @@ async def digest_text(bot: RunningBot) -> str:
     return json.dumps([d.metrics.__repr__() for d in content.rollouts]) + json.dumps(
         [[c.body for c in d.comments] for d in content.rollouts]
     )
+
+
+async def release(store: Store, pool: Pool) -> int:
+    """Release what the pool holds today, as an answer arriving would."""
+    return await write(store, lambda writes: writes.disclosure.release_due(pool, min_group=5, day="2026-12-01"))
 
 
 class TestDifferencing:
@@ -189,14 +195,18 @@ class TestWavesOfOne:
                     (wave, f"k{wave}"),
                 )
         pool = Pool(10, "nps", None)
-        assert await store.write(lambda conn: release_due(conn, pool, min_group=5, day="2026-12-01")) == 0
+        assert (
+            await release(store, pool) == 0
+        )
         assert await store.fetch_value("SELECT count(*) FROM disclosed") == 0
         # Others in the waves the answers came from change nothing: each answer may still be his.
         for wave, user in ((1, "U0ANN"), (2, "U0CAT"), (2, "U0DAN"), (2, "U0EVE")):
             await store.execute(
                 "INSERT INTO deliveries (wave_id, user_id, status, created_at) VALUES (?, ?, 'sent', 0)", (wave, user)
             )
-        assert await store.write(lambda conn: release_due(conn, pool, min_group=5, day="2026-12-01")) == 0
+        assert (
+            await release(store, pool) == 0
+        )
         # Four waves of one to four other people: with one of Bob's, five answers of five people.
         async with store.transaction() as conn:
             for wave, user in ((6, "U0FAY"), (7, "U0GUS"), (8, "U0HAL"), (9, "U0IDA")):
@@ -214,7 +224,9 @@ class TestWavesOfOne:
                        VALUES (?, 1, 10, 'nps', ?, 8, '2026-12-01')""",
                     (wave, f"k{wave}"),
                 )
-        assert await store.write(lambda conn: release_due(conn, pool, min_group=5, day="2026-12-01")) == 9
+        assert (
+            await release(store, pool) == 9
+        )
 
 
 class TestExport:
