@@ -195,18 +195,14 @@ class TestWavesOfOne:
                     (wave, f"k{wave}"),
                 )
         pool = Pool(10, "nps", None)
-        assert (
-            await release(store, pool) == 0
-        )
+        assert await release(store, pool) == 0
         assert await store.fetch_value("SELECT count(*) FROM disclosed") == 0
         # Others in the waves the answers came from change nothing: each answer may still be his.
         for wave, user in ((1, "U0ANN"), (2, "U0CAT"), (2, "U0DAN"), (2, "U0EVE")):
             await store.execute(
                 "INSERT INTO deliveries (wave_id, user_id, status, created_at) VALUES (?, ?, 'sent', 0)", (wave, user)
             )
-        assert (
-            await release(store, pool) == 0
-        )
+        assert await release(store, pool) == 0
         # Four waves of one to four other people: with one of Bob's, five answers of five people.
         async with store.transaction() as conn:
             for wave, user in ((6, "U0FAY"), (7, "U0GUS"), (8, "U0HAL"), (9, "U0IDA")):
@@ -224,9 +220,7 @@ class TestWavesOfOne:
                        VALUES (?, 1, 10, 'nps', ?, 8, '2026-12-01')""",
                     (wave, f"k{wave}"),
                 )
-        assert (
-            await release(store, pool) == 9
-        )
+        assert await release(store, pool) == 9
 
 
 class TestExport:
