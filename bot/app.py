@@ -114,7 +114,7 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None, k
     app = AsyncApp(
         client=client,
         # The listener runs to completion before the HTTP response leaves, so whatever an
-        # acknowledgement promises is already committed (README: “Performance and reliability”); slow work is handed to
+        # acknowledgement promises is already committed (docs/reliability.md); slow work is handed to
         # `background` explicitly. This also avoids Bolt's 10 ms polling for ack().
         process_before_response=True,
         # Signatures are checked by the HTTP server before Bolt parses a body (bot.inbound);

@@ -1,4 +1,4 @@
-"""Checks on a request from Slack before Bolt sees it (README: “Performance and reliability”).
+"""Checks on a request from Slack before Bolt sees it (docs/reliability.md: “Requests from Slack”).
 
 Bolt parses the body while building its request object, before any middleware runs, so a
 `payload=` with broken JSON, or a field of an unexpected type, becomes an exception and a 500.

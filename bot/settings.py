@@ -1,4 +1,4 @@
-"""Every setting (README: “Settings”), read from the environment and `.env`, checked once at start-up."""
+"""Every setting (docs/operations.md: “Settings”), read from the environment and `.env`, checked once at start-up."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ EXPECTED: dict[str, str] = {
 
 
 class Settings(BaseSettings):
-    """Rollout Pulse settings; field names map to the upper-case variables in the README's “Settings”."""
+    """Rollout Pulse settings; field names map to the upper-case variables in docs/operations.md: “Settings”."""
 
     model_config = SettingsConfigDict(
         env_file=".env",

@@ -1,4 +1,4 @@
-"""POST /touchpoints/<slug>/<key>: the real service reports "this person just used it" (README: “Measuring it”).
+"""POST /touchpoints/<slug>/<key>: the real service reports "this person just used it" (docs/surveys.md).
 
 Authorization: Bearer $PULSE_API_TOKEN; body {"user": "U…"} or {"email": "…"}. Answers 202 with
 the delivery id, 401 without the token, 404 for an unknown rollout or touchpoint, 422 for a bad

@@ -1,6 +1,6 @@
 """`pulse sandbox`: the Slack stand-in, the bot wired to it over real signed HTTP (the production
 code path, nothing short-cut), and a web page that works like a small Slack workspace — all in
-one process, with its state in a SQLite file of its own so that a restart keeps it (README: “Development”)."""
+one process, with its state in a SQLite file of its own so that a restart keeps it (docs/development.md)."""
 
 from __future__ import annotations
 

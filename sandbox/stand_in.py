@@ -2,7 +2,7 @@
 
 A real aiohttp server on 127.0.0.1. It implements the methods Rollout Pulse calls, keeps the
 workspace's state (sandbox.workspace), checks Block Kit limits, and can be told to rate-limit or
-fail (sandbox.faults; README: “Development”). This module builds the server from one part per
+fail (sandbox.faults; docs/development.md: “The Slack stand-in”). This module builds the server from one part per
 protocol and is what tests, benchmarks and the sandbox hold:
 - sandbox.stand_in_web_api: the methods at /api/{method}, with faults, tokens and the spec;
 - sandbox.stand_in_response_urls: response_url posts, and the answers to slash commands;

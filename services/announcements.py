@@ -1,4 +1,4 @@
-"""What a stage change tells champions and the announcement channel (README: “Rolling something out”)."""
+"""What a stage change tells champions and the announcement channel (docs/rollouts.md: “Announcements”)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The config file of `pulse apply` (README: “Config as code”): its schema, and reading it with every value's
+"""The config file of `pulse apply` (docs/config-file.md): its schema, and reading it with every value's
 line and column, so that each problem can be named where it is.
 
 Within a rollout, a key that is present says how things should be (a list present is the whole

@@ -1,6 +1,6 @@
-"""Weekly metric digests: subscriptions, and what a digest says for a period (README: “Digests for leads”).
+"""Weekly metric digests: subscriptions, and what a digest says for a period (docs/digests.md).
 
-Every figure comes from the metrics service and obeys the anonymity threshold (§3.6). Posting
+Every figure comes from the metrics service and obeys the anonymity threshold (docs/privacy.md). Posting
 (exactly once per subscription and period) is outbound.digest_poster's job.
 """
 

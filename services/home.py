@@ -1,4 +1,4 @@
-"""What a person's App Home shows (README: “The App Home”): their open surveys, the rollouts they own or
+"""What a person's App Home shows (docs/app-home.md): their open surveys, the rollouts they own or
 champion, and for admins an overview of every open rollout."""
 
 from __future__ import annotations

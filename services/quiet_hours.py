@@ -1,5 +1,5 @@
 """When a survey DM may go out: inside PULSE_QUIET_HOURS, Monday to Friday, in the person's
-own time zone (README: “Measuring it: pulse surveys”)."""
+own time zone (docs/surveys.md: “The rules that keep surveys welcome”)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Rollouts: creating and changing them, moving them through their stages, and what they show.
 
 Every change checks who may make it, is applied in one transaction with its audit
-entry, and a stage change queues its announcements in that same transaction (§3.2).
+entry, and a stage change queues its announcements in that same transaction (docs/rollouts.md: “Stage changes”).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ CHOICES: dict[SurveyScale, tuple[Choice, ...]] = {
     "csat": _numbers(1, 5),
     "ces": _numbers(1, 7),
     "thumbs": (Choice("👍", 1.0, "👍"), Choice("👎", 0.0, "👎")),
-    # Stored as the midpoint of the bucket (README: “Measuring it: pulse surveys”).
+    # Stored as the midpoint of the bucket (docs/surveys.md: “Questions and scales”).
     "minutes": (
         Choice("<5", 2.5, "less than 5 minutes"),
         Choice("5–15", 10.0, "5–15 minutes"),
@@ -45,7 +45,7 @@ ENDS: dict[SurveyScale, str] = {
 
 
 def question(scale: SurveyScale, title: str, label: str | None) -> str:
-    """The question, in the README's words (“Measuring it”), for a rollout `title` and touchpoint `label`."""
+    """The question, in the words of docs/surveys.md, for a rollout `title` and touchpoint `label`."""
     subject = label or title
     if scale == "nps":
         return f"How likely are you to recommend {title} to a colleague?"

@@ -1,5 +1,5 @@
 """Pulse surveys: touchpoints, waves with fatigue and quiet hours, answers, comments, reminders,
-closing, automatic NPS, and results (README: “Measuring it: pulse surveys”, “Privacy”)."""
+closing, automatic NPS, and results (docs/surveys.md, docs/privacy.md)."""
 
 from __future__ import annotations
 

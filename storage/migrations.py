@@ -29,7 +29,7 @@ _INITIAL = (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
     ) WITHOUT ROWID""",
-    # -- rollouts and their stages (README: “Measuring it: pulse surveys”) -------------------------
+    # -- rollouts and their stages (docs/rollouts.md) -------------------------
     """CREATE TABLE rollouts (
         id                  INTEGER PRIMARY KEY,
         slug                TEXT NOT NULL UNIQUE
@@ -116,7 +116,7 @@ _INITIAL = (
         UNIQUE (touchpoint_id, kind, channel_id)
     )""",
     "CREATE INDEX triggers_channel ON triggers(channel_id)",
-    # Every stage change, the source of history, announcements and chart markers (README: “Rolling something out”).
+    # Every stage change, the source of history, announcements and chart markers (docs/rollouts.md: “Stage changes”).
     """CREATE TABLE stage_transitions (
         id            INTEGER PRIMARY KEY,
         rollout_id    INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
@@ -132,7 +132,7 @@ _INITIAL = (
         at            INTEGER NOT NULL
     )""",
     "CREATE INDEX stage_transitions_rollout ON stage_transitions(rollout_id, at)",
-    # -- surveys (README: “Measuring it: pulse surveys”) -------------------------------------------
+    # -- surveys (docs/surveys.md: “Waves”) -------------------------------------------
     """CREATE TABLE waves (
         id            INTEGER PRIMARY KEY,
         rollout_id    INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
@@ -148,7 +148,7 @@ _INITIAL = (
     )""",
     "CREATE INDEX waves_rollout ON waves(rollout_id, opened_at)",
     "CREATE INDEX waves_open ON waves(closes_at) WHERE closed_at IS NULL",
-    # Who was asked and whether they answered; never what they answered (README: “Privacy”).
+    # Who was asked and whether they answered; never what they answered (docs/privacy.md: “What is stored”).
     """CREATE TABLE deliveries (
         id          INTEGER PRIMARY KEY,
         wave_id     INTEGER NOT NULL REFERENCES waves(id) ON DELETE CASCADE,
@@ -196,7 +196,7 @@ _INITIAL = (
     )""",
     "CREATE INDEX comments_rollout_time ON comments(rollout_id, created_at)",
     "CREATE INDEX comments_respondent ON comments(respondent_key)",
-    # -- digests (README: “Digests for leads”) -----------------------------------------------------
+    # -- digests (docs/digests.md) -----------------------------------------------------
     """CREATE TABLE digest_subscriptions (
         id         INTEGER PRIMARY KEY,
         channel_id TEXT NOT NULL UNIQUE,
@@ -223,7 +223,7 @@ _INITIAL = (
     )""",
     """CREATE UNIQUE INDEX digest_runs_once ON digest_runs(subscription_id, period_end)
        WHERE subscription_id IS NOT NULL""",
-    # -- outgoing messages other than survey DMs: announcements, reminders (README: “Rolling somethi ---
+    # -- outgoing messages other than survey DMs: announcements, reminders (docs/reliability.md: “Exactly once”) ---
     """CREATE TABLE outbox (
         id              INTEGER PRIMARY KEY,
         kind            TEXT NOT NULL,
@@ -254,7 +254,7 @@ _INITIAL = (
         at         INTEGER NOT NULL
     )""",
     "CREATE INDEX audit_log_rollout ON audit_log(rollout_id, at)",
-    # Slack retries events; each event_id is handled once (README: “Performance and reliability”).
+    # Slack retries events; each event_id is handled once (docs/reliability.md: “Requests from Slack”).
     """CREATE TABLE seen_events (
         event_id TEXT PRIMARY KEY,
         seen_at  INTEGER NOT NULL

@@ -1,4 +1,4 @@
-"""Slack event ids already handled, so that a retried event is handled once (README: “Performance and reliability”)."""
+"""Slack event ids already handled, so that a retried event is handled once (docs/reliability.md)."""
 
 from __future__ import annotations
 

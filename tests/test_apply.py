@@ -1,4 +1,4 @@
-"""Config as code: `pulse apply FILE [--dry-run]` (README: “Config as code”)."""
+"""Config as code: `pulse apply FILE [--dry-run]` (docs/config-file.md)."""
 
 from __future__ import annotations
 

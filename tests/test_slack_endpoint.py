@@ -1,4 +1,4 @@
-"""Signed requests into the bot over real HTTP (README: “Performance and reliability”): help, refusals, events once."""
+"""Signed requests into the bot over real HTTP (docs/reliability.md): help, refusals, events once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The stage-change announcement sent to champions and the announcement channel (README: “Rolling something out”)."""
+"""The stage-change announcement sent to champions and the announcement channel (docs/rollouts.md: “Announcements”)."""
 
 from __future__ import annotations
 

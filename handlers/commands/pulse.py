@@ -1,4 +1,4 @@
-"""`/pulse`: surveys, results, digests, privacy (README: “Commands”)."""
+"""`/pulse`: surveys, results, digests, privacy (docs/surveys.md, docs/digests.md, docs/privacy.md: “Commands”)."""
 
 from __future__ import annotations
 

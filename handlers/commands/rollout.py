@@ -1,4 +1,4 @@
-"""`/rollout`: rollouts, stages, cohorts, champions, gates (README: “Commands”)."""
+"""`/rollout`: rollouts, stages, cohorts, champions, gates (docs/rollouts.md: “Commands”)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The database locked by another process (a backup tool, `sqlite3` in a shell, a stuck job)
-while Slack requests arrive and the sender has work (README: “Performance and reliability”).
+while Slack requests arrive and the sender has work (docs/reliability.md: “Database locked or full”).
 
 What the product does: Slack shows the person an error when a request is not answered within
 3 s, so a request waits at most 2 s for the lock. Then the person is told that nothing was saved

@@ -1,4 +1,4 @@
-"""The disk full under `pulse serve` (README, “Reliability”): the database file and its WAL may not grow past a
+"""The disk full under `pulse serve` (docs/reliability.md): the database file and its WAL may not grow past a
 size limit (RLIMIT_FSIZE in the child, with SIGXFSZ ignored so that writes fail with EFBIG, as
 on a full disk). Requests still get a polite answer, never a 5xx; the process keeps serving and
 says in its log what is wrong; restarted with room again, the database is intact, nothing that

@@ -1,5 +1,5 @@
 """kill -9 at seeded points during a survey wave, stage announcements and a digest; after a
-restart nothing is lost and nothing is sent twice, and the database agrees with Slack (README, “Reliability”)."""
+restart nothing is lost and nothing is sent twice, and the database agrees with Slack (docs/reliability.md)."""
 
 from __future__ import annotations
 

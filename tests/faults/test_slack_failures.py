@@ -1,7 +1,7 @@
 """Slack failing under the bot: 5xx, 429 with Retry-After, answers slower than the bot waits,
 and `ok: false` errors, for survey DMs, announcements and digests. Nothing is lost, nothing is
-sent twice, and permanent errors are recorded with Slack's reason (README: “Measuring it”,
-“Digests for leads”, “Performance and reliability”).
+sent twice, and permanent errors are recorded with Slack's reason (docs/reliability.md: “Retries and rate limits”,
+docs/surveys.md: “Waves”, docs/digests.md: “Posted exactly once”).
 
 What other tests already cover is not repeated: survey DMs through a tenth of calls answered
 429/503 and lost answers, and a deactivated person (test_survey_delivery); announcements through

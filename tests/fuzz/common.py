@@ -64,7 +64,7 @@ IGNORED_TABLES = frozenset(
         # (a stranger naming a real person in `/rollout champions … add`). It holds nothing the
         # person typed, and only what Slack says anyway.
         "slack_users",
-        # The generated secret of the respondent keys (README: “Privacy”), created on first use.
+        # The generated secret of the respondent keys (docs/privacy.md: “The key file”), created on first use.
         "meta",
     }
 )

@@ -1,4 +1,4 @@
-"""Fuzz `pulse apply` (README: “Config as code”) in process, through what the command runs (load_config, then
+"""Fuzz `pulse apply` (docs/config-file.md) in process, through what the command runs (load_config, then
 ConfigService.plan and apply): files built around the real schema with wrong values, misspelt keys
 and broken YAML, and plain garbage. A file is applied, and applying it again changes nothing; or
 it is refused with every problem located in the file, and nothing changes."""
@@ -24,7 +24,7 @@ CHANNELS = ["C0LAUNCH01", "C0EARLY001", "G0PRIVATE1"]
 STAGES = ["alpha", "beta", "ga", "pilot", "rc"]
 KEYS = ["onboarding", "setup", "receipts", "submit-time"]
 SCALES = ["csat", "ces", "thumbs", "minutes"]
-# A value each metric family takes (README: “Measuring it: pulse surveys”), and one it does not.
+# A value each metric family takes (docs/rollouts.md: “Gates”), and one it does not.
 VALUES: dict[str, tuple[st.SearchStrategy[Any], object]] = {
     "nps": (st.integers(-100, 100), 101),
     "response_rate": (st.sampled_from([0, 0.4, "40%", 1]), 2),
@@ -201,6 +201,6 @@ async def test_a_config_file_is_applied_once_or_refused_with_located_problems_an
     assert changed_tables(before, await fingerprint(store)) == [], "planning (a dry run) changed something"
     event("applied" if changes else "nothing to change")
     await service.apply(changes)
-    # Applying the same file again changes nothing (README: “Config as code”).
+    # Applying the same file again changes nothing (docs/config-file.md).
     again = await service.plan(*load_config(text))
     assert again == [], plan_text(again)

@@ -1,4 +1,4 @@
-"""Fuzz the HTTP trigger API (POST /touchpoints/<slug>/<key>; README: “Measuring it: pulse surveys”): any path, any
+"""Fuzz the HTTP trigger API (POST /touchpoints/<slug>/<key>; docs/surveys.md: “The touchpoint API”): any path, any
 Authorization header, any body. Always one of the documented answers, never a 5xx, and a survey
 delivery is created only with a 202."""
 
