@@ -105,8 +105,11 @@ async def test_a_rollout_from_creation_to_rollback(
     assert "Advanced anyway" in moved and "“Pilot team is blocked on the old tool”" in moved
     assert "8 people" in moved and "ga · planned 2026-12-07" in moved
     await wait_for(lambda: len(posts(standin, world.launch)) == 2)
-    confirmation = standin.workspace.history(dm.id, viewer=owner)[-1].shown_text
-    assert "moved alpha → *beta*" in confirmation
+    # The owner's confirmation goes out after the commit, as the announcements do: in any order.
+    await wait_for(
+        lambda: "moved alpha → *beta*" in standin.workspace.history(dm.id, viewer=owner)[-1].shown_text,
+        what="the owner's confirmation",
+    )
 
     # rollback needs a reason, and takes it
     assert "Give a reason in quotes" in await bot.ask(owner, f"rollback {SLUG}")
