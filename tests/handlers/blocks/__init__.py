@@ -1,0 +1,1 @@
+"""The Block Kit builders of handlers/blocks, one test module each, driven at their limits."""
