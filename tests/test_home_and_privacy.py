@@ -116,7 +116,7 @@ async def test_an_admins_home_has_an_overview(bot: RunningBot, standin: SlackSta
 
 
 def test_the_home_holds_at_most_100_blocks_whatever_there_is() -> None:
-    from tests.handlers.test_rollout_blocks import detail
+    from tests.handlers.blocks.test_rollouts import detail
 
     surveys = [
         SurveyView(wave_id=i, delivery_id=i, rollout_title="T" * 150, kind="nps", scale="nps",
