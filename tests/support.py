@@ -1,5 +1,5 @@
 """Helpers shared by the tests: deadlines instead of sleeps, a stand-in on its own thread,
-and `pulse serve` as a real process."""
+the survey DMs a person got, and `pulse serve` as a real process."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from handlers.ids import Block
 from sandbox.slack_to_bot import HttpTransport, SlackToBot
 from sandbox.stand_in import SlackStandIn
+from sandbox.workspace import Message
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
@@ -45,6 +47,30 @@ def wait_for_sync(condition: Callable[[], bool], *, timeout: float = 10.0, what:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
         time.sleep(0.02)
+
+
+def is_survey(message: Message) -> bool:
+    """A survey DM: a message with the answer buttons."""
+    return any(str(b.get("block_id", "")).startswith(Block.SURVEY_ANSWERS.value) for b in message.blocks)
+
+
+def survey_dms(standin: SlackStandIn, user: str) -> list[Message]:
+    """The survey DMs the person got from the stand-in, oldest first."""
+    return [m for m in standin.workspace.dms_to(user) if is_survey(m)]
+
+
+def survey_of(standin: SlackStandIn, user: str) -> Message | None:
+    """The person's newest survey DM, if they got one."""
+    dms = survey_dms(standin, user)
+    return dms[-1] if dms else None
+
+
+async def wait_for_surveys(
+    standin: SlackStandIn, users: Iterable[str], *, timeout: float = 10.0, what: str = "every survey DM"
+) -> None:
+    """Wait until each of `users` has a survey DM, failing the test after `timeout` seconds."""
+    waiting = list(users)
+    await wait_for(lambda: all(survey_of(standin, u) is not None for u in waiting), timeout=timeout, what=what)
 
 
 class StandInThread:

@@ -21,7 +21,7 @@ from sandbox.markup_check import live_markup
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message
 from tests.conftest import ADMIN, RunningBot, make_settings
-from tests.support import wait_for
+from tests.support import survey_of, wait_for, wait_for_surveys
 from tests.world import World, seed_world
 
 SLUG = "evil-tool"
@@ -53,14 +53,6 @@ def world(standin: SlackStandIn) -> World:
 
 def cohort_of(world: World) -> list[str]:
     return [*world.pilots, *world.early, world.direct]
-
-
-def survey_of(standin: SlackStandIn, user: str) -> Message | None:
-    """The person's newest survey DM (one with answer buttons)."""
-    for message in reversed(standin.workspace.dms_to(user)):
-        if any(str(b.get("block_id", "")).startswith("survey_answers") for b in message.blocks):
-            return message
-    return None
 
 
 def last_dm(standin: SlackStandIn, user: str) -> Message:
@@ -160,7 +152,7 @@ async def test_nothing_the_bot_posts_pings_or_links_from_what_people_typed(
 
     # surveys: NPS to the cohort, a touchpoint with the hostile label, answers and comments
     await bot.ask(owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for(lambda: all(survey_of(standin, u) is not None for u in cohort), what="every survey DM")
+    await wait_for_surveys(standin, cohort)
     await answer_and_comment(bot, standin, cohort[:5])
     await bot.ask(owner, f"ask {SLUG} onboarding <@{world.pilots[1]}>", command="/pulse")
     await wait_for(lambda: len(standin.workspace.dms_to(world.pilots[1])) >= 2, what="the touchpoint survey")

@@ -15,7 +15,15 @@ from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot, make_settings
-from tests.support import StandInThread, bot_environment, serve_process, slack_to, wait_for, wait_for_sync
+from tests.support import (
+    StandInThread,
+    bot_environment,
+    serve_process,
+    slack_to,
+    survey_dms,
+    wait_for,
+    wait_for_sync,
+)
 from tests.test_surveys import SLUG, people, roll_out, started_with
 from tests.world import World, seed_world
 
@@ -26,11 +34,7 @@ def world(standin: SlackStandIn) -> World:
 
 
 def dm_counts(standin: SlackStandIn, users: list[str]) -> list[int]:
-    return [sum(1 for m in standin.workspace.dms_to(u) if survey_of_message(m)) for u in users]
-
-
-def survey_of_message(message: object) -> bool:
-    return any(str(b.get("block_id", "")).startswith("survey_answers") for b in getattr(message, "blocks", []))
+    return [len(survey_dms(standin, u)) for u in users]
 
 
 class TestUnderFaults:

@@ -14,10 +14,9 @@ from handlers.ids import Action
 from runtime.clock import ManualClock
 from sandbox.slack_to_bot import SlackToBot
 from sandbox.stand_in import SlackStandIn
-from sandbox.workspace import Message
 from storage import Store
 from tests.conftest import RunningBot, make_settings
-from tests.support import wait_for
+from tests.support import survey_of, wait_for, wait_for_surveys
 from tests.world import World, seed_world
 
 SLUG = "expense-tool"
@@ -58,18 +57,6 @@ async def roll_out(slack: SlackToBot, owner: str, cohort: Sequence[str], *, cham
 
 async def started_with(bot: RunningBot, world: World, cohort: list[str]) -> None:
     assert "has started" in await roll_out(bot.slack, world.owner, cohort, champions=world.champions[:1])
-
-
-def survey_of(standin: SlackStandIn, user: str) -> Message | None:
-    """The person's newest survey DM (one with answer buttons)."""
-    for message in reversed(standin.workspace.dms_to(user)):
-        if any(str(b.get("block_id", "")).startswith("survey_answers") for b in message.blocks):
-            return message
-    return None
-
-
-async def wait_for_surveys(standin: SlackStandIn, users: list[str]) -> None:
-    await wait_for(lambda: all(survey_of(standin, u) is not None for u in users), what="every survey DM")
 
 
 async def answer(bot: RunningBot, standin: SlackStandIn, user: str, index: int) -> None:

@@ -15,8 +15,17 @@ from handlers.ids import Action
 from sandbox.slack_to_bot import SlackToBot
 from sandbox.stand_in import SlackStandIn
 from tests.faults.helpers import db_value, integrity, on_loop
-from tests.support import StandInThread, bot_environment, health, http, serve_process, slack_to, wait_for_sync
-from tests.test_surveys import SLUG, people, roll_out, survey_of
+from tests.support import (
+    StandInThread,
+    bot_environment,
+    health,
+    http,
+    serve_process,
+    slack_to,
+    survey_of,
+    wait_for_sync,
+)
+from tests.test_surveys import SLUG, people, roll_out
 from tests.world import seed_world
 
 COHORT = 30

@@ -20,11 +20,19 @@ from storage import Store
 from storage.digests import Digests
 from tests.conftest import ADMIN
 from tests.faults.helpers import KINDS, KillPoint, Kind, db_rows, db_value, integrity, kill_point, on_loop
-from tests.support import StandInThread, bot_environment, serve_process, slack_to, wait_for, wait_for_sync
+from tests.support import (
+    StandInThread,
+    bot_environment,
+    serve_process,
+    slack_to,
+    survey_dms,
+    survey_of,
+    wait_for_surveys,
+    wait_for_sync,
+)
 from tests.test_announcements import announced_later
 from tests.test_digests import Seed
-from tests.test_survey_delivery import survey_of_message
-from tests.test_surveys import SLUG, people, roll_out, survey_of
+from tests.test_surveys import SLUG, people, roll_out
 from tests.world import seed_world
 
 # One seed per kind of kill point: each scenario is killed before a call, while one is held
@@ -32,11 +40,6 @@ from tests.world import seed_world
 SEEDS = [pytest.param(kind, seed, id=f"{kind}-{seed}") for kind, seed in zip(KINDS, (11, 23, 37), strict=True)]
 # For the digest these seeds pick part 0 (the chart) before and after, and part 2 held.
 DIGEST_SEEDS = [pytest.param(kind, seed, id=f"{kind}-{seed}") for kind, seed in zip(KINDS, (1, 5, 2), strict=True)]
-
-
-def survey_dms(standin: SlackStandIn, user: str) -> list[tuple[str, str]]:
-    """(channel, ts) of every survey DM the person got."""
-    return [(m.channel, m.ts) for m in standin.workspace.dms_to(user) if survey_of_message(m)]
 
 
 @pytest.mark.parametrize(("kind", "seed"), SEEDS)
@@ -77,7 +80,7 @@ def test_a_wave_killed_mid_way_reaches_everyone_exactly_once(tmp_path: Path, kin
             )
             assert second.stop() == 0
 
-        dms = on_loop(thread, lambda: {u: survey_dms(standin, u) for u in cohort})
+        dms = on_loop(thread, lambda: {u: [(m.channel, m.ts) for m in survey_dms(standin, u)] for u in cohort})
         assert [len(dms[u]) for u in cohort] == [1] * size
         recorded = {
             u: (channel, ts) for u, channel, ts in db_rows(db, "SELECT user_id, dm_channel, message_ts FROM deliveries")
@@ -318,7 +321,7 @@ def test_answers_acknowledged_before_a_kill_are_all_there_after_the_restart(tmp_
             async def answer_then_die() -> None:
                 await roll_out(slack, world.owner, cohort)
                 await slack.ask(world.owner, f"send {SLUG} nps", command="/pulse")
-                await wait_for(lambda: all(survey_of(standin, u) for u in cohort), what="every survey DM")
+                await wait_for_surveys(standin, cohort)
                 clicks = [
                     slack.click(user, f"{Action.SURVEY_ANSWER.value}_{score}", message=survey_of(standin, user))
                     for user, score in zip(cohort, scores, strict=False)

@@ -117,15 +117,6 @@ def is_apology(text: str) -> bool:
     return SORRY in text
 
 
-def survey_messages(standin: SlackStandIn, user: str) -> list[Message]:
-    """The survey DMs a person got (messages with answer buttons), oldest first."""
-    return [
-        m
-        for m in standin.workspace.dms_to(user)
-        if any(str(b.get("block_id", "")).startswith("survey_answers") for b in m.blocks)
-    ]
-
-
 def live_markup_sent(standin: SlackStandIn, since: tuple[int, int] = (0, 0)) -> list[str]:
     """Markup someone typed that the bot sent on live (since `standin.sent_mark()`): it would ping
     or link. The bot's own mentions of real people and channels are not looked for."""

@@ -30,12 +30,11 @@ from tests.fuzz.common import (
     is_apology,
     json_fields,
     live_markup_sent,
-    survey_messages,
     unexpected_errors,
     usually,
 )
 from tests.fuzz.conftest import SLUG, TOUCHPOINT, Seeded
-from tests.support import wait_for
+from tests.support import survey_dms, wait_for
 
 SCALES = {"setup": "ces", "receipts": "thumbs", "submit-time": "minutes"}
 
@@ -85,14 +84,14 @@ async def surfaces(bot: RunningBot, standin: SlackStandIn, seeded: Seeded) -> di
     for key, user in asked.items():
         assert "Queued *1*" in await bot.ask(owner, f"ask {SLUG} {key} <@{user}>", command="/pulse")
     recipients = {"direct": w.direct, "pilot": w.pilots[0], "pilot1": w.pilots[1], "pilot2": w.pilots[2]}
-    await wait_for(lambda: all(len(survey_messages(standin, u)) == 2 for u in recipients.values()), what="surveys")
+    await wait_for(lambda: all(len(survey_dms(standin, u)) == 2 for u in recipients.values()), what="surveys")
     found = {
         f"survey {i} of {name}": Surface(user, message)
         for name, user in recipients.items()
-        for i, message in enumerate(survey_messages(standin, user))
+        for i, message in enumerate(survey_dms(standin, user))
     }
     # The direct person answers their NPS survey: it turns into the thanks, with Change and Comment.
-    nps = survey_messages(standin, w.direct)[0]
+    nps = survey_dms(standin, w.direct)[0]
     await bot.slack.click(w.direct, f"{Action.SURVEY_ANSWER.value}_8", message=nps)
     await wait_for(lambda: "Thanks — you answered" in nps.shown_text, what="the thanks")
     found["thanks"] = Surface(w.direct, nps)

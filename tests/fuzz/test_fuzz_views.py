@@ -31,12 +31,11 @@ from tests.fuzz.common import (
     live_markup_sent,
     markup_text,
     short_text,
-    survey_messages,
     unexpected_errors,
     usually,
 )
 from tests.fuzz.conftest import SLUG, Seeded
-from tests.support import wait_for
+from tests.support import survey_dms, wait_for
 
 INPUT_BLOCK = {"comment": "comment", "advance": "reason"}
 LIMIT = {"comment": 3000, "advance": 500}
@@ -47,8 +46,8 @@ async def modals(bot: RunningBot, standin: SlackStandIn, seeded: Seeded) -> dict
     """The two modals, opened as their people open them."""
     w = seeded.world
     assert "Queued *4* NPS surveys" in await bot.ask(w.owner, f"send {SLUG} nps", command="/pulse")
-    await wait_for(lambda: len(survey_messages(standin, w.direct)) == 1, what="the survey")
-    survey = survey_messages(standin, w.direct)[0]
+    await wait_for(lambda: len(survey_dms(standin, w.direct)) == 1, what="the survey")
+    survey = survey_dms(standin, w.direct)[0]
     await bot.slack.click(w.direct, f"{Action.SURVEY_ANSWER.value}_9", message=survey)
     await wait_for(lambda: "Thanks — you answered" in survey.shown_text, what="the thanks")
     await bot.slack.click(w.direct, Action.SURVEY_COMMENT.value, message=survey)

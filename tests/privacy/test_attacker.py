@@ -15,9 +15,9 @@ from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot
 from tests.privacy.attacker import found_in_files, stored_values, tie
-from tests.support import wait_for
+from tests.support import survey_of, wait_for
 from tests.test_settings import _env
-from tests.test_surveys import SLUG, answer, people, started_with, survey_of, surveyed, thanked
+from tests.test_surveys import SLUG, answer, people, started_with, surveyed, thanked
 from tests.world import World
 
 
