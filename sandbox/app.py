@@ -446,7 +446,7 @@ async def run_sandbox(db: Path, host: str, port: int) -> int:
     try:
         async with running(db, host, port) as (_sandbox, address):
             log.info("the sandbox is at %s — open it in a browser (Ctrl+C stops it; %s keeps its state)", address, db)
-            print(f"Rollout Pulse sandbox: open {address} in your browser. Ctrl+C stops it.", flush=True)
+            print(f"Rollout Pulse sandbox: open {address} in your browser. Ctrl+C stops it.", flush=True)  # noqa: T201
             await stop.wait()
             restore_signals()  # a second Ctrl+C while it saves and shuts down ends it at once
     finally:

@@ -90,15 +90,19 @@ def live_markup(
     or a `bare` string (a URL or a plain @here someone typed) where Slack would link or parse it:
     in a mrkdwn object that is not verbatim, or in top-level text that is the message itself."""
     live, bare = tuple(live), tuple(bare)
-    found = []
+    found: list[str] = []
     for source, payload in payloads:
         for markup in markup_in(payload, source):
-            for sequence in live:
-                if sequence in markup.text:
-                    found.append(f"{markup.where}: live {sequence!r} in {markup.text[:200]!r}")
+            found.extend(
+                f"{markup.where}: live {sequence!r} in {markup.text[:200]!r}"
+                for sequence in live
+                if sequence in markup.text
+            )
             if markup.verbatim or markup.notification_only:
                 continue
-            for word in bare:
-                if word in markup.text:
-                    found.append(f"{markup.where}: {word!r} would be linked or parsed in {markup.text[:200]!r}")
+            found.extend(
+                f"{markup.where}: {word!r} would be linked or parsed in {markup.text[:200]!r}"
+                for word in bare
+                if word in markup.text
+            )
     return found

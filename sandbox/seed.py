@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.blocks.announcement import build_announcement
@@ -297,8 +297,7 @@ async def rollout(services: Services, ws: Workspace, cast: Cast, now: datetime) 
             ]
         ):
             opened = now - timedelta(weeks=6) + timedelta(weeks=week, days=1, hours=2)
-            if opened > now - timedelta(days=15):
-                opened = now - timedelta(days=15)
+            opened = min(opened, now - timedelta(days=15))
             cur = await conn.execute(
                 """INSERT INTO waves
                    (rollout_id, stage_id, kind, origin, opened_by, opened_at, closes_at, closed_at, asked)
@@ -392,7 +391,7 @@ def _past_announcements(ws: Workspace, cast: Cast, beta_at: datetime, start: dat
             }
         )
 
-    today = date.today()
+    today = datetime.now(UTC).astimezone().date()  # the local date
     history = (
         (start, announced("start", None, "alpha", None, 9, "beta", today - timedelta(weeks=2, days=2))),
         (

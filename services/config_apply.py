@@ -40,6 +40,22 @@ class Change:
     rollout: str | None = None  # the slug it belongs to, for its audit entry
 
 
+@dataclass(frozen=True)
+class _Current:
+    """A rollout as it is before the file is applied (or as it is created): what the spec is compared with."""
+
+    stage_names: list[str]  # after any stage change the plan makes
+    owners: list[str]
+    champions: list[str]
+    cohort: dict[str, set[tuple[str, str]]]
+    planned: dict[str, date | None]
+    targets: dict[tuple[str, str | None], tuple[str, float]]
+    touchpoints: dict[str, tuple[str, str, int | None]]
+    vision: str | None
+    channel: str | None
+    auto: int
+
+
 class ConfigService:
     def __init__(self, store: Store, settings: Options, clock: Clock) -> None:
         self.store = store
@@ -90,83 +106,143 @@ class ConfigService:
     async def _rollout(
         self, spec: RolloutSpec, detail: RolloutDetail | None, at: Path, located: Located, problems: list[Problem]
     ) -> list[Change]:
+        stage_names = [s.name for s in spec.stages] if spec.stages else None
+        if not self._check_rollout(spec, stage_names, at, located, problems):
+            return []
+        changes: list[Change] = []
+        if detail is None:
+            if not spec.owners:
+                problems.append(located.problem(at, f"{spec.slug} is new, so it needs owners: (at least one user ID)"))
+                return []
+            current = self._new_rollout(spec, spec.owners[0], stage_names, changes)
+        else:
+            current = self._existing_rollout(spec, detail, stage_names, at, located, problems, changes)
+        changes += self._rollout_settings(spec, current)
+        changes += await self._rollout_parts(spec, current, at, located, problems)
+        return changes
+
+    def _check_rollout(
+        self,
+        spec: RolloutSpec,
+        stage_names: list[str] | None,
+        at: Path,
+        located: Located,
+        problems: list[Problem],
+    ) -> bool:
+        """Record the problems of the spec on its own; False when nothing more can be planned for it."""
+        if stage_names is not None and len(set(stage_names)) != len(stage_names):
+            problems.append(located.problem((*at, "stages"), "stage names must differ"))
+            return False
+        if spec.owners is not None and not spec.owners:
+            problems.append(located.problem((*at, "owners"), "a rollout needs at least one owner"))
+        return True
+
+    def _new_rollout(
+        self, spec: RolloutSpec, creator: str, stage_names: list[str] | None, changes: list[Change]
+    ) -> _Current:
+        """The change that creates the rollout, and the state it starts in."""
+        slug = spec.slug
+        names = stage_names or list(inputs.DEFAULT_STAGES)
+
+        def create(w: Writes, now: int) -> None:
+            w.rollouts.insert_rollout(slug=slug, title=spec.title, stage_names=names, creator=creator, now=now)
+
+        changes.append(Change(f'+ rollout {slug} "{spec.title}" (stages {", ".join(names)})', create, slug))
+        return _Current(
+            stage_names=names,
+            owners=[creator],
+            champions=[],
+            cohort={n: set() for n in names},
+            planned=dict.fromkeys(names),
+            targets={},
+            touchpoints={},
+            vision=None,
+            channel=None,
+            auto=7,
+        )
+
+    def _existing_rollout(
+        self,
+        spec: RolloutSpec,
+        detail: RolloutDetail,
+        stage_names: list[str] | None,
+        at: Path,
+        located: Located,
+        problems: list[Problem],
+        changes: list[Change],
+    ) -> _Current:
+        """The stage and title changes to a stored rollout, and its state as stored."""
+        slug = spec.slug
+        rollout = detail.rollout
+        current_names = [s.name for s in detail.stages]
+        if stage_names is not None and stage_names != current_names:
+            if rollout.status != RolloutStatus.PLANNED:
+                problems.append(
+                    located.problem(
+                        (*at, "stages"),
+                        f"{slug} has started, so its stages cannot change (they are {', '.join(current_names)})",
+                    )
+                )
+            else:
+                changes.append(self._set_stages(slug, current_names, stage_names))
+                current_names = stage_names
+        if "title" in spec.model_fields_set and spec.title != rollout.title:
+            changes.append(self._column(slug, "title", spec.title, f'title "{spec.title}"'))
+        by_id = {s.id: s.name for s in detail.stages}
+        cohort: dict[str, set[tuple[str, str]]] = {n: set() for n in current_names}
+        for entry in detail.cohort:
+            cohort.setdefault(by_id[entry.stage_id], set()).add((entry.kind, entry.ref))
+        return _Current(
+            stage_names=current_names,
+            owners=detail.owners,
+            champions=detail.champions,
+            cohort=cohort,
+            planned={s.name: s.planned_start for s in detail.stages},
+            targets={(t.metric, by_id.get(t.stage_id or 0)): (t.op, t.value) for t in detail.targets},
+            touchpoints={t.key: (t.label, t.scale, t.id) for t in detail.touchpoints},
+            vision=rollout.vision,
+            channel=rollout.channel_id,
+            auto=rollout.auto_nps_after_days,
+        )
+
+    def _rollout_settings(self, spec: RolloutSpec, current: _Current) -> list[Change]:
+        """The vision, announcement channel and automatic NPS, where the spec changes them."""
         slug = spec.slug
         given = spec.model_fields_set
         changes: list[Change] = []
-        stage_names = [s.name for s in spec.stages] if spec.stages else None
-        if stage_names is not None and len(set(stage_names)) != len(stage_names):
-            problems.append(located.problem((*at, "stages"), "stage names must differ"))
-            return []
-        if spec.owners is not None and not spec.owners:
-            problems.append(located.problem((*at, "owners"), "a rollout needs at least one owner"))
-        if detail is None:
-            if not spec.owners:
-                problems.append(located.problem(at, f"{slug} is new, so it needs owners: (at least one user ID)"))
-                return []
-            names = stage_names or list(inputs.DEFAULT_STAGES)
-            creator = spec.owners[0]
-
-            def create(w: Writes, now: int) -> None:
-                w.rollouts.insert_rollout(slug=slug, title=spec.title, stage_names=names, creator=creator, now=now)
-
-            changes.append(Change(f'+ rollout {slug} "{spec.title}" (stages {", ".join(names)})', create, slug))
-            current_names = names
-            owners: list[str] = [creator]
-            champions: list[str] = []
-            cohort: dict[str, set[tuple[str, str]]] = {n: set() for n in names}
-            planned: dict[str, date | None] = {n: None for n in names}
-            targets: dict[tuple[str, str | None], tuple[str, float]] = {}
-            touchpoints: dict[str, tuple[str, str, int | None]] = {}
-            vision = channel = None
-            auto = 7
-        else:
-            rollout = detail.rollout
-            current_names = [s.name for s in detail.stages]
-            if stage_names is not None and stage_names != current_names:
-                if rollout.status != RolloutStatus.PLANNED:
-                    problems.append(
-                        located.problem(
-                            (*at, "stages"),
-                            f"{slug} has started, so its stages cannot change (they are {', '.join(current_names)})",
-                        )
-                    )
-                else:
-                    changes.append(self._set_stages(slug, current_names, stage_names))
-                    current_names = stage_names
-            if "title" in given and spec.title != rollout.title:
-                changes.append(self._column(slug, "title", spec.title, f'title "{spec.title}"'))
-            owners, champions = detail.owners, detail.champions
-            by_id = {s.id: s.name for s in detail.stages}
-            cohort = {n: set() for n in current_names}
-            for entry in detail.cohort:
-                cohort.setdefault(by_id[entry.stage_id], set()).add((entry.kind, entry.ref))
-            planned = {s.name: s.planned_start for s in detail.stages}
-            targets = {(t.metric, by_id.get(t.stage_id or 0)): (t.op, t.value) for t in detail.targets}
-            touchpoints = {t.key: (t.label, t.scale, t.id) for t in detail.touchpoints}
-            vision, channel, auto = rollout.vision, rollout.channel_id, rollout.auto_nps_after_days
-        if "vision" in given and spec.vision != vision:
+        if "vision" in given and spec.vision != current.vision:
             changes.append(self._column(slug, "vision", spec.vision, "vision set" if spec.vision else "vision cleared"))
         # Channels here (and in cohorts and triggers) are not checked against anyone's membership,
         # unlike in Slack: the file is applied by the operator, on the bot's machine and database,
         # who is trusted as an admin is (and with no Slack token, nothing could be checked).
-        if "channel" in given and spec.channel != channel:
+        if "channel" in given and spec.channel != current.channel:
             changes.append(self._column(slug, "channel_id", spec.channel, f"announcement channel {spec.channel}"))
-        if spec.auto_nps_after_days is not None and spec.auto_nps_after_days != auto:
+        if spec.auto_nps_after_days is not None and spec.auto_nps_after_days != current.auto:
             days = spec.auto_nps_after_days
             changes.append(self._column(slug, "auto_nps_after_days", days, f"automatic NPS after {days} days"))
+        return changes
+
+    async def _rollout_parts(
+        self, spec: RolloutSpec, current: _Current, at: Path, located: Located, problems: list[Problem]
+    ) -> list[Change]:
+        """The people, stages, touchpoints and targets, where the spec changes them."""
+        slug = spec.slug
+        changes: list[Change] = []
         if spec.owners:
-            changes += self._people(slug, "owners", owners, spec.owners)
+            changes += self._people(slug, "owners", current.owners, spec.owners)
         if spec.champions is not None:
-            changes += self._people(slug, "champions", champions, spec.champions)
+            changes += self._people(slug, "champions", current.champions, spec.champions)
         for stage in spec.stages or []:
-            if stage.name in current_names:
-                changes += self._stage(slug, stage, planned.get(stage.name), cohort.get(stage.name, set()))
+            if stage.name in current.stage_names:
+                changes += self._stage(
+                    slug, stage, current.planned.get(stage.name), current.cohort.get(stage.name, set())
+                )
         if spec.touchpoints is not None:
-            changes += await self._touchpoints(spec, touchpoints, at, located, problems)
+            changes += await self._touchpoints(spec, current.touchpoints, at, located, problems)
         if spec.targets is not None:
-            scales = {key: scale for key, (_, scale, _) in touchpoints.items()}
+            scales = {key: scale for key, (_, scale, _) in current.touchpoints.items()}
             scales.update({t.key: t.scale for t in spec.touchpoints or []})
-            changes += self._targets(spec, targets, current_names, scales, at, located, problems)
+            changes += self._targets(spec, current.targets, current.stage_names, scales, at, located, problems)
         return changes
 
     def _column(self, slug: str, column: str, value: object, text: str) -> Change:

@@ -35,8 +35,8 @@ def _weekday(token: str) -> str:
 def _weekdays(field: str) -> str:
     """A cron weekday field with cron's numbering, written so that APScheduler reads it alike."""
     parts = []
-    for part in field.split(","):
-        step = ""
+    for item in field.split(","):
+        part, step = item, ""
         if "/" in part:
             part, step_text = part.split("/", 1)
             if not step_text.isdigit() or int(step_text) == 0:

@@ -3,6 +3,7 @@ commands and the config file. Each failure is a BadInput that says what was wron
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from datetime import date
@@ -142,7 +143,7 @@ def target_value(name: MetricName, text: str) -> float:
         value = float(raw.rstrip("%").replace(",", "."))
     except ValueError:
         raise BadInput(f"“{_short(text)}” is not a number.") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):  # nan, inf, -inf
         raise BadInput(f"“{_short(text)}” is not a number.")
     if percent and name.family == "response_rate":
         value /= 100

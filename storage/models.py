@@ -108,7 +108,7 @@ class Transition(_Row):
     cohort_size: int | None
     at: int
 
-    _parse_gates = field_validator("gates", mode="before")(lambda v: _json_text(v))
+    _parse_gates = field_validator("gates", mode="before")(_json_text)
 
 
 class AuditEntry(_Row):
@@ -120,7 +120,7 @@ class AuditEntry(_Row):
     reason: str | None
     at: int
 
-    _parse_detail = field_validator("detail", mode="before")(lambda v: _json_text(v))
+    _parse_detail = field_validator("detail", mode="before")(_json_text)
 
 
 class OutboxItem(_Row):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -25,7 +25,7 @@ async def test_a_running_job_finishes_before_the_scheduler_stops(
         await release.wait()
         finished.set()
 
-    scheduler.add_job(scheduler.logged("test:slow", slow_job), "date", run_date=datetime.now(), args=[bot.services])
+    scheduler.add_job(scheduler.logged("test:slow", slow_job), "date", run_date=datetime.now(UTC), args=[bot.services])
     scheduler.start()
     await asyncio.wait_for(started.wait(), 5)
     stopping = asyncio.create_task(scheduler.stop(grace=5))
@@ -48,7 +48,9 @@ async def test_a_job_that_outlives_the_grace_is_cancelled_and_stop_says_so(
         started.set()
         await asyncio.Event().wait()
 
-    scheduler.add_job(scheduler.logged("test:stuck", stuck_job), "date", run_date=datetime.now(), args=[bot.services])
+    scheduler.add_job(
+        scheduler.logged("test:stuck", stuck_job), "date", run_date=datetime.now(UTC), args=[bot.services]
+    )
     scheduler.start()
     await asyncio.wait_for(started.wait(), 5)
     assert await scheduler.stop(grace=0.2) is False
@@ -85,7 +87,9 @@ async def test_a_job_submitted_in_the_same_turn_as_the_stop_gets_its_grace_too(b
         await asyncio.sleep(0.2)
         finished.set()
 
-    scheduler.add_job(scheduler.logged("test:short", short_job), "date", run_date=datetime.now(), args=[bot.services])
+    scheduler.add_job(
+        scheduler.logged("test:short", short_job), "date", run_date=datetime.now(UTC), args=[bot.services]
+    )
     scheduler.start()
     await asyncio.sleep(0)  # APScheduler has now submitted the job; its task has not yet begun
     assert await scheduler.stop(grace=3) is True

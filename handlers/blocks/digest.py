@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 
 from handlers.blocks import format as fmt
-from handlers.blocks.text import Block, Message, context, escape, plain, section
+from handlers.blocks.text import Block, Message, context, escape, plain, section, sections_from_lines
 from services.digests import DigestContent, RolloutDigest, TrendPoint
 
 MESSAGE_BLOCK_LIMIT = 50
@@ -58,7 +58,6 @@ def rollout_blocks(digest: RolloutDigest, content: DigestContent) -> list[Block]
     trend = f"Trend `{sparkline(digest.trend)}` (last {len(digest.trend)} periods)"
     head = f"*{escape(rollout.title)}* · {where}\n{nps_line}\n{trend}"
     blocks: list[Block] = [section(head[:3000])]
-    details = []
     touchpoints = []
     for tp in metrics.touchpoints.values():
         if tp.score is None:
@@ -67,8 +66,9 @@ def rollout_blocks(digest: RolloutDigest, content: DigestContent) -> list[Block]
             touchpoints.append(
                 f"{escape(tp.label)} ({tp.scale}) {fmt.metric_value(f'{tp.scale}:x', tp.score)} (n={tp.n})"
             )
+    # Each part in sections of its own, so that a long one cannot push the next out of the message.
     if touchpoints:
-        details.append("Touchpoints: " + " · ".join(touchpoints))
+        blocks += sections_from_lines([f"Touchpoints: {touchpoints[0]}", *touchpoints[1:]], sep=" · ")
     if digest.gates:
         labels = {"pass": "met", "fail": "missed", "not_enough_data": "not enough data"}
         gates = [
@@ -76,11 +76,9 @@ def rollout_blocks(digest: RolloutDigest, content: DigestContent) -> list[Block]
             + (f" ({fmt.metric_value(g.metric, g.value)})" if g.value is not None else "")
             for g in digest.gates
         ]
-        details.append("Targets: " + " · ".join(gates))
-    for comment in digest.comments:
-        details.append(fmt.comment(comment))
-    if details:
-        blocks.append(section("\n".join(details)[:3000]))
+        blocks += sections_from_lines([f"Targets: {gates[0]}", *gates[1:]], sep=" · ")
+    if digest.comments:
+        blocks += sections_from_lines([fmt.comment(comment) for comment in digest.comments])
     if digest.transitions:
         stages = {s.id: s.name for s in detail.stages}
         changes = []

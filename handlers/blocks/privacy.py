@@ -12,6 +12,9 @@ from services.privacy import MyData
 from services.scales import SurveyScale, choice_for
 
 LISTED = 30
+# Roles and cohorts listed by name; past this the rest are counted, so that a person with many
+# still gets a message Slack takes (50 blocks) with every other part of it shown.
+ROLES_LISTED = 20
 
 # What happens to answers, said the same way wherever people read about it.
 HOW_ANSWERS_ARE_KEPT = (
@@ -66,12 +69,21 @@ def _row(row: AskedRow, own: OwnAnswer | None, min_group: int) -> str:
 
 
 def _roles(record: PersonRecord) -> list[str]:
-    lines = []
-    for role in record.roles:
-        lines.append(f"• {role.role} of {escape(role.title)} (`{role.slug}`)")
-    for member in record.memberships:
-        lines.append(f"• named in the {escape(member.stage)} cohort of {escape(member.title)} (`{member.slug}`)")
+    lines = [f"• {role.role} of {escape(role.title)} (`{role.slug}`)" for role in record.roles]
+    lines.extend(
+        f"• named in the {escape(member.stage)} cohort of {escape(member.title)} (`{member.slug}`)"
+        for member in record.memberships
+    )
+    if len(lines) > ROLES_LISTED:
+        return [*lines[:ROLES_LISTED], f"…and {len(lines) - ROLES_LISTED} more."]
     return lines
+
+
+def _some(items: list[str], most: int = ROLES_LISTED) -> str:
+    """`items` joined, or the first `most` of them and how many more."""
+    if len(items) <= most:
+        return ", ".join(items)
+    return f"{', '.join(items[:most])} and {len(items) - most} more"
 
 
 def build_mydata(data: MyData) -> Message:
@@ -105,13 +117,11 @@ def forget_summary(record: PersonRecord) -> str:
         "in surveys still open."
     ]
     if record.roles:
-        named = ", ".join(f"{r.role} of `{r.slug}`" for r in record.roles)
+        named = _some([f"{r.role} of `{r.slug}`" for r in record.roles])
         parts.append(f"You will no longer be {named}.")
-        orphaned = [r.slug for r in record.roles if r.sole_owner]
+        orphaned = [f"`{r.slug}`" for r in record.roles if r.sole_owner]
         if orphaned:
-            parts.append(
-                f"You are the only owner of {', '.join(f'`{s}`' for s in orphaned)}: the admins will look after it."
-            )
+            parts.append(f"You are the only owner of {_some(orphaned)}: the admins will look after it.")
     if record.memberships:
         parts.append(f"You leave {_plural(len(record.memberships), 'cohort')} that name you.")
     if record.changes_made:

@@ -135,7 +135,7 @@ def test_stage_announcements_killed_mid_way_go_out_exactly_once(tmp_path: Path, 
 
         after = on_loop(thread, announcements)
         assert {target: len(ts) for target, ts in after.items()} == dict.fromkeys(after, 1)
-        recorded = {channel: ts for channel, ts in db_rows(db, "SELECT channel, message_ts FROM outbox")}
+        recorded = dict(db_rows(db, "SELECT channel, message_ts FROM outbox"))
         assert recorded == {target: ts[0] for target, ts in after.items()}
 
 

@@ -113,7 +113,7 @@ def config_files(draw: st.DrawFn) -> str:
         return spec
 
     def target(metric: str, at: str | None) -> dict[str, Any]:
-        good, bad = VALUES[metric.split(":")[0]]
+        good, bad = VALUES[metric.split(":", maxsplit=1)[0]]
         spec = {
             "metric": pick(st.just(metric), st.sampled_from(["happiness", "csat:", "csat:nothing"]) | anything),
             "op": pick(st.sampled_from([">=", ">", "<=", "<", "==", "≥"]), st.sampled_from(["~", "!=", ""]) | anything),
