@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from handlers.blocks import format as fmt
-from handlers.blocks.text import Block, Message, context, escape, mrkdwn, plain, section, sections_from_lines
+from handlers.blocks.text import (
+    TITLE_SLOT,
+    Block,
+    Message,
+    context,
+    escape,
+    header,
+    mrkdwn,
+    section,
+    sections_from_lines,
+)
 from services.announcements import Announcement
 
 
-def _headline(a: Announcement) -> str:
-    title, frm, to = a.title, a.from_stage or "", a.to_stage or ""
+def _headline_template(a: Announcement) -> str:
+    """The headline, with TITLE_SLOT where the rollout's title goes (a title may be long)."""
+    title, frm, to = TITLE_SLOT, a.from_stage or "", a.to_stage or ""
     return {
         "start": f"🚀 {title} has started: {to}",
         "advance": f"⏩ {title}: {frm} → {to}",
@@ -17,6 +28,10 @@ def _headline(a: Announcement) -> str:
         "pause": f"⏸ {title} is paused",
         "resume": f"▶️ {title} resumed in {to}",
     }[a.kind]
+
+
+def _headline(a: Announcement) -> str:
+    return _headline_template(a).replace(TITLE_SLOT, a.title)
 
 
 _VERBS = {
@@ -31,7 +46,7 @@ _VERBS = {
 
 def build_announcement(a: Announcement) -> Message:
     headline = _headline(a)
-    blocks: list[Block] = [{"type": "header", "text": plain(headline[:150])}]
+    blocks: list[Block] = [header(_headline_template(a), a.title)]
     why = f" — {fmt.quoted(a.reason)}" if a.reason else ""
     blocks.append(section(f"{fmt.user(a.actor)} {_VERBS[a.kind]}{why}"))
     if a.gates:

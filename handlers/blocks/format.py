@@ -24,8 +24,14 @@ def channel(channel_id: str) -> str:
     return f"<#{channel_id}>"
 
 
-def people(user_ids: list[str] | tuple[str, ...], *, none: str = "none yet") -> str:
-    return ", ".join(user(u) for u in user_ids) if user_ids else none
+def people(user_ids: list[str] | tuple[str, ...], *, none: str = "none yet", most: int | None = None) -> str:
+    """The people as mentions; past `most`, the first `most` and how many more (a block's text
+    has a limit, and a list of hundreds is read by nobody)."""
+    if not user_ids:
+        return none
+    shown = user_ids if most is None or len(user_ids) <= most else user_ids[:most]
+    more = f" and {len(user_ids) - len(shown)} more" if len(shown) < len(user_ids) else ""
+    return ", ".join(user(u) for u in shown) + more
 
 
 def quoted(text: str | None) -> str:

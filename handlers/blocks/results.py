@@ -6,7 +6,16 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from handlers.blocks import format as fmt
-from handlers.blocks.text import Block, Message, context, escape, plain, section, sections_from_lines
+from handlers.blocks.text import (
+    TITLE_SLOT,
+    Block,
+    Message,
+    context,
+    escape,
+    header,
+    section,
+    sections_from_lines,
+)
 from services.surveys import ResultsView, SurveyService, WaveReport
 
 SCALE_NAMES = {"csat": "CSAT", "ces": "CES", "thumbs": "👍", "minutes": "minutes"}
@@ -23,7 +32,7 @@ def _touchpoint_value(scale: str, score: float) -> str:
 def build_results(view: ResultsView) -> Message:
     detail, stage, metrics = view.detail, view.stage, view.metrics
     title = f"Results · {detail.rollout.title} · {stage.name}"
-    blocks: list[Block] = [{"type": "header", "text": plain(title[:150])}]
+    blocks: list[Block] = [header(f"Results · {TITLE_SLOT} · {stage.name}", detail.rollout.title)]
     if not metrics.enough:
         blocks.append(
             section(

@@ -80,7 +80,9 @@ def build_status_card(view: StatusView, *, viewer_may_change: bool, tz: ZoneInfo
     elif rollout.status != RolloutStatus.COMPLETED:
         blocks.append(section("*Gates*\nNone set: advancing needs no numbers. Add one with `/rollout target`."))
     channel = f" · announced in {fmt.channel(rollout.channel_id)}" if rollout.channel_id else ""
-    blocks.append(context(f"Champions: {fmt.people(detail.champions)} · Owners: {fmt.people(detail.owners)}{channel}"))
+    champions = fmt.people(detail.champions, most=CARD_CHAMPIONS)
+    owners = fmt.people(detail.owners, most=CARD_OWNERS)
+    blocks.append(context(f"Champions: {champions} · Owners: {owners}{channel}"))
     buttons = []
     if viewer_may_change and rollout.status == RolloutStatus.ACTIVE:
         buttons.append(_button("Advance", Action.ADVANCE, rollout.slug, style="primary"))
@@ -88,6 +90,12 @@ def build_status_card(view: StatusView, *, viewer_may_change: bool, tz: ZoneInfo
     blocks.append({"type": "actions", "block_id": "status_actions", "elements": buttons})
     text = f"{escape(rollout.title)}: {status_line(detail)}"
     return Message(text=text, blocks=blocks)
+
+
+# The status card's context names at most this many (a mention is up to 16 characters; the
+# context's text may hold 3000): the rest are counted.
+CARD_CHAMPIONS = 100
+CARD_OWNERS = 40
 
 
 def fmt_field(label: str, value: str) -> Block:

@@ -42,12 +42,27 @@ def context(text: str) -> Block:
     return {"type": "context", "elements": [mrkdwn(text)]}
 
 
-def sections_from_lines(lines: list[str], limit: int = SECTION_TEXT_LIMIT) -> list[Block]:
-    """Pack lines into as few section blocks as Slack's text limit allows."""
+HEADER_TEXT_LIMIT = 150
+# Where a header's title goes: a character nobody can type into a stage name or a title.
+TITLE_SLOT = "\x00"
+
+
+def header(template: str, title: str) -> Block:
+    """A header block of `template` with `title` in its TITLE_SLOT; the title is shortened (with
+    …) so that the rest of the template, which names the stage, stays whole."""
+    room = HEADER_TEXT_LIMIT - len(template.replace(TITLE_SLOT, ""))
+    if len(title) > room:
+        title = title[: max(room - 1, 0)] + "…"
+    return {"type": "header", "text": plain(template.replace(TITLE_SLOT, title)[:HEADER_TEXT_LIMIT])}
+
+
+def sections_from_lines(lines: list[str], limit: int = SECTION_TEXT_LIMIT, *, sep: str = "\n") -> list[Block]:
+    """Pack lines (or, with `sep`, items of one running text) into as few section blocks as
+    Slack's text limit allows; only an item longer than the limit is cut."""
     blocks: list[Block] = []
     chunk = ""
     for line in lines:
-        candidate = f"{chunk}\n{line}" if chunk else line
+        candidate = f"{chunk}{sep}{line}" if chunk else line
         if len(candidate) > limit and chunk:
             blocks.append(section(chunk))
             chunk = line[:limit]

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from handlers.blocks import format as fmt
 from handlers.blocks.digest import FIRST_MESSAGE_JSON, build_digest, build_preview, sparkline
 from handlers.blocks.text import escape
 from sandbox.blockkit import MESSAGE_BLOCKS
 from services.digests import DIGEST_COMMENTS, TREND_PERIODS
 from tests.handlers.blocks.extremes import (
-    GATES,
     ROLLOUTS,
     STAGE_NAMES,
     TITLE,
-    TOUCHPOINTS,
     digest_content,
     message_problems,
     rollout_digest,
@@ -80,13 +76,6 @@ def test_the_trend_shows_every_period_and_gaps_where_too_few_answered() -> None:
     assert sparkline(trend) == "▁█·▅▆▃·█"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rollout_blocks puts touchpoints, targets and comments in one section cut at 3000 characters: "
-    f"{TOUCHPOINTS} touchpoints with the longest labels fill it, and the {GATES} targets and "
-    f"{DIGEST_COMMENTS} comments are not shown (comments are lost already from 8 touchpoints with 150-letter "
-    "labels, and the third of the longest escaped comments even without touchpoints)",
-)
 def test_each_rollout_shows_its_targets_and_comments() -> None:
     text = "\n".join(shown(m.blocks) for m in build_digest(digest_content([rollout_digest(1)])))
     assert "Targets: " in text
