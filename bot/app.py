@@ -33,6 +33,7 @@ from runtime.clock import Clock, SystemClock
 from services import Services
 from services.keys import KeySetup
 from storage import Store
+from storage.digests import Digests
 from storage.outbox import Outbox
 from storage.slack_users import SlackUsers
 from storage.surveys import DeliveryQueue
@@ -110,7 +111,7 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None, k
     sender = OutboxSender(Outbox(store), sender_client, render_outbox_item, clock)
     surveys_sender = DeliverySender(DeliveryQueue(store), sender_client, build_survey, settings, clock)
     services.on_queued(outbox=sender.kick, deliveries=surveys_sender.kick)
-    digests = DigestPoster(services.digests, sender_client, build_digest, render_trend, clock)
+    digests = DigestPoster(services.digests, Digests(store), sender_client, build_digest, render_trend, clock)
     app = AsyncApp(
         client=client,
         # The listener runs to completion before the HTTP response leaves, so whatever an

@@ -25,7 +25,8 @@ from outbound.sender import Failed, Outcome, Retry, Sent, post_once, upload_once
 from runtime.clock import Clock, epoch
 from services.cron import Period, latest_fire, parse_cron
 from services.digests import DigestContent, DigestService
-from services.models import DigestRun, Subscription
+from services.models import DigestRun, NewRun, RunStatus, Subscription
+from services.queues import DigestRuns
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,17 @@ MAX_WAIT_SECONDS = 30.0
 
 DrawChart = Callable[[DigestContent], Chart]
 RenderDigest = Callable[[DigestContent], list[Message]]
+
+
+def _new_run(
+    subscription_id: int | None,
+    channel: str,
+    period: Period,
+    trigger: str,
+    now: datetime,
+    status: RunStatus = "posting",
+) -> NewRun:
+    return NewRun(subscription_id, channel, period.start_at, period.end_at, trigger, epoch(now), status)
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ class DigestPoster:
     def __init__(
         self,
         digests: DigestService,
+        runs: DigestRuns,
         client: AsyncWebClient,
         render: RenderDigest,
         draw: DrawChart,
@@ -59,6 +72,7 @@ class DigestPoster:
         """`render` makes the messages of a digest, `draw` its trend chart (the block builders'
         and the chart's, passed in by the wiring as every sender's renderer is)."""
         self.digests = digests
+        self.runs = runs
         self.client = client
         self.render = render
         self.clock = clock
@@ -79,7 +93,7 @@ class DigestPoster:
 
     async def post_due(self, subscription_id: int) -> Posted | None:
         """The scheduled job of one subscription: post the period that just ended."""
-        subscription = await self.digests.digests.subscription(subscription_id)
+        subscription = await self.runs.subscription(subscription_id)
         if subscription is None:
             return None
         end = self._due_end(subscription, self.clock.now())
@@ -92,12 +106,12 @@ class DigestPoster:
         while the bot was down if it ended less than a day ago (older ones are skipped, logged)."""
         now = self.clock.now()
         done = []
-        subscriptions = await self.digests.digests.subscriptions()
+        subscriptions = await self.runs.subscriptions()
         # A run interrupted long enough for its next period to come due is no longer the latest
         # period: finish it first, by the same one-day rule as a missed period.
         by_id = {s.id: s for s in subscriptions}
         tried: set[int] = set()  # a run that is still waiting on Slack is tried once per pass
-        for interrupted in await self.digests.digests.unfinished_scheduled():
+        for interrupted in await self.runs.unfinished_scheduled():
             tried.add(interrupted.id)
             subscription = by_id.get(interrupted.subscription_id or 0)
             if subscription is None or epoch(now) - interrupted.period_end > CATCH_UP_WITHIN_SECONDS:
@@ -109,7 +123,7 @@ class DigestPoster:
             end = self._due_end(subscription, now)
             if end is None:
                 continue
-            run = await self.digests.digests.run_for(subscription.id, epoch(end))
+            run = await self.runs.run_for(subscription.id, epoch(end))
             if run is not None and (run.status in ("posted", "skipped", "failed") or run.id in tried):
                 continue
             if run is None and epoch(now) - epoch(end) > CATCH_UP_WITHIN_SECONDS:
@@ -122,7 +136,7 @@ class DigestPoster:
         """An interrupted run that will not be finished: skipped, with why, instead of half done forever."""
         async with self._lock:  # not while this process is posting it
             note = f"interrupted after {run.parts_posted} message(s); {why}"
-            if not await self.digests.digests.abandon(run.id, epoch(self.clock.now()), note):
+            if not await self.runs.abandon(run.id, epoch(self.clock.now()), note):
                 return
         log.warning(
             "the digest for %s of the period ending %s was interrupted after %d message(s) and is not finished (%s)",
@@ -134,14 +148,8 @@ class DigestPoster:
 
     async def _skip(self, subscription: Subscription, end: datetime) -> None:
         period = self.digests.periods(subscription, end)[-1]
-        await self.digests.digests.start_run(
-            subscription_id=subscription.id,
-            channel_id=subscription.channel_id,
-            period_start=period.start_at,
-            period_end=period.end_at,
-            trigger="catch-up",
-            now=epoch(self.clock.now()),
-            status="skipped",
+        await self.runs.start_run(
+            _new_run(subscription.id, subscription.channel_id, period, "catch-up", self.clock.now(), "skipped")
         )
         log.warning(
             "the digest for %s of the period ending %s was missed by more than a day while the bot was down; "
@@ -155,57 +163,43 @@ class DigestPoster:
     async def post_period(self, subscription: Subscription, end: datetime, trigger: str) -> Posted:
         async with self._lock:
             periods = self.digests.periods(subscription, end)
-            run, new = await self.digests.digests.start_run(
-                subscription_id=subscription.id,
-                channel_id=subscription.channel_id,
-                period_start=periods[-1].start_at,
-                period_end=periods[-1].end_at,
-                trigger=trigger,
-                now=epoch(self.clock.now()),
+            run, new = await self.runs.start_run(
+                _new_run(subscription.id, subscription.channel_id, periods[-1], trigger, self.clock.now())
             )
             if not new and run.status in ("posted", "skipped", "failed"):
                 return Posted(subscription.channel_id, run.status, run.parts_posted, run.chart)
             if not new:
                 log.info("resuming the digest for %s that was interrupted", subscription.channel_id)
-                await self.digests.digests.resume(run.id, epoch(self.clock.now()))
+                await self.runs.resume(run.id, epoch(self.clock.now()))
             return await self._post(run, periods, ZoneInfo(subscription.timezone), resumed=not new)
 
     async def post_now(self, channel_id: str | None) -> list[Posted]:
         """`pulse digest --now`: the current digest at once, to one channel or every subscribed one."""
-        subscriptions = await self.digests.digests.subscriptions()
+        subscriptions = await self.runs.subscriptions()
         targets: list[tuple[str, Subscription | None]] = [(s.channel_id, s) for s in subscriptions]
         if channel_id:
             targets = [(channel_id, next((s for s in subscriptions if s.channel_id == channel_id), None))]
         posted = []
-        store = self.digests.digests
         for channel, subscription in targets:
             now = self.clock.now()
             tz = ZoneInfo(subscription.timezone) if subscription else self.digests.settings.tz
             async with self._lock:
                 # A `digest --now` killed half way is finished, not started again: each of its
                 # messages goes out once.
-                interrupted = await store.interrupted_now(channel, epoch(now) - CATCH_UP_WITHIN_SECONDS)
+                interrupted = await self.runs.interrupted_now(channel, epoch(now) - CATCH_UP_WITHIN_SECONDS)
                 if interrupted is not None:
                     log.info("resuming the digest for %s that was interrupted", channel)
-                    await store.resume(interrupted.id, epoch(now))
+                    await self.runs.resume(interrupted.id, epoch(now))
                     end = datetime.fromtimestamp(interrupted.period_end, UTC)
                     periods = self.digests.current_periods(subscription, end)
                     posted.append(await self._post(interrupted, periods, tz, resumed=True))
                     continue
                 periods = self.digests.current_periods(subscription, now)
-                run, _ = await store.start_run(
-                    subscription_id=None,
-                    channel_id=channel,
-                    period_start=periods[-1].start_at,
-                    period_end=periods[-1].end_at,
-                    trigger="now",
-                    now=epoch(now),
-                )
+                run, _ = await self.runs.start_run(_new_run(None, channel, periods[-1], "now", now))
                 posted.append(await self._post(run, periods, tz, resumed=False))
         return posted
 
     async def _post(self, run: DigestRun, periods: list[Period], tz: ZoneInfo, *, resumed: bool) -> Posted:
-        store = self.digests.digests
         content = await self.digests.compute(periods, tz)
         parts = self.render(content)
         chart_note = recorded_chart = run.chart
@@ -216,7 +210,7 @@ class DigestPoster:
             except Exception as exc:
                 log.exception("the digest chart could not be drawn; the digest goes out without it")
                 chart_note = recorded_chart = f"not drawn: {exc}"
-                await store.chart_outcome(run.id, chart_note)
+                await self.runs.chart_outcome(run.id, chart_note)
         for index in range(run.parts_posted, len(parts)):
             # Only the part that was being sent when we stopped may have reached Slack.
             earlier = run.claimed_at if (resumed and index == run.parts_posted) else None
@@ -226,18 +220,18 @@ class DigestPoster:
             chart_note = note or chart_note
             if isinstance(outcome, Sent):
                 # What became of the chart is recorded with the part, so a resumed run knows it.
-                await store.part_posted(run.id, index + 1, outcome.ts, chart=note)
+                await self.runs.part_posted(run.id, index + 1, outcome.ts, chart=note)
                 recorded_chart = note or recorded_chart
                 continue
             if isinstance(outcome, Failed):
                 log.error("the digest for %s failed: %s", run.channel_id, outcome.error)
-                await store.finished(run.id, "failed", epoch(self.clock.now()), outcome.error)
+                await self.runs.finished(run.id, "failed", epoch(self.clock.now()), outcome.error)
                 return Posted(run.channel_id, "failed", index, chart_note)
             log.warning("the digest for %s is waiting: %s; it resumes at the next check", run.channel_id, outcome.error)
             return Posted(run.channel_id, "posting", index, chart_note)
         if chart_note and chart_note != recorded_chart:
-            await store.chart_outcome(run.id, chart_note)
-        await store.finished(run.id, "posted", epoch(self.clock.now()))
+            await self.runs.chart_outcome(run.id, chart_note)
+        await self.runs.finished(run.id, "posted", epoch(self.clock.now()))
         log.info("posted the digest of %s to %s in %d message(s)", period_label(content), run.channel_id, len(parts))
         return Posted(run.channel_id, "posted", len(parts), chart_note)
 
@@ -259,7 +253,7 @@ class DigestPoster:
         async def record_file(made: str) -> None:
             nonlocal file_id
             file_id = made
-            await self.digests.digests.chart_file(run.id, made)
+            await self.runs.chart_file(run.id, made)
 
         for attempt in range(ATTEMPTS_PER_PART):
             if chart is not None:

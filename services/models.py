@@ -7,6 +7,8 @@ senders take them from here, so that nothing above the domain reaches into the s
 from __future__ import annotations
 
 from storage.digests import DigestRun as DigestRun
+from storage.digests import NewRun as NewRun
+from storage.digests import RunStatus as RunStatus
 from storage.digests import Subscription as Subscription
 from storage.disclosure import ReleasedComment as ReleasedComment
 from storage.models import AuditEntry as AuditEntry

@@ -4,6 +4,7 @@ each digest post happen exactly once, and lets a restart finish a half-posted on
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from typing import Literal
 
 from storage.db import Store
@@ -40,6 +41,19 @@ class DigestRun(_Row):
     chart_file: str | None = None
 
 
+@dataclass(frozen=True)
+class NewRun:
+    """A digest run to start: one period of a subscription, or a `digest --now` (no subscription)."""
+
+    subscription_id: int | None
+    channel_id: str
+    period_start: int
+    period_end: int
+    trigger: str
+    now: int
+    status: RunStatus = "posting"
+
+
 class Digests:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -73,25 +87,15 @@ class Digests:
         )
         return DigestRun.from_row(row) if row else None
 
-    async def start_run(
-        self,
-        *,
-        subscription_id: int | None,
-        channel_id: str,
-        period_start: int,
-        period_end: int,
-        trigger: str,
-        now: int,
-        status: RunStatus = "posting",
-    ) -> tuple[DigestRun, bool]:
+    async def start_run(self, new: NewRun) -> tuple[DigestRun, bool]:
         """The run of this subscription and period, created if new (True) or as it stands
         (False: already posted, skipped, or interrupted half way)."""
 
         def start(conn: sqlite3.Connection) -> tuple[DigestRun, bool]:
-            if subscription_id is not None:
+            if new.subscription_id is not None:
                 row = conn.execute(
                     "SELECT * FROM digest_runs WHERE subscription_id = ? AND period_end = ?",
-                    (subscription_id, period_end),
+                    (new.subscription_id, new.period_end),
                 ).fetchone()
                 if row is not None:
                     return DigestRun.from_row(row), False
@@ -99,7 +103,16 @@ class Digests:
                 """INSERT INTO digest_runs
                    (subscription_id, channel_id, period_start, period_end, trigger, status, created_at, claimed_at)
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                (subscription_id, channel_id, period_start, period_end, trigger, status, now, now),
+                (
+                    new.subscription_id,
+                    new.channel_id,
+                    new.period_start,
+                    new.period_end,
+                    new.trigger,
+                    new.status,
+                    new.now,
+                    new.now,
+                ),
             )
             row = conn.execute("SELECT * FROM digest_runs WHERE id = ?", (cur.lastrowid,)).fetchone()
             assert row is not None

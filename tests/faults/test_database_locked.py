@@ -22,6 +22,7 @@ from sandbox.slack_to_bot import BotReply, SlackToBot
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message
 from tests.faults.helpers import HeldLock, db_value, lock_held_by_another_process, on_loop
+from tests.services.test_surveys import SLUG, people, roll_out
 from tests.support import (
     ServeProcess,
     StandInThread,
@@ -32,7 +33,6 @@ from tests.support import (
     survey_of,
     wait_for_sync,
 )
-from tests.test_surveys import SLUG, people, roll_out
 from tests.world import World, seed_world
 
 COHORT = 16

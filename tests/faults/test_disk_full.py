@@ -15,6 +15,7 @@ from handlers.ids import Action
 from sandbox.slack_to_bot import SlackToBot
 from sandbox.stand_in import SlackStandIn
 from tests.faults.helpers import db_value, integrity, on_loop
+from tests.services.test_surveys import SLUG, people, roll_out
 from tests.support import (
     StandInThread,
     bot_environment,
@@ -25,7 +26,6 @@ from tests.support import (
     survey_of,
     wait_for_sync,
 )
-from tests.test_surveys import SLUG, people, roll_out
 from tests.world import seed_world
 
 COHORT = 30

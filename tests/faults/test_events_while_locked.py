@@ -14,8 +14,8 @@ from sandbox.workspace import BOT_USER_ID
 from storage import Store
 from tests.conftest import RunningBot, make_settings
 from tests.faults.helpers import lock_held_by_another_process
+from tests.services.test_surveys import SLUG, started_with
 from tests.support import survey_of, wait_for
-from tests.test_surveys import SLUG, started_with
 from tests.world import seed_world
 
 

@@ -20,6 +20,9 @@ from storage import Store
 from storage.digests import Digests
 from tests.conftest import ADMIN
 from tests.faults.helpers import KINDS, KillPoint, Kind, db_rows, db_value, integrity, kill_point, on_loop
+from tests.outbound.test_announcements import announced_later
+from tests.services.test_digests import Seed
+from tests.services.test_surveys import SLUG, people, roll_out
 from tests.support import (
     StandInThread,
     bot_environment,
@@ -30,9 +33,6 @@ from tests.support import (
     wait_for_surveys,
     wait_for_sync,
 )
-from tests.test_announcements import announced_later
-from tests.test_digests import Seed
-from tests.test_surveys import SLUG, people, roll_out
 from tests.world import seed_world
 
 # One seed per kind of kill point: each scenario is killed before a call, while one is held

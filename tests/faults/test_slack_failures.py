@@ -24,11 +24,11 @@ from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import BOT_USER_ID
 from storage import Store
 from tests.conftest import ADMIN, RunningBot, make_settings
+from tests.outbound.test_survey_delivery import dm_counts
+from tests.services.test_digests import PERIOD_END, Seed, at
+from tests.services.test_rollout_flow import SLUG, dms, posts, set_up
+from tests.services.test_surveys import people, started_with
 from tests.support import wait_for
-from tests.test_digests import PERIOD_END, Seed, at
-from tests.test_rollout_flow import SLUG, dms, posts, set_up
-from tests.test_survey_delivery import dm_counts
-from tests.test_surveys import people, started_with
 from tests.world import World, seed_world
 
 # The bot's Slack calls normally wait 10 s; here a call counts as timed out after this long.

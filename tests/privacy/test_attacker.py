@@ -13,11 +13,11 @@ from bot.settings import Settings
 from handlers.ids import Action
 from sandbox.stand_in import SlackStandIn
 from storage import Store
+from tests.bot.test_settings import _env
 from tests.conftest import RunningBot
 from tests.privacy.attacker import found_in_files, stored_values, tie
+from tests.services.test_surveys import SLUG, answer, people, started_with, surveyed, thanked
 from tests.support import survey_of, wait_for
-from tests.test_settings import _env
-from tests.test_surveys import SLUG, answer, people, started_with, surveyed, thanked
 from tests.world import World
 
 

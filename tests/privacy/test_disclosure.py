@@ -23,8 +23,8 @@ from storage.disclosure import Pool
 from storage.writes import write
 from tests.conftest import RunningBot, make_settings
 from tests.privacy.test_attacker import comment
+from tests.services.test_surveys import MONDAY_NOON, SLUG, answer, people, started_with, surveyed, thanked
 from tests.support import survey_of, wait_for
-from tests.test_surveys import MONDAY_NOON, SLUG, answer, people, started_with, surveyed, thanked
 from tests.world import World
 
 API_TOKEN = "touchpoint-api-token-0123456789"

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from bot.key_file import write_key_file
+from tests.bot.test_settings import _env
 from tests.privacy.attacker import database_files, found_in_files, stored_values
-from tests.test_settings import _env
 
 
 def pulse(args: list[str], db: Path, **extra: str) -> subprocess.CompletedProcess[str]:

@@ -19,8 +19,8 @@ from services.surveys import Closed
 from storage import Store
 from tests.conftest import RunningBot, make_settings
 from tests.privacy.attacker import copy_of
+from tests.services.test_surveys import SLUG, answer, started_with, thanked
 from tests.support import survey_of, wait_for
-from tests.test_surveys import SLUG, answer, started_with, thanked
 from tests.world import World
 
 START = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)  # Monday: 09:30 in Berlin, 03:30 in New York, 17:30 in Tokyo

@@ -37,8 +37,8 @@ from services.errors import Conflict
 from storage import Store
 from storage.migrations import MIGRATIONS
 from storage.people import OwnAnswer
+from tests.bot.test_settings import _env
 from tests.privacy.attacker import tie
-from tests.test_settings import _env
 
 DAY = 86400
 ROLLOUT, STAGE = 1, 10

@@ -15,8 +15,8 @@ from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot, make_settings
+from tests.services.test_surveys import SLUG, answer, people, surveyed, thanked
 from tests.support import survey_of, wait_for
-from tests.test_surveys import SLUG, answer, people, surveyed, thanked
 from tests.world import World
 
 

@@ -1,6 +1,6 @@
 """The sandbox page refuses what another web site could send it: requests for another `Host`
 (DNS rebinding), from another `Origin` (cross-site), or with a body that is not JSON; and it
-keeps working for its own tab (tests/test_sandbox_browser.py drives that tab in Chromium)."""
+keeps working for its own tab (tests/sandbox/test_sandbox_browser.py drives that tab in Chromium)."""
 
 from __future__ import annotations
 

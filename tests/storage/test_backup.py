@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from storage import Store, backup
-from tests.test_settings import _env
+from tests.bot.test_settings import _env
 
 INSERT = "INSERT INTO rollouts (slug, title, created_by, created_at, updated_at) VALUES (?, ?, 'U1', 0, 0)"
 

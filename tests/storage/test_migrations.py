@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from storage import MIGRATIONS, Migration, MigrationError, Store
-from tests.test_settings import _env
+from tests.bot.test_settings import _env
 
 INSERT_ROLLOUT = "INSERT INTO rollouts (slug, title, created_by, created_at, updated_at) VALUES (?, 't', 'U1', 0, 0)"
 

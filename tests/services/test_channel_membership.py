@@ -11,8 +11,8 @@ from sandbox.workspace import BOT_USER_ID
 from services.rollouts import NOT_A_MEMBER
 from storage import Store
 from tests.conftest import ADMIN, RunningBot
-from tests.test_rollout_flow import SLUG, posts, snapshot
-from tests.test_surveys import started_with
+from tests.services.test_rollout_flow import SLUG, posts, snapshot
+from tests.services.test_surveys import started_with
 from tests.world import World, seed_world
 
 SECRET_SIZE = 7  # people in the private channel, the bot aside

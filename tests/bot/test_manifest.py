@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 # Vendored from slackapi/manifest-schema (MIT) so the check runs on every clone; see tests/slack/README.md.
-SCHEMA = Path(__file__).resolve().parent / "slack" / "manifest.schema.1.0.0.json"
+SCHEMA = Path(__file__).resolve().parents[1] / "slack" / "manifest.schema.1.0.0.json"
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from sandbox.workspace import BOT_USER_ID, render_text
 from services.cron import latest_fire, next_fire, parse_cron, period_ending
 from services.errors import BadInput
 from storage import Store
+from storage.digests import NewRun
 from storage.disclosure import release_backlog
 from tests.conftest import ADMIN, RunningBot, make_settings
 
@@ -327,12 +328,7 @@ async def interrupted_run(bot: RunningBot, channel: str, end: datetime, cron: st
     subscription = next(s for s in await bot.services.digests.digests.subscriptions() if s.cron == cron)
     period = bot.services.digests.periods(subscription, end)[-1]
     await bot.services.digests.digests.start_run(
-        subscription_id=subscription.id,
-        channel_id=channel,
-        period_start=period.start_at,
-        period_end=period.end_at,
-        trigger="schedule",
-        now=period.end_at,
+        NewRun(subscription.id, channel, period.start_at, period.end_at, "schedule", now=period.end_at)
     )
 
 

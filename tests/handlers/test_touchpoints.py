@@ -13,8 +13,8 @@ from handlers.ids import Action
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot, make_settings
+from tests.services.test_surveys import SLUG, started_with, thanked
 from tests.support import survey_of, wait_for
-from tests.test_surveys import SLUG, started_with, thanked
 from tests.world import World, seed_world
 
 API_TOKEN = "touchpoint-api-token-0123456789"

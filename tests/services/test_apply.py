@@ -16,9 +16,9 @@ from runtime.clock import ManualClock
 from services.config_apply import ConfigService
 from services.config_file import ConfigError, load_config
 from storage import Store
-from tests.test_settings import _env
+from tests.bot.test_settings import _env
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pulse.yml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pulse.yml"
 TABLES = ("rollouts", "stages", "cohort_entries", "owners", "champions", "targets", "touchpoints", "triggers",
           "digest_subscriptions")  # fmt: skip
 

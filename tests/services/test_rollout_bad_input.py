@@ -8,7 +8,7 @@ from handlers.catalog import ROLLOUT
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot
-from tests.test_rollout_flow import SLUG, set_up, snapshot
+from tests.services.test_rollout_flow import SLUG, set_up, snapshot
 from tests.world import World, seed_world
 
 

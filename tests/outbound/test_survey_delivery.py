@@ -15,6 +15,7 @@ from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot, make_settings
+from tests.services.test_surveys import SLUG, people, roll_out, started_with
 from tests.support import (
     StandInThread,
     bot_environment,
@@ -24,7 +25,6 @@ from tests.support import (
     wait_for,
     wait_for_sync,
 )
-from tests.test_surveys import SLUG, people, roll_out, started_with
 from tests.world import World, seed_world
 
 

@@ -20,10 +20,9 @@ from sandbox.workspace import File
 from services.home import HomeRollout, HomeView
 from services.surveys import SurveyView
 from storage import Store
+from tests.bot.test_settings import _env
 from tests.conftest import ADMIN, RunningBot, make_settings
-from tests.support import wait_for
-from tests.test_settings import _env
-from tests.test_surveys import (
+from tests.services.test_surveys import (
     SLUG,
     answer,
     first_one_answered,
@@ -32,6 +31,7 @@ from tests.test_surveys import (
     surveyed,
     thanked,
 )
+from tests.support import wait_for
 from tests.world import World, seed_world
 
 

@@ -11,8 +11,8 @@ from sandbox.slack_to_bot import SlackToBot
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot
+from tests.services.test_rollout_flow import SLUG, dms, posts, set_up
 from tests.support import StandInThread, bot_environment, serve_process, slack_to, wait_for, wait_for_sync
-from tests.test_rollout_flow import SLUG, dms, posts, set_up
 from tests.world import World, seed_world
 
 
