@@ -31,7 +31,7 @@ from services import Services
 from services.directory import NoDirectory
 from storage import Store
 from storage.db import day_of
-from storage.disclosure import release_backlog
+from storage.disclosure import Disclosures
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, when the default digest runs
 WEEKS = 10
@@ -199,7 +199,7 @@ async def main() -> None:
 
     store = await Store.open(db)
     started = time.perf_counter()
-    released = await release_backlog(store, min_group=Settings(_env_file=None).pulse_min_group)
+    released = await Disclosures(store).release_backlog(min_group=Settings(_env_file=None).pulse_min_group)
     release_seconds = time.perf_counter() - started
     settings = Settings(_env_file=None, pulse_db=db)
     services = Services(

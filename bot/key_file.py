@@ -16,7 +16,7 @@ from pathlib import Path
 from bot.settings import Settings
 from services.keys import KeySetup, MasterKey
 from storage.db import Store
-from storage.disclosure import release_backlog
+from storage.disclosure import Disclosures
 from storage.keys import SCHEME_WAVE_KEYS, peek
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ async def open_store(settings: Settings) -> tuple[Store, KeySetup]:
     waiting that make groups under today's PULSE_MIN_GROUP are released (after an upgrade)."""
     setup = prepare_master_key(settings)
     store = await Store.open(settings.pulse_db, day_zone=settings.tz)
-    released = await release_backlog(store, min_group=settings.pulse_min_group)
+    released = await Disclosures(store).release_backlog(min_group=settings.pulse_min_group)
     if released:
         log.info(
             "released %d waiting answers into figures, in groups of at least %d", released, settings.pulse_min_group

@@ -76,8 +76,8 @@ def backoff(attempts: int) -> float:
     """Seconds before the next try after the `attempts`-th failure: 0.5, 0.5, 1, 2, 4 … up to
     five minutes, with a little jitter so that retries do not arrive together. Slack's 5xx are
     mostly brief, so the first retries come quickly, from half a second as slack-sdk's own retry
-    handler does. (From 1 s, the DMs of a wave that failed two or three times in a row took a
-    second each to go again, and the last of them set how long the whole wave took.)"""
+    handler does: the DMs of a wave that fail two or three times in a row each wait that long
+    again, and the last of them sets how long the whole wave takes."""
     return min(float(MAX_BACKOFF_SECONDS), 0.5 * 2.0 ** max(0, attempts - 2)) * random.uniform(1.0, 1.2)
 
 

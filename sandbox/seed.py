@@ -17,7 +17,7 @@ from services import Services
 from services.announcements import Announcement
 from services.keys import new_wave_key, respondent_key
 from storage.db import day_of
-from storage.disclosure import release_backlog
+from storage.disclosure import Disclosures
 
 SLUG = "expense-tool"
 ZONE = ZoneInfo("Europe/Berlin")  # the sandbox's PULSE_TIMEZONE: answers are dated by its days
@@ -362,7 +362,7 @@ async def rollout(services: Services, ws: Workspace, cast: Cast, now: datetime) 
             (cast.leads, cast.admin, ts(start)),
         )
     # The past answers go into the figures the way live ones do: in groups, day by day.
-    await release_backlog(services.store, min_group=services.settings.pulse_min_group)
+    await Disclosures(services.store).release_backlog(min_group=services.settings.pulse_min_group)
     _past_announcements(ws, cast, beta_at, start)
 
 

@@ -56,15 +56,15 @@ def neutralise(cell: str) -> str:
 
 
 async def stage_comments(store: Store, stage_id: int, limit: int) -> list[ReleasedComment]:
-    return await released.released_comments(store, column="stage_id", value=stage_id, limit=limit)
+    return await released.Disclosures(store).released_comments(column="stage_id", value=stage_id, limit=limit)
 
 
 async def period_comments(
     store: Store, rollout_id: int, *, first_day: str | None, end_day: str | None, limit: int
 ) -> list[ReleasedComment]:
     """Comments released in the period [first_day, end_day)."""
-    return await released.released_comments(
-        store, column="rollout_id", value=rollout_id, limit=limit, first_day=first_day, end_day=end_day
+    return await released.Disclosures(store).released_comments(
+        column="rollout_id", value=rollout_id, limit=limit, first_day=first_day, end_day=end_day
     )
 
 
@@ -86,7 +86,7 @@ def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 async def export(store: Store, rollout_id: int) -> Export:
     """The rollout's released answers and comments as CSV. How many answers are held back is
     not said: that count moves with every answer, and would tell when someone answered."""
-    rows = await released.released_rows(store, rollout_id)
+    rows = await released.Disclosures(store).released_rows(rollout_id)
     text = csv_text(
         EXPORT_HEADER,
         (

@@ -18,7 +18,7 @@ from datetime import date, timedelta, tzinfo
 from typing import Literal
 
 from storage.db import Store, day_of
-from storage.disclosure import nps_surveys_sent, released_counts, released_nps_by_day
+from storage.disclosure import Disclosures
 from storage.models import GateRecord, Scale, Target, Touchpoint
 
 Z_95 = 1.96
@@ -288,13 +288,16 @@ async def scoped_metrics(
     """Figures of the groups of answers released in the window (by the day they were released):
     never the answers themselves, so that no figure moves by fewer than a group."""
     window = window or Window()
-    released = await released_counts(
-        store, column=column, value=value, first_day=window.first_day, end_day=window.end_day
+    disclosures = Disclosures(store)
+    released = await disclosures.released_counts(
+        column=column, value=value, first_day=window.first_day, end_day=window.end_day
     )
     # The response rate: the released NPS answers over the NPS surveys delivered in waves opened
     # in the window. Counting answers by their wave instead would split a group between windows,
     # and two windows could then differ by one answer: whether one person had answered.
-    asked = await nps_surveys_sent(store, column=column, value=value, opened_from=window.start, opened_to=window.end)
+    asked = await disclosures.nps_surveys_sent(
+        column=column, value=value, opened_from=window.start, opened_to=window.end
+    )
     # Groups keep the answers of people forgotten since, whose deliveries are gone: capped.
     answered = min(sum(released.nps.values()), asked)
     return compute_metrics(
@@ -313,7 +316,7 @@ async def nps_by_period(store: Store, rollout_id: int, days: Sequence[str]) -> l
     if len(days) < 2:
         return []
     periods: list[Counter[float]] = [Counter() for _ in days[1:]]
-    for day, score, count in await released_nps_by_day(store, rollout_id, days[0], days[-1]):
+    for day, score, count in await Disclosures(store).released_nps_by_day(rollout_id, days[0], days[-1]):
         periods[bisect_right(days, day) - 1][score] += count
     return periods
 

@@ -22,7 +22,7 @@ from services.quiet_hours import next_send_time, zone
 from services.rollouts import CohortRef, Edit, RolloutService, channel_for, expand, resolve_cohort
 from services.scales import SurveyScale, parse_score
 from storage.db import Store, day_of
-from storage.disclosure import AlreadyReleased, ReleasedComment, is_released, pool_of
+from storage.disclosure import AlreadyReleased, Disclosures, ReleasedComment, pool_of
 from storage.models import RolloutStatus, Scale, Stage, Touchpoint
 from storage.outbox import closed_key, reminder_key
 from storage.rollouts import RolloutDetail
@@ -477,7 +477,7 @@ class SurveyService:
         """The survey and the person's answer; `to_change`: Conflict if it can no longer change."""
         wave, _, view = await self._own_survey(user, wave_id, delivery_id)
         key = await self._respondent_key(wave, user, "This survey has closed, so answers can no longer change.")
-        if to_change and await is_released(self.store, "responses", wave.id, key):
+        if to_change and await Disclosures(self.store).is_released("responses", wave.id, key):
             raise Conflict(self._counted("answer"))
         return view, await self.surveys.answer(wave.id, key)
 
@@ -485,7 +485,7 @@ class SurveyService:
         """The person's comment, to edit; Conflict if it has been released and can no longer change."""
         wave, _, _ = await self._own_survey(user, wave_id, delivery_id)
         key = await self._respondent_key(wave, user, "This survey has closed, so comments are no longer collected.")
-        if await is_released(self.store, "comments", wave.id, key):
+        if await Disclosures(self.store).is_released("comments", wave.id, key):
             raise Conflict(self._counted("comment"))
         return await self.surveys.comment(wave.id, key)
 

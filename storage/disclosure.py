@@ -132,36 +132,8 @@ class AlreadyReleased(Exception):
     """The answer or comment is in a released group: it can no longer change."""
 
 
-async def is_released(store: Store, table: Literal["responses", "comments"], wave_id: int, key: str) -> bool:
-    value = await store.fetch_value(
-        f"SELECT released_on FROM {table} WHERE wave_id = ? AND respondent_key = ?", (wave_id, key)
-    )
-    return value is not None
-
-
 def _release_days(conn: sqlite3.Connection, *, pool: Pool, days: Sequence[str], min_group: int) -> int:
     return DisclosureWrites(conn).release_days(pool, days, min_group=min_group)
-
-
-async def release_backlog(store: Store, *, min_group: int) -> int:
-    """Release, day by day as if they had just arrived, the answers still waiting where they make
-    groups: after an upgrade from before groups, after PULSE_MIN_GROUP was lowered, or for data
-    written straight into the tables (seeds, benchmarks). Returns how many were released."""
-    pools = await store.fetch_all(
-        """SELECT stage_id, kind, touchpoint_id FROM responses WHERE released_on IS NULL
-           GROUP BY stage_id, kind, touchpoint_id HAVING count(*) >= ?""",
-        (min_group,),
-    )
-    released = 0
-    for stage_id, kind, touchpoint_id in pools:
-        pool = Pool(int(stage_id), kind, touchpoint_id)
-        rows = await store.fetch_all(
-            f"SELECT DISTINCT answered_on FROM responses WHERE {_POOL} AND released_on IS NULL ORDER BY 1",
-            _pool(pool),
-        )
-        days = [str(r[0]) for r in rows]
-        released += await store.write(partial(_release_days, pool=pool, days=days, min_group=min_group))
-    return released
 
 
 # -- reading what was released ----------------------------------------------------------------
@@ -175,87 +147,10 @@ class Released:
     touchpoints: dict[int, Counter[float]]
 
 
-async def released_counts(
-    store: Store,
-    *,
-    column: Literal["stage_id", "rollout_id"],
-    value: int,
-    first_day: str | None = None,
-    end_day: str | None = None,
-) -> Released:
-    """Counts per score of the groups released in [first_day, end_day) (None: unbounded)."""
-    days_sql, days = range_sql("released_on", first_day, end_day)
-    rows = await store.fetch_all(
-        f"""SELECT kind, touchpoint_id, score, sum(answers) FROM disclosed
-            WHERE {column} = ?{days_sql} GROUP BY kind, touchpoint_id, score""",
-        (value, *days),
-    )
-    nps: Counter[float] = Counter()
-    touchpoints: dict[int, Counter[float]] = {}
-    for kind, touchpoint_id, score, count in rows:
-        if kind == "nps":
-            nps[float(score)] += int(count)
-        elif touchpoint_id is not None:
-            touchpoints.setdefault(int(touchpoint_id), Counter())[float(score)] += int(count)
-    return Released(nps, touchpoints)
-
-
-async def nps_surveys_sent(
-    store: Store,
-    *,
-    column: Literal["stage_id", "rollout_id"],
-    value: int,
-    opened_from: int | None = None,
-    opened_to: int | None = None,
-) -> int:
-    """NPS surveys delivered in waves opened in [opened_from, opened_to): the response rate's
-    denominator."""
-    opened_sql, opened = range_sql("w.opened_at", opened_from, opened_to)
-    asked = await store.fetch_value(
-        f"""SELECT count(*) FROM deliveries d JOIN waves w ON w.id = d.wave_id
-            WHERE w.{column} = ? AND w.kind = 'nps' AND d.status = 'sent'{opened_sql}""",
-        (value, *opened),
-    )
-    return int(asked or 0)
-
-
-async def released_nps_by_day(
-    store: Store, rollout_id: int, first_day: str, end_day: str
-) -> list[tuple[str, float, int]]:
-    """(release day, score, answers) of a rollout's released NPS groups in [first_day, end_day)."""
-    rows = await store.fetch_all(
-        """SELECT released_on, score, sum(answers) FROM disclosed
-           WHERE rollout_id = ? AND released_on >= ? AND released_on < ? AND kind = 'nps'
-           GROUP BY released_on, score""",
-        (rollout_id, first_day, end_day),
-    )
-    return [(str(day), float(score), int(count)) for day, score, count in rows]
-
-
 @dataclass(frozen=True)
 class ReleasedComment:
     body: str
     released_on: str  # the day its group was released: shown as its week, never finer
-
-
-async def released_comments(
-    store: Store,
-    *,
-    column: Literal["stage_id", "rollout_id"],
-    value: int,
-    limit: int,
-    first_day: str | None = None,
-    end_day: str | None = None,
-) -> list[ReleasedComment]:
-    """Up to `limit` released comments, picked and ordered at random: never in the order they
-    were written, and never the same few because they came last."""
-    days_sql, days = range_sql("released_on", first_day, end_day)
-    rows = await store.fetch_all(
-        f"""SELECT body, released_on FROM comments WHERE {column} = ? AND released_on IS NOT NULL{days_sql}
-            ORDER BY random() LIMIT ?""",
-        (value, *days, limit),
-    )
-    return [ReleasedComment(str(r[0]), str(r[1])) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -270,39 +165,143 @@ class ReleasedRow:
     released_on: str
 
 
-async def released_rows(store: Store, rollout_id: int) -> list[ReleasedRow]:
-    """A rollout's released answers, one row each, and its released comments, one row each, in
-    random order, with no wave, key or day finer than the group's.
-
-    The scores come from the groups' frozen counts, not from the answers: forget-me or a later
-    change would otherwise take one row out of a second export, and the two files would differ
-    by one person's answer. A comment is a row of its own, without its score, so that the one
-    thing forget-me must take out of an export, a person's words, takes no score with it."""
-    groups = await store.fetch_all(
-        """SELECT s.name, d.kind, t.key, d.score, d.answers, d.released_on FROM disclosed d
-           JOIN stages s ON s.id = d.stage_id LEFT JOIN touchpoints t ON t.id = d.touchpoint_id
-           WHERE d.rollout_id = ?""",
-        (rollout_id,),
-    )
-    comments = await store.fetch_all(
-        """SELECT s.name, w.kind, t.key, c.body, c.released_on FROM comments c
-           JOIN waves w ON w.id = c.wave_id JOIN stages s ON s.id = c.stage_id
-           LEFT JOIN touchpoints t ON t.id = w.touchpoint_id
-           WHERE c.rollout_id = ? AND c.released_on IS NOT NULL""",
-        (rollout_id,),
-    )
-    rows = [
-        ReleasedRow(str(stage), str(kind), _text_or_none(key), float(score), None, str(day))
-        for stage, kind, key, score, answers, day in groups
-        for _ in range(int(answers))
-    ]
-    rows += [
-        ReleasedRow(str(stage), str(kind), _text_or_none(key), None, str(body), str(day))
-        for stage, kind, key, body, day in comments
-    ]
-    random.SystemRandom().shuffle(rows)
-    return rows
-
-
 def _text_or_none(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+class Disclosures:
+    """What the disclosure rule has released, read over the store: the published counts, the released
+    comments and export rows, and the release of answers still waiting (after an upgrade)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def is_released(self, table: Literal["responses", "comments"], wave_id: int, key: str) -> bool:
+        value = await self.store.fetch_value(
+            f"SELECT released_on FROM {table} WHERE wave_id = ? AND respondent_key = ?", (wave_id, key)
+        )
+        return value is not None
+
+    async def release_backlog(self, *, min_group: int) -> int:
+        """Release, day by day as if they had just arrived, the answers still waiting where they make
+        groups: after an upgrade from before groups, after PULSE_MIN_GROUP was lowered, or for data
+        written straight into the tables (seeds, benchmarks). Returns how many were released."""
+        pools = await self.store.fetch_all(
+            """SELECT stage_id, kind, touchpoint_id FROM responses WHERE released_on IS NULL
+               GROUP BY stage_id, kind, touchpoint_id HAVING count(*) >= ?""",
+            (min_group,),
+        )
+        released = 0
+        for stage_id, kind, touchpoint_id in pools:
+            pool = Pool(int(stage_id), kind, touchpoint_id)
+            rows = await self.store.fetch_all(
+                f"SELECT DISTINCT answered_on FROM responses WHERE {_POOL} AND released_on IS NULL ORDER BY 1",
+                _pool(pool),
+            )
+            days = [str(r[0]) for r in rows]
+            released += await self.store.write(partial(_release_days, pool=pool, days=days, min_group=min_group))
+        return released
+
+    async def released_counts(
+        self,
+        *,
+        column: Literal["stage_id", "rollout_id"],
+        value: int,
+        first_day: str | None = None,
+        end_day: str | None = None,
+    ) -> Released:
+        """Counts per score of the groups released in [first_day, end_day) (None: unbounded)."""
+        days_sql, days = range_sql("released_on", first_day, end_day)
+        rows = await self.store.fetch_all(
+            f"""SELECT kind, touchpoint_id, score, sum(answers) FROM disclosed
+                WHERE {column} = ?{days_sql} GROUP BY kind, touchpoint_id, score""",
+            (value, *days),
+        )
+        nps: Counter[float] = Counter()
+        touchpoints: dict[int, Counter[float]] = {}
+        for kind, touchpoint_id, score, count in rows:
+            if kind == "nps":
+                nps[float(score)] += int(count)
+            elif touchpoint_id is not None:
+                touchpoints.setdefault(int(touchpoint_id), Counter())[float(score)] += int(count)
+        return Released(nps, touchpoints)
+
+    async def nps_surveys_sent(
+        self,
+        *,
+        column: Literal["stage_id", "rollout_id"],
+        value: int,
+        opened_from: int | None = None,
+        opened_to: int | None = None,
+    ) -> int:
+        """NPS surveys delivered in waves opened in [opened_from, opened_to): the response rate's
+        denominator."""
+        opened_sql, opened = range_sql("w.opened_at", opened_from, opened_to)
+        asked = await self.store.fetch_value(
+            f"""SELECT count(*) FROM deliveries d JOIN waves w ON w.id = d.wave_id
+                WHERE w.{column} = ? AND w.kind = 'nps' AND d.status = 'sent'{opened_sql}""",
+            (value, *opened),
+        )
+        return int(asked or 0)
+
+    async def released_nps_by_day(self, rollout_id: int, first_day: str, end_day: str) -> list[tuple[str, float, int]]:
+        """(release day, score, answers) of a rollout's released NPS groups in [first_day, end_day)."""
+        rows = await self.store.fetch_all(
+            """SELECT released_on, score, sum(answers) FROM disclosed
+               WHERE rollout_id = ? AND released_on >= ? AND released_on < ? AND kind = 'nps'
+               GROUP BY released_on, score""",
+            (rollout_id, first_day, end_day),
+        )
+        return [(str(day), float(score), int(count)) for day, score, count in rows]
+
+    async def released_comments(
+        self,
+        *,
+        column: Literal["stage_id", "rollout_id"],
+        value: int,
+        limit: int,
+        first_day: str | None = None,
+        end_day: str | None = None,
+    ) -> list[ReleasedComment]:
+        """Up to `limit` released comments, picked and ordered at random: never in the order they
+        were written, and never the same few because they came last."""
+        days_sql, days = range_sql("released_on", first_day, end_day)
+        rows = await self.store.fetch_all(
+            f"""SELECT body, released_on FROM comments WHERE {column} = ? AND released_on IS NOT NULL{days_sql}
+                ORDER BY random() LIMIT ?""",
+            (value, *days, limit),
+        )
+        return [ReleasedComment(str(r[0]), str(r[1])) for r in rows]
+
+    async def released_rows(self, rollout_id: int) -> list[ReleasedRow]:
+        """A rollout's released answers, one row each, and its released comments, one row each, in
+        random order, with no wave, key or day finer than the group's.
+
+        The scores come from the groups' frozen counts, not from the answers: forget-me or a later
+        change would otherwise take one row out of a second export, and the two files would differ
+        by one person's answer. A comment is a row of its own, without its score, so that the one
+        thing forget-me must take out of an export, a person's words, takes no score with it."""
+        groups = await self.store.fetch_all(
+            """SELECT s.name, d.kind, t.key, d.score, d.answers, d.released_on FROM disclosed d
+               JOIN stages s ON s.id = d.stage_id LEFT JOIN touchpoints t ON t.id = d.touchpoint_id
+               WHERE d.rollout_id = ?""",
+            (rollout_id,),
+        )
+        comments = await self.store.fetch_all(
+            """SELECT s.name, w.kind, t.key, c.body, c.released_on FROM comments c
+               JOIN waves w ON w.id = c.wave_id JOIN stages s ON s.id = c.stage_id
+               LEFT JOIN touchpoints t ON t.id = w.touchpoint_id
+               WHERE c.rollout_id = ? AND c.released_on IS NOT NULL""",
+            (rollout_id,),
+        )
+        rows = [
+            ReleasedRow(str(stage), str(kind), _text_or_none(key), float(score), None, str(day))
+            for stage, kind, key, score, answers, day in groups
+            for _ in range(int(answers))
+        ]
+        rows += [
+            ReleasedRow(str(stage), str(kind), _text_or_none(key), None, str(body), str(day))
+            for stage, kind, key, body, day in comments
+        ]
+        random.SystemRandom().shuffle(rows)
+        return rows

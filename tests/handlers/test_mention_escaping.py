@@ -1,4 +1,4 @@
-"""Nothing the bot posts pings or links from what a person typed (issue: everything is escaped).
+"""Nothing the bot posts pings or links from what a person typed.
 
 A rollout whose title, vision, touchpoint label, reasons and comments hold every kind of Slack
 markup goes through every surface there is, driven by signed requests through the stand-in; then

@@ -1,5 +1,5 @@
 """Survey DMs go out exactly once: through 429s and 5xx, across a killed process, inside each
-person's working hours (issue 4)."""
+person's working hours."""
 
 from __future__ import annotations
 

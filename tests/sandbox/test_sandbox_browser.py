@@ -1,4 +1,4 @@
-"""The sandbox in a real headless Chromium (issue 7): an employee answers and comments, the owner
+"""The sandbox in a real headless Chromium: an employee answers and comments, the owner
 checks the status and advances past a failing gate with a reason, the champions are told, and
 the digest arrives in #leads with its chart."""
 

@@ -1,5 +1,5 @@
 """Weekly digests: every figure against hand-computed values, periods across time zones and DST,
-exactly once across restarts and downtime, the chart, and Slack's limits (issue 5)."""
+exactly once across restarts and downtime, the chart, and Slack's limits."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from services.cron import latest_fire, next_fire, parse_cron, period_ending
 from services.errors import BadInput
 from storage import Store
 from storage.digests import NewRun
-from storage.disclosure import release_backlog
+from storage.disclosure import Disclosures
 from tests.conftest import ADMIN, RunningBot, make_settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -151,7 +151,7 @@ async def seed(store: Store) -> None:
         (wiki, wiki_keys[0], at(17)),
     )
     # Into the figures as they would have gone on arrival: in groups, day by day.
-    await release_backlog(store, min_group=5)
+    await Disclosures(store).release_backlog(min_group=5)
 
 
 async def test_every_figure_of_a_digest_matches_the_hand_computed_value(bot: RunningBot, store: Store) -> None:
@@ -215,7 +215,7 @@ async def test_answers_are_counted_by_their_day_and_the_posting_day_goes_to_the_
     await s.answers(wave, 1, 11, [10] * 5, at(16, hour=0))  # Monday 16th, 01:00 in Berlin: a group this period
     await s.answers(wave, 1, 11, [0] * 2, at(22, hour=22))  # Sunday 22nd, 23:00 in Berlin: two wait
     await s.answers(wave, 1, 11, [9] * 3, at(23, hour=6))  # Monday 23rd, 07:00 in Berlin: with them, a group
-    await release_backlog(store, min_group=5)
+    await Disclosures(store).release_backlog(min_group=5)
     digests = bot.services.digests
     this_week = await digests.compute(digests.periods(None, PERIOD_END))
     assert this_week.rollouts[0].metrics.respondents == 5

@@ -1,4 +1,4 @@
-"""App Home, /pulse mydata and forget-me, and the CSV export (issue 6)."""
+"""App Home, /pulse mydata and forget-me, and the CSV export."""
 
 from __future__ import annotations
 

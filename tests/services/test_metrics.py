@@ -17,7 +17,7 @@ from services.metrics import (
     touchpoint_score,
 )
 from storage import Store
-from storage.disclosure import release_backlog
+from storage.disclosure import Disclosures
 from storage.models import Target, Touchpoint
 
 
@@ -157,7 +157,7 @@ async def test_stage_metrics_from_the_store(store: Store) -> None:
         )
     # Released as they would have been on arrival: the first five (on their fifth day) as a group;
     # the sixth waits for four more, and beta's one answer for its own four.
-    assert await release_backlog(store, min_group=5) == 5
+    assert await Disclosures(store).release_backlog(min_group=5) == 5
     metrics = await stage_metrics(store, stage_id=alpha, touchpoints=[], min_group=5)
     # of 10, 9, 9, 7, 3: promoters 3 of 5, detractors 1 of 5: NPS = 100 · 2/5 = 40
     assert metrics.nps is not None

@@ -1,4 +1,4 @@
-"""A rollout from creation to rollback, through signed requests and the stand-in (issue 3)."""
+"""A rollout from creation to rollback, through signed requests and the stand-in."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pulse surveys end to end through signed requests and the stand-in (issue 4)."""
+"""Pulse surveys end to end through signed requests and the stand-in."""
 
 from __future__ import annotations
 
