@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.blocks.chart import Chart
 from handlers.blocks.digest import period_label
 from handlers.blocks.text import Message
-from outbound.sender import Failed, Outcome, Retry, Sent, post_once, upload_once
+from outbound.sender import Failed, Outcome, Retry, Sent, Upload, post_once, upload_once
 from runtime.clock import Clock, epoch
 from services.cron import Period, latest_fire, parse_cron
 from services.digests import DigestContent, DigestService
@@ -257,13 +257,16 @@ class DigestPoster:
 
         for attempt in range(ATTEMPTS_PER_PART):
             if chart is not None:
-                outcome = await upload_once(
-                    self.client,
+                upload = Upload(
                     channel=run.channel_id,
                     filename=f"rollout-pulse-digest-{run.id}.png",
                     title=f"NPS trend · {period_label(content)}",
                     content=chart.png,
                     message=message,
+                )
+                outcome = await upload_once(
+                    self.client,
+                    upload,
                     earlier_attempt_at=earlier,
                     file_id=file_id,
                     record_file=record_file,

@@ -203,14 +203,22 @@ async def find_uploaded(client: AsyncWebClient, channel: str, filename: str, sin
 RecordFile = Callable[[str], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file to share in a channel with `message` as its text. The file name is unique to the
+    upload: it is what the channel's history is searched for after an uncertain attempt."""
+
+    channel: str
+    filename: str
+    title: str
+    content: bytes
+    message: Message
+
+
 async def upload_once(
     client: AsyncWebClient,
+    upload: Upload,
     *,
-    channel: str,
-    filename: str,
-    title: str,
-    content: bytes,
-    message: Message,
     earlier_attempt_at: int | None,
     file_id: str | None,
     record_file: RecordFile,
@@ -221,15 +229,14 @@ async def upload_once(
     latest attempt made (kept through `record_file` before it was completed). Sent only once the
     share is seen, with its ts."""
     if earlier_attempt_at is not None:
-        found = await find_uploaded(client, channel, filename, earlier_attempt_at)
+        found = await find_uploaded(client, upload.channel, upload.filename, earlier_attempt_at)
         if found is not None:
             return found
         if file_id is not None:
-            earlier = await _earlier_upload(client, channel, filename, file_id, earlier_attempt_at, now)
+            earlier = await _earlier_upload(client, upload.channel, upload.filename, file_id, earlier_attempt_at, now)
             if earlier is not None:
                 return earlier
-    return await _upload(client, channel=channel, filename=filename, title=title, content=content, message=message,
-                         record_file=record_file)  # fmt: skip
+    return await _upload(client, upload, record_file)
 
 
 async def _earlier_upload(
@@ -251,17 +258,9 @@ async def _earlier_upload(
     return Retry(after=0, error=f"Slack has not shared {filename} yet", maybe_sent=True)
 
 
-async def _upload(
-    client: AsyncWebClient,
-    *,
-    channel: str,
-    filename: str,
-    title: str,
-    content: bytes,
-    message: Message,
-    record_file: RecordFile,
-) -> Outcome:
+async def _upload(client: AsyncWebClient, upload: Upload, record_file: RecordFile) -> Outcome:
     """files_upload_v2's three steps, with the file's ID kept before the upload is completed."""
+    channel, filename, content = upload.channel, upload.filename, upload.content
     started = int(time.time())
     url = await attempt(client.files_getUploadURLExternal(filename=filename, length=len(content)))
     if not isinstance(url, AsyncSlackResponse):
@@ -273,10 +272,10 @@ async def _upload(
         return sent
     completed = await attempt(
         client.files_completeUploadExternal(
-            files=[{"id": file_id, "title": title}],
+            files=[{"id": file_id, "title": upload.title}],
             channel_id=channel,
             # Slack ignores blocks when initial_comment is given: the blocks carry the message.
-            blocks=json.dumps(message.blocks),
+            blocks=json.dumps(upload.message.blocks),
         )
     )
     if not isinstance(completed, AsyncSlackResponse):

@@ -466,7 +466,11 @@ class Store:
 
 def _give_up(claim: _Claim, future: asyncio.Future[Any], wait: float) -> None:
     if not future.done() and claim.abandon():
-        future.set_exception(DatabaseBusy(f"the database is locked by another process: waited {wait:g} s"))
+        # Its turn had not come: another process holds the lock, or earlier writes of this one
+        # (a large wave being closed) were still being written.
+        future.set_exception(
+            DatabaseBusy(f"the database is locked by another process or busy with earlier writes: waited {wait:g} s")
+        )
 
 
 def _run_group(conn: sqlite3.Connection, jobs: list[WriteJob[Any]]) -> list[tuple[Any, Exception | None]]:

@@ -18,6 +18,7 @@ from sandbox.stand_in import SlackStandIn
 from services import Services
 from storage import Store
 from tests.support import PROXY_VARIABLES, wait_for
+from tests.world import World, seed_world
 
 ADMIN = "U0ADMIN01"
 
@@ -67,6 +68,12 @@ def make_settings(standin: SlackStandIn, tmp_path: Path, **overrides: Any) -> Se
 @pytest.fixture
 def settings(standin: SlackStandIn, tmp_path: Path) -> Settings:
     return make_settings(standin, tmp_path)
+
+
+@pytest.fixture
+def world(standin: SlackStandIn) -> World:
+    """The small workspace of tests/world.py, in the stand-in."""
+    return seed_world(standin)
 
 
 @dataclass

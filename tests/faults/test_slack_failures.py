@@ -29,17 +29,12 @@ from tests.services.test_digests import PERIOD_END, Seed, at
 from tests.services.test_rollout_flow import SLUG, dms, posts, set_up
 from tests.services.test_surveys import people, started_with
 from tests.support import wait_for
-from tests.world import World, seed_world
+from tests.world import World
 
 # The bot's Slack calls normally wait 10 s; here a call counts as timed out after this long.
 CLIENT_TIMEOUT = 0.3
 # Slack carries out a slowed call this late: after the bot gave up on it, before it looks again.
 SLOW_ANSWER = 0.8
-
-
-@pytest.fixture
-def world(standin: SlackStandIn) -> World:
-    return seed_world(standin)
 
 
 @pytest.fixture

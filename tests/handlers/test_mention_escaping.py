@@ -22,7 +22,7 @@ from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message
 from tests.conftest import ADMIN, RunningBot, make_settings
 from tests.support import survey_of, wait_for, wait_for_surveys
-from tests.world import World, seed_world
+from tests.world import World
 
 SLUG = "evil-tool"
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -44,11 +44,6 @@ def settings(standin: SlackStandIn, tmp_path: Path) -> Settings:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(MONDAY_NOON)
-
-
-@pytest.fixture
-def world(standin: SlackStandIn) -> World:
-    return seed_world(standin)
 
 
 def cohort_of(world: World) -> list[str]:

@@ -17,11 +17,6 @@ from tests.world import World, seed_world
 
 
 @pytest.fixture
-def world(standin: SlackStandIn) -> World:
-    return seed_world(standin)
-
-
-@pytest.fixture
 def fast_retries(bot: RunningBot) -> None:
     bot.bot.sender.retry_scale = 0.0
 

@@ -28,11 +28,6 @@ from tests.support import (
 from tests.world import World, seed_world
 
 
-@pytest.fixture
-def world(standin: SlackStandIn) -> World:
-    return seed_world(standin)
-
-
 def dm_counts(standin: SlackStandIn, users: list[str]) -> list[int]:
     return [len(survey_dms(standin, u)) for u in users]
 

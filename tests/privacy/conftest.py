@@ -9,14 +9,8 @@ import pytest
 from bot.settings import Settings
 from sandbox.stand_in import SlackStandIn
 from tests.conftest import make_settings
-from tests.world import World, seed_world
 
 
 @pytest.fixture
 def settings(standin: SlackStandIn, tmp_path: Path) -> Settings:
     return make_settings(standin, tmp_path, pulse_quiet_hours="off")
-
-
-@pytest.fixture
-def world(standin: SlackStandIn) -> World:
-    return seed_world(standin)

@@ -4,8 +4,6 @@ nor its size. Signed requests against the stand-in, which hides private channels
 
 from __future__ import annotations
 
-import pytest
-
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import BOT_USER_ID
 from services.rollouts import NOT_A_MEMBER
@@ -13,15 +11,10 @@ from storage import Store
 from tests.conftest import ADMIN, RunningBot
 from tests.services.test_rollout_flow import SLUG, posts, snapshot
 from tests.services.test_surveys import started_with
-from tests.world import World, seed_world
+from tests.world import World
 
 SECRET_SIZE = 7  # people in the private channel, the bot aside
 SECRET_NAME = "merger-talks"
-
-
-@pytest.fixture
-def world(standin: SlackStandIn) -> World:
-    return seed_world(standin)
 
 
 def private_channel(standin: SlackStandIn, name: str, *, also: list[str], bot: bool = True) -> str:

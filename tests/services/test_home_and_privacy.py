@@ -32,17 +32,12 @@ from tests.services.test_surveys import (
     thanked,
 )
 from tests.support import wait_for
-from tests.world import World, seed_world
+from tests.world import World
 
 
 @pytest.fixture
 def settings(standin: SlackStandIn, tmp_path: Path) -> Settings:
     return make_settings(standin, tmp_path, pulse_quiet_hours="off")
-
-
-@pytest.fixture
-def world(standin: SlackStandIn) -> World:
-    return seed_world(standin)
 
 
 async def home_text(bot: RunningBot, standin: SlackStandIn, user: str, expected: str) -> str:

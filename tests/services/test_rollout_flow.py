@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from handlers.ids import Action
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import ADMIN, RunningBot
 from tests.support import wait_for
-from tests.world import World, seed_world
+from tests.world import World
 
 SLUG = "expense-tool"
-
-
-@pytest.fixture
-def world(standin: SlackStandIn) -> World:
-    return seed_world(standin)
 
 
 async def snapshot(store: Store) -> dict[str, list[tuple[object, ...]]]:

@@ -17,7 +17,7 @@ from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import RunningBot, make_settings
 from tests.support import survey_of, wait_for, wait_for_surveys
-from tests.world import World, seed_world
+from tests.world import World
 
 SLUG = "expense-tool"
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -31,11 +31,6 @@ def settings(standin: SlackStandIn, tmp_path: Path) -> Settings:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(MONDAY_NOON)
-
-
-@pytest.fixture
-def world(standin: SlackStandIn) -> World:
-    return seed_world(standin)
 
 
 def people(standin: SlackStandIn, n: int, prefix: str = "U0P") -> list[str]:
