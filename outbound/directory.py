@@ -68,7 +68,7 @@ class SlackDirectory:
 
     async def _lookup(self, user_id: str) -> Person | None:
         try:
-            response = await self._call("users.info", user=user_id)
+            response = await self._call("users.info", user=user_id, include_locale="true")
         except SlackApiError as exc:
             if exc.response.get("error") in ("user_not_found", "users_not_found"):
                 return None
@@ -80,7 +80,7 @@ class SlackDirectory:
         people: list[Person] = []
         while True:
             try:
-                page = await self._call("users.list", limit=200, cursor=cursor or "")
+                page = await self._call("users.list", limit=200, cursor=cursor or "", include_locale="true")
             except SlackApiError as exc:
                 raise _unavailable(exc) from exc
             people += [_person(member) for member in page.get("members", [])]
@@ -91,11 +91,14 @@ class SlackDirectory:
 
     async def _cached(self, user_ids: set[str]) -> dict[str, Person]:
         rows = await self.cache.fetched_since(user_ids, epoch(self.clock.now()) - PEOPLE_TTL_SECONDS)
-        return {row.user_id: Person(id=row.user_id, tz=row.tz, is_bot=row.is_bot, deleted=row.deleted) for row in rows}
+        return {
+            row.user_id: Person(id=row.user_id, tz=row.tz, is_bot=row.is_bot, deleted=row.deleted, locale=row.locale)
+            for row in rows
+        }
 
     async def _remember(self, people: list[Person]) -> None:
         await self.cache.remember(
-            [CachedPerson(p.id, p.tz, p.is_bot, p.deleted) for p in people], epoch(self.clock.now())
+            [CachedPerson(p.id, p.tz, p.is_bot, p.deleted, p.locale) for p in people], epoch(self.clock.now())
         )
 
     async def person_by_email(self, email: str) -> Person | None:
@@ -166,4 +169,5 @@ def _person(user: dict[str, Any]) -> Person:
         is_bot=bool(user.get("is_bot")) or user.get("id") == "USLACKBOT",
         deleted=bool(user.get("deleted")),
         tz=user.get("tz"),
+        locale=user.get("locale") if isinstance(user.get("locale"), str) else None,
     )

@@ -164,6 +164,8 @@ def people(ws: Workspace) -> Cast:
             email=f"{first.lower()}.{last.lower()}@example.com",
             tz=ZONES[i % len(ZONES)] if i > 3 else "Europe/Berlin",
             title=["Finance", "Sales", "Engineering", "Operations", "People"][rng.randrange(5)],
+            # Some of the organisation works in Swedish, as set in their Slack.
+            locale="sv-SE" if i % 5 == 2 else "en-US",
         )
         ids.append(user.id)
     ws.users[ADMIN].title = "Head of Finance (admin)"

@@ -439,10 +439,11 @@ class WebApi:
         }
 
     async def users_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"user": self._user(params.get("user")).to_api()}
+        return {"user": self._user(params.get("user")).to_api(include_locale=flag(params.get("include_locale")))}
 
     async def users_list(self, params: dict[str, Any]) -> dict[str, Any]:
-        users = [u.to_api() for u in self.workspace.users.values()]
+        with_locale = flag(params.get("include_locale"))
+        users = [u.to_api(include_locale=with_locale) for u in self.workspace.users.values()]
         page, next_cursor = self._page(users, params, default=200)
         return {"members": page, "cache_ts": int(self.clock()), "response_metadata": {"next_cursor": next_cursor}}
 

@@ -27,8 +27,12 @@ class User:
     is_bot: bool = False
     deleted: bool = False
     title: str = ""
+    # The language the person set in Slack (Preferences → Language & region), as Slack names it.
+    locale: str = "en-US"
 
-    def to_api(self) -> dict[str, Any]:
+    def to_api(self, *, include_locale: bool = False) -> dict[str, Any]:
+        """The user object of users.info and users.list; `locale` only when it is asked for, as
+        Slack gives it (include_locale=true)."""
         zone = ZoneInfo(self.tz)
         offset = datetime.now(UTC).astimezone(zone).utcoffset()
         profile: dict[str, Any] = {
@@ -38,7 +42,7 @@ class User:
         }
         if self.email:
             profile["email"] = self.email
-        return {
+        user = {
             "id": self.id,
             "team_id": TEAM_ID,
             "name": self.name,
@@ -51,6 +55,9 @@ class User:
             "tz_offset": int(offset.total_seconds()) if offset else 0,
             "profile": profile,
         }
+        if include_locale:
+            user["locale"] = self.locale
+        return user
 
 
 @dataclass
@@ -271,6 +278,7 @@ class Workspace:
         is_bot: bool = False,
         deleted: bool = False,
         title: str = "",
+        locale: str = "en-US",
     ) -> User:
         user = User(
             id=user_id or self.new_id("U"),
@@ -281,6 +289,7 @@ class Workspace:
             is_bot=is_bot,
             deleted=deleted,
             title=title,
+            locale=locale,
         )
         self.users[user.id] = user
         return user

@@ -19,6 +19,7 @@ class Person(BaseModel):
     is_bot: bool = False
     deleted: bool = False
     tz: str | None = None
+    locale: str | None = None  # as set in Slack, e.g. "sv-SE"; None if Slack did not say
 
     @property
     def reachable(self) -> bool:

@@ -379,6 +379,9 @@ _DISCLOSURE = (
 # a moment after completing it, so after a crash the file is waited for, not uploaded again.
 _CHART_FILE = ("ALTER TABLE digest_runs ADD COLUMN chart_file TEXT",)
 
+# The language each person set in Slack, cached with their time zone: what they are asked in.
+_SLACK_LOCALE = ("ALTER TABLE slack_users ADD COLUMN locale TEXT",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
@@ -387,6 +390,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "wave keys; answers dated by the day", _WAVE_KEYS),
     Migration(6, "answers released to figures in groups", _DISCLOSURE),
     Migration(7, "the file of a digest's chart upload", _CHART_FILE),
+    Migration(8, "each person's Slack locale", _SLACK_LOCALE),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -83,6 +83,7 @@ class PersonRecord:
     changes_made: int  # history entries naming them as who made a change
     cached_tz: str | None  # from the people cache
     cached: bool
+    cached_locale: str | None = None  # the language set in Slack, from the people cache
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class People:
             (user_id,),
         )
         changes = await self.store.fetch_value("SELECT count(*) FROM audit_log WHERE actor = ?", (user_id,))
-        cached = await self.store.fetch_one("SELECT tz FROM slack_users WHERE user_id = ?", (user_id,))
+        cached = await self.store.fetch_one("SELECT tz, locale FROM slack_users WHERE user_id = ?", (user_id,))
         return PersonRecord(
             roles=[Role.from_row(r) for r in roles],
             memberships=[Membership.from_row(r) for r in memberships],
@@ -138,6 +139,7 @@ class People:
             changes_made=int(changes or 0),
             cached_tz=cached[0] if cached else None,
             cached=cached is not None,
+            cached_locale=cached[1] if cached else None,
         )
 
     async def own_answers(self, keys: Sequence[tuple[int, str]]) -> list[OwnAnswer]:

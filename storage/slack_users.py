@@ -1,5 +1,6 @@
-"""What Slack said about people, kept a while: their time zone, and whether they are a bot or
-deactivated. Asking Slack about each person for every wave would cost a call per person."""
+"""What Slack said about people, kept a while: their time zone and language, and whether they
+are a bot or deactivated. Asking Slack about each person for every wave would cost a call per
+person."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ class CachedPerson(NamedTuple):
     tz: str | None
     is_bot: bool
     deleted: bool
+    locale: str | None = None
 
 
 class SlackUsers:
@@ -26,15 +28,17 @@ class SlackUsers:
         for chunk in chunks(sorted(set(user_ids))):
             marks = ",".join("?" * len(chunk))
             rows = await self.store.fetch_all(
-                f"SELECT user_id, tz, is_bot, deleted FROM slack_users WHERE fetched_at >= ? AND user_id IN ({marks})",
+                f"""SELECT user_id, tz, is_bot, deleted, locale FROM slack_users
+                    WHERE fetched_at >= ? AND user_id IN ({marks})""",
                 (since, *chunk),
             )
-            found += [CachedPerson(user_id, tz, bool(is_bot), bool(deleted)) for user_id, tz, is_bot, deleted in rows]
+            found += [CachedPerson(str(r[0]), r[1], bool(r[2]), bool(r[3]), r[4]) for r in rows]
         return found
 
     async def remember(self, people: Sequence[CachedPerson], now: int) -> None:
         if people:
             await self.store.executemany(
-                "INSERT OR REPLACE INTO slack_users (user_id, tz, is_bot, deleted, fetched_at) VALUES (?, ?, ?, ?, ?)",
-                [(p.user_id, p.tz, int(p.is_bot), int(p.deleted), now) for p in people],
+                """INSERT OR REPLACE INTO slack_users (user_id, tz, is_bot, deleted, locale, fetched_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                [(p.user_id, p.tz, int(p.is_bot), int(p.deleted), p.locale, now) for p in people],
             )

@@ -104,6 +104,8 @@ def build_mydata(data: MyData) -> Message:
     if record.cached:
         zone = escape(record.cached_tz) if record.cached_tz else "not set"
         lines.append(f"Your time zone, to ask you only in your working hours: {zone}.")
+        if record.cached_locale:
+            lines.append(f"Your language as set in Slack: {escape(record.cached_locale)}.")
     lines += ["", HOW_ANSWERS_ARE_KEPT]
     blocks = sections_from_lines(lines)
     blocks.append(context("`/pulse forget-me` deletes all of this."))

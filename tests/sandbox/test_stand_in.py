@@ -55,6 +55,24 @@ async def test_auth_is_checked(standin: SlackStandIn) -> None:
     assert caught.value.response["error"] == "invalid_auth"
 
 
+async def test_a_persons_locale_comes_only_when_asked_for(client: AsyncWebClient, standin: SlackStandIn) -> None:
+    swede = standin.workspace.add_user(None, "sv", locale="sv-SE").id
+    assert "locale" not in (await client.users_info(user=swede))["user"]
+    assert (await client.users_info(user=swede, include_locale=True))["user"]["locale"] == "sv-SE"
+
+    async def everyone(**params: Any) -> list[dict[str, Any]]:
+        members, cursor = [], ""
+        while True:
+            page = await client.users_list(cursor=cursor, **params)
+            members += page["members"]
+            cursor = page["response_metadata"]["next_cursor"]
+            if not cursor:
+                return members
+
+    assert {m["id"]: m["locale"] for m in await everyone(include_locale=True)}[swede] == "sv-SE"
+    assert all("locale" not in m for m in await everyone())
+
+
 async def test_post_message_to_a_user_lands_in_their_dm(client: AsyncWebClient, standin: SlackStandIn) -> None:
     result = await client.chat_postMessage(channel=ADMIN, text="hello", blocks=sections(2))
     dm = standin.workspace.im_with(ADMIN)

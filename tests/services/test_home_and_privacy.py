@@ -128,9 +128,11 @@ async def test_mydata_lists_what_is_stored_and_says_answers_are_not_linked(
     bot: RunningBot, standin: SlackStandIn, world: World
 ) -> None:
     cohort = people(standin, 2)
+    standin.workspace.users[cohort[0]].locale = "sv-SE"
     await first_one_answered(bot, standin, world, cohort, 7)
     mine = await bot.ask(cohort[0], "mydata", command="/pulse")
     assert "1 survey for you" in mine and "Expense tool · NPS" in mine
+    assert "Your language as set in Slack: sv-SE." in mine  # asked of Slack with the time zone, and kept
     # While the wave is open the person sees their own answer; nobody else is shown it.
     assert "you answered *7*" in mine and "only you see this, until the survey closes" in mine
     assert "named in the alpha cohort of Expense tool" in mine

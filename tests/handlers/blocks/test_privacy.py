@@ -69,7 +69,7 @@ def memberships(count: int) -> list[Membership]:
 def record(role_count: int = 5, *, sole_owner: bool = False) -> PersonRecord:
     return PersonRecord(
         roles=roles(role_count, sole_owner=sole_owner), memberships=memberships(role_count), asked=ROWS,
-        changes_made=10**6, cached_tz=LONGEST_TZ.key, cached=True,
+        changes_made=10**6, cached_tz=LONGEST_TZ.key, cached=True, cached_locale="sv-SE",
     )  # fmt: skip
 
 
@@ -87,6 +87,7 @@ def test_mydata_of_a_person_asked_the_most_fits_and_keeps_how_answers_are_kept()
     assert f"• named in the {STAGE_NAMES[1]} cohort of {escape(TITLE)} (`{name('rollout', 1)}`)" in text
     assert "Your name is on 1000000 changes in rollout histories." in text
     assert f"Your time zone, to ask you only in your working hours: {LONGEST_TZ.key}." in text
+    assert "Your language as set in Slack: sv-SE." in text
     assert HOW_ANSWERS_ARE_KEPT in text
     assert message.blocks[-1]["elements"][0]["text"] == "`/pulse forget-me` deletes all of this."
 

@@ -29,6 +29,21 @@ async def test_people_are_looked_up_once_then_cached(directory: SlackDirectory, 
     assert len(standin.calls_to("users.info")) == 6  # answered from the store
 
 
+async def test_each_persons_slack_language_is_asked_for_and_kept_with_them(
+    directory: SlackDirectory, standin: SlackStandIn
+) -> None:
+    ws = standin.workspace
+    swede = ws.add_user(None, "sv", tz="Europe/Stockholm", locale="sv-SE").id
+    many = [ws.add_user(None, f"q{i}", locale="sv-SE" if i % 2 else "en-GB").id for i in range(60)]
+    one = await directory.people([swede])
+    assert one[swede].locale == "sv-SE"
+    assert all(c.params.get("include_locale") == "true" for c in standin.calls_to("users.info"))
+    listed = await directory.people(many)  # more than 50 unknown: one users.list, with the locale too
+    assert [listed[u].locale for u in many[:2]] == ["en-GB", "sv-SE"]
+    ws.users[swede].locale = "en-US"  # changed in Slack: the cached answer stands for a day
+    assert (await directory.people([swede]))[swede].locale == "sv-SE"
+
+
 async def test_many_unknown_people_are_fetched_with_one_paginated_list(
     directory: SlackDirectory, standin: SlackStandIn
 ) -> None:
