@@ -1,0 +1,94 @@
+"""Texts in each person's own language.
+
+A text is written in English in the code, marked with `_` (or `n_` where it has a plural), and
+looked up in the language's gettext catalog, `runtime/locales/<language>/LC_MESSAGES/messages.po`,
+kept in the repository. A catalog is compiled with Babel when first needed (in memory: there is
+no `.mo` file to forget to rebuild) and read by the standard library's gettext, which also picks
+the plural form. English needs no catalog: the English text is the message id. Dates, numbers
+and percentages follow the language's conventions from Babel's locale data ("8 dec." / "Dec 8",
+"84 %" / "84%").
+"""
+
+from __future__ import annotations
+
+import gettext
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_skeleton
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+
+LANGUAGES = ("en", "sv")
+DEFAULT_LANGUAGE = "en"
+LOCALES = Path(__file__).with_name("locales")
+
+
+def language_of(locale: str | None) -> str | None:
+    """The language of ours that a Slack locale ("sv-SE", "en-GB") names, or None."""
+    if not locale:
+        return None
+    code = locale.replace("_", "-").split("-", 1)[0].lower()
+    return code if code in LANGUAGES else None
+
+
+def catalog_path(language: str, locales: Path = LOCALES) -> Path:
+    return locales / language / "LC_MESSAGES" / "messages.po"
+
+
+@cache
+def _translations(language: str, locales: Path) -> gettext.NullTranslations:
+    path = catalog_path(language, locales)
+    if language == DEFAULT_LANGUAGE or not path.exists():
+        return gettext.NullTranslations()
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=language)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)  # fuzzy entries are left out, as msgfmt leaves them
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The texts of one language: what a builder is given to write in it."""
+
+    language: str
+    locales: Path = LOCALES  # where the catalogs are (tests give their own)
+    _locale: Locale = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_locale", Locale.parse(self.language))
+
+    def _(self, message: str, **values: object) -> str:
+        """`message` in this language, with `{name}` filled from `values`."""
+        text = _translations(self.language, self.locales).gettext(message)
+        return text.format(**values) if values else text
+
+    def n_(self, singular: str, plural: str, n: int, **values: object) -> str:
+        """The form for `n` of a text with a plural; `{n}` is the number, written as this
+        language writes numbers."""
+        text = _translations(self.language, self.locales).ngettext(singular, plural, n)
+        return text.format(n=self.number(n), **values)
+
+    def day(self, day: date) -> str:
+        """A day without its year, as this language writes it: "8 dec." / "Dec 8"."""
+        return str(format_skeleton("MMMd", day, locale=self._locale))
+
+    def number(self, value: float) -> str:
+        return str(format_decimal(value, locale=self._locale))
+
+    def percent(self, share: float) -> str:
+        """A share (0.84) as a whole percentage: "84 %" / "84%"."""
+        return str(format_percent(share, locale=self._locale))
+
+
+@cache
+def texts(language: str | None) -> Texts:
+    """The texts of `language`, or of English for a language we do not have."""
+    return Texts(language if language in LANGUAGES else DEFAULT_LANGUAGE)
