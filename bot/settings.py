@@ -16,6 +16,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from runtime.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from runtime.timezones import parse_zone
 from services.quiet_hours import QuietHours
 
@@ -78,6 +79,8 @@ class Settings(BaseSettings):
     pulse_remind_after_hours: int = Field(default=48, ge=0)
     pulse_wave_days: int = Field(default=7, ge=1)
     pulse_log_format: Literal["console", "json"] = "console"
+    # The language of whoever has chosen none and set none in Slack, and of channel posts.
+    pulse_language: str = DEFAULT_LANGUAGE
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -136,6 +139,14 @@ class Settings(BaseSettings):
         if parse_zone(v) is None:
             raise ValueError("unknown time zone")
         return v
+
+    @field_validator("pulse_language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        code = v.strip().lower()
+        if code not in LANGUAGES:
+            raise ValueError(f"not one of the languages the bot speaks ({', '.join(LANGUAGES)})")
+        return code
 
     @field_validator("pulse_secret_key")
     @classmethod

@@ -10,6 +10,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from handlers.blocks.text import Message
 from handlers.errors import describe
 from runtime.background import Background
+from runtime.i18n import Texts
 from services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -22,23 +23,24 @@ def answer_later(
     respond: AsyncRespond | None,
     work: Work,
     *,
+    t: Texts,
     name: str,
     usage: str | None = None,
     replace: bool = False,
 ) -> None:
     """Run `work` after the acknowledgement; its message goes to `respond` (replacing the clicked
-    message when `replace`); a failure is told politely beside it instead."""
+    message when `replace`); a failure is told politely beside it instead, in `t`."""
 
     async def run() -> None:
         replace_original = replace
         try:
             message = await work()
         except DomainError as err:
-            message = describe(err.with_usage(usage) if usage else err)
+            message = describe(err.with_usage(usage) if usage else err, t)
             replace_original = False
         except Exception as exc:
             log.exception("%s failed", name)
-            message = describe(exc)
+            message = describe(exc, t)
             replace_original = False
         if respond is None:
             log.warning("%s finished but there is nowhere to answer: %s", name, message.text)

@@ -17,15 +17,18 @@ from slack_sdk.errors import SlackApiError
 from handlers.blocks.help import build_problem
 from handlers.blocks.text import Message
 from handlers.middleware import retry_later
+from runtime.i18n import N_, Phrase, Texts, texts
 from services.errors import DomainError, StorageError, storage_problem
 
 log = logging.getLogger(__name__)
 
-SORRY = "Sorry — something went wrong on our side. It has been logged; please try again in a minute."
-BUSY = "The database is busy right now, so nothing was saved. Please try again in a few seconds."
-FULL = "Nothing could be saved: the bot cannot write to its database (its disk may be full). Please try again later."
+SORRY = N_("Sorry — something went wrong on our side. It has been logged; please try again in a minute.")
+BUSY = N_("The database is busy right now, so nothing was saved. Please try again in a few seconds.")
+FULL = N_(
+    "Nothing could be saved: the bot cannot write to its database (its disk may be full). Please try again later."
+)
 # A form is opened with the click's trigger_id, which Slack honours for 3 seconds and once.
-FORM_TOO_LATE = "Slack would not open the form: the click took too long to reach us. Please click the button again."
+FORM_TOO_LATE = N_("Slack would not open the form: the click took too long to reach us. Please click the button again.")
 _TRIGGER_REFUSALS = frozenset({"expired_trigger_id", "invalid_trigger_id", "exchanged_trigger_id"})
 
 
@@ -34,7 +37,7 @@ def _form_refused(error: Exception) -> bool:
     return isinstance(error, SlackApiError) and error.response.get("error") in _TRIGGER_REFUSALS
 
 
-def _apology(error: Exception) -> str:
+def _apology(error: Exception) -> Phrase:
     if _form_refused(error):
         return FORM_TOO_LATE
     problem = storage_problem(error)
@@ -43,10 +46,20 @@ def _apology(error: Exception) -> str:
     return BUSY if problem[0] == "busy" else FULL
 
 
-def describe(error: Exception) -> Message:
+def describe(error: Exception, t: Texts) -> Message:
     if isinstance(error, DomainError):
-        return build_problem(error.message, error.usage, people=error.people)
-    return Message(text=f":warning: {_apology(error)}", blocks=[])
+        return build_problem(t, error.message, error.usage, people=error.people)
+    return Message(text=f":warning: {t.say(_apology(error))}", blocks=[])
+
+
+def texts_of(context: AsyncBoltContext) -> Texts:
+    """The language of the person the request came from (set by the middleware, which may not
+    have run when the error came early)."""
+    found = context.get("texts")
+    if isinstance(found, Texts):
+        return found
+    settings = context.get("settings")
+    return texts(getattr(settings, "pulse_language", None))
 
 
 def _first_input_block(body: dict[str, Any]) -> str | None:
@@ -76,7 +89,8 @@ async def handle_error(
             log.warning("Slack refused to open a form for %s: %s (the person was asked to click again)", kind, error)
         else:
             log.error("unexpected error while handling %s", kind, exc_info=error)
-    message = describe(error)
+    t = texts_of(context)
+    message = describe(error, t)
     if not isinstance(body, dict):
         return BoltResponse(status=200, body="")
     if body.get("type") == "event_callback" and storage_problem(error) is not None:
@@ -95,7 +109,7 @@ async def handle_error(
         field = error.field if isinstance(error, DomainError) else None
         field = field or _first_input_block(body)
         if field:
-            shown = error.message if isinstance(error, DomainError) else _apology(error)
+            shown = t.say(error.message if isinstance(error, DomainError) else _apology(error))
             return BoltResponse(status=200, body={"response_action": "errors", "errors": {field: shown}})
     if respond is not None and body.get("response_url"):
         try:

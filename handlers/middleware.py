@@ -15,6 +15,7 @@ from handlers.home import HomePublisher
 from handlers.respond import SessionRespond
 from runtime.background import Background
 from runtime.clock import epoch
+from runtime.i18n import texts
 from runtime.write_wait import limit_write_wait
 from services import Services
 from services.errors import StorageError, storage_problem
@@ -49,6 +50,10 @@ def install(
         context["settings"] = services.settings
         context["background"] = background
         context["home"] = home
+        # The language of the person a request comes from: what every answer to it is written in.
+        user = context.user_id
+        language = await services.languages.of(user) if user else services.settings.pulse_language
+        context["texts"] = texts(language)
         view = body.get("view")
         if isinstance(view, dict) and view.get("type") == "home" and context.user_id:
             home.looked(context.user_id)  # a click on someone's Home: they have it open

@@ -15,6 +15,7 @@ from handlers.blocks.text import Message
 from outbound.pacer import Pacer
 from outbound.sender import Drainer, Failed, Sent, find_posted, post_once
 from runtime.clock import Clock, epoch
+from runtime.i18n import Texts, texts
 from services.models import DueDelivery
 from services.options import Options
 from services.queues import SurveyQueue
@@ -27,10 +28,11 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE_SECONDS = 60
 BATCH = 200
 
-RenderSurvey = Callable[[SurveyView], Message]
+RenderSurvey = Callable[[Texts, SurveyView], Message]
 
 
-def view_of(item: DueDelivery, min_group: int) -> SurveyView:
+def view_of(item: DueDelivery, min_group: int, language: str) -> SurveyView:
+    """`language`: the default, for a delivery queued before languages were kept."""
     return SurveyView(
         wave_id=item.wave_id,
         delivery_id=item.id,
@@ -41,6 +43,7 @@ def view_of(item: DueDelivery, min_group: int) -> SurveyView:
         closes_at=item.closes_at,
         min_group=min_group,
         asked=item.asked,
+        language=item.language or language,
     )
 
 
@@ -100,7 +103,8 @@ class DeliverySender(Drainer):
                     return
             await self.queue.hold(item.id, window_opens)
             return
-        message = self.render(view_of(item, self.settings.pulse_min_group))
+        view = view_of(item, self.settings.pulse_min_group, self.settings.pulse_language)
+        message = self.render(texts(view.language), view)
         outcome = await post_once(
             self.client, channel=item.user_id, key=key, message=message, earlier_attempt_at=earlier
         )

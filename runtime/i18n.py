@@ -12,6 +12,7 @@ and percentages follow the language's conventions from Babel's locale data ("8 d
 from __future__ import annotations
 
 import gettext
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -55,6 +56,38 @@ def _translations(language: str, locales: Path) -> gettext.NullTranslations:
 
 
 @dataclass(frozen=True)
+class Phrase:
+    """A text to be said later, in the language of whoever reads it: the domain raises errors
+    and keeps notes as phrases, and the edge says them in the reader's language (`Texts.say`).
+    `values` fill its `{name}` slots; a value that is itself a Phrase is said in the same language.
+    With `plural`, `n` picks the form and fills `{n}`."""
+
+    message: str
+    values: Mapping[str, object] = field(default_factory=dict)
+    plural: str | None = None
+    n: int = 0
+
+    def __str__(self) -> str:  # logs and exceptions read English
+        return texts(DEFAULT_LANGUAGE).say(self)
+
+
+def N_(message: str, **values: object) -> Phrase:
+    """Mark `message` for the catalog, to be said later in the reader's language."""
+    return Phrase(message, values)
+
+
+def Nn_(singular: str, plural: str, n: int, **values: object) -> Phrase:
+    """Mark a text with a plural for the catalog, to be said later in the reader's language."""
+    return Phrase(singular, values, plural, n)
+
+
+def for_operator(text: str) -> str:
+    """Mark a text that only the operator reads (an error kept in the database, a CLI line): it
+    stays English, and is left out of the catalog on purpose (tests/test_texts_in_catalog.py)."""
+    return text
+
+
+@dataclass(frozen=True)
 class Texts:
     """The texts of one language: what a builder is given to write in it."""
 
@@ -76,12 +109,28 @@ class Texts:
         text = _translations(self.language, self.locales).ngettext(singular, plural, n)
         return text.format(n=self.number(n), **values)
 
+    def say(self, text: Phrase | str) -> str:
+        """A phrase in this language; a plain string is what a person typed and stays as it is."""
+        if isinstance(text, str):
+            return text
+        values = {k: self.say(v) if isinstance(v, Phrase) else v for k, v in text.values.items()}
+        if text.plural is not None:
+            return self.n_(text.message, text.plural, text.n, **values)
+        return self._(text.message, **values)
+
     def day(self, day: date) -> str:
         """A day without its year, as this language writes it: "8 dec." / "Dec 8"."""
         return str(format_skeleton("MMMd", day, locale=self._locale))
 
-    def number(self, value: float) -> str:
-        return str(format_decimal(value, locale=self._locale))
+    def day_with_year(self, day: date) -> str:
+        """A day with its year: "8 dec. 2026" / "Dec 8, 2026"."""
+        return str(format_skeleton("yMMMd", day, locale=self._locale))
+
+    def number(self, value: float, digits: int | None = None) -> str:
+        """`value` as this language writes numbers ("2,5" / "2.5"); with `digits`, always that
+        many after the decimal sign."""
+        pattern = None if digits is None else "0." + "0" * digits if digits else "0"
+        return str(format_decimal(value, format=pattern, locale=self._locale))
 
     def percent(self, share: float) -> str:
         """A share (0.84) as a whole percentage: "84 %" / "84%"."""

@@ -10,6 +10,7 @@ from services.digests import DigestService
 from services.directory import Directory
 from services.home import HomeService
 from services.keys import KeyRing, KeySetup
+from services.languages import LanguageService
 from services.options import Options
 from services.privacy import PrivacyService
 from services.rollouts import RolloutService
@@ -37,12 +38,14 @@ class Services:
     digests: DigestService = field(init=False)
     privacy: PrivacyService = field(init=False)
     home: HomeService = field(init=False)
+    languages: LanguageService = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyRing(self.store, self._key_setup)
+        self.languages = LanguageService(self.store, self.settings)
         self.seen_events = SeenEvents(self.store)
         self.rollouts = RolloutService(self.store, self.settings, self.clock)
-        self.surveys = SurveyService(self.store, self.settings, self.clock, self.rollouts, self.keys)
+        self.surveys = SurveyService(self.store, self.settings, self.clock, self.rollouts, self.keys, self.languages)
         self.digests = DigestService(self.store, self.settings, self.clock, self.rollouts)
         self.privacy = PrivacyService(People(self.store), self.rollouts, self.keys, self.settings)
         self.home = HomeService(self.settings, self.clock, self.rollouts, self.surveys)

@@ -1,6 +1,9 @@
-"""Errors a person can act on. Their message is shown to the person as it is."""
+"""Errors a person can act on. Their message is a Phrase, said in the reader's language by the
+edge that tells them (handlers.errors)."""
 
 from __future__ import annotations
+
+from runtime.i18n import Phrase
 
 # The storage error policy, for the edges: a database that cannot be written just now is told
 # to people as such, not as a bug. Re-exported so that handlers and senders need not reach into
@@ -16,13 +19,13 @@ class DomainError(Exception):
 
     def __init__(
         self,
-        message: str,
+        message: Phrase,
         *,
         usage: str | None = None,
         field: str | None = None,
         people: tuple[str, ...] = (),
     ) -> None:
-        super().__init__(message)
+        super().__init__(str(message))
         self.message = message
         self.usage = usage
         # For modal submissions: the block_id of the input to show the message on.

@@ -42,7 +42,7 @@ class HomeService:
         for delivery in await self.surveys.unanswered_for(user):
             wave = await self.surveys.surveys.wave(delivery.wave_id)
             if wave is not None:
-                surveys.append(await self.surveys.view_of(wave, delivery.id))
+                surveys.append(await self.surveys.view_of(wave, delivery))
         open_rollouts = await self.rollouts.open_rollouts()
         mine = []
         overview: list[HomeRollout] | None = [] if self.settings.is_admin(user) else None

@@ -5,57 +5,61 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from runtime.i18n import N_, Phrase
+
 SurveyScale = Literal["nps", "csat", "ces", "thumbs", "minutes"]
 
 
 @dataclass(frozen=True)
 class Choice:
-    label: str  # on the button
+    label: Phrase  # on the button
     score: float  # what is stored
-    said: str  # how "you answered …" reads
+    said: Phrase  # how "you answered …" reads
 
 
 def _numbers(low: int, high: int) -> tuple[Choice, ...]:
-    return tuple(Choice(str(i), float(i), str(i)) for i in range(low, high + 1))
+    # A number reads the same in every language we speak: a phrase the catalog does not hold.
+    return tuple(Choice(Phrase(str(i)), float(i), Phrase(str(i))) for i in range(low, high + 1))
 
 
 CHOICES: dict[SurveyScale, tuple[Choice, ...]] = {
     "nps": _numbers(0, 10),
     "csat": _numbers(1, 5),
     "ces": _numbers(1, 7),
-    "thumbs": (Choice("👍", 1.0, "👍"), Choice("👎", 0.0, "👎")),
+    "thumbs": (Choice(Phrase("👍"), 1.0, Phrase("👍")), Choice(Phrase("👎"), 0.0, Phrase("👎"))),
     # Stored as the midpoint of the bucket (docs/surveys.md: “Questions and scales”).
     "minutes": (
-        Choice("<5", 2.5, "less than 5 minutes"),
-        Choice("5–15", 10.0, "5–15 minutes"),
-        Choice("15–30", 22.5, "15–30 minutes"),
-        Choice("30–60", 45.0, "30–60 minutes"),
-        Choice(">60", 90.0, "more than 60 minutes"),
+        Choice(Phrase("<5"), 2.5, N_("less than 5 minutes")),
+        Choice(Phrase("5–15"), 10.0, N_("5–15 minutes")),
+        Choice(Phrase("15–30"), 22.5, N_("15–30 minutes")),
+        Choice(Phrase("30–60"), 45.0, N_("30–60 minutes")),
+        Choice(Phrase(">60"), 90.0, N_("more than 60 minutes")),
     ),
 }
 
 # The words at the two ends of a numeric scale, shown under the buttons.
-ENDS: dict[SurveyScale, str] = {
-    "nps": "0 = not at all likely · 10 = extremely likely",
-    "csat": "1 = very dissatisfied · 5 = very satisfied",
-    "ces": "1 = strongly disagree · 7 = strongly agree",
-    "thumbs": "",
-    "minutes": "",
+ENDS: dict[SurveyScale, Phrase | None] = {
+    "nps": N_("0 = not at all likely · 10 = extremely likely"),
+    "csat": N_("1 = very dissatisfied · 5 = very satisfied"),
+    "ces": N_("1 = strongly disagree · 7 = strongly agree"),
+    "thumbs": None,
+    "minutes": None,
 }
 
 
-def question(scale: SurveyScale, title: str, label: str | None) -> str:
-    """The question, in the words of docs/surveys.md, for a rollout `title` and touchpoint `label`."""
+def question(scale: SurveyScale, title: str, label: str | None) -> Phrase:
+    """The question, in the words of docs/surveys.md, for a rollout `title` and touchpoint `label`
+    (as their owners typed them)."""
     subject = label or title
     if scale == "nps":
-        return f"How likely are you to recommend {title} to a colleague?"
+        return N_("How likely are you to recommend {title} to a colleague?", title=title)
     if scale == "csat":
-        return f"How satisfied were you with {subject}?"
+        return N_("How satisfied were you with {subject}?", subject=subject)
     if scale == "ces":
-        return f"{subject} was easy."
+        return N_("{subject} was easy.", subject=subject)
     if scale == "thumbs":
-        return f"Did {subject} work for you?"
-    return f"About how many minutes did {subject} take?"
+        return N_("Did {subject} work for you?", subject=subject)
+    return N_("About how many minutes did {subject} take?", subject=subject)
 
 
 def choice_for(scale: SurveyScale, score: float) -> Choice | None:

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict
 
 from runtime.clock import Clock, epoch
+from runtime.i18n import DEFAULT_LANGUAGE
 from services import disclosure as disclosure_rule
 from services import inputs
 from services.directory import Directory
 from services.errors import BadInput, Conflict, DomainError, NotAllowed, NotFound
 from services.keys import KeyRing, new_wave_key, respondent_key
+from services.languages import LanguageService
 from services.metrics import StageMetrics
 from services.options import Options
 from services.quiet_hours import next_send_time, zone
@@ -91,6 +93,7 @@ class SurveyView(BaseModel):
     closes_at: int
     min_group: int
     asked: int = 0  # how many people the wave went to
+    language: str = DEFAULT_LANGUAGE  # what its message was sent in: reminders and closing stay in it
 
     @property
     def too_few_asked(self) -> bool:
@@ -140,6 +143,7 @@ class SurveyService:
         clock: Clock,
         rollouts: RolloutService,
         keys: KeyRing,
+        languages: LanguageService,
         on_deliveries: Callable[[], None] = lambda: None,
         on_outbox: Callable[[], None] = lambda: None,
     ) -> None:
@@ -148,6 +152,7 @@ class SurveyService:
         self.clock = clock
         self.rollouts = rollouts
         self.keys = keys
+        self.languages = languages
         self.surveys = Surveys(store)
         self.on_deliveries = on_deliveries
         self.on_outbox = on_outbox
@@ -328,6 +333,7 @@ class SurveyService:
         now = epoch(now_dt)
         kind: WaveKind = "touchpoint" if touchpoint else "nps"
         people = await directory.people(user_ids)
+        chosen = await self.languages.chosen(user_ids)
         plan: list[NewDelivery] = []
         recent_nps: dict[str, int] = {}
         recent_tp: dict[str, int] = {}
@@ -360,7 +366,8 @@ class SurveyService:
             assert person is not None
             tz = zone(person.tz, self.settings.tz)
             at = epoch(next_send_time(now_dt, tz, self.settings.pulse_quiet_hours))
-            plan.append(NewDelivery(user, "pending", reason=None, not_before=at, tz=person.tz))
+            language = self.languages.resolve(chosen.get(user), person.locale)
+            plan.append(NewDelivery(user, "pending", reason=None, not_before=at, tz=person.tz, language=language))
         wave_id = None
         ids: dict[str, int] = {}
         if any(d.status == "pending" for d in plan) or origin in ("api", "ask", "on-join"):
@@ -401,11 +408,18 @@ class SurveyService:
 
     # -- answering ----------------------------------------------------------------------------------
 
-    async def view_of(self, wave: Wave, delivery_id: int) -> SurveyView:
+    async def view_of(self, wave: Wave, delivery: Delivery) -> SurveyView:
         title, scale, label = await self.surveys.question(wave.id)
-        return self._view(wave, delivery_id, title, scale, label)
+        return self._view(wave, delivery.id, (title, scale, label), delivery.language)
 
-    def _view(self, wave: Wave, delivery_id: int, title: str, scale: Scale | None, label: str | None) -> SurveyView:
+    def _view(
+        self,
+        wave: Wave,
+        delivery_id: int,
+        question: tuple[str, Scale | None, str | None],
+        language: str | None,
+    ) -> SurveyView:
+        title, scale, label = question
         return SurveyView(
             wave_id=wave.id,
             delivery_id=delivery_id,
@@ -416,6 +430,7 @@ class SurveyService:
             closes_at=wave.closes_at,
             min_group=self.settings.pulse_min_group,
             asked=wave.asked,
+            language=self.languages.channel(language),
         )
 
     async def _wave(self, wave_id: int) -> Wave:
@@ -439,7 +454,12 @@ class SurveyService:
         return (
             wave,
             clicked.delivery,
-            self._view(wave, delivery_id, clicked.rollout_title, clicked.scale, clicked.touchpoint_label),
+            self._view(
+                wave,
+                delivery_id,
+                (clicked.rollout_title, clicked.scale, clicked.touchpoint_label),
+                clicked.delivery.language,
+            ),
         )
 
     async def answer(self, user: str, wave_id: int, delivery_id: int, score_text: str) -> Answered:
@@ -568,7 +588,7 @@ class SurveyService:
         due = [d for d in candidates if d.id not in answered]
         if not due:
             return 0
-        views = {d.id: await self.view_of(await self._wave(d.wave_id), d.id) for d in due}
+        views = {d.id: await self.view_of(await self._wave(d.wave_id), d) for d in due}
 
         def queue(writes: Writes) -> None:
             for delivery in due:
@@ -683,7 +703,7 @@ class _WaveClosing:
         skipped = writes.surveys.close_wave(self.wave.id, self.now, sorted(answered) if unlinkable else [])
         for message in self.messages:
             notice = SurveyNotice(
-                view=self.service._view(self.wave, message.delivery_id, *self.question),
+                view=self.service._view(self.wave, message.delivery_id, self.question, message.language),
                 channel=message.channel,
                 ts=message.ts,
                 answered=message.delivery_id in answered,

@@ -382,6 +382,18 @@ _CHART_FILE = ("ALTER TABLE digest_runs ADD COLUMN chart_file TEXT",)
 # The language each person set in Slack, cached with their time zone: what they are asked in.
 _SLACK_LOCALE = ("ALTER TABLE slack_users ADD COLUMN locale TEXT",)
 
+# The language each text goes out in: a person's own choice (none: their Slack locale, else the
+# bot's default), the one a survey was sent in (it stays in it), and a channel's posts'.
+_LANGUAGES = (
+    """CREATE TABLE person_languages (
+        user_id  TEXT PRIMARY KEY,
+        language TEXT NOT NULL CHECK (length(language) BETWEEN 2 AND 8)
+    ) WITHOUT ROWID""",
+    "ALTER TABLE deliveries ADD COLUMN language TEXT",
+    "ALTER TABLE rollouts ADD COLUMN language TEXT",
+    "ALTER TABLE digest_subscriptions ADD COLUMN language TEXT",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
@@ -391,6 +403,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "answers released to figures in groups", _DISCLOSURE),
     Migration(7, "the file of a digest's chart upload", _CHART_FILE),
     Migration(8, "each person's Slack locale", _SLACK_LOCALE),
+    Migration(9, "languages of people, surveys and channel posts", _LANGUAGES),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -84,6 +84,7 @@ class PersonRecord:
     cached_tz: str | None  # from the people cache
     cached: bool
     cached_locale: str | None = None  # the language set in Slack, from the people cache
+    language: str | None = None  # the language they chose with /pulse language
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class People:
         )
         changes = await self.store.fetch_value("SELECT count(*) FROM audit_log WHERE actor = ?", (user_id,))
         cached = await self.store.fetch_one("SELECT tz, locale FROM slack_users WHERE user_id = ?", (user_id,))
+        chosen = await self.store.fetch_value("SELECT language FROM person_languages WHERE user_id = ?", (user_id,))
         return PersonRecord(
             roles=[Role.from_row(r) for r in roles],
             memberships=[Membership.from_row(r) for r in memberships],
@@ -140,6 +142,7 @@ class People:
             cached_tz=cached[0] if cached else None,
             cached=cached is not None,
             cached_locale=cached[1] if cached else None,
+            language=str(chosen) if chosen else None,
         )
 
     async def own_answers(self, keys: Sequence[tuple[int, str]]) -> list[OwnAnswer]:
@@ -178,6 +181,7 @@ class People:
                 "DELETE FROM cohort_entries WHERE kind = 'user' AND ref = ?", (user_id,)
             ).rowcount
             conn.execute("DELETE FROM slack_users WHERE user_id = ?", (user_id,))
+            conn.execute("DELETE FROM person_languages WHERE user_id = ?", (user_id,))
             # The reasons they typed for their changes are their words too.
             conn.execute("UPDATE stage_transitions SET reason = NULL WHERE actor = ?", (user_id,))
             conn.execute("UPDATE audit_log SET reason = NULL WHERE actor = ?", (user_id,))

@@ -55,6 +55,7 @@ class Delivery(_Row):
     sent_at: int | None
     claimed_at: int | None
     tz: str | None
+    language: str | None = None  # what the survey was (or is to be) sent in
 
 
 class DueDelivery(Delivery):
@@ -107,17 +108,28 @@ class SurveyMessage:
     channel: str
     ts: str
     user_id: str
+    language: str | None = None
 
 
 class NewDelivery:
-    __slots__ = ("not_before", "reason", "status", "tz", "user_id")
+    __slots__ = ("language", "not_before", "reason", "status", "tz", "user_id")
 
-    def __init__(self, user_id: str, status: DeliveryStatus, *, reason: str | None, not_before: int, tz: str | None):
+    def __init__(
+        self,
+        user_id: str,
+        status: DeliveryStatus,
+        *,
+        reason: str | None,
+        not_before: int,
+        tz: str | None,
+        language: str | None = None,
+    ):
         self.user_id = user_id
         self.status = status
         self.reason = reason
         self.not_before = not_before
         self.tz = tz
+        self.language = language
 
 
 class Surveys:
@@ -250,16 +262,16 @@ class Surveys:
     async def survey_messages(self, wave_id: int) -> list[SurveyMessage]:
         """Every message of a wave in people's DMs: the surveys and the reminders."""
         rows = await self.store.fetch_all(
-            """SELECT id, dm_channel, message_ts, user_id FROM deliveries
+            """SELECT id, dm_channel, message_ts, user_id, language FROM deliveries
                WHERE wave_id = ? AND status = 'sent' AND message_ts IS NOT NULL
                UNION ALL
-               SELECT d.id, d.dm_channel, o.message_ts, d.user_id
+               SELECT d.id, d.dm_channel, o.message_ts, d.user_id, d.language
                FROM outbox o JOIN deliveries d ON d.id = o.delivery_id
                WHERE d.wave_id = ? AND o.kind = 'reminder' AND o.status = 'sent' AND d.dm_channel IS NOT NULL
                ORDER BY 1""",
             (wave_id, wave_id),
         )
-        return [SurveyMessage(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+        return [SurveyMessage(int(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4]) for r in rows]
 
     async def sent_in(self, wave_id: int) -> list[Delivery]:
         rows = await self.store.fetch_all("SELECT * FROM deliveries WHERE wave_id = ? AND status = 'sent'", (wave_id,))
@@ -364,9 +376,9 @@ class SurveyWrites:
     def insert_deliveries(self, wave_id: int, deliveries: Sequence[NewDelivery], now: int) -> dict[str, int]:
         """One row per person (unique per wave and person); returns the id of each person's row."""
         self.conn.executemany(
-            """INSERT OR IGNORE INTO deliveries (wave_id, user_id, status, reason, not_before, tz, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            [(wave_id, d.user_id, d.status, d.reason, d.not_before, d.tz, now) for d in deliveries],
+            """INSERT OR IGNORE INTO deliveries (wave_id, user_id, status, reason, not_before, tz, language, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [(wave_id, d.user_id, d.status, d.reason, d.not_before, d.tz, d.language, now) for d in deliveries],
         )
         rows = (self.conn.execute("SELECT user_id, id FROM deliveries WHERE wave_id = ?", (wave_id,))).fetchall()
         return {str(r[0]): int(r[1]) for r in rows}

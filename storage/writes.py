@@ -16,6 +16,7 @@ from storage.db import Store
 from storage.digests import DigestWrites
 from storage.disclosure import DisclosureWrites
 from storage.keys import KeyWrites
+from storage.languages import LanguageWrites
 from storage.outbox import OutboxWrites
 from storage.rollouts import RolloutWrites
 from storage.surveys import SurveyWrites
@@ -33,6 +34,7 @@ class Writes:
         self.disclosure = DisclosureWrites(conn)
         self.outbox = OutboxWrites(conn)
         self.digests = DigestWrites(conn)
+        self.languages = LanguageWrites(conn)
 
 
 async def write(store: Store, job: Callable[[Writes], T]) -> T:

@@ -34,7 +34,7 @@ async def on_forget_me(
         home.refresh([user])
         return build_forgotten(done)
 
-    answer_later(background, respond, confirmation, name="forget me", replace=True)
+    answer_later(background, respond, confirmation, t=texts, name="forget me", replace=True)
 
 
 def register(app: AsyncApp) -> None:

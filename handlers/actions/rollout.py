@@ -43,7 +43,7 @@ async def on_advance(
         outcome = await services.rollouts.advance(user, slug, services.directory)
         return build_gates_blocked(outcome.check) if isinstance(outcome, Blocked) else build_moved(outcome)
 
-    answer_later(background, respond, run, name="advance button")
+    answer_later(background, respond, run, t=texts, name="advance button")
 
 
 async def on_roadmap(
@@ -60,7 +60,7 @@ async def on_roadmap(
         detail = await services.rollouts.get(slug)
         return build_roadmap(detail, services.rollouts.today(), services.settings.tz)
 
-    answer_later(background, respond, run, name="roadmap button")
+    answer_later(background, respond, run, t=texts, name="roadmap button")
 
 
 async def on_advance_anyway(

@@ -16,7 +16,9 @@ from handlers.blocks.text import Message
 from handlers.deferred import answer_later
 from handlers.home import HomePublisher
 from handlers.ids import Action, row_id
+from runtime import i18n
 from runtime.background import Background
+from runtime.i18n import N_, Texts
 from services import Services
 from services.errors import BadInput
 
@@ -31,7 +33,7 @@ def parse_ref(value: object, *, with_score: bool) -> tuple[int, int, str]:
             raise ValueError("not a survey reference")
         return row_id(parts[0]), row_id(parts[1]), parts[2] if with_score else ""
     except ValueError:
-        raise BadInput("This button is not one of ours, so nothing was stored.") from None
+        raise BadInput(N_("This button is not one of ours, so nothing was stored.")) from None
 
 
 async def on_answer(
@@ -43,6 +45,7 @@ async def on_answer(
     respond: AsyncRespond | None,
     background: Background,
     home: HomePublisher,
+    texts: Texts,
 ) -> None:
     wave_id, delivery_id, score = parse_ref(action.get("value"), with_score=True)
     answered = await services.surveys.answer(body["user"]["id"], wave_id, delivery_id, score)
@@ -51,7 +54,8 @@ async def on_answer(
     user = body["user"]["id"]
 
     async def thanks() -> Message:
-        return build_thanks(answered.view, answered.score, commented=answered.commented)
+        # The thank-you is in the language the person reads in now, the survey's in its own.
+        return build_thanks(texts, answered.view, answered.score, commented=answered.commented)
 
     if (body.get("container") or {}).get("type") == "view":
         # Answered on the Home tab: the DM turns into the thank-you too.
@@ -64,7 +68,7 @@ async def on_answer(
 
         background.spawn(update_dm(), name="survey thanks in the DM")
     else:
-        answer_later(background, respond, thanks, name="survey thanks", replace=True)
+        answer_later(background, respond, thanks, t=texts, name="survey thanks", replace=True)
     home.refresh([user])
 
 
@@ -81,13 +85,18 @@ async def on_change(
     await ack()
 
     async def question() -> Message:
-        return build_survey(view, current=current)
+        return build_survey(i18n.texts(view.language), view, current=current)
 
-    answer_later(background, respond, question, name="survey change", replace=True)
+    answer_later(background, respond, question, t=texts, name="survey change", replace=True)
 
 
 async def on_comment(
-    ack: AsyncAck, action: dict[str, Any], body: dict[str, Any], services: Services, client: AsyncWebClient
+    ack: AsyncAck,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    services: Services,
+    client: AsyncWebClient,
+    texts: Texts,
 ) -> None:
     wave_id, delivery_id, _ = parse_ref(action.get("value"), with_score=False)
     user = body["user"]["id"]
@@ -96,8 +105,8 @@ async def on_comment(
     metadata = json.dumps({"wave": wave_id, "delivery": delivery_id, "response_url": body.get("response_url")})
     trigger_id = body.get("trigger_id")
     if not isinstance(trigger_id, str):
-        raise BadInput("Slack sent this click without a way to open the form; click Add a comment again.")
-    await client.views_open(trigger_id=trigger_id, view=build_comment_modal(view, metadata, existing))
+        raise BadInput(N_("Slack sent this click without a way to open the form; click Add a comment again."))
+    await client.views_open(trigger_id=trigger_id, view=build_comment_modal(texts, view, metadata, existing))
     await ack()
 
 

@@ -1,4 +1,5 @@
-"""How figures, people, dates and gates read in messages: one place, so every surface agrees."""
+"""How figures, people, dates and gates read in messages: one place, so every surface agrees.
+Each takes the reader's `Texts` where its words or its number format depend on the language."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from handlers.blocks.text import escape
+from runtime.i18n import Texts
 from services.disclosure import week_of
 from services.metrics import NpsSummary, StageMetrics
 from services.models import FORGOTTEN, GateRecord, ReleasedComment
@@ -14,9 +16,9 @@ GATE_ICONS = {"pass": "✅", "fail": "❌", "not_enough_data": "⏳"}
 OP_SHOWN = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "="}
 
 
-def user(user_id: str) -> str:
+def user(t: Texts, user_id: str) -> str:
     if user_id == FORGOTTEN:
-        return "_a person who asked to be forgotten_"
+        return "_" + t._("a person who asked to be forgotten") + "_"
     return f"<@{user_id}>"
 
 
@@ -24,14 +26,16 @@ def channel(channel_id: str) -> str:
     return f"<#{channel_id}>"
 
 
-def people(user_ids: list[str] | tuple[str, ...], *, none: str = "none yet", most: int | None = None) -> str:
+def people(t: Texts, user_ids: list[str] | tuple[str, ...], *, none: str | None = None, most: int | None = None) -> str:
     """The people as mentions; past `most`, the first `most` and how many more (a block's text
-    has a limit, and a list of hundreds is read by nobody)."""
+    has a limit, and a list of hundreds is read by nobody). `none`: what to say for nobody."""
     if not user_ids:
-        return none
+        return none if none is not None else t._("none yet")
     shown = user_ids if most is None or len(user_ids) <= most else user_ids[:most]
-    more = f" and {len(user_ids) - len(shown)} more" if len(shown) < len(user_ids) else ""
-    return ", ".join(user(u) for u in shown) + more
+    listed = ", ".join(user(t, u) for u in shown)
+    if len(shown) < len(user_ids):
+        return t.n_("{people} and {n} more", "{people} and {n} more", len(user_ids) - len(shown), people=listed)
+    return listed
 
 
 def quoted(text: str | None) -> str:
@@ -43,57 +47,62 @@ def signed(value: float) -> str:
     return f"+{rounded}" if rounded > 0 else str(rounded)
 
 
-def not_enough(min_group: int) -> str:
+def not_enough(t: Texts, min_group: int) -> str:
     """Below the minimum group nothing is said, not even how many have answered so far: a count
     that moves with each answer would tell when someone answered."""
-    return f"not enough answers yet (shown once {min_group} have answered)"
+    return t._("not enough answers yet (shown once {min} have answered)", min=min_group)
 
 
-def nps(summary: NpsSummary | None, respondents: int, min_group: int) -> str:
+def nps(t: Texts, summary: NpsSummary | None, respondents: int, min_group: int) -> str:
     if summary is None:
-        return not_enough(min_group)
+        return not_enough(t, min_group)
     return f"{signed(summary.score)} (n={summary.n}, ±{round(summary.margin)})"
 
 
-def percent(share: float | None) -> str:
-    return "—" if share is None else f"{round(share * 100)}%"
+def percent(t: Texts, share: float | None) -> str:
+    return "—" if share is None else t.percent(share)
 
 
-def response_rate(metrics: StageMetrics) -> str:
+def response_rate(t: Texts, metrics: StageMetrics) -> str:
     if metrics.asked == 0:
-        return "no surveys sent yet"
+        return t._("no surveys sent yet")
     if not metrics.enough:
-        return not_enough(metrics.min_group)
-    return f"{percent(metrics.response_rate)} ({metrics.answered} of {metrics.asked})"
+        return not_enough(t, metrics.min_group)
+    return t._(
+        "{share} ({answered} of {asked})",
+        share=percent(t, metrics.response_rate),
+        answered=metrics.answered,
+        asked=metrics.asked,
+    )
 
 
-def metric_value(metric: str, value: float) -> str:
+def metric_value(t: Texts, metric: str, value: float) -> str:
     family = metric.split(":", 1)[0]
     if family == "nps":
         return signed(value)
     if family == "response_rate":
-        return percent(value)
+        return percent(t, value)
     if family in ("csat", "thumbs"):
-        return f"{round(value)}%"
+        return percent(t, value / 100)
     if family == "ces":
-        return f"{value:.1f}"
+        return t.number(value, 1)
     if family == "minutes":
-        return f"{value:g} min"
-    return f"{value:g}"
+        return t._("{n} min", n=t.number(value))
+    return t.number(value)
 
 
-def target(metric: str, op: str, value: float) -> str:
-    return f"{metric} {OP_SHOWN.get(op, op)} {metric_value(metric, value)}"
+def target(t: Texts, metric: str, op: str, value: float) -> str:
+    return f"{metric} {OP_SHOWN.get(op, op)} {metric_value(t, metric, value)}"
 
 
-def gate(record: GateRecord, stage_name: str | None = None) -> str:
+def gate(t: Texts, record: GateRecord, stage_name: str | None = None) -> str:
     icon = GATE_ICONS[record.state]
-    where = f" _({stage_name} only)_" if record.stage_specific and stage_name else ""
+    where = " _" + t._("({stage} only)", stage=stage_name) + "_" if record.stage_specific and stage_name else ""
     if record.state == "not_enough_data" or record.value is None:
-        now = "not enough data yet"
+        now = t._("not enough data yet")
     else:
-        now = f"now {metric_value(record.metric, record.value)}"
-    return f"{icon} `{target(record.metric, record.op, record.target)}` — {now}{where}"
+        now = t._("now {value}", value=metric_value(t, record.metric, record.value))
+    return f"{icon} `{target(t, record.metric, record.op, record.target)}` — {now}{where}"
 
 
 def day(value: date | None) -> str:
@@ -104,23 +113,24 @@ def moment(at: int, tz: ZoneInfo) -> str:
     return datetime.fromtimestamp(at, tz).strftime("%Y-%m-%d %H:%M")
 
 
-def days(n: int) -> str:
-    return f"{n} day" if abs(n) == 1 else f"{n} days"
+def days(t: Texts, n: int) -> str:
+    return t.n_("{n} day", "{n} days", n)
 
 
-def group_rule(min_group: int) -> str:
+def group_rule(t: Texts, min_group: int) -> str:
     """The disclosure rule as people read it beside figures (it is exactly what the code does)."""
-    return (
-        f"Answers count only in groups of {min_group} from {min_group} people or more, added a group at a time, "
-        "so no figure moves with one answer. Comments are dated by the week, in random order. No names."
+    return t._(
+        "Answers count only in groups of {min} from {min} people or more, added a group at a time, "
+        "so no figure moves with one answer. Comments are dated by the week, in random order. No names.",
+        min=min_group,
     )
 
 
-def week(day: str) -> str:
+def week(t: Texts, day: str) -> str:
     """The week an answer or comment is dated by: never a finer date."""
-    return "week of " + datetime.fromisoformat(week_of(day)).strftime("%-d %b %Y")
+    return t._("week of {day}", day=t.day_with_year(date.fromisoformat(week_of(day))))
 
 
-def comment(released: ReleasedComment) -> str:
+def comment(t: Texts, released: ReleasedComment) -> str:
     """A released comment, quoted on one line, dated by its group's week."""
-    return f"> {escape(' '.join(released.body.split())[:280])} _({week(released.released_on)})_"
+    return f"> {escape(' '.join(released.body.split())[:280])} _({week(t, released.released_on)})_"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from handlers.blocks.announcement import build_announcement
 from handlers.blocks.survey import build_closed, build_survey
 from handlers.blocks.text import Message
+from runtime.i18n import texts
 from services.announcements import Announcement
 from services.models import OutboxItem
 from services.surveys import SurveyNotice
@@ -25,10 +26,14 @@ def render_outbox_item(item: OutboxItem) -> OutboxMessage:
         return OutboxMessage(build_announcement(Announcement.model_validate_json(item.payload)))
     if item.kind == "reminder":
         notice = SurveyNotice.model_validate_json(item.payload)
-        return OutboxMessage(build_survey(notice.view, reminder=True))
+        # A reminder and a closing are of a survey already out: in the language it went out in.
+        return OutboxMessage(build_survey(texts(notice.view.language), notice.view, reminder=True))
     if item.kind == "survey_closed":
         notice = SurveyNotice.model_validate_json(item.payload)
         return OutboxMessage(
-            build_closed(notice.view, answered=notice.answered, unlinkable=notice.unlinkable), update_ts=notice.ts
+            build_closed(
+                texts(notice.view.language), notice.view, answered=notice.answered, unlinkable=notice.unlinkable
+            ),
+            update_ts=notice.ts,
         )
     raise ValueError(f"no renderer for outbox rows of kind {item.kind!r}")

@@ -1,4 +1,7 @@
-"""The survey DM and what replaces it: question, thanks, closed; the reminder; the comment modal."""
+"""The survey DM and what replaces it: question, thanks, closed; the reminder; the comment modal.
+
+Every builder takes the reader's `Texts`: a survey DM is written in the language it was sent in
+(`view.language`), what answers a click in the clicker's language of now."""
 
 from __future__ import annotations
 
@@ -7,35 +10,39 @@ from datetime import UTC, datetime
 from handlers.blocks.text import Block, Message, context, escape, plain, section
 from handlers.ids import Action, Callback
 from handlers.ids import Block as BlockId
+from runtime.i18n import Texts
 from services.scales import CHOICES, ENDS, choice_for, question
 from services.surveys import SurveyView
 
 
-def general_privacy_line(min_group: int) -> str:
+def general_privacy_line(t: Texts, min_group: int) -> str:
     """How answers are kept, for a surface about many surveys (the Home tab)."""
-    return (
+    return t._(
         "🔒 Answers are stored without names. While a survey is open the bot can still match your answer "
         "to you, so that you can delete it, or change it until it is counted; when it closes that link is "
-        f"destroyed, and if at least {min_group} people answered, nobody, the bot's operator included, can "
-        f"tell which answer was yours. Results count answers only in groups of {min_group}, from at least "
-        f"{min_group} people."
+        "destroyed, and if at least {min} people answered, nobody, the bot's operator included, can "
+        "tell which answer was yours. Results count answers only in groups of {min}, from at least "
+        "{min} people.",
+        min=min_group,
     )
 
 
-def privacy_line(view: SurveyView) -> str:
+def privacy_line(t: Texts, view: SurveyView) -> str:
     """How this survey's answer is kept, in one line: true for this wave."""
     if view.too_few_asked:
-        return (
-            f"🔒 Your answer is stored without your name, and results count it only in a group of "
-            f"{view.min_group} answers from at least {view.min_group} people. This survey went to fewer than "
-            f"{view.min_group} people, so who was asked tells whose the stored answers are, also after it closes."
+        return t._(
+            "🔒 Your answer is stored without your name, and results count it only in a group of "
+            "{min} answers from at least {min} people. This survey went to fewer than "
+            "{min} people, so who was asked tells whose the stored answers are, also after it closes.",
+            min=view.min_group,
         )
-    return (
+    return t._(
         "🔒 Your answer is stored without your name. While the survey is open the bot can still match it "
         "to you, so that you can delete it, or change it until it is counted; when it closes that link is "
-        f"destroyed, and if at least {view.min_group} people answered, nobody, the bot's operator included, "
-        f"can tell which answer was yours. Results count answers only in groups of {view.min_group}, from at "
-        f"least {view.min_group} people."
+        "destroyed, and if at least {min} people answered, nobody, the bot's operator included, "
+        "can tell which answer was yours. Results count answers only in groups of {min}, from at "
+        "least {min} people.",
+        min=view.min_group,
     )
 
 
@@ -48,17 +55,20 @@ def survey_ref(view: SurveyView) -> str:
     return f"{view.wave_id}:{view.delivery_id}"
 
 
-def _headline(view: SurveyView) -> str:
+def _headline(t: Texts, view: SurveyView) -> Block:
     if view.kind == "nps":
-        return f"{view.rollout_title} · a 10-second question"
-    return f"{view.rollout_title} · {view.touchpoint_label or 'a quick question'}"
+        text = t._("{title} · a 10-second question", title=view.rollout_title)
+    else:
+        label = view.touchpoint_label or t._("a quick question")
+        text = f"{view.rollout_title} · {label}"
+    return {"type": "header", "text": plain(text[:150])}
 
 
-def _closes(view: SurveyView) -> str:
-    return datetime.fromtimestamp(view.closes_at, UTC).strftime("%-d %b")
+def _closes(t: Texts, view: SurveyView) -> str:
+    return t.day(datetime.fromtimestamp(view.closes_at, UTC).date())
 
 
-def answer_buttons(view: SurveyView) -> Block:
+def answer_buttons(t: Texts, view: SurveyView) -> Block:
     return {
         "type": "actions",
         # One per survey: a Home tab shows several, and block_ids must differ within a view.
@@ -66,7 +76,7 @@ def answer_buttons(view: SurveyView) -> Block:
         "elements": [
             {
                 "type": "button",
-                "text": plain(choice.label),
+                "text": plain(t.say(choice.label)),
                 "action_id": f"{Action.SURVEY_ANSWER.value}_{i}",
                 "value": answer_value(view, choice.score),
             }
@@ -75,74 +85,84 @@ def answer_buttons(view: SurveyView) -> Block:
     }
 
 
-def build_survey(view: SurveyView, *, reminder: bool = False, current: float | None = None) -> Message:
-    asked = question(view.scale, view.rollout_title, view.touchpoint_label)
-    blocks: list[Block] = [{"type": "header", "text": plain(_headline(view)[:150])}]
+def question_text(t: Texts, view: SurveyView) -> str:
+    return t.say(question(view.scale, view.rollout_title, view.touchpoint_label))
+
+
+def build_survey(t: Texts, view: SurveyView, *, reminder: bool = False, current: float | None = None) -> Message:
+    asked = question_text(t, view)
+    blocks: list[Block] = [_headline(t, view)]
     if reminder:
-        blocks.append(section("A gentle reminder — it takes ten seconds, and this is the only reminder."))
+        blocks.append(section(t._("A gentle reminder — it takes ten seconds, and this is the only reminder.")))
     blocks.append(section(f"*{escape(asked)}*"))
-    blocks.append(answer_buttons(view))
-    notes = [ENDS[view.scale]] if ENDS[view.scale] else []
+    blocks.append(answer_buttons(t, view))
+    ends = ENDS[view.scale]
+    notes = [t.say(ends)] if ends else []
     if current is not None:
         chosen = choice_for(view.scale, current)
-        said = escape(chosen.said if chosen else f"{current:g}")
-        notes.insert(0, f"Your answer now: *{said}* — pick another to change it.")
+        said = escape(t.say(chosen.said) if chosen else f"{current:g}")
+        notes.insert(0, t._("Your answer now: *{said}* — pick another to change it.", said=said))
     if notes:
         blocks.append(context(" · ".join(notes)))
-    blocks.append(context(f"{privacy_line(view)} Open until {_closes(view)}."))
-    prefix = "Reminder: " if reminder else ""
-    return Message(text=f"{prefix}{escape(asked)}", blocks=blocks)
+    until = t._("Open until {day}.", day=_closes(t, view))
+    blocks.append(context(f"{privacy_line(t, view)} {until}"))
+    text = t._("Reminder: {question}", question=escape(asked)) if reminder else escape(asked)
+    return Message(text=text, blocks=blocks)
 
 
-def build_thanks(view: SurveyView, score: float, *, commented: bool = False) -> Message:
+def build_thanks(t: Texts, view: SurveyView, score: float, *, commented: bool = False) -> Message:
     chosen = choice_for(view.scale, score)
-    said = chosen.said if chosen else f"{score:g}"
+    said = t.say(chosen.said) if chosen else f"{score:g}"
     ref = survey_ref(view)
-    note = "Comment saved — thank you." if commented else "Want to say why? Add a comment (optional)."
+    note = t._("Comment saved — thank you.") if commented else t._("Want to say why? Add a comment (optional).")
     buttons = [
-        {"type": "button", "text": plain("Change answer"), "action_id": Action.SURVEY_CHANGE.value, "value": ref},
+        {"type": "button", "text": plain(t._("Change answer")), "action_id": Action.SURVEY_CHANGE.value, "value": ref},
         {
             "type": "button",
-            "text": plain("Edit comment" if commented else "Add a comment"),
+            "text": plain(t._("Edit comment") if commented else t._("Add a comment")),
             "action_id": Action.SURVEY_COMMENT.value,
             "value": ref,
         },
     ]
+    until = t._(
+        "You can change your answer until it is counted in the results with a group of {min}, "
+        "and at the latest until {day}.",
+        min=view.min_group,
+        day=_closes(t, view),
+    )
     blocks: list[Block] = [
-        {"type": "header", "text": plain(_headline(view)[:150])},
-        section(f"Thanks — you answered *{escape(said)}*.\n{note}"),
+        _headline(t, view),
+        section(t._("Thanks — you answered *{said}*.", said=escape(said)) + f"\n{note}"),
         {"type": "actions", "block_id": BlockId.SURVEY_THANKS.value, "elements": buttons},
-        context(
-            f"{privacy_line(view)} You can change your answer until it is counted in the results with a group "
-            f"of {view.min_group}, and at the latest until {_closes(view)}."
-        ),
+        context(f"{privacy_line(t, view)} {until}"),
     ]
-    return Message(text=f"Thanks — you answered {escape(said)}", blocks=blocks)
+    return Message(text=t._("Thanks — you answered {said}", said=escape(said)), blocks=blocks)
 
 
-def build_closed(view: SurveyView, *, answered: bool, unlinkable: bool) -> Message:
+def build_closed(t: Texts, view: SurveyView, *, answered: bool, unlinkable: bool) -> Message:
     """`unlinkable`: the wave closed with at least the minimum group of answers."""
     if not answered:
-        thanks = "It can no longer be answered."
+        text = t._("This survey has closed. It can no longer be answered.")
     elif unlinkable:
-        thanks = "Thank you for answering! Your answer can no longer be tied to you, by anyone."
+        text = t._(
+            "This survey has closed. Thank you for answering! Your answer can no longer be tied to you, by anyone."
+        )
     else:
-        thanks = "Thank you for answering!"
-    text = f"This survey has closed. {thanks}"
+        text = t._("This survey has closed. Thank you for answering!")
     blocks: list[Block] = [
-        {"type": "header", "text": plain(_headline(view)[:150])},
-        section(f"~{escape(question(view.scale, view.rollout_title, view.touchpoint_label))}~\n{text}"),
+        _headline(t, view),
+        section(f"~{escape(question_text(t, view))}~\n{text}"),
     ]
     return Message(text=text, blocks=blocks)
 
 
-def build_comment_modal(view: SurveyView, metadata: str, existing: str | None) -> dict[str, object]:
+def build_comment_modal(t: Texts, view: SurveyView, metadata: str, existing: str | None) -> dict[str, object]:
     element: dict[str, object] = {
         "type": "plain_text_input",
         "action_id": "value",
         "multiline": True,
         "max_length": 3000,
-        "placeholder": plain("What worked, what did not, what would help?"),
+        "placeholder": plain(t._("What worked, what did not, what would help?")),
     }
     if existing:
         element["initial_value"] = existing
@@ -150,20 +170,24 @@ def build_comment_modal(view: SurveyView, metadata: str, existing: str | None) -
         "type": "modal",
         "callback_id": Callback.SURVEY_COMMENT.value,
         "private_metadata": metadata,
-        "title": plain("Add a comment"),
-        "submit": plain("Save"),
-        "close": plain("Cancel"),
+        # Slack cuts nothing here: a modal's title, submit and close are at most 24 characters.
+        "title": plain(t._("Add a comment")[:24]),
+        "submit": plain(t._("Save")[:24]),
+        "close": plain(t._("Cancel")[:24]),
         "blocks": [
-            section(f"*{escape(question(view.scale, view.rollout_title, view.touchpoint_label))}*"),
+            section(f"*{escape(question_text(t, view))}*"),
             {
                 "type": "input",
                 "block_id": BlockId.COMMENT.value,
-                "label": plain("Your comment"),
+                "label": plain(t._("Your comment")),
                 "element": element,
             },
             context(
-                "🔒 Comments are stored without your name and shown only with the results of groups of "
-                f"{view.min_group} or more, without saying who wrote them."
+                t._(
+                    "🔒 Comments are stored without your name and shown only with the results of groups of "
+                    "{min} or more, without saying who wrote them.",
+                    min=view.min_group,
+                )
             ),
         ],
     }

@@ -18,6 +18,7 @@ from handlers.blocks.text import Message
 from handlers.catalog import Catalog
 from handlers.deferred import Work, answer_later
 from runtime.background import Background
+from runtime.i18n import N_, Phrase, Texts
 from services import Services
 from services.errors import BadInput, DomainError
 
@@ -32,7 +33,7 @@ def split_args(text: str) -> list[str]:
     try:
         return shlex.split(text.translate(_QUOTES))
     except ValueError:
-        raise BadInput('A quote is not closed: put the closing " after the quoted words.') from None
+        raise BadInput(N_('A quote is not closed: put the closing " after the quoted words.')) from None
 
 
 @dataclass
@@ -45,6 +46,7 @@ class CommandCall:
     user_id: str
     channel_id: str
     trigger_id: str | None
+    texts: Texts  # the caller's language: what the answer is written in
     services: Services
     client: AsyncWebClient
     respond: AsyncRespond | None
@@ -54,10 +56,10 @@ class CommandCall:
     def usage(self) -> str:
         return self.catalog.usage(self.name)
 
-    def need(self, least: int, what: str) -> list[str]:
+    def need(self, least: int, what: Phrase) -> list[str]:
         """The arguments, if there are at least `least` of them; else say what is missing."""
         if len(self.args) < least:
-            raise BadInput(f"Missing {what}.")
+            raise BadInput(N_("Missing {what}.", what=what))
         return self.args
 
 
@@ -90,7 +92,7 @@ class CommandRouter:
 
         return register
 
-    async def answer(self, command: dict[str, Any], **deps: Any) -> Answer:
+    async def answer(self, command: dict[str, Any], texts: Texts, **deps: Any) -> Answer:
         text = str(command.get("text", ""))
         try:
             words = split_args(text)
@@ -98,15 +100,15 @@ class CommandRouter:
             # The subcommand is still the first word: show its usage line with the problem.
             raise err.with_usage(self.catalog.usage(text.split(maxsplit=1)[0].lower())) from None
         if not words or words[0].lower() in ("help", "-h", "--help"):
-            return build_help(self.catalog)
+            return build_help(texts, self.catalog)
         name = words[0].lower()
         sub = self.catalog.get(name)
         if sub is None:
             shown = name if len(name) <= 40 else name[:40] + "…"
-            return build_problem(f"Unknown subcommand “{shown}”.", None, self.catalog)
+            return build_problem(texts, N_("Unknown subcommand “{name}”.", name=shown), None, self.catalog)
         fn = self._routes.get(name)
         if fn is None:
-            return build_problem(f"“{name}” is not available in this version yet.", sub.usage)
+            return build_problem(texts, N_("“{name}” is not available in this version yet.", name=name), sub.usage)
         call = CommandCall(
             catalog=self.catalog,
             name=name,
@@ -114,6 +116,7 @@ class CommandRouter:
             user_id=str(command["user_id"]),
             channel_id=str(command["channel_id"]),
             trigger_id=command.get("trigger_id"),
+            texts=texts,
             **deps,
         )
         try:
@@ -129,9 +132,10 @@ class CommandRouter:
             client: AsyncWebClient,
             respond: AsyncRespond | None,
             background: Background,
+            texts: Texts,
         ) -> None:
             answer = await self.answer(
-                command, services=services, client=client, respond=respond, background=background
+                command, texts, services=services, client=client, respond=respond, background=background
             )
             if isinstance(answer, Deferred):
                 await ack()
@@ -140,6 +144,7 @@ class CommandRouter:
                     background,
                     respond,
                     answer.work,
+                    t=texts,
                     name=f"{self.catalog.command} {answer.name}",
                     usage=self.catalog.usage(name.lower()),
                 )

@@ -60,7 +60,7 @@ async def on_submit(
         assert not isinstance(outcome, Blocked)
         return build_moved(outcome)
 
-    answer_later(background, respond, run, name="advance anyway")
+    answer_later(background, respond, run, t=texts, name="advance anyway")
 
 
 def register(app: AsyncApp) -> None:

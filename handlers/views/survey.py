@@ -14,18 +14,24 @@ from handlers.blocks.text import Message
 from handlers.deferred import answer_later
 from handlers.ids import Block, Callback, row_id
 from runtime.background import Background
+from runtime.i18n import N_, Texts
 from services import Services
 from services.errors import BadInput
 
 
 async def on_submit(
-    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], services: Services, background: Background
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    services: Services,
+    background: Background,
+    texts: Texts,
 ) -> None:
     try:
         meta = json.loads(view.get("private_metadata") or "{}")
         wave_id, delivery_id = row_id(meta["wave"]), row_id(meta["delivery"])
     except (ValueError, KeyError, TypeError):
-        raise BadInput("This form is out of date; click Add a comment again.", field=Block.COMMENT.value) from None
+        raise BadInput(N_("This form is out of date; click Add a comment again."), field=Block.COMMENT.value) from None
     values = (view.get("state") or {}).get("values") or {}
     text = ((values.get(Block.COMMENT.value) or {}).get("value") or {}).get("value")
     user = body["user"]["id"]
@@ -38,10 +44,12 @@ async def on_submit(
     async def thanks() -> Message:
         survey, current = await services.surveys.current_answer(user, wave_id, delivery_id)
         if current is None:
-            return Message(text="Comment saved — thank you.")
-        return build_thanks(survey, current, commented=True)
+            return Message(text=texts._("Comment saved — thank you."))
+        return build_thanks(texts, survey, current, commented=True)
 
-    answer_later(background, AsyncRespond(response_url=response_url), thanks, name="comment thanks", replace=True)
+    answer_later(
+        background, AsyncRespond(response_url=response_url), thanks, t=texts, name="comment thanks", replace=True
+    )
 
 
 def register(app: AsyncApp) -> None:
