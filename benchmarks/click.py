@@ -23,6 +23,7 @@ from benchmarks.harness import (
     Served,
     SignedPoster,
     bare_bolt,
+    cpu_seconds,
     emit,
     median,
     ms,
@@ -147,7 +148,10 @@ async def main() -> None:
         await open_wave(standin, served, users)
         payloads = await click_payloads(standin, users, args.clicks)
         settle_memory()
+        cpu_before = cpu_seconds(served.pid)
         results["bot"] = await phases(served.url, secret, payloads)
+        # The bot's own CPU per click (its process, not the clients'), over every measured click.
+        results["bot"]["cpu_ms_per_click"] = round(1000 * (cpu_seconds(served.pid) - cpu_before) / len(payloads), 3)
         rss, peak = resident_mb(served.pid)
         results["bot"]["rss_mb"], results["bot"]["peak_rss_mb"] = rss, peak
     # Every acknowledged click is a stored answer: one per person who clicked (the last one).

@@ -27,6 +27,7 @@ from bot.key_file import prepare_master_key
 from bot.settings import Settings
 from handlers.blocks.digest import build_digest
 from runtime.clock import ManualClock
+from runtime.i18n import texts
 from services import Services
 from services.directory import NoDirectory
 from storage import Store
@@ -180,7 +181,7 @@ async def compute_once(services: Services) -> tuple[float, int, int]:
     started = time.perf_counter()
     digests = services.digests
     content = await digests.compute(digests.current_periods(None, services.clock.now()))
-    messages = build_digest(content)
+    messages = build_digest(texts("en"), content)
     return time.perf_counter() - started, len(content.rollouts), len(messages)
 
 

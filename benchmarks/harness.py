@@ -71,6 +71,13 @@ def resident_mb(pid: int) -> tuple[float, float]:
     return round(fields.get("VmRSS", 0.0), 1), round(fields.get("VmHWM", 0.0), 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) a process has used so far, from /proc (Linux)."""
+    # The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # -- processes under test ----------------------------------------------------------------------
 
 

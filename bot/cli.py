@@ -148,7 +148,7 @@ def _export(settings: Settings, slug: str, output: Path | None) -> int:
     try:
         exported = asyncio.run(_export_csv(settings, slug))
     except DomainError as err:
-        return _fail([err.message], EXIT_USAGE)
+        return _fail([str(err.message)], EXIT_USAGE)  # the operator reads English
     if output is None:
         sys.stdout.write(exported.csv)
     else:

@@ -47,6 +47,7 @@ EXPECTED: dict[str, str] = {
     "PULSE_REMIND_AFTER_HOURS": "a whole number of hours, 0 (no reminder) or more",
     "PULSE_WAVE_DAYS": "a whole number of days, at least 1",
     "PULSE_LOG_FORMAT": "console or json",
+    "PULSE_LANGUAGE": "one of the languages the bot speaks: " + " or ".join(LANGUAGES),
 }
 
 

@@ -64,6 +64,12 @@ ROLLOUT = Catalog(
         Subcommand("owners", "/rollout owners <slug> add|remove <@user …>", N_("owners"), N_("who may change it")),
         Subcommand("channel", "/rollout channel <slug> <#channel>", N_("owners"), N_("the announcement channel")),
         Subcommand(
+            "language",
+            "/rollout language <slug> en|sv",
+            N_("owners"),
+            N_("the language of its announcements in the channel (champions read their own)"),
+        ),
+        Subcommand(
             "target",
             "/rollout target <slug> <metric> <op> <value> [stage] | /rollout target <slug> remove <metric> [stage]",
             N_("owners"),
@@ -121,11 +127,18 @@ PULSE = Catalog(
         ),
         Subcommand(
             "digest",
-            '/pulse digest | /pulse digest subscribe <#channel> ["<cron>"] | /pulse digest unsubscribe <#channel>',
+            '/pulse digest | /pulse digest subscribe <#channel> ["<cron>"] [en|sv] '
+            "| /pulse digest unsubscribe <#channel>",
             N_("admins"),
             N_("preview the digest, or (un)subscribe a channel to it"),
         ),
         Subcommand("export", "/pulse export <slug>", N_("owners, admins"), N_("a CSV of the answers (no names) by DM")),
+        Subcommand(
+            "language",
+            "/pulse language en|sv|auto",
+            N_("anyone"),
+            N_("the language Rollout Pulse writes to you in (auto: the one set in Slack)"),
+        ),
         Subcommand("mydata", "/pulse mydata", N_("anyone"), N_("what Rollout Pulse stores about you")),
         Subcommand("forget-me", "/pulse forget-me", N_("anyone"), N_("delete everything stored that names you")),
     ),

@@ -1,4 +1,6 @@
-"""Publishing App Homes: when opened, and again when something on them changes."""
+"""Publishing App Homes: when opened, and again when something on them changes. Each Home is
+written in its person's language (services.languages: their choice, else Slack's, else the
+default), so it is built per person."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks.home import build_home
 from runtime.background import Background
+from runtime.i18n import texts
 from services import Services
 
 log = logging.getLogger(__name__)
@@ -32,9 +35,9 @@ class HomePublisher:
         self._looked.add(user)
 
     async def publish(self, user: str) -> None:
-        view = await self.services.home.view(user)
+        view = await self.services.home.view(user)  # with the language the person reads in
         try:
-            await self.client.views_publish(user_id=user, view=build_home(view))
+            await self.client.views_publish(user_id=user, view=build_home(texts(view.reading.language), view))
         except SlackApiError as exc:
             log.warning("could not publish the Home of %s: %s", user, exc.response.get("error"))
 

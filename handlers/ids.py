@@ -37,6 +37,7 @@ class Action(StrEnum):
     SURVEY_COMMENT = "survey_comment"
     FORGET_ME = "privacy_forget_me"
     HOME_STATUS = "home_status"
+    HOME_LANGUAGE = "home_language"  # + _<code>: the language picker on the Home tab
 
 
 class Callback(StrEnum):

@@ -63,13 +63,13 @@ class TouchpointApi:
                 return user
             report = await self.services.surveys.api_trigger(slug, key, user, self.services.directory)
         except NotFound as err:
-            return _problem(404, err.message)
+            return _problem(404, str(err.message))
         except Conflict as err:
-            return _problem(409, err.message)
+            return _problem(409, str(err.message))
         except Unavailable as err:
-            return _problem(503, err.message)
+            return _problem(503, str(err.message))
         except DomainError as err:
-            return _problem(422, err.message)
+            return _problem(422, str(err.message))
         except StorageError as exc:
             problem = storage_problem(exc)
             if problem is None:
@@ -87,7 +87,7 @@ class TouchpointApi:
             answer = {
                 "delivery_id": delivery_id,
                 "status": "skipped",
-                "reason": self.services.surveys.skip_reason(code),
+                "reason": str(self.services.surveys.skip_reason(code)),
             }
         else:
             answer = {"delivery_id": delivery_id, "status": "held" if report.held else "queued"}

@@ -15,7 +15,7 @@ from handlers.blocks.text import Message
 from outbound.pacer import Pacer
 from outbound.sender import Drainer, Failed, Sent, find_posted, post_once
 from runtime.clock import Clock, epoch
-from runtime.i18n import Texts, texts
+from runtime.i18n import Texts, for_operator, texts
 from services.models import DueDelivery
 from services.options import Options
 from services.queues import SurveyQueue
@@ -48,7 +48,7 @@ def view_of(item: DueDelivery, min_group: int, language: str) -> SurveyView:
 
 
 class DeliverySender(Drainer):
-    name = "survey sender"
+    name = for_operator("survey sender")
 
     def __init__(
         self,
@@ -109,7 +109,7 @@ class DeliverySender(Drainer):
             self.client, channel=item.user_id, key=key, message=message, earlier_attempt_at=earlier
         )
         now = epoch(self.clock.now())
-        what = f"the outcome of survey {item.id}"
+        what = for_operator(f"the outcome of survey {item.id}")
         if isinstance(outcome, Sent):
             if not outcome.found_in_history:
                 self.pacer.admitted()

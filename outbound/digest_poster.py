@@ -4,7 +4,8 @@ late after downtime (within a day), with the trend chart when it can be drawn an
 A run row per (subscription, period) is taken before anything is posted; a digest of several
 messages records how many went out, and an interrupted message is looked up in the channel's
 history before it is posted again. If the chart cannot be drawn or uploaded, the text digest
-still goes out and the failure is logged.
+still goes out and the failure is logged. A digest and its chart are written in the
+subscription's language (none set: PULSE_LANGUAGE).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from handlers.blocks.digest import period_label
 from handlers.blocks.text import Message
 from outbound.sender import Failed, Outcome, Retry, Sent, Upload, post_once, upload_once
 from runtime.clock import Clock, epoch
+from runtime.i18n import DEFAULT_LANGUAGE, Texts, for_operator, texts
 from services.cron import Period, latest_fire, parse_cron
 from services.digests import DigestContent, DigestService
 from services.models import DigestRun, NewRun, RunStatus, Subscription
@@ -34,8 +36,8 @@ CATCH_UP_WITHIN_SECONDS = 24 * 3600
 ATTEMPTS_PER_PART = 5
 MAX_WAIT_SECONDS = 30.0
 
-DrawChart = Callable[[DigestContent], Chart]
-RenderDigest = Callable[[DigestContent], list[Message]]
+DrawChart = Callable[[Texts, DigestContent], Chart]
+RenderDigest = Callable[[Texts, DigestContent], list[Message]]
 
 
 def _new_run(
@@ -115,7 +117,8 @@ class DigestPoster:
             tried.add(interrupted.id)
             subscription = by_id.get(interrupted.subscription_id or 0)
             if subscription is None or epoch(now) - interrupted.period_end > CATCH_UP_WITHIN_SECONDS:
-                await self._abandon(interrupted, "unsubscribed" if subscription is None else "over a day late")
+                why = for_operator("unsubscribed") if subscription is None else for_operator("over a day late")
+                await self._abandon(interrupted, why)
                 continue
             ended = datetime.fromtimestamp(interrupted.period_end, UTC)
             done.append(await self.post_period(subscription, ended, interrupted.trigger))
@@ -135,7 +138,7 @@ class DigestPoster:
     async def _abandon(self, run: DigestRun, why: str) -> None:
         """An interrupted run that will not be finished: skipped, with why, instead of half done forever."""
         async with self._lock:  # not while this process is posting it
-            note = f"interrupted after {run.parts_posted} message(s); {why}"
+            note = for_operator(f"interrupted after {run.parts_posted} message(s); {why}")
             if not await self.runs.abandon(run.id, epoch(self.clock.now()), note):
                 return
         log.warning(
@@ -171,7 +174,8 @@ class DigestPoster:
             if not new:
                 log.info("resuming the digest for %s that was interrupted", subscription.channel_id)
                 await self.runs.resume(run.id, epoch(self.clock.now()))
-            return await self._post(run, periods, ZoneInfo(subscription.timezone), resumed=not new)
+            language = self.digests.language(subscription)
+            return await self._post(run, periods, ZoneInfo(subscription.timezone), language, resumed=not new)
 
     async def post_now(self, channel_id: str | None) -> list[Posted]:
         """`pulse digest --now`: the current digest at once, to one channel or every subscribed one."""
@@ -183,6 +187,7 @@ class DigestPoster:
         for channel, subscription in targets:
             now = self.clock.now()
             tz = ZoneInfo(subscription.timezone) if subscription else self.digests.settings.tz
+            language = self.digests.language(subscription)
             async with self._lock:
                 # A `digest --now` killed half way is finished, not started again: each of its
                 # messages goes out once.
@@ -192,30 +197,33 @@ class DigestPoster:
                     await self.runs.resume(interrupted.id, epoch(now))
                     end = datetime.fromtimestamp(interrupted.period_end, UTC)
                     periods = self.digests.current_periods(subscription, end)
-                    posted.append(await self._post(interrupted, periods, tz, resumed=True))
+                    posted.append(await self._post(interrupted, periods, tz, language, resumed=True))
                     continue
                 periods = self.digests.current_periods(subscription, now)
                 run, _ = await self.runs.start_run(_new_run(None, channel, periods[-1], "now", now))
-                posted.append(await self._post(run, periods, tz, resumed=False))
+                posted.append(await self._post(run, periods, tz, language, resumed=False))
         return posted
 
-    async def _post(self, run: DigestRun, periods: list[Period], tz: ZoneInfo, *, resumed: bool) -> Posted:
+    async def _post(
+        self, run: DigestRun, periods: list[Period], tz: ZoneInfo, language: str, *, resumed: bool
+    ) -> Posted:
         content = await self.digests.compute(periods, tz)
-        parts = self.render(content)
+        t = texts(language)
+        parts = self.render(t, content)
         chart_note = recorded_chart = run.chart
         chart: Chart | None = None
         if run.parts_posted == 0:
             try:
-                chart = await asyncio.to_thread(self.draw, content)
+                chart = await asyncio.to_thread(self.draw, t, content)
             except Exception as exc:
                 log.exception("the digest chart could not be drawn; the digest goes out without it")
-                chart_note = recorded_chart = f"not drawn: {exc}"
+                chart_note = recorded_chart = for_operator(f"not drawn: {exc}")
                 await self.runs.chart_outcome(run.id, chart_note)
         for index in range(run.parts_posted, len(parts)):
             # Only the part that was being sent when we stopped may have reached Slack.
             earlier = run.claimed_at if (resumed and index == run.parts_posted) else None
             outcome, note = await self._send_part(
-                run, index, parts[index], chart if index == 0 else None, content, earlier
+                run, index, parts[index], chart if index == 0 else None, t, content, earlier
             )
             chart_note = note or chart_note
             if isinstance(outcome, Sent):
@@ -232,7 +240,8 @@ class DigestPoster:
         if chart_note and chart_note != recorded_chart:
             await self.runs.chart_outcome(run.id, chart_note)
         await self.runs.finished(run.id, "posted", epoch(self.clock.now()))
-        log.info("posted the digest of %s to %s in %d message(s)", period_label(content), run.channel_id, len(parts))
+        period = period_label(texts(DEFAULT_LANGUAGE), content)
+        log.info("posted the digest of %s to %s in %d message(s)", period, run.channel_id, len(parts))
         return Posted(run.channel_id, "posted", len(parts), chart_note)
 
     async def _send_part(
@@ -241,12 +250,13 @@ class DigestPoster:
         index: int,
         message: Message,
         chart: Chart | None,
+        t: Texts,
         content: DigestContent,
         earlier: int | None,
     ) -> tuple[Outcome, str | None]:
         """Post one message of a digest (the first with the chart); also what became of the chart."""
         key = f"digest:{run.id}:{index}"
-        outcome: Outcome = Retry(0, "not tried", maybe_sent=False)
+        outcome: Outcome = Retry(0, for_operator("not tried"), maybe_sent=False)
         note: str | None = None
         file_id = run.chart_file
 
@@ -259,8 +269,8 @@ class DigestPoster:
             if chart is not None:
                 upload = Upload(
                     channel=run.channel_id,
-                    filename=f"rollout-pulse-digest-{run.id}.png",
-                    title=f"NPS trend · {period_label(content)}",
+                    filename=t._("rollout-pulse-digest-{run}.png", run=run.id),
+                    title=t._("NPS trend · {period}", period=period_label(t, content)),
                     content=chart.png,
                     message=message,
                 )
@@ -279,7 +289,7 @@ class DigestPoster:
                     log.error(
                         "the digest chart could not be uploaded (%s); posting the digest without it", outcome.error
                     )
-                    note = f"upload failed: {outcome.error}"
+                    note = for_operator(f"upload failed: {outcome.error}")
                     chart = None
                     outcome = Retry(0, outcome.error, maybe_sent=False)
             if chart is None:

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from runtime.clock import Clock, epoch
+from runtime.i18n import N_
 from services.directory import CachedPerson, ChannelInfo, PeopleCache, Person
 from services.errors import NotFound, Unavailable
 
@@ -26,7 +27,7 @@ LOOKUP_CONCURRENCY = 8
 
 def _unavailable(exc: Exception) -> Unavailable:
     log.warning("Slack call failed: %s", exc)
-    return Unavailable("Slack did not answer just now, so nothing was changed. Please try again in a minute.")
+    return Unavailable(N_("Slack did not answer just now, so nothing was changed. Please try again in a minute."))
 
 
 class SlackDirectory:
@@ -119,7 +120,7 @@ class SlackDirectory:
             response = await self._call("usergroups.users.list", usergroup=group_id)
         except SlackApiError as exc:
             if exc.response.get("error") in ("no_such_subteam", "subteam_not_found"):
-                raise NotFound(f"There is no user group {group_id} in this workspace.") from None
+                raise NotFound(N_("There is no user group {group} in this workspace.", group=group_id)) from None
             raise _unavailable(exc) from exc
         return list(response.get("users", []))
 
@@ -158,7 +159,10 @@ class SlackDirectory:
             "method_not_supported_for_channel_type",
         ):
             return NotFound(
-                f"I cannot see the channel {channel_id}: it does not exist, or it is private and I am not in it."
+                N_(
+                    "I cannot see the channel {channel}: it does not exist, or it is private and I am not in it.",
+                    channel=channel_id,
+                )
             )
         return _unavailable(exc)
 

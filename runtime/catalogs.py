@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _translated(string: str | tuple[str, ...]) -> bool:
-    return all(string) if isinstance(string, tuple) else bool(string)
+def _translated(string: object) -> bool:
+    return all(string) if isinstance(string, (tuple, list)) else bool(string)
 
 
 if __name__ == "__main__":

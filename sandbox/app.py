@@ -30,6 +30,7 @@ from sandbox.slack_to_bot import HttpTransport, SlackToBot
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message, Workspace, restore, snapshot
 from storage import Store
+from storage.slack_users import SlackUsers
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ SAVE_EVERY_SECONDS = 2.0
 STATE_TABLE = "CREATE TABLE IF NOT EXISTS sandbox_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 API_TOKEN = "sandbox-touchpoint-api-token"
 SANDBOX_TIMEZONE = "Europe/Berlin"
+# The languages a person can set in the sandbox's Slack: one per language the bot speaks.
+LOCALES = {"en-US": "English", "sv-SE": "Svenska"}
 
 
 @dataclass
@@ -183,6 +186,7 @@ class Sandbox:
         app.router.add_post("/api/open-home", self.open_home)
         app.router.add_get("/api/home", self.home)
         app.router.add_post("/api/join", self.join)
+        app.router.add_post("/api/locale", self.locale)
         app.router.add_post("/api/simulate", self.simulate)
         app.router.add_post("/api/digest", self.digest)
         app.router.add_get("/api/events", self.events)
@@ -223,7 +227,7 @@ class Sandbox:
             if user.is_bot or user.deleted:
                 continue
             people.append({"id": user.id, "name": user.name, "real_name": user.real_name, "title": user.title,
-                           "tz": user.tz, "roles": roles.get(user.id, [])})  # fmt: skip
+                           "tz": user.tz, "locale": user.locale, "roles": roles.get(user.id, [])})  # fmt: skip
         body: dict[str, Any] = {"people": people, "admin": seed.ADMIN}
         viewer = request.query.get("as")
         if viewer in self.ws.users:
@@ -360,6 +364,20 @@ class Sandbox:
             raise web.HTTPBadRequest(text="no such channel")
         await self.slack.join(viewer, channel)
         return web.json_response({"ok": True})
+
+    async def locale(self, request: web.Request) -> web.Response:
+        """The person sets their language in Slack. The bot would notice within a day, when its
+        cache of what Slack said expires; the sandbox lets it notice at once."""
+        body = await self._body(request)
+        viewer = self._viewer(request, body)
+        locale = str(body.get("locale", ""))
+        if locale not in LOCALES:
+            raise web.HTTPBadRequest(text="pick one of " + ", ".join(LOCALES))
+        self.ws.users[viewer].locale = locale
+        await SlackUsers(self.store).forget(viewer)
+        await self.bot.services.directory.people([viewer])
+        self._touch()
+        return web.json_response({"ok": True, "locale": locale})
 
     async def simulate(self, request: web.Request) -> web.Response:
         """The simulated people answer their open surveys (everyone but whoever you are)."""

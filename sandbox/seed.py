@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.blocks.announcement import build_announcement
 from runtime.clock import epoch
+from runtime.i18n import texts
 from sandbox.workspace import BOT_ID, BOT_USER_ID, Message, Workspace
 from services import Services
 from services.announcements import Announcement
@@ -404,7 +405,7 @@ def _past_announcements(ws: Workspace, cast: Cast, beta_at: datetime, start: dat
         ),
     )
     for moment, announcement in history:
-        message = build_announcement(announcement)
+        message = build_announcement(texts(announcement.language), announcement)
         for channel in [cast.launch, *(ws.im_with(c).id for c in cast.champions)]:
             ws.post(
                 Message(

@@ -47,8 +47,8 @@ class Services:
         self.rollouts = RolloutService(self.store, self.settings, self.clock)
         self.surveys = SurveyService(self.store, self.settings, self.clock, self.rollouts, self.keys, self.languages)
         self.digests = DigestService(self.store, self.settings, self.clock, self.rollouts)
-        self.privacy = PrivacyService(People(self.store), self.rollouts, self.keys, self.settings)
-        self.home = HomeService(self.settings, self.clock, self.rollouts, self.surveys)
+        self.privacy = PrivacyService(People(self.store), self.rollouts, self.keys, self.settings, self.languages)
+        self.home = HomeService(self.settings, self.clock, self.rollouts, self.surveys, self.languages)
 
     def _key_setup(self) -> KeySetup:
         if not isinstance(self.key_setup, KeySetup):

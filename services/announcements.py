@@ -7,20 +7,26 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from runtime.i18n import N_, Phrase
 from storage.models import GateRecord, TransitionKind
 
 Audience = Literal["champion", "channel"]
 
-WHAT_TO_DO: dict[TransitionKind, str] = {
-    "start": "Tell your team the rollout has started, who is in the first cohort, and where to ask for "
-    "help. Their feedback arrives as short surveys in Slack.",
-    "advance": "Welcome the people joining in this stage: show them the basics, point them to the "
-    "champions, and collect what trips them up.",
-    "rollback": "Let your team know the rollout stepped back and why. Gather what went wrong so the "
-    "next attempt fixes it.",
-    "complete": "Thank your team: the rollout is complete. Surveys keep measuring how it works for everyone.",
-    "pause": "Surveys are on hold while the rollout is paused. Keep helping people who already use it.",
-    "resume": "The rollout is moving again and surveys resume. Remind your team where to ask for help.",
+WHAT_TO_DO: dict[TransitionKind, Phrase] = {
+    "start": N_(
+        "Tell your team the rollout has started, who is in the first cohort, and where to ask for "
+        "help. Their feedback arrives as short surveys in Slack."
+    ),
+    "advance": N_(
+        "Welcome the people joining in this stage: show them the basics, point them to the "
+        "champions, and collect what trips them up."
+    ),
+    "rollback": N_(
+        "Let your team know the rollout stepped back and why. Gather what went wrong so the next attempt fixes it."
+    ),
+    "complete": N_("Thank your team: the rollout is complete. Surveys keep measuring how it works for everyone."),
+    "pause": N_("Surveys are on hold while the rollout is paused. Keep helping people who already use it."),
+    "resume": N_("The rollout is moving again and surveys resume. Remind your team where to ask for help."),
 }
 
 
@@ -41,7 +47,10 @@ class Announcement(BaseModel):
     next_stage: str | None
     next_planned: date | None
     audience: Audience
+    # What it is written in: the champion's own language, or the rollout's for its channel,
+    # fixed when it is queued. Rows queued before languages existed have none: English.
+    language: str | None = None
 
     @property
-    def what_to_do(self) -> str:
+    def what_to_do(self) -> Phrase:
         return WHAT_TO_DO[self.kind]

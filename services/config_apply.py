@@ -387,7 +387,7 @@ class ConfigService:
                 op = inputs.op(target.op)
                 value = inputs.target_value(name, str(target.value))
             except BadInput as err:
-                problems.append(located.problem(where, err.message))
+                problems.append(located.problem(where, str(err.message)))
                 continue
             if target.stage is not None and target.stage not in stages:
                 problems.append(located.problem((*where, "stage"), f"{slug} has no stage {target.stage}"))
@@ -462,10 +462,14 @@ class ConfigService:
             try:
                 parse_cron(digest.cron, tz)
             except BadInput as err:
-                problems.append(located.problem((*where, "cron"), err.message))
+                problems.append(located.problem((*where, "cron"), str(err.message)))
                 continue
             existing = current.get(digest.channel)
-            if existing is not None and (existing.cron, existing.timezone) == (digest.cron, tz_name):
+            if existing is not None and (existing.cron, existing.timezone, existing.language) == (
+                digest.cron,
+                tz_name,
+                digest.language,
+            ):
                 continue
 
             def subscribe(
@@ -474,13 +478,21 @@ class ConfigService:
                 channel: str = digest.channel,
                 cron: str = digest.cron,
                 tz_name: str = tz_name,
+                language: str | None = digest.language,
             ) -> None:
                 w.digests.subscribe(
-                    channel_id=channel, cron=cron, timezone=tz_name, actor=ACTOR, now=now, source="config"
+                    channel_id=channel,
+                    cron=cron,
+                    timezone=tz_name,
+                    actor=ACTOR,
+                    now=now,
+                    source="config",
+                    language=language,
                 )
 
             sign = "~" if existing else "+"
-            changes.append(Change(f'{sign} digest {digest.channel} "{digest.cron}" {tz_name}', subscribe))
+            spoken = f" {digest.language}" if digest.language else ""
+            changes.append(Change(f'{sign} digest {digest.channel} "{digest.cron}" {tz_name}{spoken}', subscribe))
         for channel, subscription in current.items():
             if channel in listed or subscription.source != "config":
                 continue  # subscriptions made with /pulse digest are not the file's to remove

@@ -74,6 +74,7 @@ class DigestSpec(_Spec):
     channel: ChannelId
     cron: str = "0 9 * * MON"
     timezone: str | None = None
+    language: Literal["en", "sv"] | None = None  # None: PULSE_LANGUAGE
 
 
 class PulseConfig(_Spec):

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
+from runtime.i18n import N_
 from services.errors import BadInput
 
 DEFAULT_CRON = "0 9 * * MON"
-EXAMPLE = '"0 9 * * MON" (Mondays at 09:00)'
+EXAMPLE = N_('"0 9 * * MON" (Mondays at 09:00)')
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # How far back to look for the previous fire time: a yearly schedule is the longest we accept.
 _LOOK_BACK = (timedelta(days=1), timedelta(days=8), timedelta(days=32), timedelta(days=367))
@@ -72,8 +73,12 @@ def parse_cron(expr: str, tz: ZoneInfo) -> CronTrigger:
         return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_weekdays(weekday), timezone=tz)
     except (ValueError, KeyError, IndexError):
         raise BadInput(
-            f"“{expr[:60]}” is not a cron schedule. Give five fields — minute hour day month weekday — "
-            f"in quotes, e.g. {EXAMPLE}."
+            N_(
+                "“{schedule}” is not a cron schedule. Give five fields — minute hour day month weekday — "
+                "in quotes, e.g. {example}.",
+                schedule=expr[:60],
+                example=EXAMPLE,
+            )
         ) from None
 
 

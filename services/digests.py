@@ -12,6 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from runtime.clock import Clock, epoch
+from runtime.i18n import LANGUAGES, N_
 from services import disclosure
 from services.cron import DEFAULT_CRON, Period, parse_cron, periods_ending
 from services.directory import Directory
@@ -85,17 +86,25 @@ class DigestService:
 
     def require_admin(self, actor: str) -> None:
         if not self.settings.is_admin(actor):
-            raise NotAllowed("Only admins (PULSE_ADMINS) can manage and preview digests.")
+            raise NotAllowed(N_("Only admins (PULSE_ADMINS) can manage and preview digests."))
 
     async def subscriptions(self) -> list[Subscription]:
         return await self.digests.subscriptions()
 
-    async def subscribe(self, actor: str, channel_id: str, cron: str | None, directory: Directory) -> tuple[str, bool]:
-        """Subscribe a channel to the digest (or change its schedule); (cron, new)."""
+    async def subscribe(
+        self,
+        actor: str,
+        channel_id: str,
+        cron: str | None,
+        directory: Directory,
+        language: str | None = None,
+    ) -> tuple[str, bool]:
+        """Subscribe a channel to the digest (or change its schedule and language: None is
+        PULSE_LANGUAGE); (cron, new)."""
         self.require_admin(actor)
         schedule = cron.strip() if cron else DEFAULT_CRON
         parse_cron(schedule, self.settings.tz)
-        await channel_with_bot(directory, channel_id, "yet, so I could not post the digest there")
+        await channel_with_bot(directory, channel_id, N_("yet, so I could not post the digest there"))
         new = await self.digests.subscribe(
             channel_id=channel_id,
             cron=schedule,
@@ -103,6 +112,7 @@ class DigestService:
             actor=actor,
             now=epoch(self.clock.now()),
             source="command",
+            language=language,
         )
         self.on_subscriptions_changed()
         return schedule, new
@@ -110,8 +120,13 @@ class DigestService:
     async def unsubscribe(self, actor: str, channel_id: str) -> None:
         self.require_admin(actor)
         if not await self.digests.unsubscribe(channel_id):
-            raise NotFound("That channel has no digest subscription.")
+            raise NotFound(N_("That channel has no digest subscription."))
         self.on_subscriptions_changed()
+
+    def language(self, subscription: Subscription | None) -> str:
+        """The language a subscription's digest is written in (without one: PULSE_LANGUAGE)."""
+        language = subscription.language if subscription else None
+        return language if language is not None and language in LANGUAGES else self.settings.pulse_language
 
     def periods(self, subscription: Subscription | None, end: datetime) -> list[Period]:
         """The last TREND_PERIODS periods of a schedule up to `end` (the default weekly one

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
+from runtime.i18n import N_
 from services.errors import Unavailable
 from storage.slack_users import CachedPerson as CachedPerson
 
@@ -69,7 +70,7 @@ class NoDirectory:
     """For commands that run without Slack (export, apply): any lookup says so."""
 
     def _refuse(self) -> Unavailable:
-        return Unavailable("Slack is not used by this command, so people and channels cannot be looked up.")
+        return Unavailable(N_("Slack is not used by this command, so people and channels cannot be looked up."))
 
     async def people(self, user_ids: Iterable[str]) -> dict[str, Person]:
         raise self._refuse()

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from runtime.i18n import N_, Phrase
 from storage import disclosure as released
 from storage.db import Store
 from storage.disclosure import ReleasedComment
@@ -32,16 +33,19 @@ from storage.disclosure import ReleasedComment
 # tab or carriage return it would strip to reach one) is prefixed with a quote, read as text.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-EXPORT_HEADER = ("stage", "survey", "touchpoint", "score", "comment", "week")
+# The export's columns, in the language of whoever asked for it (`Export.csv_for`); the
+# command line's export keeps them in English.
+EXPORT_HEADER = (N_("stage"), N_("survey"), N_("touchpoint"), N_("score"), N_("comment"), N_("week"))
 
 
-def held_back_note(min_group: int) -> str:
+def held_back_note(min_group: int) -> Phrase:
     """Why answers may be missing from an export (and from every figure), said the same way by
-    the Slack reply and the command line."""
-    return (
-        f"Answers still waiting for their group are not in it: an answer is released once {min_group} answers "
-        f"to the same survey in the same stage, from at least {min_group} people, have arrived. How many wait is "
-        "not said, as that count would tell when someone answered."
+    the Slack reply and the command line (`str()` of it is the English)."""
+    return N_(
+        "Answers still waiting for their group are not in it: an answer is released once {min} answers "
+        "to the same survey in the same stage, from at least {min} people, have arrived. How many wait is "
+        "not said, as that count would tell when someone answered.",
+        min=min_group,
     )
 
 
@@ -70,9 +74,14 @@ async def period_comments(
 
 @dataclass(frozen=True)
 class Export:
-    csv: str
+    csv: str  # with the header in English
     answers: int  # released answers (rows with a score)
     comments: int  # released comments (rows with a comment)
+    rows: tuple[tuple[str, ...], ...] = ()
+
+    def csv_for(self, say: Callable[[Phrase], str]) -> str:
+        """The CSV with its header said in the reader's language (`say` is their `Texts.say`)."""
+        return csv_text([say(column) for column in EXPORT_HEADER], self.rows)
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -87,19 +96,17 @@ async def export(store: Store, rollout_id: int) -> Export:
     """The rollout's released answers and comments as CSV. How many answers are held back is
     not said: that count moves with every answer, and would tell when someone answered."""
     rows = await released.Disclosures(store).released_rows(rollout_id)
-    text = csv_text(
-        EXPORT_HEADER,
+    cells = tuple(
         (
-            (
-                r.stage,
-                r.kind,
-                r.touchpoint or "",
-                "" if r.score is None else f"{r.score:g}",
-                r.comment or "",
-                week_of(r.released_on),
-            )
-            for r in rows
-        ),
+            r.stage,
+            r.kind,
+            r.touchpoint or "",
+            "" if r.score is None else f"{r.score:g}",
+            r.comment or "",
+            week_of(r.released_on),
+        )
+        for r in rows
     )
     comments = sum(1 for r in rows if r.comment is not None)
-    return Export(text, len(rows) - comments, comments)
+    text = csv_text([str(column) for column in EXPORT_HEADER], cells)
+    return Export(text, len(rows) - comments, comments, cells)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from runtime.clock import Clock
+from services.languages import LanguageService
 from services.metrics import StageMetrics
 from services.options import Options
+from services.privacy import DEFAULT_READING, Reading, reading
 from services.rollouts import RolloutService
 from services.surveys import SurveyService, SurveyView
 from storage.models import RolloutStatus
@@ -17,7 +19,7 @@ from storage.rollouts import RolloutDetail
 @dataclass(frozen=True)
 class HomeRollout:
     detail: RolloutDetail
-    roles: tuple[str, ...]  # "owner", "champion"
+    roles: tuple[str, ...]  # "owner", "champion" (handlers.blocks.home says them)
     metrics: StageMetrics | None
 
 
@@ -28,14 +30,23 @@ class HomeView:
     mine: list[HomeRollout] = field(default_factory=list)
     overview: list[HomeRollout] | None = None  # admins only
     min_group: int = 5
+    reading: Reading = DEFAULT_READING  # the language the Home is written in, and why
 
 
 class HomeService:
-    def __init__(self, settings: Options, clock: Clock, rollouts: RolloutService, surveys: SurveyService) -> None:
+    def __init__(
+        self,
+        settings: Options,
+        clock: Clock,
+        rollouts: RolloutService,
+        surveys: SurveyService,
+        languages: LanguageService,
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.rollouts = rollouts
         self.surveys = surveys
+        self.languages = languages
 
     async def view(self, user: str) -> HomeView:
         surveys = []
@@ -59,4 +70,6 @@ class HomeService:
                 mine.append(item)
             if overview is not None:
                 overview.append(item)
-        return HomeView(user, surveys, mine, overview, self.settings.pulse_min_group)
+        spoken = await self.languages.languages.of(user)
+        read = reading(self.languages, spoken.chosen, spoken.slack_locale)
+        return HomeView(user, surveys, mine, overview, self.settings.pulse_min_group, read)

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from datetime import date
 
+from runtime.i18n import N_
 from services.errors import BadInput
 from services.metrics import OPERATOR_SPELLINGS, VALUE_RANGES, MetricName, parse_metric
 
@@ -25,8 +26,11 @@ REASON_MAX = 500
 def slug(text: str) -> str:
     if not SLUG.match(text):
         raise BadInput(
-            f"“{_short(text)}” is not a valid rollout name: use 2–40 lower-case letters, digits and dashes, "
-            "starting with a letter or digit (e.g. expense-tool)."
+            N_(
+                "“{name}” is not a valid rollout name: use 2–40 lower-case letters, digits and dashes, "
+                "starting with a letter or digit (e.g. expense-tool).",
+                name=_short(text),
+            )
         )
     return text
 
@@ -69,42 +73,48 @@ def multiline_text(text: str) -> str:
 def title(text: str) -> str:
     text = free_text(text)
     if not text:
-        raise BadInput("The title is empty.")
+        raise BadInput(N_("The title is empty."))
     if len(text) > TITLE_MAX:
-        raise BadInput(f"The title is {len(text)} characters long; keep it to {TITLE_MAX}.")
+        raise BadInput(
+            N_("The title is {length} characters long; keep it to {most}.", length=len(text), most=TITLE_MAX)
+        )
     return text
 
 
 def stage_names(text: str) -> list[str]:
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
     if not names:
-        raise BadInput("Name at least one stage, e.g. stages alpha,beta,ga.")
+        raise BadInput(N_("Name at least one stage, e.g. stages alpha,beta,ga."))
     if len(names) > MAX_STAGES:
-        raise BadInput(f"{len(names)} stages is too many; use at most {MAX_STAGES}.")
+        raise BadInput(N_("{n} stages is too many; use at most {most}.", n=len(names), most=MAX_STAGES))
     for name in names:
         if not STAGE_NAME.match(name):
-            raise BadInput(f"“{_short(name)}” is not a valid stage name: use lower-case letters, digits and dashes.")
+            raise BadInput(
+                N_("“{name}” is not a valid stage name: use lower-case letters, digits and dashes.", name=_short(name))
+            )
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise BadInput(f"Stage names must differ: {', '.join(duplicates)} appears twice.")
+        raise BadInput(N_("Stage names must differ: {names} appears twice.", names=", ".join(duplicates)))
     return names
 
 
 def day(text: str) -> date:
     if not DAY.match(text):
-        raise BadInput(f"“{_short(text)}” is not a date: write it as YYYY-MM-DD, e.g. 2026-12-01.")
+        raise BadInput(N_("“{text}” is not a date: write it as YYYY-MM-DD, e.g. 2026-12-01.", text=_short(text)))
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise BadInput(f"{text} is not a real date.") from None
+        raise BadInput(N_("{text} is not a real date.", text=text)) from None
 
 
 def vision(text: str) -> str:
     text = free_text(text)
     if not text:
-        raise BadInput("The vision is empty.")
+        raise BadInput(N_("The vision is empty."))
     if len(text) > VISION_MAX:
-        raise BadInput(f"The vision is {len(text)} characters long; keep it to {VISION_MAX}.")
+        raise BadInput(
+            N_("The vision is {length} characters long; keep it to {most}.", length=len(text), most=VISION_MAX)
+        )
     return text
 
 
@@ -112,10 +122,12 @@ def reason(text: str | None, *, required: bool) -> str | None:
     text = free_text(text or "")
     if not text:
         if required:
-            raise BadInput("Give a reason in quotes.")
+            raise BadInput(N_("Give a reason in quotes."))
         return None
     if len(text) > REASON_MAX:
-        raise BadInput(f"The reason is {len(text)} characters long; keep it to {REASON_MAX}.")
+        raise BadInput(
+            N_("The reason is {length} characters long; keep it to {most}.", length=len(text), most=REASON_MAX)
+        )
     return text
 
 
@@ -123,8 +135,11 @@ def metric(text: str) -> MetricName:
     name = parse_metric(text)
     if name is None:
         raise BadInput(
-            f"“{_short(text)}” is not a metric. Use nps, response_rate, responses, or "
-            "csat:<touchpoint>, ces:<touchpoint>, thumbs:<touchpoint>, minutes:<touchpoint>."
+            N_(
+                "“{text}” is not a metric. Use nps, response_rate, responses, or "
+                "csat:<touchpoint>, ces:<touchpoint>, thumbs:<touchpoint>, minutes:<touchpoint>.",
+                text=_short(text),
+            )
         )
     return name
 
@@ -132,7 +147,7 @@ def metric(text: str) -> MetricName:
 def op(text: str) -> str:
     found = OPERATOR_SPELLINGS.get(text.strip())
     if found is None:
-        raise BadInput(f"“{_short(text)}” is not a comparison: use >=, >, <=, < or ==.")
+        raise BadInput(N_("“{text}” is not a comparison: use >=, >, <=, < or ==.", text=_short(text)))
     return found
 
 
@@ -142,14 +157,14 @@ def target_value(name: MetricName, text: str) -> float:
     try:
         value = float(raw.rstrip("%").replace(",", "."))
     except ValueError:
-        raise BadInput(f"“{_short(text)}” is not a number.") from None
+        raise BadInput(N_("“{text}” is not a number.", text=_short(text))) from None
     if not math.isfinite(value):  # nan, inf, -inf
-        raise BadInput(f"“{_short(text)}” is not a number.")
+        raise BadInput(N_("“{text}” is not a number.", text=_short(text)))
     if percent and name.family == "response_rate":
         value /= 100
     low, high, reads = VALUE_RANGES[name.family]
     if not low <= value <= high:
-        raise BadInput(f"{name} takes {reads}; {raw} is out of range.")
+        raise BadInput(N_("{metric} takes {reads}; {value} is out of range.", metric=str(name), reads=reads, value=raw))
     return value
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
 from typing import Literal
 
+from runtime.i18n import N_, Phrase
 from storage.db import Store, day_of
 from storage.disclosure import Disclosures
 from storage.models import GateRecord, Scale, Target, Touchpoint
@@ -51,14 +52,14 @@ TOUCHPOINT_METRICS: tuple[Scale, ...] = ("csat", "ces", "thumbs", "minutes")
 _METRIC = re.compile(r"^(nps|response_rate|responses|(csat|ces|thumbs|minutes):([a-z0-9][a-z0-9-]{0,39}))\Z")
 
 # The range a target value must lie in, per metric family, and how it reads.
-VALUE_RANGES: dict[str, tuple[float, float, str]] = {
-    "nps": (-100, 100, "an NPS from -100 to 100"),
-    "response_rate": (0, 1, "a share from 0 to 1 (or a percentage such as 40%)"),
-    "responses": (0, 1_000_000, "a count of responses, 0 or more"),
-    "csat": (0, 100, "a percentage of satisfied answers, 0 to 100"),
-    "ces": (1, 7, "an average effort score from 1 to 7"),
-    "thumbs": (0, 100, "a percentage of thumbs up, 0 to 100"),
-    "minutes": (0, 24 * 60, "a number of minutes, 0 or more"),
+VALUE_RANGES: dict[str, tuple[float, float, Phrase]] = {
+    "nps": (-100, 100, N_("an NPS from -100 to 100")),
+    "response_rate": (0, 1, N_("a share from 0 to 1 (or a percentage such as 40%)")),
+    "responses": (0, 1_000_000, N_("a count of responses, 0 or more")),
+    "csat": (0, 100, N_("a percentage of satisfied answers, 0 to 100")),
+    "ces": (1, 7, N_("an average effort score from 1 to 7")),
+    "thumbs": (0, 100, N_("a percentage of thumbs up, 0 to 100")),
+    "minutes": (0, 24 * 60, N_("a number of minutes, 0 or more")),
 }
 
 # Answers on the `minutes` scale are stored as the midpoint of the bucket chosen.

@@ -9,14 +9,40 @@ it closes, the key is destroyed and nobody can tell which answer was whose.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
+from runtime.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, language_of
 from services import disclosure
 from services.disclosure import Export
 from services.errors import NotAllowed
 from services.keys import KeyRing
+from services.languages import LanguageService
 from services.options import Options
 from services.rollouts import RolloutService
 from storage.people import Forgotten, OwnAnswer, People, PersonRecord
+
+LanguageSource = Literal["chosen", "slack", "default"]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The language a person reads in, and why: their choice (`chosen`), else the locale set on
+    them in Slack, else the bot's default (services.languages)."""
+
+    language: str
+    chosen: str | None = None
+    source: LanguageSource = "default"
+
+
+def reading(languages: LanguageService, chosen: str | None, slack_locale: str | None) -> Reading:
+    """How a person who chose `chosen` and set `slack_locale` in Slack reads."""
+    language = languages.resolve(chosen, slack_locale)
+    if chosen in LANGUAGES:
+        return Reading(language, chosen, "chosen")
+    return Reading(language, None, "slack" if language_of(slack_locale) is not None else "default")
+
+
+DEFAULT_READING = Reading(DEFAULT_LANGUAGE)
 
 
 @dataclass(frozen=True)
@@ -24,20 +50,31 @@ class MyData:
     record: PersonRecord
     own: dict[int, OwnAnswer]  # their answer (and comment) per open wave, seen only by them
     min_group: int
+    reading: Reading = DEFAULT_READING  # the language they read in, and why
+    min_days_between_surveys: int = 14  # what the reason "asked for NPS in the last N days" says
 
 
 class PrivacyService:
-    def __init__(self, people: People, rollouts: RolloutService, keys: KeyRing, settings: Options) -> None:
+    def __init__(
+        self, people: People, rollouts: RolloutService, keys: KeyRing, settings: Options, languages: LanguageService
+    ) -> None:
         self.people = people
         self.rollouts = rollouts
         self.keys = keys
         self.settings = settings
+        self.languages = languages
 
     async def mydata(self, user: str) -> MyData:
         record = await self.people.record(user)
         keys = await self.keys.respondent_keys(user, [row.wave_id for row in record.asked if row.open])
         own = {a.wave_id: a for a in await self.people.own_answers(sorted(keys.items()))}
-        return MyData(record, own, self.settings.pulse_min_group)
+        return MyData(
+            record,
+            own,
+            self.settings.pulse_min_group,
+            reading(self.languages, record.language, record.cached_locale),
+            self.settings.pulse_min_days_between_surveys,
+        )
 
     async def forget(self, user: str) -> Forgotten:
         """Delete everything that names the person and their answers in open waves (answers of
@@ -54,7 +91,10 @@ class PrivacyService:
         detail = await self.rollouts.get(slug)
         if not self.rollouts.may_change(detail, actor):
             raise NotAllowed(
-                f"Only the owners of {detail.rollout.slug} or an admin can export its answers. Its owners:",
+                N_(
+                    "Only the owners of {slug} or an admin can export its answers. Its owners:",
+                    slug=detail.rollout.slug,
+                ),
                 people=tuple(detail.owners),
             )
         return f"{detail.rollout.slug}-responses.csv", await disclosure.export(self.people.store, detail.rollout.id)

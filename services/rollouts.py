@@ -13,10 +13,12 @@ from datetime import date, datetime
 from typing import TypeVar
 
 from runtime.clock import Clock, epoch
+from runtime.i18n import LANGUAGES, N_, Phrase, for_operator, language_of
 from services import inputs
 from services.announcements import Announcement, Audience
 from services.directory import ChannelInfo, Directory
 from services.errors import BadInput, Conflict, DuplicateError, NotAllowed, NotFound
+from services.languages import LanguageService, parse_language
 from services.metrics import MetricName, StageMetrics, evaluate_gates, stage_metrics
 from services.options import Options
 from storage.db import Store
@@ -37,6 +39,18 @@ from storage.writes import Writes, write
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 40
+
+# The codes of audit entries with more than one word. A code is kept as it is, for the operator
+# reading the database; the history says each in its reader's language (handlers/blocks/rollouts.py).
+STAGES_SET = for_operator("stages set")
+VISION_SET = for_operator("vision set")
+CHANNEL_SET = for_operator("channel set")
+LANGUAGE_SET = for_operator("language set")
+TARGET_REPLACED = for_operator("target replaced")
+TARGET_ADDED = for_operator("target added")
+TARGET_REMOVED = for_operator("target removed")
+COHORT_REMOVED = for_operator("cohort removed")
+COHORT_ADDED = for_operator("cohort added")
 
 T = TypeVar("T")
 
@@ -115,10 +129,13 @@ class RolloutService:
         settings: Options,
         clock: Clock,
         on_outbox: Callable[[], None] = lambda: None,
+        languages: LanguageService | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
+        # What each announcement is written in: a champion's own language, the rollout's for its channel.
+        self.languages = languages or LanguageService(store, settings)
         self.rollouts = Rollouts(store)
         # Wakes the sender after announcements were queued.
         self.on_outbox = on_outbox
@@ -140,8 +157,15 @@ class RolloutService:
         detail = await self.rollouts.load(slug.lower())
         if detail is None:
             known = await self.rollouts.slugs()
-            hint = f" Known rollouts: {', '.join(known[:10])}." if known else " There are no rollouts yet."
-            raise NotFound(f"There is no rollout called “{slug[:40]}”.{hint}")
+            if known:
+                raise NotFound(
+                    N_(
+                        "There is no rollout called “{name}”. Known rollouts: {known}.",
+                        name=slug[:40],
+                        known=", ".join(known[:10]),
+                    )
+                )
+            raise NotFound(N_("There is no rollout called “{name}”. There are no rollouts yet.", name=slug[:40]))
         return detail
 
     async def by_id(self, rollout_id: int) -> RolloutDetail | None:
@@ -154,7 +178,7 @@ class RolloutService:
     def require_owner(self, detail: RolloutDetail, user: str) -> None:
         if not self.may_change(detail, user):
             raise NotAllowed(
-                f"Only the owners of {detail.rollout.slug} or an admin can change it. Its owners:",
+                N_("Only the owners of {slug} or an admin can change it. Its owners:", slug=detail.rollout.slug),
                 people=tuple(detail.owners),
             )
 
@@ -163,7 +187,14 @@ class RolloutService:
         stage = detail.stage_named(name)
         if stage is None:
             names = ", ".join(s.name for s in detail.stages)
-            raise NotFound(f"{detail.rollout.slug} has no stage “{name[:40]}”; its stages are {names}.")
+            raise NotFound(
+                N_(
+                    "{slug} has no stage “{name}”; its stages are {names}.",
+                    slug=detail.rollout.slug,
+                    name=name[:40],
+                    names=names,
+                )
+            )
         return stage
 
     async def change(self, detail: RolloutDetail, actor: str, action: str, body: Callable[[Edit], T]) -> T:
@@ -195,7 +226,7 @@ class RolloutService:
         title = inputs.title(title)
         names = list(stages) if stages else list(inputs.DEFAULT_STAGES)
         if await self.rollouts.get(slug) is not None:
-            raise Conflict(f"A rollout called {slug} already exists; pick another name.")
+            raise Conflict(N_("A rollout called {slug} already exists; pick another name.", slug=slug))
         now = self._now()
 
         def create(writes: Writes) -> None:
@@ -213,14 +244,15 @@ class RolloutService:
         try:
             await write(self.store, create)
         except DuplicateError:
-            raise Conflict(f"A rollout called {slug} already exists; pick another name.") from None
+            raise Conflict(N_("A rollout called {slug} already exists; pick another name.", slug=slug)) from None
         return await self.get(slug)
 
     async def set_stages(self, actor: str, slug: str, names: Sequence[str]) -> RolloutDetail:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
-        refusal = (
-            f"{detail.rollout.slug} has started, so its stages can no longer change. Plan dates and cohorts still can."
+        refusal = N_(
+            "{slug} has started, so its stages can no longer change. Plan dates and cohorts still can.",
+            slug=detail.rollout.slug,
         )
         if detail.rollout.status != RolloutStatus.PLANNED:
             raise Conflict(refusal)
@@ -232,7 +264,7 @@ class RolloutService:
             edit.writes.rollouts.replace_stages(detail.rollout.id, names)
             edit.detail = {"stages": list(names)}
 
-        await self.change(detail, actor, "stages set", body)
+        await self.change(detail, actor, STAGES_SET, body)
         return await self.get(slug)
 
     async def set_vision(self, actor: str, slug: str, text: str) -> RolloutDetail:
@@ -243,7 +275,7 @@ class RolloutService:
         def body(edit: Edit) -> None:
             edit.columns = {"vision": vision}
 
-        await self.change(detail, actor, "vision set", body)
+        await self.change(detail, actor, VISION_SET, body)
         return await self.get(slug)
 
     async def plan(self, actor: str, slug: str, stage_name: str, day: date) -> RolloutDetail:
@@ -273,7 +305,11 @@ class RolloutService:
         self.require_owner(detail, actor)
         stage = self.stage(detail, stage_name)
         if not refs:
-            raise BadInput("Name the people, user groups or channels to " + ("remove." if remove else "add."))
+            raise BadInput(
+                N_("Name the people, user groups or channels to remove.")
+                if remove
+                else N_("Name the people, user groups or channels to add.")
+            )
         if not remove:
             refs = [await self._checked_ref(ref, directory, actor) for ref in refs]
 
@@ -287,7 +323,7 @@ class RolloutService:
             edit.detail = {"stage": stage.name, "entries": [_ref_text(r) for r in refs]}
             return changed
 
-        changed = await self.change(detail, actor, "cohort removed" if remove else "cohort added", body)
+        changed = await self.change(detail, actor, COHORT_REMOVED if remove else COHORT_ADDED, body)
         return await self.get(slug), changed
 
     async def _checked_ref(self, ref: CohortRef, directory: Directory, actor: str) -> CohortRef:
@@ -301,7 +337,7 @@ class RolloutService:
             return CohortRef("channel", ref.ref, ref.label or channel.name)
         people = await directory.people([ref.ref])
         if ref.ref not in people:
-            raise NotFound(f"There is no person {ref.ref} in this workspace.")
+            raise NotFound(N_("There is no person {user} in this workspace.", user=ref.ref))
         return ref
 
     async def change_people(
@@ -319,7 +355,7 @@ class RolloutService:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
         if not users:
-            raise BadInput("Mention at least one person.")
+            raise BadInput(N_("Mention at least one person."))
         if not remove:
             await self._check_people(users, role, directory)
         noun = "owner" if role == "owners" else "champion"
@@ -328,7 +364,9 @@ class RolloutService:
             if remove:
                 changed = edit.writes.rollouts.remove_people(role, detail.rollout.id, users)
                 if role == "owners" and edit.writes.rollouts.count_people("owners", detail.rollout.id) == 0:
-                    raise Conflict("A rollout needs at least one owner; add another owner before removing the last.")
+                    raise Conflict(
+                        N_("A rollout needs at least one owner; add another owner before removing the last.")
+                    )
             else:
                 changed = edit.writes.rollouts.add_people(role, detail.rollout.id, users, actor, edit.now)
             edit.unchanged = not changed
@@ -344,11 +382,16 @@ class RolloutService:
         for user in users:
             person = found.get(user)
             if person is None:
-                raise NotFound(f"There is no person {user} in this workspace.")
+                raise NotFound(N_("There is no person {user} in this workspace.", user=user))
             if person.is_bot:
-                raise BadInput(f"Only people can be {role}; this is a bot:", people=(user,))
+                only_people = (
+                    N_("Only people can be owners; this is a bot:")
+                    if role == "owners"
+                    else N_("Only people can be champions; this is a bot:")
+                )
+                raise BadInput(only_people, people=(user,))
             if person.deleted:
-                raise BadInput("This account is deactivated:", people=(user,))
+                raise BadInput(N_("This account is deactivated:"), people=(user,))
 
     async def set_channel(self, actor: str, slug: str, channel_id: str, directory: Directory) -> RolloutDetail:
         detail = await self.get(slug)
@@ -358,15 +401,40 @@ class RolloutService:
             channel_id,
             actor,
             admin=self.settings.is_admin(actor),
-            bot_needed="yet, so I could not post there",
+            bot_needed=N_("yet, so I could not post there"),
         )
 
         def body(edit: Edit) -> None:
             edit.columns = {"channel_id": channel_id}
             edit.detail = {"channel": channel_id}
 
-        await self.change(detail, actor, "channel set", body)
+        await self.change(detail, actor, CHANNEL_SET, body)
         return await self.get(slug)
+
+    async def set_language(self, actor: str, slug: str, code: str) -> RolloutDetail:
+        """The language the rollout's channel announcements are written in (champions read theirs)."""
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        language = parse_language(code)
+
+        def body(edit: Edit) -> None:
+            edit.columns = {"language": language}
+            edit.detail = {"language": language}
+
+        await self.change(detail, actor, LANGUAGE_SET, body)
+        return await self.get(slug)
+
+    def language(self, detail: RolloutDetail) -> str:
+        """What the rollout's channel posts are written in (its own, else PULSE_LANGUAGE)."""
+        return self.languages.channel(detail.rollout.language)
+
+    async def reader_language(self, user: str, otherwise: str) -> str:
+        """What `user` reads in when they chose a language or Slack says theirs; else `otherwise`
+        (a champion of whom nothing is known reads the rollout's announcements in its language)."""
+        spoken = await self.languages.languages.of(user)
+        if spoken.chosen in LANGUAGES or language_of(spoken.slack_locale):
+            return self.languages.resolve(spoken.chosen, spoken.slack_locale)
+        return otherwise
 
     async def set_target(
         self, actor: str, slug: str, metric_text: str, op_text: str, value_text: str, stage_name: str | None
@@ -391,25 +459,36 @@ class RolloutService:
                 actor=actor,
                 now=edit.now,
             )
-            edit.action = "target replaced" if replaced else "target added"
+            edit.action = TARGET_REPLACED if replaced else TARGET_ADDED
             edit.detail = {"target": f"{name} {op} {value:g}", "stage": stage.name if stage else None}
             return replaced
 
-        replaced = await self.change(detail, actor, "target added", body)
+        replaced = await self.change(detail, actor, TARGET_ADDED, body)
         return await self.get(slug), replaced
 
     @staticmethod
     def _check_touchpoint_metric(detail: RolloutDetail, name: MetricName) -> None:
         touchpoint = detail.touchpoint(name.touchpoint or "")
         if touchpoint is None:
+            command = f'/pulse touchpoint {detail.rollout.slug} {name.touchpoint} "<label>" {name.family}'
             raise NotFound(
-                f"{detail.rollout.slug} has no touchpoint “{name.touchpoint}”; define it with "
-                f'/pulse touchpoint {detail.rollout.slug} {name.touchpoint} "<label>" {name.family}.'
+                N_(
+                    "{slug} has no touchpoint “{key}”; define it with {command}.",
+                    slug=detail.rollout.slug,
+                    key=name.touchpoint,
+                    command=command,
+                )
             )
         if touchpoint.scale != name.family:
+            metric = f"{touchpoint.scale}:{touchpoint.key}"
             raise BadInput(
-                f"The touchpoint {touchpoint.key} is measured with {touchpoint.scale}, not {name.family}; "
-                f"use {touchpoint.scale}:{touchpoint.key}."
+                N_(
+                    "The touchpoint {key} is measured with {scale}, not {family}; use {metric}.",
+                    key=touchpoint.key,
+                    scale=touchpoint.scale,
+                    family=name.family,
+                    metric=metric,
+                )
             )
 
     async def remove_target(self, actor: str, slug: str, metric_text: str, stage_name: str | None) -> RolloutDetail:
@@ -420,11 +499,15 @@ class RolloutService:
 
         def body(edit: Edit) -> None:
             if not edit.writes.rollouts.remove_target(detail.rollout.id, stage.id if stage else None, str(name)):
-                where = f"for {stage.name}" if stage else "for the whole rollout"
-                raise NotFound(f"{detail.rollout.slug} has no {name} target {where}.")
+                slug_, metric = detail.rollout.slug, str(name)
+                if stage:
+                    raise NotFound(
+                        N_("{slug} has no {metric} target for {stage}.", slug=slug_, metric=metric, stage=stage.name)
+                    )
+                raise NotFound(N_("{slug} has no {metric} target for the whole rollout.", slug=slug_, metric=metric))
             edit.detail = {"target": str(name), "stage": stage.name if stage else None}
 
-        await self.change(detail, actor, "target removed", body)
+        await self.change(detail, actor, TARGET_REMOVED, body)
         return await self.get(slug)
 
     # -- reading ------------------------------------------------------------------------------------
@@ -440,7 +523,7 @@ class RolloutService:
     async def check_gates(self, detail: RolloutDetail) -> GateCheck:
         stage = detail.current
         if stage is None:
-            raise Conflict(f"{detail.rollout.slug} has not started yet.")
+            raise Conflict(N_("{slug} has not started yet.", slug=detail.rollout.slug))
         metrics = await self.metrics_of(detail, stage)
         return GateCheck(detail, stage, metrics, evaluate_gates(detail.targets_for(stage), metrics))
 
@@ -463,9 +546,9 @@ class RolloutService:
         if len(open_ones) == 1 and not active:
             return open_ones[0]
         if not open_ones:
-            raise NotFound("There are no rollouts yet. Create one with /rollout new.")
+            raise NotFound(N_("There are no rollouts yet. Create one with /rollout new."))
         names = ", ".join(d.rollout.slug for d in (active or open_ones)[:10])
-        raise BadInput(f"Which rollout? Name one: {names}.")
+        raise BadInput(N_("Which rollout? Name one: {names}.", names=names))
 
     async def status(self, detail: RolloutDetail, directory: Directory | None) -> StatusView:
         stage = detail.current
@@ -494,7 +577,9 @@ class RolloutService:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
         if detail.rollout.status != RolloutStatus.PLANNED:
-            raise Conflict(f"{detail.rollout.slug} has already started; it is {self._where(detail)}.")
+            raise Conflict(
+                N_("{slug} has already started; it is {where}.", slug=detail.rollout.slug, where=self._where(detail))
+            )
         first = detail.stages[0]
         size = await self.cohort_size(detail, first, directory)
         return await self._move(
@@ -509,17 +594,15 @@ class RolloutService:
         )
 
     def _movable(self, detail: RolloutDetail) -> Stage:
-        status = detail.rollout.status
+        status, slug = detail.rollout.status, detail.rollout.slug
         if status == RolloutStatus.PLANNED:
-            raise Conflict(
-                f"{detail.rollout.slug} has not started; start it with /rollout start {detail.rollout.slug}."
-            )
+            start = f"/rollout start {slug}"
+            raise Conflict(N_("{slug} has not started; start it with {command}.", slug=slug, command=start))
         if status == RolloutStatus.PAUSED:
-            raise Conflict(
-                f"{detail.rollout.slug} is paused; resume it with /rollout resume {detail.rollout.slug} first."
-            )
+            resume = f"/rollout resume {slug}"
+            raise Conflict(N_("{slug} is paused; resume it with {command} first.", slug=slug, command=resume))
         if status == RolloutStatus.COMPLETED:
-            raise Conflict(f"{detail.rollout.slug} is already complete.")
+            raise Conflict(N_("{slug} is already complete.", slug=slug))
         stage = detail.current
         assert stage is not None
         return stage
@@ -540,11 +623,15 @@ class RolloutService:
         reason = inputs.reason(reason, required=False)
         override = inputs.reason(override, required=False) if override is not None else None
         if override is not None and not override:
-            raise BadInput("Give a reason for advancing anyway.", field="reason")
+            raise BadInput(N_("Give a reason for advancing anyway."), field="reason")
         stage = self._movable(detail)
         if expected_stage_id is not None and stage.id != expected_stage_id:
             raise Conflict(
-                f"{detail.rollout.slug} has moved on since (it is {self._where(detail)}); nothing was changed."
+                N_(
+                    "{slug} has moved on since (it is {where}); nothing was changed.",
+                    slug=detail.rollout.slug,
+                    where=self._where(detail),
+                )
             )
         check = await self.check_gates(detail)
         if not check.passed and override is None:
@@ -577,11 +664,15 @@ class RolloutService:
             previous = detail.previous_stage(current)
             if previous is None:
                 raise Conflict(
-                    f"{detail.rollout.slug} is in its first stage ({current.name}); there is nothing to roll back to."
+                    N_(
+                        "{slug} is in its first stage ({stage}); there is nothing to roll back to.",
+                        slug=detail.rollout.slug,
+                        stage=current.name,
+                    )
                 )
             target, expect = previous, (status, current.id)
         else:
-            raise Conflict(f"{detail.rollout.slug} has not started, so there is nothing to roll back.")
+            raise Conflict(N_("{slug} has not started, so there is nothing to roll back.", slug=detail.rollout.slug))
         size = await self.cohort_size(detail, target, directory)
         return await self._move(
             detail,
@@ -614,7 +705,9 @@ class RolloutService:
         detail = await self.get(slug)
         self.require_owner(detail, actor)
         if detail.rollout.status != RolloutStatus.PAUSED:
-            raise Conflict(f"{detail.rollout.slug} is not paused; it is {self._where(detail)}.")
+            raise Conflict(
+                N_("{slug} is not paused; it is {where}.", slug=detail.rollout.slug, where=self._where(detail))
+            )
         current = detail.current
         assert current is not None
         return await self._move(
@@ -628,14 +721,16 @@ class RolloutService:
             cohort_size=None,
         )
 
-    def _where(self, detail: RolloutDetail) -> str:
+    def _where(self, detail: RolloutDetail) -> Phrase:
         status = detail.rollout.status
         current = detail.current
         if status == RolloutStatus.COMPLETED:
-            return "complete"
+            return N_("complete")
         if status == RolloutStatus.PLANNED or current is None:
-            return "planned"
-        return f"paused in {current.name}" if status == RolloutStatus.PAUSED else f"in {current.name}"
+            return N_("planned")
+        if status == RolloutStatus.PAUSED:
+            return N_("paused in {stage}", stage=current.name)
+        return N_("in {stage}", stage=current.name)
 
     async def _move(
         self,
@@ -656,11 +751,18 @@ class RolloutService:
         from_stage = detail.current if rollout.status != RolloutStatus.PLANNED else None
         if rollout.status == RolloutStatus.COMPLETED:
             from_stage = None
+        # Looked up before the transaction: what each champion reads in, and the channel.
+        channel_language = self.language(detail)
+        languages = {user: await self.reader_language(user, channel_language) for user in detail.champions}
+        if rollout.channel_id:
+            languages[rollout.channel_id] = channel_language
         now = self._now()
 
         def move(writes: Writes) -> int:
             if writes.rollouts.current_status(rollout.id) != expect:
-                raise Conflict(f"{rollout.slug} changed while this was being done; nothing was changed. Try again.")
+                raise Conflict(
+                    N_("{slug} changed while this was being done; nothing was changed. Try again.", slug=rollout.slug)
+                )
             if kind in ("start", "advance", "rollback", "complete") and from_stage is not None:
                 writes.rollouts.leave_stage(from_stage.id, now)
             if kind in ("start", "advance", "rollback") and to_stage is not None:
@@ -705,6 +807,7 @@ class RolloutService:
                 overridden,
                 cohort_size,
                 now,
+                languages,
             )
             return transition_id
 
@@ -735,6 +838,7 @@ class RolloutService:
         overridden: bool,
         cohort_size: int | None,
         now: int,
+        languages: dict[str, str],
     ) -> None:
         following = detail.next_stage(to_stage) if to_stage is not None and kind != "complete" else None
         recipients: list[tuple[str, Audience]] = [(user, "champion") for user in detail.champions]
@@ -756,6 +860,7 @@ class RolloutService:
                 next_stage=following.name if following else None,
                 next_planned=following.planned_start if following else None,
                 audience=audience,
+                language=languages.get(channel) or self.language(detail),
             )
             writes.outbox.enqueue(
                 kind="announcement",
@@ -767,16 +872,20 @@ class RolloutService:
             )
 
 
-async def channel_with_bot(directory: Directory, channel_id: str, why: str) -> ChannelInfo:
-    """The channel exists, is a channel, and the bot is in it (else say how to fix it). Says the
-    channel's name: call it only for admins, or through `channel_for`."""
+async def channel_with_bot(directory: Directory, channel_id: str, why: Phrase) -> ChannelInfo:
+    """The channel exists, is a channel, and the bot is in it (else say how to fix it, `why`
+    ending "I am not in #channel …"). Says the channel's name: call it only for admins, or
+    through `channel_for`."""
     channel = await directory.channel(channel_id)
     if channel.is_im:
-        raise BadInput("Pick a channel, not a direct message.")
+        raise BadInput(N_("Pick a channel, not a direct message."))
     if not channel.is_member:
         raise BadInput(
-            f"I am not in #{channel.name or channel_id} {why}. "
-            "Invite me with /invite @Rollout Pulse in that channel, then try again."
+            N_(
+                "I am not in #{channel} {why}. Invite me with /invite @Rollout Pulse in that channel, then try again.",
+                channel=channel.name or channel_id,
+                why=why,
+            )
         )
     return channel
 
@@ -784,14 +893,14 @@ async def channel_with_bot(directory: Directory, channel_id: str, why: str) -> C
 # The one answer to anyone who may not use a channel, whatever the reason: it does not exist, it
 # is private and the bot is not in it, or they are not in it. Telling these apart, naming the
 # channel or counting its members would tell a person about a channel they cannot see.
-NOT_A_MEMBER = (
+NOT_A_MEMBER = N_(
     "You can only add channels you are a member of. If you are in it and it is private, "
     "invite me there first with /invite @Rollout Pulse, then try again."
 )
 
 
 async def channel_for(
-    directory: Directory, channel_id: str, actor: str, *, admin: bool, bot_needed: str | None = None
+    directory: Directory, channel_id: str, actor: str, *, admin: bool, bot_needed: Phrase | None = None
 ) -> ChannelInfo:
     """A channel `actor` may add to a rollout: one they are a member of; for an admin, any channel
     the bot can see. `bot_needed` says why the bot must be in it too (None: it need not be)."""
@@ -801,7 +910,7 @@ async def channel_for(
         return await channel_with_bot(directory, channel_id, bot_needed)
     channel = await directory.channel(channel_id)
     if channel.is_im:
-        raise BadInput("Pick a channel, not a direct message.")
+        raise BadInput(N_("Pick a channel, not a direct message."))
     return channel
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel, ConfigDict
 
 from runtime.clock import Clock, epoch
-from runtime.i18n import DEFAULT_LANGUAGE
+from runtime.i18n import DEFAULT_LANGUAGE, N_, Nn_, Phrase, for_operator
 from services import disclosure as disclosure_rule
 from services import inputs
 from services.directory import Directory
@@ -48,18 +48,33 @@ TOUCHPOINT_DAILY_SECONDS = DAY  # one touchpoint survey a day
 COMMENT_MAX = 3000
 RESULT_COMMENTS = 5
 LABEL_MAX = 150
+# Codes of audit entries, kept as they are; the history says them in its reader's language.
+TOUCHPOINT_SET = for_operator("touchpoint set")
+TRIGGER_ADDED = for_operator("trigger added")
 
-SKIP_REASONS = {
-    "recent_nps": "asked for NPS in the last {days} days",
-    "recent_touchpoint": "asked about this touchpoint in the last 30 days",
-    "touchpoint_today": "already asked a touchpoint survey today",
-    "unreachable": "a bot or a deactivated account",
-    "unknown": "not a person in this workspace",
+# Why a person was not sent a survey, by the code stored with the skipped delivery. `{n}` of
+# recent_nps is PULSE_MIN_DAYS_BETWEEN_SURVEYS (skip_reason fills it in).
+SKIP_REASONS: dict[str, Phrase] = {
+    "recent_nps": Nn_("asked for NPS in the last {n} day", "asked for NPS in the last {n} days", 0),
+    "recent_touchpoint": N_("asked about this touchpoint in the last 30 days"),
+    "touchpoint_today": N_("already asked a touchpoint survey today"),
+    "unreachable": N_("a bot or a deactivated account"),
+    "unknown": N_("not a person in this workspace"),
 }
+SKIPPED = N_("skipped")  # a reason of an older version, no longer known
+
+
+def skip_reason(code: str, min_days: int) -> Phrase:
+    """Why a delivery with this skip code was not sent, to be said to whoever reads it."""
+    reason = SKIP_REASONS.get(code, SKIPPED)
+    return replace(reason, n=min_days) if reason.plural is not None else reason
 
 
 class SurveyClosed(DomainError):
     """A click on a survey whose wave has closed."""
+
+
+COMMENTS_CLOSED = N_("This survey has closed, so comments are no longer collected.")
 
 
 @dataclass(frozen=True)
@@ -112,7 +127,7 @@ class Answered:
 
 @dataclass(frozen=True)
 class Closed:
-    what: str  # "the NPS survey", "the onboarding touchpoint survey"
+    what: Phrase  # "the NPS survey", "the onboarding touchpoint survey"
     waves: int
     answers: int  # kept
     few: int  # waves closed with fewer than PULSE_MIN_GROUP answers: those can be told apart
@@ -164,7 +179,7 @@ class SurveyService:
         """Answers and comments are dated by this day (in PULSE_TIMEZONE), never by the time."""
         return day_of(self.clock.now().timestamp(), self.settings.tz)
 
-    async def _respondent_key(self, wave: Wave, user: str, closed: str, *, field: str | None = None) -> str:
+    async def _respondent_key(self, wave: Wave, user: str, closed: Phrase, *, field: str | None = None) -> str:
         """The person's key in an open wave; SurveyClosed once the wave's key is gone."""
         wave_key = await self.keys.wave_key(wave.id) if wave.is_open(self._now()) else None
         if wave_key is None:
@@ -177,7 +192,10 @@ class SurveyService:
         if self.rollouts.may_change(detail, user) or user in detail.champions:
             return
         raise NotAllowed(
-            f"Only the owners and champions of {detail.rollout.slug} (or an admin) can do this. Its owners:",
+            N_(
+                "Only the owners and champions of {slug} (or an admin) can do this. Its owners:",
+                slug=detail.rollout.slug,
+            ),
             people=tuple(detail.owners),
         )
 
@@ -188,17 +206,23 @@ class SurveyService:
         self.rollouts.require_owner(detail, actor)
         key = key.lower()
         if not inputs.STAGE_NAME.match(key):
-            raise BadInput(f"“{key[:40]}” is not a valid touchpoint key: use lower-case letters, digits and dashes.")
+            raise BadInput(
+                N_("“{key}” is not a valid touchpoint key: use lower-case letters, digits and dashes.", key=key[:40])
+            )
         label = inputs.free_text(label)
         if not label or len(label) > LABEL_MAX:
-            raise BadInput(f"Give the touchpoint a label of 1 to {LABEL_MAX} characters, in quotes.")
+            raise BadInput(N_("Give the touchpoint a label of 1 to {max} characters, in quotes.", max=LABEL_MAX))
         if scale not in ("csat", "ces", "thumbs", "minutes"):
-            raise BadInput(f"“{scale[:20]}” is not a scale: use csat, ces, thumbs or minutes.")
+            raise BadInput(N_("“{scale}” is not a scale: use csat, ces, thumbs or minutes.", scale=scale[:20]))
         existing = detail.touchpoint(key)
         if existing is not None and existing.scale != scale and await self.surveys.touchpoint_answers(existing.id):
             raise Conflict(
-                f"{key} already has answers on the {existing.scale} scale, which would no longer add up. "
-                "Define a new touchpoint with another key instead."
+                N_(
+                    "{key} already has answers on the {scale} scale, which would no longer add up. "
+                    "Define a new touchpoint with another key instead.",
+                    key=key,
+                    scale=existing.scale,
+                )
             )
         now = self._now()
 
@@ -208,7 +232,7 @@ class SurveyService:
             )
             edit.detail = {"touchpoint": key, "label": label, "scale": scale}
 
-        await self.rollouts.change(detail, actor, "touchpoint set", body)
+        await self.rollouts.change(detail, actor, TOUCHPOINT_SET, body)
         found = await self.surveys.touchpoint(detail.rollout.id, key)
         assert found is not None
         return found
@@ -216,8 +240,15 @@ class SurveyService:
     async def touchpoint(self, detail: RolloutDetail, key: str) -> Touchpoint:
         found = detail.touchpoint(key.lower())
         if found is None:
-            keys = ", ".join(t.key for t in detail.touchpoints) or "none yet"
-            raise NotFound(f"{detail.rollout.slug} has no touchpoint “{key[:40]}” (its touchpoints: {keys}).")
+            keys: Phrase | str = ", ".join(t.key for t in detail.touchpoints) or N_("none yet")
+            raise NotFound(
+                N_(
+                    "{slug} has no touchpoint “{key}” (its touchpoints: {keys}).",
+                    slug=detail.rollout.slug,
+                    key=key[:40],
+                    keys=keys,
+                )
+            )
         return found
 
     async def add_trigger(self, actor: str, slug: str, key: str, channel_id: str, directory: Directory) -> bool:
@@ -229,7 +260,7 @@ class SurveyService:
             channel_id,
             actor,
             admin=self.settings.is_admin(actor),
-            bot_needed="so Slack does not tell me who joins it",
+            bot_needed=N_("so Slack does not tell me who joins it"),
         )
 
         def body(edit: Edit) -> bool:
@@ -240,18 +271,18 @@ class SurveyService:
             edit.detail = {"touchpoint": touchpoint.key, "channel": channel_id}
             return added
 
-        return await self.rollouts.change(detail, actor, "trigger added", body)
+        return await self.rollouts.change(detail, actor, TRIGGER_ADDED, body)
 
     # -- opening waves --------------------------------------------------------------------------------
 
     def _surveyable(self, detail: RolloutDetail) -> Stage:
         status = detail.rollout.status
         if status == RolloutStatus.PAUSED:
-            raise Conflict(f"{detail.rollout.slug} is paused, and paused rollouts send no surveys.")
+            raise Conflict(N_("{slug} is paused, and paused rollouts send no surveys.", slug=detail.rollout.slug))
         if status == RolloutStatus.COMPLETED:
-            raise Conflict(f"{detail.rollout.slug} is complete; it sends no more surveys.")
+            raise Conflict(N_("{slug} is complete; it sends no more surveys.", slug=detail.rollout.slug))
         if status == RolloutStatus.PLANNED or detail.current is None:
-            raise Conflict(f"{detail.rollout.slug} has not started; start it before sending surveys.")
+            raise Conflict(N_("{slug} has not started; start it before sending surveys.", slug=detail.rollout.slug))
         return detail.current
 
     async def send_nps(self, actor: str, slug: str, directory: Directory) -> WaveReport:
@@ -261,7 +292,11 @@ class SurveyService:
         people = await resolve_cohort(detail, stage, directory)
         if not people:
             raise Conflict(
-                f"The {stage.name} cohort of {detail.rollout.slug} is empty; add people with /rollout cohort."
+                N_(
+                    "The {stage} cohort of {slug} is empty; add people with /rollout cohort.",
+                    stage=stage.name,
+                    slug=detail.rollout.slug,
+                )
             )
         return await self.open_wave(detail, stage, None, "send", actor, sorted(people), directory)
 
@@ -271,7 +306,7 @@ class SurveyService:
         touchpoint = await self.touchpoint(detail, key)
         stage = self._surveyable(detail)
         if not refs:
-            raise BadInput("Name the people, user groups or channels to ask.")
+            raise BadInput(N_("Name the people, user groups or channels to ask."))
         # Asking a channel is adding it for one survey: its report counts the channel's members.
         admin = self.settings.is_admin(actor)
         for ref in refs:
@@ -403,8 +438,8 @@ class SurveyService:
             delivery_ids=ids,
         )
 
-    def skip_reason(self, code: str) -> str:
-        return SKIP_REASONS[code].format(days=self.settings.pulse_min_days_between_surveys)
+    def skip_reason(self, code: str) -> Phrase:
+        return skip_reason(code, self.settings.pulse_min_days_between_surveys)
 
     # -- answering ----------------------------------------------------------------------------------
 
@@ -447,9 +482,9 @@ class SurveyService:
         """The wave and delivery a click names, if they exist, belong together and to `user`,
         and the survey they show."""
         if clicked is None or clicked.wave.id != wave_id:
-            raise BadInput("This survey does not exist (any more).")
+            raise BadInput(N_("This survey does not exist (any more)."))
         if clicked.delivery.user_id != user:
-            raise NotAllowed("This survey was sent to someone else, so your click was not counted.")
+            raise NotAllowed(N_("This survey was sent to someone else, so your click was not counted."))
         wave = clicked.wave
         return (
             wave,
@@ -475,16 +510,16 @@ class SurveyService:
             wrapped = writes.keys.wrapped_in(wave.id) if wave.is_open(now) else None
             if wrapped is None:
                 raise SurveyClosed(
-                    "This survey has closed, so answers are no longer collected. Thank you all the same!"
+                    N_("This survey has closed, so answers are no longer collected. Thank you all the same!")
                 )
             score = parse_score(view.scale, score_text)
             if score is None:
-                raise BadInput(f"“{score_text[:20]}” is not an answer to this question.")
+                raise BadInput(N_("“{answer}” is not an answer to this question.", answer=score_text[:20]))
             key = respondent_key(master.unwrap(wave.id, wrapped), user)
             try:
                 writes.disclosure.refuse_if_released("responses", wave.id, key)
             except AlreadyReleased:
-                raise Conflict(self._counted("answer")) from None
+                raise Conflict(self._counted_answer()) from None
             commented = writes.surveys.record_answer(wave=wave, respondent_key=key, score=score, day=day)
             writes.disclosure.release_due(pool_of(wave), min_group=self.settings.pulse_min_group, day=day)
             return Answered(view, score, commented, delivery.dm_channel, delivery.message_ts)
@@ -496,42 +531,52 @@ class SurveyService:
     ) -> tuple[SurveyView, float | None]:
         """The survey and the person's answer; `to_change`: Conflict if it can no longer change."""
         wave, _, view = await self._own_survey(user, wave_id, delivery_id)
-        key = await self._respondent_key(wave, user, "This survey has closed, so answers can no longer change.")
+        key = await self._respondent_key(wave, user, N_("This survey has closed, so answers can no longer change."))
         if to_change and await Disclosures(self.store).is_released("responses", wave.id, key):
-            raise Conflict(self._counted("answer"))
+            raise Conflict(self._counted_answer())
         return view, await self.surveys.answer(wave.id, key)
 
     async def existing_comment(self, user: str, wave_id: int, delivery_id: int) -> str | None:
         """The person's comment, to edit; Conflict if it has been released and can no longer change."""
         wave, _, _ = await self._own_survey(user, wave_id, delivery_id)
-        key = await self._respondent_key(wave, user, "This survey has closed, so comments are no longer collected.")
+        key = await self._respondent_key(wave, user, COMMENTS_CLOSED)
         if await Disclosures(self.store).is_released("comments", wave.id, key):
-            raise Conflict(self._counted("comment"))
+            raise Conflict(self._counted_comment())
         return await self.surveys.comment(wave.id, key)
 
-    def _counted(self, what: str) -> str:
-        return (
-            f"Your {what} is already in the results, counted in a group of at least "
-            f"{self.settings.pulse_min_group} answers, so it can no longer change: a change now would move "
-            f"the results by one answer and show what you had said."
+    def _counted_answer(self) -> Phrase:
+        return N_(
+            "Your answer is already in the results, counted in a group of at least {min} answers, so it can "
+            "no longer change: a change now would move the results by one answer and show what you had said.",
+            min=self.settings.pulse_min_group,
+        )
+
+    def _counted_comment(self) -> Phrase:
+        return N_(
+            "Your comment is already in the results, counted in a group of at least {min} answers, so it can "
+            "no longer change: a change now would move the results by one answer and show what you had said.",
+            min=self.settings.pulse_min_group,
         )
 
     async def comment(self, user: str, wave_id: int, delivery_id: int, text: str | None) -> None:
         wave, _, _ = await self._own_survey(user, wave_id, delivery_id)
-        closed = "This survey has closed, so comments are no longer collected."
+        closed = COMMENTS_CLOSED
         key = await self._respondent_key(wave, user, closed, field="comment")
         body = inputs.multiline_text(text or "")
         if not body:
-            raise BadInput("Write a comment, or close this window.", field="comment")
+            raise BadInput(N_("Write a comment, or close this window."), field="comment")
         if len(body) > COMMENT_MAX:
-            raise BadInput(f"The comment is {len(body)} characters long; keep it to {COMMENT_MAX}.", field="comment")
+            raise BadInput(
+                N_("The comment is {length} characters long; keep it to {max}.", length=len(body), max=COMMENT_MAX),
+                field="comment",
+            )
         now, day = self._now(), self._today()
 
         def store_comment(writes: Writes) -> None:
             try:
                 writes.disclosure.refuse_if_released("comments", wave.id, key)
             except AlreadyReleased:
-                raise BadInput(self._counted("comment"), field="comment") from None
+                raise BadInput(self._counted_comment(), field="comment") from None
             writes.surveys.record_comment(wave=wave, respondent_key=key, body=body, now=now, day=day)
 
         await self._write_while_open(store_comment, closed, field="comment")
@@ -555,7 +600,9 @@ class SurveyService:
         wave_key = await self.keys.wave_key(wave_id) if deliveries else None
         return {respondent_key(wave_key, d.user_id): d.id for d in deliveries} if wave_key else {}
 
-    async def _write_while_open(self, job: Callable[[Writes], None], closed: str, *, field: str | None = None) -> None:
+    async def _write_while_open(
+        self, job: Callable[[Writes], None], closed: Phrase, *, field: str | None = None
+    ) -> None:
         """Write an answer or comment (group-committed with other clicks); refused, with nothing
         stored, if the wave closed meanwhile."""
         try:
@@ -616,13 +663,20 @@ class SurveyService:
         self.rollouts.require_owner(detail, actor)
         stage = detail.current
         if stage is None:
-            raise Conflict(f"{detail.rollout.slug} has not started, so it has no surveys to close.")
+            raise Conflict(N_("{slug} has not started, so it has no surveys to close.", slug=detail.rollout.slug))
         touchpoint = None if survey in (None, "nps") else await self.touchpoint(detail, survey)
-        what = f"the {touchpoint.key} touchpoint survey" if touchpoint else "the NPS survey"
+        what = N_("the {key} touchpoint survey", key=touchpoint.key) if touchpoint else N_("the NPS survey")
         kind: WaveKind = "touchpoint" if touchpoint else "nps"
         waves = await self.surveys.open_waves_of(stage.id, kind, touchpoint.id if touchpoint else None)
         if not waves:
-            raise Conflict(f"{detail.rollout.slug} has no open wave of {what} in {stage.name}: nothing to close.")
+            raise Conflict(
+                N_(
+                    "{slug} has no open wave of {what} in {stage}: nothing to close.",
+                    slug=detail.rollout.slug,
+                    what=what,
+                    stage=stage.name,
+                )
+            )
         closed = await self._close(waves)
         return Closed(what, len(waves), closed.answers, closed.few, closed.wiped)
 
@@ -655,7 +709,7 @@ class SurveyService:
         detail = await self.rollouts.get(slug)
         if not (self.settings.is_admin(actor) or actor in detail.owners or actor in detail.champions):
             raise NotAllowed(
-                f"Results of {detail.rollout.slug} are for its owners, champions and admins. Its owners:",
+                N_("Results of {slug} are for its owners, champions and admins. Its owners:", slug=detail.rollout.slug),
                 people=tuple(detail.owners),
             )
         if stage_name:
@@ -663,7 +717,7 @@ class SurveyService:
         elif detail.current is not None:
             stage = detail.current
         else:
-            raise Conflict(f"{detail.rollout.slug} has not started, so there are no results yet.")
+            raise Conflict(N_("{slug} has not started, so there are no results yet.", slug=detail.rollout.slug))
         metrics = await self.rollouts.metrics_of(detail, stage)
         comments = await disclosure_rule.stage_comments(self.store, stage.id, RESULT_COMMENTS)
         return ResultsView(detail, stage, metrics, comments)

@@ -21,6 +21,7 @@ class Subscription(_Row):
     source: str
     created_by: str
     created_at: int
+    language: str | None = None  # the digest's language; None: PULSE_LANGUAGE
 
 
 class DigestRun(_Row):
@@ -68,11 +69,27 @@ class Digests:
         row = await self.store.fetch_one("SELECT * FROM digest_subscriptions WHERE id = ?", (subscription_id,))
         return Subscription.from_row(row) if row else None
 
-    async def subscribe(self, *, channel_id: str, cron: str, timezone: str, actor: str, now: int, source: str) -> bool:
-        """Subscribe a channel, or change its schedule; True if it is new."""
+    async def subscribe(
+        self,
+        *,
+        channel_id: str,
+        cron: str,
+        timezone: str,
+        actor: str,
+        now: int,
+        source: str,
+        language: str | None = None,
+    ) -> bool:
+        """Subscribe a channel, or change its schedule and language; True if it is new."""
         return await self.store.write(
             lambda conn: DigestWrites(conn).subscribe(
-                channel_id=channel_id, cron=cron, timezone=timezone, actor=actor, now=now, source=source
+                channel_id=channel_id,
+                cron=cron,
+                timezone=timezone,
+                actor=actor,
+                now=now,
+                source=source,
+                language=language,
             )
         )
 
@@ -184,14 +201,26 @@ class DigestWrites:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def subscribe(self, *, channel_id: str, cron: str, timezone: str, actor: str, now: int, source: str) -> bool:
-        """Subscribe a channel, or change its schedule; True if it is new."""
+    def subscribe(
+        self,
+        *,
+        channel_id: str,
+        cron: str,
+        timezone: str,
+        actor: str,
+        now: int,
+        source: str,
+        language: str | None = None,
+    ) -> bool:
+        """Subscribe a channel, or change its schedule and language (None: PULSE_LANGUAGE); True
+        if it is new."""
         found = self.conn.execute("SELECT 1 FROM digest_subscriptions WHERE channel_id = ?", (channel_id,)).fetchone()
         self.conn.execute(
-            """INSERT INTO digest_subscriptions (channel_id, cron, timezone, source, created_by, created_at)
-               VALUES (?, ?, ?, ?, ?, ?)
-               ON CONFLICT (channel_id) DO UPDATE SET cron = excluded.cron, timezone = excluded.timezone""",
-            (channel_id, cron, timezone, source, actor, now),
+            """INSERT INTO digest_subscriptions (channel_id, cron, timezone, source, created_by, created_at, language)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (channel_id) DO UPDATE
+               SET cron = excluded.cron, timezone = excluded.timezone, language = excluded.language""",
+            (channel_id, cron, timezone, source, actor, now, language),
         )
         return found is None
 

@@ -47,6 +47,7 @@ class Rollout(_Row):
     created_by: str
     created_at: int
     updated_at: int
+    language: str | None = None  # its channel posts' language; None: PULSE_LANGUAGE
 
 
 class Stage(_Row):

@@ -35,6 +35,10 @@ class SlackUsers:
             found += [CachedPerson(str(r[0]), r[1], bool(r[2]), bool(r[3]), r[4]) for r in rows]
         return found
 
+    async def forget(self, user_id: str) -> None:
+        """Drop what Slack said about a person: the next look-up asks Slack again."""
+        await self.store.write(lambda conn: conn.execute("DELETE FROM slack_users WHERE user_id = ?", (user_id,)))
+
     async def remember(self, people: Sequence[CachedPerson], now: int) -> None:
         if people:
             await self.store.executemany(

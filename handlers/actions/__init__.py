@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.actions import home, privacy, rollout, survey
+from handlers.actions import home, language, privacy, rollout, survey
 
 
 def register(app: AsyncApp) -> None:
@@ -12,3 +12,4 @@ def register(app: AsyncApp) -> None:
     rollout.register(app)
     home.register(app)
     privacy.register(app)
+    language.register(app)

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.blocks.rollouts import build_status_card
 from handlers.ids import Action
 from runtime.background import Background
+from runtime.i18n import N_, Texts
 from services import Services
 from services.errors import BadInput
 
@@ -22,10 +23,11 @@ async def on_status(
     services: Services,
     client: AsyncWebClient,
     background: Background,
+    texts: Texts,
 ) -> None:
     slug = action.get("value")
     if not isinstance(slug, str) or not slug:
-        raise BadInput("This button carries no rollout.")
+        raise BadInput(N_("This button carries no rollout."))
     user = body["user"]["id"]
     detail = await services.rollouts.get(slug)
     await ack()
@@ -33,7 +35,7 @@ async def on_status(
     async def send() -> None:
         view = await services.rollouts.status(detail, services.directory)
         card = build_status_card(
-            view, viewer_may_change=services.rollouts.may_change(detail, user), tz=services.settings.tz
+            texts, view, viewer_may_change=services.rollouts.may_change(detail, user), tz=services.settings.tz
         )
         await client.chat_postMessage(channel=user, text=card.text, blocks=card.blocks)
 

@@ -14,6 +14,7 @@ from handlers.deferred import answer_later
 from handlers.home import HomePublisher
 from handlers.ids import Action
 from runtime.background import Background
+from runtime.i18n import Texts
 from services import Services
 
 
@@ -24,6 +25,7 @@ async def on_forget_me(
     respond: AsyncRespond | None,
     background: Background,
     home: HomePublisher,
+    texts: Texts,
 ) -> None:
     # The person clicking is the person forgotten: the button carries nobody's ID.
     user = body["user"]["id"]
@@ -32,7 +34,7 @@ async def on_forget_me(
 
     async def confirmation() -> Message:
         home.refresh([user])
-        return build_forgotten(done)
+        return build_forgotten(texts, done)
 
     answer_later(background, respond, confirmation, t=texts, name="forget me", replace=True)
 

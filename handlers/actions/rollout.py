@@ -15,6 +15,7 @@ from handlers.blocks.text import Message
 from handlers.deferred import answer_later
 from handlers.ids import Action, row_id
 from runtime.background import Background
+from runtime.i18n import N_, Texts
 from services import Services
 from services.errors import BadInput, Conflict
 from services.rollouts import Blocked
@@ -23,7 +24,7 @@ from services.rollouts import Blocked
 def _value(action: dict[str, Any]) -> str:
     value = action.get("value")
     if not isinstance(value, str) or not value:
-        raise BadInput("This button carries no rollout; open the status card again.")
+        raise BadInput(N_("This button carries no rollout; open the status card again."))
     return value
 
 
@@ -34,6 +35,7 @@ async def on_advance(
     services: Services,
     respond: AsyncRespond | None,
     background: Background,
+    texts: Texts,
 ) -> None:
     slug = _value(action)
     user = body["user"]["id"]
@@ -41,7 +43,9 @@ async def on_advance(
 
     async def run() -> Message:
         outcome = await services.rollouts.advance(user, slug, services.directory)
-        return build_gates_blocked(outcome.check) if isinstance(outcome, Blocked) else build_moved(outcome)
+        if isinstance(outcome, Blocked):
+            return build_gates_blocked(texts, outcome.check)
+        return build_moved(texts, outcome)
 
     answer_later(background, respond, run, t=texts, name="advance button")
 
@@ -52,42 +56,50 @@ async def on_roadmap(
     services: Services,
     respond: AsyncRespond | None,
     background: Background,
+    texts: Texts,
 ) -> None:
     slug = _value(action)
     await ack()
 
     async def run() -> Message:
         detail = await services.rollouts.get(slug)
-        return build_roadmap(detail, services.rollouts.today(), services.settings.tz)
+        return build_roadmap(texts, detail, services.rollouts.today(), services.settings.tz)
 
     answer_later(background, respond, run, t=texts, name="roadmap button")
 
 
 async def on_advance_anyway(
-    ack: AsyncAck, action: dict[str, Any], body: dict[str, Any], services: Services, client: AsyncWebClient
+    ack: AsyncAck,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    services: Services,
+    client: AsyncWebClient,
+    texts: Texts,
 ) -> None:
     """Open the modal that asks why; nothing changes until it is submitted."""
     try:
         target = json.loads(_value(action))
         rollout_id, stage_id = row_id(target["rollout"]), row_id(target["stage"])
     except (ValueError, KeyError, TypeError):
-        raise BadInput("This button is out of date; run /rollout advance again.") from None
+        raise BadInput(N_("This button is out of date; run /rollout advance again.")) from None
     user = body["user"]["id"]
     detail = await services.rollouts.by_id(rollout_id)
     if detail is None:
-        raise BadInput("That rollout no longer exists.")
+        raise BadInput(N_("That rollout no longer exists."))
     services.rollouts.require_owner(detail, user)
     if detail.rollout.current_stage_id != stage_id or detail.rollout.status != "active":
-        raise Conflict(f"{detail.rollout.slug} has moved on since; run /rollout status {detail.rollout.slug} again.")
+        slug = detail.rollout.slug
+        command = f"/rollout status {slug}"
+        raise Conflict(N_("{slug} has moved on since; run {command} again.", slug=slug, command=command))
     stage = detail.current
     assert stage is not None
     metadata = json.dumps({"rollout": rollout_id, "stage": stage_id, "response_url": body.get("response_url")})
     trigger_id = body.get("trigger_id")
     if not isinstance(trigger_id, str):
-        raise BadInput("Slack sent this click without a way to open the form; click Advance anyway again.")
+        raise BadInput(N_("Slack sent this click without a way to open the form; click Advance anyway again."))
     await client.views_open(
         trigger_id=trigger_id,
-        view=build_override_modal(detail.rollout.title, stage.name, metadata),
+        view=build_override_modal(texts, detail.rollout.title, stage.name, metadata),
     )
     await ack()
 

@@ -79,6 +79,7 @@ async def on_change(
     services: Services,
     respond: AsyncRespond | None,
     background: Background,
+    texts: Texts,
 ) -> None:
     wave_id, delivery_id, _ = parse_ref(action.get("value"), with_score=False)
     view, current = await services.surveys.current_answer(body["user"]["id"], wave_id, delivery_id, to_change=True)

@@ -1,4 +1,7 @@
-"""The stage-change announcement sent to champions and the announcement channel (docs/rollouts.md: “Announcements”)."""
+"""The stage-change announcement sent to champions and the announcement channel (docs/rollouts.md: “Announcements”).
+
+Written in the announcement's own language (`Announcement.language`, fixed when it was queued):
+a champion's, or the rollout's for its channel."""
 
 from __future__ import annotations
 
@@ -14,64 +17,81 @@ from handlers.blocks.text import (
     section,
     sections_from_lines,
 )
+from runtime.i18n import Texts
 from services.announcements import Announcement
 
 
-def _headline_template(a: Announcement) -> str:
+def _headline_template(t: Texts, a: Announcement) -> str:
     """The headline, with TITLE_SLOT where the rollout's title goes (a title may be long)."""
     title, frm, to = TITLE_SLOT, a.from_stage or "", a.to_stage or ""
-    return {
-        "start": f"🚀 {title} has started: {to}",
-        "advance": f"⏩ {title}: {frm} → {to}",
-        "complete": f"🏁 {title} is complete",
-        "rollback": f"⏪ {title} rolled back: {frm or 'complete'} → {to}",
-        "pause": f"⏸ {title} is paused",
-        "resume": f"▶️ {title} resumed in {to}",
-    }[a.kind]
+    if a.kind == "start":
+        return t._("🚀 {title} has started: {stage}", title=title, stage=to)
+    if a.kind == "advance":
+        return t._("⏩ {title}: {from_stage} → {stage}", title=title, from_stage=frm, stage=to)
+    if a.kind == "complete":
+        return t._("🏁 {title} is complete", title=title)
+    if a.kind == "rollback":
+        return t._(
+            "⏪ {title} rolled back: {from_stage} → {stage}", title=title, from_stage=frm or t._("complete"), stage=to
+        )
+    if a.kind == "pause":
+        return t._("⏸ {title} is paused", title=title)
+    return t._("▶️ {title} resumed in {stage}", title=title, stage=to)
 
 
-def _headline(a: Announcement) -> str:
-    return _headline_template(a).replace(TITLE_SLOT, a.title)
+def _headline(t: Texts, a: Announcement) -> str:
+    return _headline_template(t, a).replace(TITLE_SLOT, a.title)
 
 
-_VERBS = {
-    "start": "started it",
-    "advance": "moved it on",
-    "complete": "completed it",
-    "rollback": "rolled it back",
-    "pause": "paused it",
-    "resume": "resumed it",
-}
+def _who_did_it(t: Texts, a: Announcement) -> str:
+    person = fmt.user(t, a.actor)
+    if a.kind == "start":
+        return t._("{person} started it", person=person)
+    if a.kind == "advance":
+        return t._("{person} moved it on", person=person)
+    if a.kind == "complete":
+        return t._("{person} completed it", person=person)
+    if a.kind == "rollback":
+        return t._("{person} rolled it back", person=person)
+    if a.kind == "pause":
+        return t._("{person} paused it", person=person)
+    return t._("{person} resumed it", person=person)
 
 
-def build_announcement(a: Announcement) -> Message:
-    headline = _headline(a)
-    blocks: list[Block] = [header(_headline_template(a), a.title)]
+def build_announcement(t: Texts, a: Announcement) -> Message:
+    headline = _headline(t, a)
+    blocks: list[Block] = [header(_headline_template(t, a), a.title)]
     why = f" — {fmt.quoted(a.reason)}" if a.reason else ""
-    blocks.append(section(f"{fmt.user(a.actor)} {_VERBS[a.kind]}{why}"))
+    blocks.append(section(f"{_who_did_it(t, a)}{why}"))
     if a.gates:
-        lines = ["*Advanced anyway* — not every gate passed:"] if a.overridden else ["*Every gate passed:*"]
-        blocks += sections_from_lines(lines + [fmt.gate(g) for g in a.gates])
+        head = t._("*Advanced anyway* — not every gate passed:") if a.overridden else t._("*Every gate passed:*")
+        blocks += sections_from_lines([head, *(fmt.gate(t, g) for g in a.gates)])
     elif a.kind in ("advance", "complete") and a.overridden:
-        blocks.append(section("*Advanced anyway.*"))
+        blocks.append(section(t._("*Advanced anyway.*")))
     fields = []
     if a.cohort_size is not None:
-        people = "1 person" if a.cohort_size == 1 else f"{a.cohort_size} people"
-        fields.append(mrkdwn(f"*Cohort now*\n{people}"))
+        people = t.n_("{n} person", "{n} people", a.cohort_size)
+        fields.append(mrkdwn(t._("*Cohort now*\n{people}", people=people)))
     if a.kind != "complete":
         if a.next_stage:
-            planned = f"planned {a.next_planned.isoformat()}" if a.next_planned else "not planned yet"
-            fields.append(mrkdwn(f"*Next stage*\n{escape(a.next_stage)} · {planned}"))
+            planned = t._("not planned yet")
+            if a.next_planned:
+                planned = t._("planned {day}", day=a.next_planned.isoformat())
+            fields.append(mrkdwn(t._("*Next stage*\n{stage} · {planned}", stage=escape(a.next_stage), planned=planned)))
         elif a.kind in ("start", "advance", "rollback", "resume"):
-            fields.append(mrkdwn("*Next stage*\nthis is the last one"))
+            fields.append(mrkdwn(t._("*Next stage*\nthis is the last one")))
     if fields:
         blocks.append({"type": "section", "fields": fields})
-    blocks.append(section(f"*What champions should do now*\n{escape(a.what_to_do)}"))
+    what_to_do = escape(t.say(a.what_to_do))
+    blocks.append(section(t._("*What champions should do now*\n{what}", what=what_to_do)))
+    slug = f"`{a.rollout_slug}`"
+    status_command, roadmap_command = f"/rollout status {a.rollout_slug}", f"/rollout roadmap {a.rollout_slug}"
+    status, roadmap = f"`{status_command}`", f"`{roadmap_command}`"
     if a.audience == "champion":
-        note = f"You get this as a champion of `{a.rollout_slug}`. `/rollout status {a.rollout_slug}` shows the card."
+        note = t._("You get this as a champion of {slug}. {status} shows the card.", slug=slug, status=status)
     else:
-        note = f"`/rollout status {a.rollout_slug}` shows the card · `/rollout roadmap {a.rollout_slug}` the plan."
+        note = t._("{status} shows the card · {roadmap} the plan.", status=status, roadmap=roadmap)
     blocks.append(context(note))
     # The header is plain text, shown as typed; the fallback text is mrkdwn, so escaped.
-    text = f"{escape(headline)}. {escape(a.what_to_do)}"
+    text = f"{escape(headline)}. {what_to_do}"
     return Message(text=text, blocks=blocks)

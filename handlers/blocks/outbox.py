@@ -23,7 +23,9 @@ class OutboxMessage:
 
 def render_outbox_item(item: OutboxItem) -> OutboxMessage:
     if item.kind == "announcement":
-        return OutboxMessage(build_announcement(Announcement.model_validate_json(item.payload)))
+        announcement = Announcement.model_validate_json(item.payload)
+        # In the language fixed when it was queued: the champion's, or the rollout's for its channel.
+        return OutboxMessage(build_announcement(texts(announcement.language), announcement))
     if item.kind == "reminder":
         notice = SurveyNotice.model_validate_json(item.payload)
         # A reminder and a closing are of a survey already out: in the language it went out in.

@@ -1,4 +1,8 @@
-"""The rollout surfaces: status card, list, roadmap, history, gate verdicts, confirmations."""
+"""The rollout surfaces: status card, list, roadmap, history, gate verdicts, confirmations.
+
+Each builder takes the reader's `Texts`. The history is said from each entry's action code and
+its facts, so it reads in the reader's language, old entries too (an action this version does
+not know is shown by its code)."""
 
 from __future__ import annotations
 
@@ -9,11 +13,21 @@ from zoneinfo import ZoneInfo
 from handlers.blocks import format as fmt
 from handlers.blocks.text import Block, Message, context, escape, mrkdwn, plain, section, sections_from_lines
 from handlers.ids import Action, Callback
+from runtime.i18n import N_, Phrase, Texts
 from services.models import FORGOTTEN, AuditEntry, RolloutDetail, RolloutStatus, Stage
 from services.rollouts import GateCheck, HistoryView, Moved, StatusView
 
 MESSAGE_BLOCK_LIMIT = 50
 HISTORY_LINES = 40
+NEW_ROLLOUT = '/rollout new <slug> "<title>"'
+
+LANGUAGE_NAMES: dict[str, Phrase] = {"en": N_("English"), "sv": N_("Swedish")}
+
+
+def language_name(t: Texts, code: str) -> str:
+    """A language's name in the reader's language ("Swedish" / "svenska"); an unknown code as it is."""
+    name = LANGUAGE_NAMES.get(code)
+    return t.say(name) if name is not None else escape(code)
 
 
 def stage_track(detail: RolloutDetail) -> str:
@@ -32,63 +46,92 @@ def stage_track(detail: RolloutDetail) -> str:
     return " → ".join(parts)
 
 
-def status_line(detail: RolloutDetail) -> str:
+def status_line(t: Texts, detail: RolloutDetail) -> str:
     status = detail.rollout.status
     if status == RolloutStatus.PLANNED:
-        return "🗓 Planned — not started yet"
+        return t._("🗓 Planned — not started yet")
     if status == RolloutStatus.PAUSED:
-        return "⏸ Paused"
+        return t._("⏸ Paused")
     if status == RolloutStatus.COMPLETED:
-        return "🏁 Complete"
-    return "▶️ Active"
+        return t._("🏁 Complete")
+    return t._("▶️ Active")
 
 
 def _local(at: int, tz: ZoneInfo) -> date:
     return datetime.fromtimestamp(at, tz).date()
 
 
-def days_in_stage(detail: RolloutDetail, today: date, tz: ZoneInfo) -> str:
+def _entered(detail: RolloutDetail, tz: ZoneInfo) -> date | None:
+    """The day the current stage was entered; None before the start."""
     stage = detail.current
     if stage is None or stage.entered_at is None or detail.rollout.status == RolloutStatus.PLANNED:
-        return "not started"
-    entered = _local(stage.entered_at, tz)
-    text = f"day {(today - entered).days + 1} (since {entered.isoformat()})"
-    following = detail.next_stage(stage)
+        return None
+    return _local(stage.entered_at, tz)
+
+
+def stage_day(t: Texts, detail: RolloutDetail, today: date, tz: ZoneInfo) -> str:
+    """ "day 3" of the current stage, or "not started"."""
+    entered = _entered(detail, tz)
+    if entered is None:
+        return t._("not started")
+    return t._("day {n}", n=(today - entered).days + 1)
+
+
+def days_in_stage(t: Texts, detail: RolloutDetail, today: date, tz: ZoneInfo) -> str:
+    entered = _entered(detail, tz)
+    if entered is None:
+        return t._("not started")
+    text = t._("day {n} (since {day})", n=(today - entered).days + 1, day=entered.isoformat())
+    following = detail.next_stage(detail.current)
     if following and following.planned_start:
         left = (following.planned_start - today).days
-        plan = f"planned until {following.planned_start.isoformat()}"
-        text += f" · {plan}, " + (f"{fmt.days(left)} left" if left >= 0 else f"{fmt.days(-left)} over plan")
+        until = following.planned_start.isoformat()
+        if left >= 0:
+            plan = t._("planned until {day}, {days} left", day=until, days=fmt.days(t, left))
+        else:
+            plan = t._("planned until {day}, {days} over plan", day=until, days=fmt.days(t, -left))
+        text += f" · {plan}"
     return text
 
 
-def build_status_card(view: StatusView, *, viewer_may_change: bool, tz: ZoneInfo) -> Message:
+def build_status_card(t: Texts, view: StatusView, *, viewer_may_change: bool, tz: ZoneInfo) -> Message:
     detail = view.detail
     rollout = detail.rollout
     blocks: list[Block] = [{"type": "header", "text": plain(rollout.title[:150])}]
     if rollout.vision:
         blocks.append(section(f"_{escape(rollout.vision)}_"))
-    blocks.append(section(f"{stage_track(detail)}\n{status_line(detail)} · `{rollout.slug}`"))
-    fields = [fmt_field("In this stage", days_in_stage(detail, view.today, tz))]
-    fields.append(fmt_field("Cohort", _cohort_text(view.cohort_size)))
+    blocks.append(section(f"{stage_track(detail)}\n{status_line(t, detail)} · `{rollout.slug}`"))
+    fields = [fmt_field(t._("In this stage"), days_in_stage(t, detail, view.today, tz))]
+    fields.append(fmt_field(t._("Cohort"), _cohort_text(t, view.cohort_size)))
     if view.metrics is not None:
-        fields.append(fmt_field("NPS", fmt.nps(view.metrics.nps, view.metrics.respondents, view.metrics.min_group)))
-        fields.append(fmt_field("Response rate", fmt.response_rate(view.metrics)))
+        metrics = view.metrics
+        fields.append(fmt_field(t._("NPS"), fmt.nps(t, metrics.nps, metrics.respondents, metrics.min_group)))
+        fields.append(fmt_field(t._("Response rate"), fmt.response_rate(t, metrics)))
     blocks.append({"type": "section", "fields": fields})
     if view.gates:
         stage_name = detail.current.name if detail.current else None
-        blocks += sections_from_lines(["*Gates*", *(fmt.gate(g, stage_name) for g in view.gates)])
+        blocks += sections_from_lines([t._("*Gates*"), *(fmt.gate(t, g, stage_name) for g in view.gates)])
     elif rollout.status != RolloutStatus.COMPLETED:
-        blocks.append(section("*Gates*\nNone set: advancing needs no numbers. Add one with `/rollout target`."))
-    channel = f" · announced in {fmt.channel(rollout.channel_id)}" if rollout.channel_id else ""
-    champions = fmt.people(detail.champions, most=CARD_CHAMPIONS)
-    owners = fmt.people(detail.owners, most=CARD_OWNERS)
-    blocks.append(context(f"Champions: {champions} · Owners: {owners}{channel}"))
+        blocks.append(
+            section(
+                t._(
+                    "*Gates*\nNone set: advancing needs no numbers. Add one with {command}.",
+                    command="`/rollout target`",
+                )
+            )
+        )
+    champions = fmt.people(t, detail.champions, most=CARD_CHAMPIONS)
+    owners = fmt.people(t, detail.owners, most=CARD_OWNERS)
+    people = t._("Champions: {champions} · Owners: {owners}", champions=champions, owners=owners)
+    if rollout.channel_id:
+        people += " · " + t._("announced in {channel}", channel=fmt.channel(rollout.channel_id))
+    blocks.append(context(people))
     buttons = []
     if viewer_may_change and rollout.status == RolloutStatus.ACTIVE:
-        buttons.append(_button("Advance", Action.ADVANCE, rollout.slug, style="primary"))
-    buttons.append(_button("Roadmap", Action.ROADMAP, rollout.slug))
+        buttons.append(_button(t._("Advance"), Action.ADVANCE, rollout.slug, style="primary"))
+    buttons.append(_button(t._("Roadmap"), Action.ROADMAP, rollout.slug))
     blocks.append({"type": "actions", "block_id": "status_actions", "elements": buttons})
-    text = f"{escape(rollout.title)}: {status_line(detail)}"
+    text = f"{escape(rollout.title)}: {status_line(t, detail)}"
     return Message(text=text, blocks=blocks)
 
 
@@ -102,10 +145,10 @@ def fmt_field(label: str, value: str) -> Block:
     return mrkdwn(f"*{label}*\n{value}")
 
 
-def _cohort_text(size: int | None) -> str:
+def _cohort_text(t: Texts, size: int | None) -> str:
     if size is None:
         return "—"
-    return "1 person" if size == 1 else f"{size} people"
+    return t.n_("{n} person", "{n} people", size)
 
 
 def _button(text: str, action: Action, value: str, *, style: str | None = None) -> Block:
@@ -115,31 +158,37 @@ def _button(text: str, action: Action, value: str, *, style: str | None = None) 
     return button
 
 
-def build_list(items: list[tuple[RolloutDetail, str]], completed: int, today: date, tz: ZoneInfo) -> Message:
+def build_list(t: Texts, items: list[tuple[RolloutDetail, str]], completed: int, today: date, tz: ZoneInfo) -> Message:
     """`/rollout list`: each open rollout with its stage, days in stage and current NPS."""
+    command = f"`{NEW_ROLLOUT}`"
     if not items:
-        note = f" ({completed} completed)" if completed else ""
-        return Message(
-            text="No active or planned rollouts.",
-            blocks=[section(f'No active or planned rollouts{note}. Create one with `/rollout new <slug> "<title>"`.')],
-        )
+        if completed:
+            note = t.n_(
+                "No active or planned rollouts ({n} completed). Create one with {command}.",
+                "No active or planned rollouts ({n} completed). Create one with {command}.",
+                completed,
+                command=command,
+            )
+        else:
+            note = t._("No active or planned rollouts. Create one with {command}.", command=command)
+        return Message(text=t._("No active or planned rollouts."), blocks=[section(note)])
     lines = []
     for detail, nps_text in items:
         rollout = detail.rollout
         stage = detail.current
-        where = status_line(detail)
+        where = status_line(t, detail)
         if stage and rollout.status != RolloutStatus.PLANNED:
-            where = f"{escape(stage.name)} · {days_in_stage(detail, today, tz).split(' (')[0]}"
+            where = f"{escape(stage.name)} · {stage_day(t, detail, today, tz)}"
             if rollout.status == RolloutStatus.PAUSED:
-                where += " · ⏸ paused"
+                where += " · ⏸ " + t._("paused")
         lines.append(f"*{escape(rollout.title)}* (`{rollout.slug}`) — {where} · NPS {nps_text}")
     blocks = sections_from_lines(lines)[: MESSAGE_BLOCK_LIMIT - 1]
     if completed:
-        blocks.append(context(f"{completed} completed rollout(s) not shown."))
-    return Message(text=f"{len(items)} rollouts", blocks=blocks)
+        blocks.append(context(t.n_("{n} completed rollout not shown.", "{n} completed rollouts not shown.", completed)))
+    return Message(text=t.n_("{n} rollout", "{n} rollouts", len(items)), blocks=blocks)
 
 
-def roadmap_line(stage: Stage, detail: RolloutDetail, today: date, tz: ZoneInfo) -> str:
+def roadmap_line(t: Texts, stage: Stage, detail: RolloutDetail, today: date, tz: ZoneInfo) -> str:
     status = detail.rollout.status
     current = detail.current
     is_current = (
@@ -149,178 +198,234 @@ def roadmap_line(stage: Stage, detail: RolloutDetail, today: date, tz: ZoneInfo)
         current is not None and stage.position < current.position and status != RolloutStatus.PLANNED
     )
     icon = "✓" if done else ("▶" if is_current else "○")
-    parts = [f"{icon} *{escape(stage.name)}*", f"planned {fmt.day(stage.planned_start)}"]
+    parts = [f"{icon} *{escape(stage.name)}*", t._("planned {day}", day=fmt.day(stage.planned_start))]
     if stage.entered_at is not None and (done or is_current):
         entered = _local(stage.entered_at, tz)
-        note = ""
         if stage.planned_start is not None and entered > stage.planned_start:
-            note = f" ({fmt.days((entered - stage.planned_start).days)} late)"
-        parts.append(f"entered {entered.isoformat()}{note}")
+            late = fmt.days(t, (entered - stage.planned_start).days)
+            parts.append(t._("entered {day} ({days} late)", day=entered.isoformat(), days=late))
+        else:
+            parts.append(t._("entered {day}", day=entered.isoformat()))
         if stage.left_at is not None and done:
-            parts.append(f"left {_local(stage.left_at, tz).isoformat()}")
+            parts.append(t._("left {day}", day=_local(stage.left_at, tz).isoformat()))
     elif stage.planned_start is not None and stage.planned_start < today:
-        parts.append(f"⚠️ *late*: due {fmt.days((today - stage.planned_start).days)} ago")
+        parts.append(t._("⚠️ *late*: due {days} ago", days=fmt.days(t, (today - stage.planned_start).days)))
     return " · ".join(parts)
 
 
-def build_roadmap(detail: RolloutDetail, today: date, tz: ZoneInfo) -> Message:
-    lines = [f"*Roadmap — {escape(detail.rollout.title)}*"]
-    lines += [roadmap_line(stage, detail, today, tz) for stage in detail.stages]
-    return Message(text=f"Roadmap of {escape(detail.rollout.title)}", blocks=sections_from_lines(lines))
+def build_roadmap(t: Texts, detail: RolloutDetail, today: date, tz: ZoneInfo) -> Message:
+    title = escape(detail.rollout.title)
+    lines = [t._("*Roadmap — {title}*", title=title)]
+    lines += [roadmap_line(t, stage, detail, today, tz) for stage in detail.stages]
+    return Message(text=t._("Roadmap of {title}", title=title), blocks=sections_from_lines(lines))
 
 
-_ACTIONS = {
-    "created": "created the rollout",
-    "stages set": "set the stages",
-    "vision set": "set the vision",
-    "planned": "planned a stage",
-    "cohort added": "added to a cohort",
-    "cohort removed": "removed from a cohort",
-    "owners added": "added owners",
-    "owners removed": "removed owners",
-    "champions added": "added champions",
-    "champions removed": "removed champions",
-    "channel set": "set the announcement channel",
-    "target added": "added a target",
-    "target replaced": "replaced a target",
-    "target removed": "removed a target",
-    "start": "started it",
-    "advance": "advanced it",
-    "complete": "completed it",
-    "rollback": "rolled it back",
-    "pause": "paused it",
-    "resume": "resumed it",
-    "config applied": "changed it with the config file",
-    "touchpoint set": "set a touchpoint",
-    "trigger added": "added a trigger",
+# What each audit action reads as. The log keeps the action's code and its facts, never these
+# words: a line is said in the language of whoever reads the history.
+_ACTIONS: dict[str, Phrase] = {
+    "created": N_("created the rollout"),
+    "stages set": N_("set the stages"),
+    "vision set": N_("set the vision"),
+    "planned": N_("planned a stage"),
+    "cohort added": N_("added to a cohort"),
+    "cohort removed": N_("removed from a cohort"),
+    "owners added": N_("added owners"),
+    "owners removed": N_("removed owners"),
+    "champions added": N_("added champions"),
+    "champions removed": N_("removed champions"),
+    "channel set": N_("set the announcement channel"),
+    "language set": N_("set the announcement language"),
+    "target added": N_("added a target"),
+    "target replaced": N_("replaced a target"),
+    "target removed": N_("removed a target"),
+    "start": N_("started it"),
+    "advance": N_("advanced it"),
+    "complete": N_("completed it"),
+    "rollback": N_("rolled it back"),
+    "pause": N_("paused it"),
+    "resume": N_("resumed it"),
+    "config applied": N_("changed it with the config file"),
+    "touchpoint set": N_("set a touchpoint"),
+    "trigger added": N_("added a trigger"),
 }
 
 
-def history_line(entry: AuditEntry, tz: ZoneInfo) -> str:
+def _history_extra(t: Texts, entry: AuditEntry) -> str:
+    """The facts of an entry after its action ("…: alpha → beta")."""
     detail = entry.detail or {}
-    what = _ACTIONS.get(entry.action, escape(entry.action))
-    extra = ""
-    if entry.action in ("start", "advance", "rollback", "complete", "resume", "pause"):
+    action = entry.action
+    if action in ("start", "advance", "rollback", "complete", "resume", "pause"):
         frm, to = detail.get("from"), detail.get("to")
+        extra = ""
         if frm or to:
-            extra = f": {escape(str(frm or 'planned'))} → {escape(str(to or 'complete'))}"
+            shown_from = escape(str(frm)) if frm else t._("planned")
+            shown_to = escape(str(to)) if to else t._("complete")
+            extra = f": {shown_from} → {shown_to}"
         if detail.get("overridden"):
-            extra += " *(gates overridden)*"
-    elif entry.action == "planned":
-        extra = f": {escape(str(detail.get('stage')))} on {escape(str(detail.get('date')))}"
-    elif entry.action.startswith(("target", "cohort")):
+            extra += " " + t._("*(gates overridden)*")
+        return extra
+    if action == "planned":
+        return ": " + t._(
+            "{stage} on {day}", stage=escape(str(detail.get("stage"))), day=escape(str(detail.get("date")))
+        )
+    if action.startswith(("target", "cohort")):
         shown = detail.get("target") or ", ".join(str(e) for e in detail.get("entries", []))
         stage = f" ({escape(str(detail['stage']))})" if detail.get("stage") else ""
-        extra = f": {escape(str(shown))}{stage}"
-    elif entry.action.startswith(("owners", "champions")):
-        extra = ": " + fmt.people(list(detail.get("people", [])))
-    elif entry.action == "channel set" and detail.get("channel"):
-        extra = f": {fmt.channel(str(detail['channel']))}"
-    elif entry.action == "config applied":
-        extra = f": `{escape(str(detail.get('change', '')))}`"
+        return f": {escape(str(shown))}{stage}"
+    if action.startswith(("owners", "champions")):
+        return ": " + fmt.people(t, list(detail.get("people", [])))
+    if action == "channel set" and detail.get("channel"):
+        return f": {fmt.channel(str(detail['channel']))}"
+    if action == "language set" and detail.get("language"):
+        return f": {language_name(t, str(detail['language']))}"
+    if action == "config applied":
+        # A line of the plan `pulse apply` printed, in the config file's own notation.
+        return f": `{escape(str(detail.get('change', '')))}`"
+    return ""
+
+
+def history_line(t: Texts, entry: AuditEntry, tz: ZoneInfo) -> str:
+    known = _ACTIONS.get(entry.action)
+    what = t.say(known) if known is not None else escape(entry.action)
     why = f" — {fmt.quoted(entry.reason)}" if entry.reason else ""
     who = (
-        fmt.user(entry.actor)
+        fmt.user(t, entry.actor)
         if entry.actor[:1] in ("U", "W") or entry.actor == FORGOTTEN
         else f"*{escape(entry.actor)}*"
     )
-    return f"`{fmt.moment(entry.at, tz)}` {who} {what}{extra}{why}"
+    return f"`{fmt.moment(entry.at, tz)}` {who} {what}{_history_extra(t, entry)}{why}"
 
 
-def build_history(view: HistoryView, tz: ZoneInfo) -> Message:
-    lines = [f"*History — {escape(view.detail.rollout.title)}* (newest first)"]
-    lines += [history_line(e, tz) for e in view.entries[:HISTORY_LINES]]
+def build_history(t: Texts, view: HistoryView, tz: ZoneInfo) -> Message:
+    title = escape(view.detail.rollout.title)
+    lines = [t._("*History — {title}* (newest first)", title=title)]
+    lines += [history_line(t, e, tz) for e in view.entries[:HISTORY_LINES]]
     problems = []
     for item in view.undelivered:
-        to = fmt.user(item.channel) if item.channel[:1] in ("U", "W") else fmt.channel(item.channel)
-        stage = _announced_stage(item.payload)
+        to = fmt.user(t, item.channel) if item.channel[:1] in ("U", "W") else fmt.channel(item.channel)
+        stage = _announced_stage(t, item.payload)
         if item.status == "failed":
-            problems.append(f"⚠️ The announcement of {stage} to {to} failed: `{escape(item.error or 'unknown')}`")
+            unknown = t._("unknown")
+            error = f"`{escape(item.error or unknown)}`"
+            problems.append(
+                t._("⚠️ The announcement of {stage} to {to} failed: {error}", stage=stage, to=to, error=error)
+            )
         else:
-            problems.append(f"⏳ The announcement of {stage} to {to} is waiting to be sent")
+            problems.append(t._("⏳ The announcement of {stage} to {to} is waiting to be sent", stage=stage, to=to))
     if problems:
-        lines += ["", "*Announcements not delivered*", *problems]
+        lines += ["", t._("*Announcements not delivered*"), *problems]
     return Message(
-        text=f"History of {escape(view.detail.rollout.title)}",
+        text=t._("History of {title}", title=title),
         blocks=sections_from_lines(lines)[:MESSAGE_BLOCK_LIMIT],
     )
 
 
-def _announced_stage(payload: str) -> str:
+def _announced_stage(t: Texts, payload: str) -> str:
     try:
         data = json.loads(payload)
     except ValueError:
-        return "a stage change"
-    return escape(str(data.get("to_stage") or data.get("kind") or "a stage change"))
+        return t._("a stage change")
+    return escape(str(data.get("to_stage") or data.get("kind") or t._("a stage change")))
 
 
-def build_gates_blocked(check: GateCheck) -> Message:
+def build_gates_blocked(t: Texts, check: GateCheck) -> Message:
     """Advance refused by its gates: each gate with its value, and the override button."""
     detail = check.detail
+    title, stage = escape(detail.rollout.title), escape(check.stage.name)
     following = detail.next_stage(check.stage)
-    into = f"into {escape(following.name)}" if following else "to completion"
-    lines = [
-        f"*{escape(detail.rollout.title)}* cannot move {into} yet: not every gate of "
-        f"*{escape(check.stage.name)}* passes."
-    ]
-    lines += [fmt.gate(g, check.stage.name) for g in check.gates]
+    if following:
+        refusal = t._(
+            "*{title}* cannot move into {next} yet: not every gate of *{stage}* passes.",
+            title=title,
+            next=escape(following.name),
+            stage=stage,
+        )
+    else:
+        refusal = t._(
+            "*{title}* cannot move to completion yet: not every gate of *{stage}* passes.", title=title, stage=stage
+        )
+    lines = [refusal, *(fmt.gate(t, g, check.stage.name) for g in check.gates)]
     blocks = sections_from_lines(lines)
     value = json.dumps({"rollout": detail.rollout.id, "stage": check.stage.id})
     blocks.append(
         {
             "type": "actions",
             "block_id": "gates_actions",
-            "elements": [_button("Advance anyway", Action.ADVANCE_ANYWAY, value, style="danger")],
+            "elements": [_button(t._("Advance anyway"), Action.ADVANCE_ANYWAY, value, style="danger")],
         }
     )
-    blocks.append(context("Advancing anyway asks for a reason, which goes into the history and the announcement."))
-    return Message(text=f"{escape(detail.rollout.title)} cannot advance yet: a gate does not pass.", blocks=blocks)
+    blocks.append(context(t._("Advancing anyway asks for a reason, which goes into the history and the announcement.")))
+    return Message(text=t._("{title} cannot advance yet: a gate does not pass.", title=title), blocks=blocks)
 
 
-def build_moved(moved: Moved) -> Message:
-    """The confirmation to the person who moved the rollout."""
+def _moved_text(t: Texts, moved: Moved) -> str:
     title = escape(moved.detail.rollout.title)
-    size = f" Cohort: {_cohort_text(moved.cohort_size)}." if moved.cohort_size is not None else ""
-    texts = {
-        "start": f"🚀 *{title}* has started in *{escape(moved.to_stage or '')}*.{size}",
-        "advance": f"⏩ *{title}* moved {escape(moved.from_stage or '')} → *{escape(moved.to_stage or '')}*.{size}",
-        "complete": f"🏁 *{title}* is complete.",
-        "rollback": f"⏪ *{title}* rolled back to *{escape(moved.to_stage or '')}*.{size}",
-        "pause": f"⏸ *{title}* is paused; no surveys go out until you resume it.",
-        "resume": f"▶️ *{title}* resumed in *{escape(moved.to_stage or '')}*.",
-    }
-    champions = moved.detail.champions
-    told = []
+    frm, to = escape(moved.from_stage or ""), escape(moved.to_stage or "")
+    if moved.kind == "start":
+        return t._("🚀 *{title}* has started in *{stage}*.", title=title, stage=to)
+    if moved.kind == "advance":
+        return t._("⏩ *{title}* moved {from_stage} → *{stage}*.", title=title, from_stage=frm, stage=to)
+    if moved.kind == "complete":
+        return t._("🏁 *{title}* is complete.", title=title)
+    if moved.kind == "rollback":
+        return t._("⏪ *{title}* rolled back to *{stage}*.", title=title, stage=to)
+    if moved.kind == "pause":
+        return t._("⏸ *{title}* is paused; no surveys go out until you resume it.", title=title)
+    return t._("▶️ *{title}* resumed in *{stage}*.", title=title, stage=to)
+
+
+def _announced_to(t: Texts, moved: Moved) -> str:
+    champions = len(moved.detail.champions)
+    channel_id = moved.detail.rollout.channel_id
+    channel = fmt.channel(channel_id) if channel_id else None
+    if champions and channel:
+        return t.n_(
+            "Announcing it to {n} champion and {channel}.",
+            "Announcing it to {n} champions and {channel}.",
+            champions,
+            channel=channel,
+        )
     if champions:
-        told.append(f"{len(champions)} champion{'s' if len(champions) != 1 else ''}")
-    if moved.detail.rollout.channel_id:
-        told.append(fmt.channel(moved.detail.rollout.channel_id))
-    note = f"Announcing it to {' and '.join(told)}." if told else "No champions or channel to announce it to yet."
-    text = texts[moved.kind]
-    return Message(text=text, blocks=[section(text), context(note)])
+        return t.n_("Announcing it to {n} champion.", "Announcing it to {n} champions.", champions)
+    if channel:
+        return t._("Announcing it to {channel}.", channel=channel)
+    return t._("No champions or channel to announce it to yet.")
+
+
+def build_moved(t: Texts, moved: Moved) -> Message:
+    """The confirmation to the person who moved the rollout."""
+    text = _moved_text(t, moved)
+    if moved.cohort_size is not None and moved.kind in ("start", "advance", "rollback"):
+        text += " " + t._("Cohort: {size}.", size=_cohort_text(t, moved.cohort_size))
+    return Message(text=text, blocks=[section(text), context(_announced_to(t, moved))])
 
 
 def build_done(text: str) -> Message:
+    """A confirmation already written in the reader's language."""
     return Message(text=text, blocks=[section(text)])
 
 
-def build_override_modal(title: str, stage: str, private_metadata: str) -> dict[str, object]:
+def build_override_modal(t: Texts, title: str, stage: str, private_metadata: str) -> dict[str, object]:
     return {
         "type": "modal",
         "callback_id": Callback.ADVANCE_ANYWAY.value,
         "private_metadata": private_metadata,
-        "title": plain("Advance anyway"),
-        "submit": plain("Advance"),
-        "close": plain("Cancel"),
+        "title": plain(t._("Advance anyway")),
+        "submit": plain(t._("Advance")),
+        "close": plain(t._("Cancel")),
         "blocks": [
             section(
-                f"*{escape(title)}* has gates in *{escape(stage)}* that do not pass. Say why it should "
-                "move on anyway: the reason goes into the history and the announcement."
+                t._(
+                    "*{title}* has gates in *{stage}* that do not pass. Say why it should move on anyway: "
+                    "the reason goes into the history and the announcement.",
+                    title=escape(title),
+                    stage=escape(stage),
+                )
             ),
             {
                 "type": "input",
                 "block_id": "reason",
-                "label": plain("Reason"),
+                "label": plain(t._("Reason")),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": "value",
@@ -328,7 +433,7 @@ def build_override_modal(title: str, stage: str, private_metadata: str) -> dict[
                     "min_length": 1,
                     "max_length": 500,
                     "placeholder": plain(
-                        "e.g. The pilot team is blocked without it; NPS is low because of a known bug"
+                        t._("e.g. The pilot team is blocked without it; NPS is low because of a known bug")
                     ),
                 },
             },

@@ -2,73 +2,97 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 from slack_bolt.async_app import AsyncApp
 
 from handlers.blocks import format as fmt
 from handlers.blocks.digest import build_digest, build_preview
 from handlers.blocks.privacy import build_export_done, build_forget_confirmation, build_mydata, export_comment
 from handlers.blocks.results import build_results, build_wave_report
-from handlers.blocks.rollouts import build_done
+from handlers.blocks.rollouts import build_done, language_name
 from handlers.blocks.text import Message, escape
 from handlers.catalog import PULSE
 from handlers.commands.mentions import mentions
 from handlers.commands.router import Answer, CommandCall, CommandRouter, Deferred
+from runtime.i18n import N_, texts
 from services.cron import more_than_daily, parse_cron
-from services.errors import BadInput
+from services.errors import BadInput, DomainError
+from services.languages import parse_language
+from services.privacy import reading
 from services.rollouts import CohortRef
 from services.surveys import WaveReport
 
 router = CommandRouter(PULSE)
+_LANGUAGE_LIKE = re.compile(r"[A-Za-z]{2}")  # the language of `digest subscribe`, e.g. sv
 
 
-def _report(call: CommandCall, report: WaveReport, what: str) -> Message:
-    return build_wave_report(report, call.services.surveys, call.services.settings.tz, what=what)
+def _report(call: CommandCall, report: WaveReport, touchpoint: str | None) -> Message:
+    settings = call.services.settings
+    return build_wave_report(call.texts, report, call.services.surveys, settings.tz, touchpoint=touchpoint)
 
 
 @router.on("send")
 async def send(call: CommandCall) -> Answer:
-    args = call.need(2, "the rollout and the survey kind, e.g. /pulse send expense-tool nps")
+    args = call.need(2, N_("the rollout and the survey kind, e.g. /pulse send expense-tool nps"))
     if len(args) > 2 or args[1].lower() != "nps":
         kind = args[1] if len(args) > 1 else ""
-        raise BadInput(f"“{kind[:20]}” is not a survey kind /pulse send knows: use nps (touchpoints go by /pulse ask).")
+        raise BadInput(
+            N_(
+                "“{kind}” is not a survey kind /pulse send knows: use nps (touchpoints go by /pulse ask).",
+                kind=kind[:20],
+            )
+        )
     services = call.services
 
     async def run() -> Message:
         report = await services.surveys.send_nps(call.user_id, args[0], services.directory)
-        return _report(call, report, "NPS")
+        return _report(call, report, None)
 
     return Deferred(run, "send")
 
 
 @router.on("touchpoint")
 async def touchpoint(call: CommandCall) -> Answer:
-    args = call.need(4, 'the rollout, a key, a label in quotes and a scale, e.g. onboarding "Onboarding" csat')
+    args = call.need(4, N_('the rollout, a key, a label in quotes and a scale, e.g. onboarding "Onboarding" csat'))
     if len(args) > 4:
-        raise BadInput("Put the label in quotes, e.g. “Onboarding session”.")
+        raise BadInput(N_("Put the label in quotes, e.g. “Onboarding session”."))
     slug, key, label, scale = args
     defined = await call.services.surveys.define_touchpoint(call.user_id, slug, key, label, scale.lower())
     return build_done(
-        f"Touchpoint *{escape(defined.label)}* (`{defined.key}`, {defined.scale}) is set for `{slug}`. "
-        f"Ask people about it with `/pulse ask {slug} {defined.key} @people`, or on joining a channel with "
-        f"`/pulse trigger {slug} {defined.key} on-join #channel`."
+        call.texts._(
+            "Touchpoint *{label}* (`{key}`, {scale}) is set for `{slug}`. Ask people about it with "
+            "`/pulse ask {slug} {key} @people`, or on joining a channel with "
+            "`/pulse trigger {slug} {key} on-join #channel`.",
+            label=escape(defined.label),
+            key=defined.key,
+            scale=defined.scale,
+            slug=slug,
+        )
     )
 
 
 @router.on("trigger")
 async def trigger(call: CommandCall) -> Answer:
-    args = call.need(4, "the rollout, the touchpoint, on-join and a #channel")
+    args = call.need(4, N_("the rollout, the touchpoint, on-join and a #channel"))
     if args[2].lower() != "on-join" or len(args) != 4:
-        raise BadInput("The only trigger is on-join, followed by one #channel.")
+        raise BadInput(N_("The only trigger is on-join, followed by one #channel."))
     [channel] = mentions(args[3:], allowed=("channel",))
     services = call.services
 
     async def run() -> Message:
         added = await services.surveys.add_trigger(call.user_id, args[0], args[1], channel.id, services.directory)
+        t, where = call.texts, fmt.channel(channel.id)
         if not added:
-            return build_done(f"That trigger was already set: people joining {fmt.channel(channel.id)} are asked.")
+            return build_done(t._("That trigger was already set: people joining {channel} are asked.", channel=where))
         return build_done(
-            f"People who join {fmt.channel(channel.id)} will be asked about `{escape(args[1].lower())}` "
-            "(within their working hours, at most once a month)."
+            t._(
+                "People who join {channel} will be asked about `{key}` "
+                "(within their working hours, at most once a month).",
+                channel=where,
+                key=escape(args[1].lower()),
+            )
         )
 
     return Deferred(run, "trigger")
@@ -76,14 +100,14 @@ async def trigger(call: CommandCall) -> Answer:
 
 @router.on("ask")
 async def ask(call: CommandCall) -> Answer:
-    args = call.need(3, "the rollout, the touchpoint and the people to ask")
+    args = call.need(3, N_("the rollout, the touchpoint and the people to ask"))
     found = mentions(args[2:], allowed=("user", "usergroup", "channel"))
     refs = [CohortRef(m.kind, m.id, m.label) for m in found]
     services = call.services
 
     async def run() -> Message:
         report = await services.surveys.ask(call.user_id, args[0], args[1], refs, services.directory)
-        return _report(call, report, f"the {escape(args[1].lower())} touchpoint")
+        return _report(call, report, args[1].lower())
 
     return Deferred(run, "ask")
 
@@ -91,6 +115,7 @@ async def ask(call: CommandCall) -> Answer:
 @router.on("digest")
 async def digest(call: CommandCall) -> Answer:
     services = call.services
+    t = call.texts
     services.digests.require_admin(call.user_id)
     if not call.args:
 
@@ -99,100 +124,176 @@ async def digest(call: CommandCall) -> Answer:
             periods = services.digests.current_periods(
                 subscriptions[0] if subscriptions else None, services.clock.now()
             )
-            return build_preview(build_digest(await services.digests.compute(periods)))
+            return build_preview(t, build_digest(t, await services.digests.compute(periods)))
 
-        return Deferred(preview, "digest preview")
+        return Deferred(preview, "digest-preview")
     verb = call.args[0].lower()
     if verb not in ("subscribe", "unsubscribe") or len(call.args) < 2:
-        raise BadInput("Say subscribe or unsubscribe, then the #channel.")
+        raise BadInput(N_("Say subscribe or unsubscribe, then the #channel."))
     [channel] = mentions(call.args[1:2], allowed=("channel",))
     if verb == "unsubscribe":
         if len(call.args) > 2:
-            raise BadInput("unsubscribe takes one #channel.")
+            raise BadInput(N_("unsubscribe takes one #channel."))
         await services.digests.unsubscribe(call.user_id, channel.id)
-        return build_done(f"{fmt.channel(channel.id)} gets no more digests.")
-    cron = " ".join(call.args[2:]) or None
+        return build_done(t._("{channel} gets no more digests.", channel=fmt.channel(channel.id)))
+    rest = call.args[2:]
+    # A language ends the command: two letters, which no cron field is (MON and JAN have three).
+    language = parse_language(rest.pop()) if rest and _LANGUAGE_LIKE.fullmatch(rest[-1]) else None
+    cron = " ".join(rest) or None
 
     async def subscribe() -> Message:
-        schedule, new = await services.digests.subscribe(call.user_id, channel.id, cron, services.directory)
-        verb = "will get" if new else "now gets"
-        note = ""
+        schedule, new = await services.digests.subscribe(call.user_id, channel.id, cron, services.directory, language)
+        values = {
+            "channel": fmt.channel(channel.id),
+            "schedule": escape(schedule),
+            "zone": escape(services.settings.pulse_timezone),
+            "language": language_name(t, services.languages.channel(language)),
+        }
+        if new:
+            text = t._("{channel} will get the digest on the schedule `{schedule}` ({zone}), in {language}.", **values)
+        else:
+            text = t._("{channel} now gets the digest on the schedule `{schedule}` ({zone}), in {language}.", **values)
         if more_than_daily(parse_cron(schedule, services.settings.tz), services.clock.now()):
-            note = (
-                " Answers are dated by the day, not the time, so a digest counts only the days that are over: "
+            text += " " + t._(
+                "Answers are dated by the day, not the time, so a digest counts only the days that are over: "
                 "on a schedule more often than daily, a day's answers appear once, in the first digest after it."
             )
-        return build_done(
-            f"{fmt.channel(channel.id)} {verb} the digest on the schedule `{escape(schedule)}` "
-            f"({escape(services.settings.pulse_timezone)}).{note}"
-        )
+        return build_done(text)
 
-    return Deferred(subscribe, "digest subscribe")
+    return Deferred(subscribe, "digest-subscribe")
 
 
 @router.on("close")
 async def close(call: CommandCall) -> Answer:
-    args = call.need(1, "the rollout, and nps or a touchpoint (nps if left out)")
+    args = call.need(1, N_("the rollout, and nps or a touchpoint (nps if left out)"))
     if len(args) > 2:
-        raise BadInput("close takes the rollout and, optionally, nps or one touchpoint.")
+        raise BadInput(N_("close takes the rollout and, optionally, nps or one touchpoint."))
     survey = args[1].lower() if len(args) == 2 else None
     services = call.services
 
     async def run() -> Message:  # a wave of thousands takes a second or more: after the ack
         done = await services.surveys.close_now(call.user_id, args[0], survey)
-        min_group = services.settings.pulse_min_group
+        t, min_group = call.texts, services.settings.pulse_min_group
         # Not how many: "6 kept" rather than "5" would tell whether the one person asked beside five
         # who answer had answered too. The figures say how many, in whole groups.
-        kept = f"at least {min_group} answers" if done.answers >= min_group else f"fewer than {min_group} answers"
-        text = (
-            f"Closed {done.what} of `{escape(args[0].lower())}` ({done.waves} wave{'s' if done.waves != 1 else ''}, "
-            f"{kept} kept). Its messages now say it has closed, clicks on them store nothing, and its key is destroyed"
-        )
+        if done.answers >= min_group:
+            kept = t._("at least {min} answers", min=min_group)
+        else:
+            kept = t._("fewer than {min} answers", min=min_group)
+        parts = [
+            t._(
+                "Closed {what} of `{slug}` ({waves}, {kept} kept).",
+                what=t.say(done.what),
+                slug=escape(args[0].lower()),
+                waves=t.n_("{n} wave", "{n} waves", done.waves),
+                kept=kept,
+            )
+        ]
         if done.few:
-            text += (
-                f". {done.few} wave(s) closed with fewer than {min_group} answers: so few answers can still be "
-                "told apart among the people asked."
+            parts.append(
+                t.n_(
+                    "Its messages now say it has closed, clicks on them store nothing, and its key is destroyed. "
+                    "{n} wave closed with fewer than {min} answers: so few answers can still be told apart "
+                    "among the people asked.",
+                    "Its messages now say it has closed, clicks on them store nothing, and its key is destroyed. "
+                    "{n} waves closed with fewer than {min} answers: so few answers can still be told apart "
+                    "among the people asked.",
+                    done.few,
+                    min=min_group,
+                )
             )
         else:
-            text += ": nobody can tell any more which answer was whose."
-        if not done.wiped:
-            text += (
-                " (Another process is reading the database, so the last copy of the key leaves its files once "
-                "that process is done; tried again every minute.)"
+            parts.append(
+                t._(
+                    "Its messages now say it has closed, clicks on them store nothing, and its key is destroyed: "
+                    "nobody can tell any more which answer was whose."
+                )
             )
-        return build_done(text)
+        if not done.wiped:
+            parts.append(
+                t._(
+                    "(Another process is reading the database, so the last copy of the key leaves its files once "
+                    "that process is done; tried again every minute.)"
+                )
+            )
+        return build_done(" ".join(parts))
 
     return Deferred(run, "close")
 
 
 @router.on("results")
 async def results(call: CommandCall) -> Answer:
-    args = call.need(1, "the rollout")
+    args = call.need(1, N_("the rollout"))
     if len(args) > 2:
-        raise BadInput("results takes the rollout and, optionally, a stage.")
+        raise BadInput(N_("results takes the rollout and, optionally, a stage."))
     view = await call.services.surveys.results(call.user_id, args[0], args[1] if len(args) == 2 else None)
-    return build_results(view)
+    return build_results(call.texts, view)
 
 
 @router.on("mydata")
 async def mydata(call: CommandCall) -> Answer:
     if call.args:
-        raise BadInput("mydata takes no arguments: it is always about you.")
-    return build_mydata(await call.services.privacy.mydata(call.user_id))
+        raise BadInput(N_("mydata takes no arguments: it is always about you."))
+    return build_mydata(call.texts, await call.services.privacy.mydata(call.user_id))
 
 
 @router.on("forget-me")
 async def forget_me(call: CommandCall) -> Answer:
     if call.args:
-        raise BadInput("forget-me takes no arguments: it is always about you.")
-    return build_forget_confirmation((await call.services.privacy.mydata(call.user_id)).record)
+        raise BadInput(N_("forget-me takes no arguments: it is always about you."))
+    return build_forget_confirmation(call.texts, (await call.services.privacy.mydata(call.user_id)).record)
+
+
+@router.on("language")
+async def language(call: CommandCall) -> Answer:
+    """The language the bot writes to the caller in; answered in the language just chosen."""
+    args = call.need(1, N_("the language: en, sv, or auto for the one set in Slack"))
+    if len(args) > 1:
+        raise BadInput(N_("language takes one of en, sv or auto."))
+    services = call.services
+    chosen = await services.languages.choose(call.user_id, args[0])
+    if chosen is not None:
+        return await _language_chosen(call)
+
+    async def slacks() -> Message:
+        # Slack's language again: asked of Slack if the bot has not kept it (a day, with the time
+        # zone), so that the answer can say which it is. The choice is stored whatever Slack says.
+        with contextlib.suppress(DomainError):
+            await services.directory.people([call.user_id])
+        return await _language_chosen(call)
+
+    return Deferred(slacks, "language")
+
+
+async def _language_chosen(call: CommandCall) -> Message:
+    """The confirmation of a language choice, in the language now chosen, saying why it is that one."""
+    languages = call.services.languages
+    spoken = await languages.languages.of(call.user_id)
+    now = reading(languages, spoken.chosen, spoken.slack_locale)
+    t = texts(now.language)
+    name = language_name(t, now.language)
+    if now.source == "chosen":
+        said = t._(
+            "Done: Rollout Pulse writes to you in {language} from now on. `/pulse language auto` goes back "
+            "to the language set on you in Slack.",
+            language=name,
+        )
+    elif now.source == "slack":
+        said = t._("Done: Rollout Pulse writes to you in the language set on you in Slack, {language}.", language=name)
+    else:
+        said = t._(
+            "Done: Rollout Pulse writes to you in the language set on you in Slack once that is one it speaks; "
+            "until then in {language}, its default.",
+            language=name,
+        )
+    return build_done(f"{said} " + t._("Surveys already sent stay in the language they were sent in."))
 
 
 @router.on("export")
 async def export(call: CommandCall) -> Answer:
-    args = call.need(1, "the rollout to export")
+    args = call.need(1, N_("the rollout to export"))
     if len(args) > 1:
-        raise BadInput("export takes one rollout.")
+        raise BadInput(N_("export takes one rollout."))
     filename, exported = await call.services.privacy.export_csv(call.user_id, args[0])
     min_group = call.services.settings.pulse_min_group
 
@@ -200,12 +301,12 @@ async def export(call: CommandCall) -> Answer:
         opened = await call.client.conversations_open(users=call.user_id)
         await call.client.files_upload_v2(
             channel=opened["channel"]["id"],
-            content=exported.csv.encode(),
+            content=exported.csv_for(call.texts.say).encode(),
             filename=filename,
-            title=f"Answers to {args[0]}",
-            initial_comment=export_comment(min_group),
+            title=call.texts._("Answers to {slug}", slug=args[0]),
+            initial_comment=export_comment(call.texts, min_group),
         )
-        return build_export_done(filename, exported, min_group)
+        return build_export_done(call.texts, filename, exported, min_group)
 
     return Deferred(upload, "export")
 

@@ -13,16 +13,25 @@ from handlers.blocks.rollouts import (
     build_moved,
     build_roadmap,
     build_status_card,
+    language_name,
 )
 from handlers.blocks.text import Message, escape
 from handlers.catalog import ROLLOUT
 from handlers.commands.mentions import mentions
 from handlers.commands.router import Answer, CommandCall, CommandRouter, Deferred
+from runtime.i18n import N_, Texts
 from services import inputs
 from services.errors import BadInput
 from services.rollouts import Blocked, CohortRef, RolloutService
 
 router = CommandRouter(ROLLOUT)
+
+REASON_NEEDED = N_("Give a reason in quotes: it goes to the champions and into the history.")
+
+
+def _code(text: str) -> str:
+    """A name or command as code: `expense-tool`."""
+    return f"`{text}`"
 
 
 def _rest(words: list[str]) -> str:
@@ -36,31 +45,31 @@ def _svc(call: CommandCall) -> RolloutService:
 
 @router.on("list")
 async def list_rollouts(call: CommandCall) -> Answer:
-    svc = _svc(call)
+    svc, t = _svc(call), call.texts
     items = []
     for detail in await svc.open_rollouts():
         stage = detail.current
         nps_text = "—"
         if stage is not None and detail.rollout.status != "planned":
             metrics = await svc.metrics_of(detail, stage)
-            nps_text = fmt.nps(metrics.nps, metrics.respondents, metrics.min_group).split(" (n=")[0]
-            nps_text = nps_text if metrics.nps else "not enough responses yet"
+            summary = metrics.nps
+            nps_text = fmt.signed(summary.score) if summary is not None else t._("not enough responses yet")
         items.append((detail, nps_text))
     completed = await svc.rollouts.count_completed()
-    return build_list(items, completed, svc.today(), call.services.settings.tz)
+    return build_list(t, items, completed, svc.today(), call.services.settings.tz)
 
 
 @router.on("status")
 async def status(call: CommandCall) -> Answer:
     if len(call.args) > 1:
-        raise BadInput("status takes at most one rollout name.")
+        raise BadInput(N_("status takes at most one rollout name."))
     svc = _svc(call)
     detail = await svc.for_status(call.args[0] if call.args else None, call.channel_id)
 
     async def card() -> Message:
         view = await svc.status(detail, call.services.directory)
         return build_status_card(
-            view, viewer_may_change=svc.may_change(detail, call.user_id), tz=call.services.settings.tz
+            call.texts, view, viewer_may_change=svc.may_change(detail, call.user_id), tz=call.services.settings.tz
         )
 
     return Deferred(card, "status")
@@ -68,7 +77,7 @@ async def status(call: CommandCall) -> Answer:
 
 @router.on("new")
 async def new(call: CommandCall) -> Answer:
-    args = call.need(2, 'a name and a title, e.g. /rollout new expense-tool "Expense tool"')
+    args = call.need(2, N_('a name and a title, e.g. /rollout new expense-tool "Expense tool"'))
     slug, title, extra = args[0], args[1], args[2:]
     stages = None
     if extra:
@@ -78,52 +87,92 @@ async def new(call: CommandCall) -> Answer:
         elif first == "stages":
             extra = extra[1:]
         else:
-            raise BadInput("Put the title in quotes, e.g. “Expense tool”; after it only stages a,b,c may follow.")
+            raise BadInput(N_("Put the title in quotes, e.g. “Expense tool”; after it only stages a,b,c may follow."))
         if not extra:
-            raise BadInput("Name the stages after the word stages, e.g. stages pilot,ga.")
+            raise BadInput(N_("Name the stages after the word stages, e.g. stages pilot,ga."))
         stages = inputs.stage_names(",".join(extra))
     detail = await _svc(call).create(call.user_id, slug, title, stages)
     track = " → ".join(escape(s.name) for s in detail.stages)
+    slug = detail.rollout.slug
     first_stage = escape(detail.stages[0].name)
+    next_steps = {
+        "cohort": _code(f"/rollout cohort {slug} {first_stage} @people"),
+        "champions": _code(f"/rollout champions {slug} add @someone"),
+        "channel": _code(f"/rollout channel {slug} #channel"),
+        "start": _code(f"/rollout start {slug}"),
+    }
     return build_done(
-        f"Created *{escape(detail.rollout.title)}* (`{detail.rollout.slug}`) with the stages {track}; "
-        f"you are its owner.\nNext: `/rollout cohort {detail.rollout.slug} {first_stage} @people`, "
-        f"`/rollout champions {detail.rollout.slug} add @someone`, `/rollout channel {detail.rollout.slug} #channel`, "
-        f"then `/rollout start {detail.rollout.slug}`."
+        call.texts._(
+            "Created *{title}* ({slug}) with the stages {track}; you are its owner.\n"
+            "Next: {cohort}, {champions}, {channel}, then {start}.",
+            title=escape(detail.rollout.title),
+            slug=_code(slug),
+            track=track,
+            **next_steps,
+        )
     )
 
 
 @router.on("stages")
 async def stages(call: CommandCall) -> Answer:
-    args = call.need(2, "the rollout and its stages, e.g. pilot,beta,ga")
+    args = call.need(2, N_("the rollout and its stages, e.g. pilot,beta,ga"))
     names = inputs.stage_names(",".join(args[1:]))
     detail = await _svc(call).set_stages(call.user_id, args[0], names)
     track = " → ".join(escape(s.name) for s in detail.stages)
-    return build_done(f"The stages of `{detail.rollout.slug}` are now {track}.")
+    return build_done(
+        call.texts._("The stages of {slug} are now {track}.", slug=_code(detail.rollout.slug), track=track)
+    )
 
 
 @router.on("vision")
 async def vision(call: CommandCall) -> Answer:
-    args = call.need(2, "the rollout and the vision text")
+    args = call.need(2, N_("the rollout and the vision text"))
     detail = await _svc(call).set_vision(call.user_id, args[0], _rest(args[1:]))
-    return build_done(f"The vision of `{detail.rollout.slug}` is now: _{escape(detail.rollout.vision or '')}_")
+    shown = f"_{escape(detail.rollout.vision or '')}_"
+    return build_done(
+        call.texts._("The vision of {slug} is now: {vision}", slug=_code(detail.rollout.slug), vision=shown)
+    )
 
 
 @router.on("plan")
 async def plan(call: CommandCall) -> Answer:
-    args = call.need(3, "the rollout, the stage and a date (YYYY-MM-DD)")
+    args = call.need(3, N_("the rollout, the stage and a date (YYYY-MM-DD)"))
     if len(args) > 3:
-        raise BadInput("plan takes three words: the rollout, the stage and the date.")
+        raise BadInput(N_("plan takes three words: the rollout, the stage and the date."))
     day = inputs.day(args[2])
     detail = await _svc(call).plan(call.user_id, args[0], args[1], day)
     return build_done(
-        f"*{escape(args[1].lower())}* of `{detail.rollout.slug}` is planned to start on {day.isoformat()}."
+        call.texts._(
+            "*{stage}* of {slug} is planned to start on {day}.",
+            stage=escape(args[1].lower()),
+            slug=_code(detail.rollout.slug),
+            day=day.isoformat(),
+        )
     )
+
+
+def _cohort_done(t: Texts, *, shown: str, stage: str, slug: str, size: int, remove: bool, changed: bool) -> str:
+    where = {"shown": shown, "stage": escape(stage), "slug": _code(slug)}
+    if remove:
+        done = t._("Removed {shown} from *{stage}* of {slug}", **where)
+        unchanged = t._("nothing changed: not there")
+    else:
+        done = t._("Added {shown} to *{stage}* of {slug}", **where)
+        unchanged = t._("nothing changed: already there")
+    if not changed:
+        done += f" ({unchanged})"
+    now = t.n_(
+        "The {stage} cohort now has {n} person (earlier stages included).",
+        "The {stage} cohort now has {n} people (earlier stages included).",
+        size,
+        stage=escape(stage),
+    )
+    return f"{done}. {now}"
 
 
 @router.on("cohort")
 async def cohort(call: CommandCall) -> Answer:
-    args = call.need(3, "the rollout, the stage, and people, user groups or channels")
+    args = call.need(3, N_("the rollout, the stage, and people, user groups or channels"))
     slug, stage, rest = args[0], args[1], args[2:]
     remove = rest[0].lower() == "remove"
     found = mentions(rest[1:] if remove else rest, allowed=("user", "usergroup", "channel"))
@@ -135,33 +184,68 @@ async def cohort(call: CommandCall) -> Answer:
         detail, changed = await svc.change_cohort(call.user_id, slug, stage, refs, directory, remove=remove)
         target_stage = svc.stage(detail, stage)
         size = await svc.cohort_size(detail, target_stage, directory)
-        shown = ", ".join(_mention_text(r) for r in refs)
-        verb = "Removed" if remove else "Added"
-        prep = "from" if remove else "to"
-        people = "1 person" if size == 1 else f"{size} people"
-        unchanged = "" if changed else " (nothing changed: " + ("not there)" if remove else "already there)")
+        shown = ", ".join(_mention_text(call.texts, r) for r in refs)
         return build_done(
-            f"{verb} {shown} {prep} *{escape(target_stage.name)}* of `{detail.rollout.slug}`{unchanged}. "
-            f"The {escape(target_stage.name)} cohort now has {people} (earlier stages included)."
+            _cohort_done(
+                call.texts,
+                shown=shown,
+                stage=target_stage.name,
+                slug=detail.rollout.slug,
+                size=size,
+                remove=remove,
+                changed=bool(changed),
+            )
         )
 
     return Deferred(change, "cohort")
 
 
-def _mention_text(ref: CohortRef) -> str:
+def _mention_text(t: Texts, ref: CohortRef) -> str:
     if ref.kind == "user":
-        return fmt.user(ref.ref)
+        return fmt.user(t, ref.ref)
     if ref.kind == "channel":
         return fmt.channel(ref.ref)
     return f"<!subteam^{ref.ref}>"
 
 
+def _people_done(t: Texts, role: str, slug: str, changed: list[str], everyone: list[str], *, add: bool) -> str:
+    code = _code(slug)
+    if not changed:
+        if role == "owners":
+            if add:
+                return t._("Nothing changed: all of them already are owners of {slug}.", slug=code)
+            return t._("Nothing changed: none of them were owners of {slug}.", slug=code)
+        if add:
+            return t._("Nothing changed: all of them already are champions of {slug}.", slug=code)
+        return t._("Nothing changed: none of them were champions of {slug}.", slug=code)
+    done = (
+        t._("Added {people}.", people=fmt.people(t, changed))
+        if add
+        else t._("Removed {people}.", people=fmt.people(t, changed))
+    )
+    if role == "owners":
+        now = t._("Owners of {slug}: {people}.", slug=code, people=fmt.people(t, everyone))
+    else:
+        now = t._("Champions of {slug}: {people}.", slug=code, people=fmt.people(t, everyone))
+    return f"{done} {now}"
+
+
 async def _people(call: CommandCall, role: str) -> Answer:
-    noun = "owners" if role == "owners" else "champions"
-    args = call.need(3, f"the rollout, add or remove, and the {noun}")
+    owners = role == "owners"
+    what = (
+        N_("the rollout, add or remove, and the owners")
+        if owners
+        else N_("the rollout, add or remove, and the champions")
+    )
+    args = call.need(3, what)
     slug, verb = args[0], args[1].lower()
     if verb not in ("add", "remove"):
-        raise BadInput(f"Say add or remove before the {noun}, not “{args[1][:20]}”.")
+        typed = args[1][:20]
+        raise BadInput(
+            N_("Say add or remove before the owners, not “{typed}”.", typed=typed)
+            if owners
+            else N_("Say add or remove before the champions, not “{typed}”.", typed=typed)
+        )
     users = [m.id for m in mentions(args[2:], allowed=("user",))]
     svc = _svc(call)
 
@@ -169,18 +253,12 @@ async def _people(call: CommandCall, role: str) -> Answer:
         detail, changed = await svc.change_people(
             call.user_id, slug, role, users, call.services.directory, remove=verb == "remove"
         )
-        everyone = detail.owners if role == "owners" else detail.champions
-        if not changed:
-            what = "none of them were" if verb == "remove" else "all of them already are"
-            return build_done(f"Nothing changed: {what} {noun} of `{detail.rollout.slug}`.")
-        done = "Added" if verb == "add" else "Removed"
-        return build_done(
-            f"{done} {fmt.people(changed)}. {noun.capitalize()} of `{detail.rollout.slug}`: {fmt.people(everyone)}."
-        )
+        everyone = detail.owners if owners else detail.champions
+        return build_done(_people_done(call.texts, role, detail.rollout.slug, changed, everyone, add=verb == "add"))
 
     if verb == "remove":
         return await change()
-    return Deferred(change, noun)
+    return Deferred(change, "owners" if owners else "champions")
 
 
 @router.on("champions")
@@ -195,114 +273,155 @@ async def owners(call: CommandCall) -> Answer:
 
 @router.on("channel")
 async def channel(call: CommandCall) -> Answer:
-    args = call.need(2, "the rollout and a #channel")
+    args = call.need(2, N_("the rollout and a #channel"))
     if len(args) > 2:
-        raise BadInput("channel takes one channel.")
+        raise BadInput(N_("channel takes one channel."))
     [found] = mentions(args[1:], allowed=("channel",))
     svc = _svc(call)
 
     async def change() -> Message:
         detail = await svc.set_channel(call.user_id, args[0], found.id, call.services.directory)
-        return build_done(f"Stage changes of `{detail.rollout.slug}` will be announced in {fmt.channel(found.id)}.")
+        return build_done(
+            call.texts._(
+                "Stage changes of {slug} will be announced in {channel}.",
+                slug=_code(detail.rollout.slug),
+                channel=fmt.channel(found.id),
+            )
+        )
 
     return Deferred(change, "channel")
 
 
+@router.on("language")
+async def language(call: CommandCall) -> Answer:
+    args = call.need(2, N_("the rollout and a language, e.g. en or sv"))
+    if len(args) > 2:
+        raise BadInput(N_("language takes one language: en or sv."))
+    svc = _svc(call)
+    detail = await svc.set_language(call.user_id, args[0], args[1])
+    t = call.texts
+    return build_done(
+        t._(
+            "Stage changes of {slug} are now announced in {language} in its channel. "
+            "Champions get them in their own language when they have set one.",
+            slug=_code(detail.rollout.slug),
+            language=language_name(t, svc.language(detail)),
+        )
+    )
+
+
 @router.on("target")
 async def target(call: CommandCall) -> Answer:
-    args = call.need(3, "the rollout and a target such as nps >= 30")
-    svc = _svc(call)
+    args = call.need(3, N_("the rollout and a target such as nps >= 30"))
+    svc, t = _svc(call), call.texts
     if args[1].lower() == "remove":
         if len(args) > 4:
-            raise BadInput("target … remove takes a metric and, optionally, a stage.")
+            raise BadInput(N_("target … remove takes a metric and, optionally, a stage."))
         stage = args[3] if len(args) == 4 else None
         detail = await svc.remove_target(call.user_id, args[0], args[2], stage)
-        where = f" for {escape(stage.lower())}" if stage else ""
-        return build_done(f"Removed the {escape(args[2].lower())} target{where} of `{detail.rollout.slug}`.")
+        metric, slug = escape(args[2].lower()), _code(detail.rollout.slug)
+        if stage:
+            removed = t._(
+                "Removed the {metric} target for {stage} of {slug}.",
+                metric=metric,
+                stage=escape(stage.lower()),
+                slug=slug,
+            )
+        else:
+            removed = t._("Removed the {metric} target of {slug}.", metric=metric, slug=slug)
+        return build_done(removed)
     if len(args) not in (4, 5):
-        raise BadInput("A target is a metric, a comparison and a value, e.g. nps >= 30, optionally then a stage.")
+        raise BadInput(N_("A target is a metric, a comparison and a value, e.g. nps >= 30, optionally then a stage."))
     stage = args[4] if len(args) == 5 else None
     detail, replaced = await svc.set_target(call.user_id, args[0], args[1], args[2], args[3], stage)
     saved = next(
-        t
-        for t in detail.targets
-        if t.metric == args[1].lower()
-        and ((t.stage_id is None) if stage is None else t.stage_id == svc.stage(detail, stage).id)
+        g
+        for g in detail.targets
+        if g.metric == args[1].lower()
+        and ((g.stage_id is None) if stage is None else g.stage_id == svc.stage(detail, stage).id)
     )
-    where = f"the {escape(stage.lower())} stage" if stage else "every stage"
-    verb = "Replaced the target with" if replaced else "Added the target"
-    return build_done(
-        f"{verb} `{fmt.target(saved.metric, saved.op, saved.value)}` for {where} of `{detail.rollout.slug}`."
-    )
+    shown = _code(fmt.target(t, saved.metric, saved.op, saved.value))
+    slug = _code(detail.rollout.slug)
+    if stage:
+        where = {"target": shown, "stage": escape(stage.lower()), "slug": slug}
+        if replaced:
+            done = t._("Replaced the target with {target} for the {stage} stage of {slug}.", **where)
+        else:
+            done = t._("Added the target {target} for the {stage} stage of {slug}.", **where)
+    elif replaced:
+        done = t._("Replaced the target with {target} for every stage of {slug}.", target=shown, slug=slug)
+    else:
+        done = t._("Added the target {target} for every stage of {slug}.", target=shown, slug=slug)
+    return build_done(done)
 
 
 @router.on("start")
 async def start(call: CommandCall) -> Answer:
-    args = call.need(1, "the rollout to start")
+    args = call.need(1, N_("the rollout to start"))
     svc = _svc(call)
 
     async def run() -> Message:
-        return build_moved(await svc.start(call.user_id, args[0], call.services.directory))
+        return build_moved(call.texts, await svc.start(call.user_id, args[0], call.services.directory))
 
     return Deferred(run, "start")
 
 
 @router.on("advance")
 async def advance(call: CommandCall) -> Answer:
-    args = call.need(1, "the rollout to advance")
+    args = call.need(1, N_("the rollout to advance"))
     svc = _svc(call)
     reason = _rest(args[1:]) or None
 
     async def run() -> Message:
         outcome = await svc.advance(call.user_id, args[0], call.services.directory, reason=reason)
         if isinstance(outcome, Blocked):
-            return build_gates_blocked(outcome.check)
-        return build_moved(outcome)
+            return build_gates_blocked(call.texts, outcome.check)
+        return build_moved(call.texts, outcome)
 
     return Deferred(run, "advance")
 
 
 @router.on("rollback")
 async def rollback(call: CommandCall) -> Answer:
-    args = call.need(1, "the rollout and a reason in quotes")
+    args = call.need(1, N_("the rollout and a reason in quotes"))
     svc = _svc(call)
     reason = _rest(args[1:])
     if not reason:
-        raise BadInput("Give a reason in quotes: it goes to the champions and into the history.")
+        raise BadInput(REASON_NEEDED)
 
     async def run() -> Message:
-        return build_moved(await svc.rollback(call.user_id, args[0], reason, call.services.directory))
+        return build_moved(call.texts, await svc.rollback(call.user_id, args[0], reason, call.services.directory))
 
     return Deferred(run, "rollback")
 
 
 @router.on("pause")
 async def pause(call: CommandCall) -> Answer:
-    args = call.need(1, "the rollout and a reason in quotes")
+    args = call.need(1, N_("the rollout and a reason in quotes"))
     reason = _rest(args[1:])
     if not reason:
-        raise BadInput("Give a reason in quotes: it goes to the champions and into the history.")
-    return build_moved(await _svc(call).pause(call.user_id, args[0], reason))
+        raise BadInput(REASON_NEEDED)
+    return build_moved(call.texts, await _svc(call).pause(call.user_id, args[0], reason))
 
 
 @router.on("resume")
 async def resume(call: CommandCall) -> Answer:
-    args = call.need(1, "the rollout to resume")
-    return build_moved(await _svc(call).resume(call.user_id, args[0]))
+    args = call.need(1, N_("the rollout to resume"))
+    return build_moved(call.texts, await _svc(call).resume(call.user_id, args[0]))
 
 
 @router.on("roadmap")
 async def roadmap(call: CommandCall) -> Answer:
-    args = call.need(1, "the rollout")
+    args = call.need(1, N_("the rollout"))
     svc = _svc(call)
     detail = await svc.get(args[0])
-    return build_roadmap(detail, svc.today(), call.services.settings.tz)
+    return build_roadmap(call.texts, detail, svc.today(), call.services.settings.tz)
 
 
 @router.on("history")
 async def history(call: CommandCall) -> Answer:
-    args = call.need(1, "the rollout")
-    return build_history(await _svc(call).history(args[0]), call.services.settings.tz)
+    args = call.need(1, N_("the rollout"))
+    return build_history(call.texts, await _svc(call).history(args[0]), call.services.settings.tz)
 
 
 def register(app: AsyncApp) -> None:

@@ -24,7 +24,7 @@ async def on_member_joined(event: dict[str, Any], services: Services, background
         # database here is what keeps the join from going unsurveyed (a wave is one transaction,
         # so trying again is safe).
         reports = await until_stored(
-            lambda: services.surveys.on_join(user, channel, services.directory), f"the on-join survey of {user}"
+            lambda: services.surveys.on_join(user, channel, services.directory), what=f"the on-join survey of {user}"
         )
         for report in reports:
             log.info("%s joined %s: %d queued, skipped %s", user, channel, report.queued, report.skipped)

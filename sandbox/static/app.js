@@ -227,6 +227,7 @@ async function refreshState() {
   viewer.value = state.viewer;
   const me = data.people.find((p) => p.id === state.viewer);
   $("roles").textContent = me ? [me.title, ...me.roles].filter(Boolean).join(" · ") : "";
+  if (me) $("locale").value = me.locale;
   $("channels").replaceChildren(...data.channels.map((c) => navItem(c.id, (c.private ? "🔒 " : "# ") + c.name, c.unread, "channel-" + c.name)));
   $("dms").replaceChildren(navItem(data.dm.id, "🤖 " + data.dm.name, data.dm.unread, "dm-bot"));
   $("join").replaceChildren(el("option", { value: "" }, "…"), ...data.others.map((c) => el("option", { value: c.id }, "# " + c.name)));
@@ -256,6 +257,12 @@ async function go(place) {
 }
 
 // -- wiring ---------------------------------------------------------------------------------------
+
+$("locale").addEventListener("change", async (event) => {
+  await api("/api/locale", { locale: event.target.value });
+  toast(`Your language in Slack is now ${event.target.selectedOptions[0].textContent}.`);
+  await refresh();
+});
 
 $("viewer").addEventListener("change", async (event) => {
   state.viewer = event.target.value;

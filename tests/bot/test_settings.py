@@ -35,6 +35,7 @@ def test_defaults_follow_the_spec_table() -> None:
     assert s.pulse_remind_after_hours == 48
     assert s.pulse_wave_days == 7
     assert s.pulse_log_format == "console"
+    assert s.pulse_language == "en"
     assert s.pulse_secret_key is None and s.pulse_api_token is None and s.slack_app_token is None
 
 
@@ -64,6 +65,7 @@ def test_values_come_from_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch
         ("PULSE_MIN_GROUP", "0", "at least 1"),
         ("PULSE_WAVE_DAYS", "-1", "at least 1"),
         ("PULSE_LOG_FORMAT", "xml", "console or json"),
+        ("PULSE_LANGUAGE", "fr", "en or sv"),
         ("SLACK_BOT_TOKEN", "xoxp-user-token", "starting with xoxb-"),
         ("SLACK_APP_TOKEN", "xoxb-wrong", "starting with xapp-"),
         ("SLACK_API_URL", "slack.com", "http(s) URL"),

@@ -114,7 +114,7 @@ def is_refusal(message: Message) -> bool:
 
 def is_apology(text: str) -> bool:
     """The answer to an unexpected exception: the bot failed, not the input."""
-    return SORRY in text
+    return str(SORRY) in text
 
 
 def live_markup_sent(standin: SlackStandIn, since: tuple[int, int] = (0, 0)) -> list[str]:

@@ -15,6 +15,7 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from handlers.ids import Action
+from runtime.i18n import LANGUAGES
 from sandbox.slack_to_bot import VERIFICATION_TOKEN
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import APP_ID, TEAM_DOMAIN, TEAM_ID, Message, View
@@ -308,6 +309,7 @@ async def test_any_click_gets_a_4xx_or_is_handled_and_only_a_genuine_answer_stor
     action = (payload["actions"] or [{}])[0]
     genuine = await genuine_answer(store, clicker, str(action.get("action_id")), action.get("value"))
     forget = action.get("action_id") == Action.FORGET_ME.value
+    language = str(action.get("action_id")).startswith(Action.HOME_LANGUAGE.value)
     apologised = len(apologies(standin))
     caplog.clear()
     before = await fingerprint(store)
@@ -330,10 +332,17 @@ async def test_any_click_gets_a_4xx_or_is_handled_and_only_a_genuine_answer_stor
         assert set(changed) <= {
             "deliveries", "responses", "comments", "cohort_entries", "owners", "champions", "outbox", "slack_users",
             "audit_log", "stage_transitions", "rollouts", "waves", "targets", "triggers", "digest_subscriptions",
+            "person_languages",
         }  # fmt: skip
         for table, column in (("deliveries", "user_id"), ("owners", "user_id"), ("champions", "user_id")):
             assert await store.fetch_value(f"SELECT count(*) FROM {table} WHERE {column} = ?", (clicker,)) == 0
         assert await store.fetch_value("SELECT count(*) FROM audit_log WHERE actor = ?", (clicker,)) == 0
+    elif language:
+        # The language picker sets the language of whoever clicks it, wherever it is: one the bot
+        # speaks, or none (Slack's again); nothing else changes.
+        assert set(changed) <= {"person_languages"}
+        chosen = await store.fetch_value("SELECT language FROM person_languages WHERE user_id = ?", (clicker,))
+        assert chosen in (None, *LANGUAGES)
     elif genuine is not None:
         wave, score = genuine
         assert set(changed) <= {"deliveries", "responses"}

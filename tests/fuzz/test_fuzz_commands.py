@@ -142,6 +142,7 @@ DATE: Arg = (st.dates().map(lambda d: d.isoformat()), dates)
 KEY: Arg = (st.sampled_from([TOUCHPOINT, "setup"]), verbs)
 SCALE: Arg = (st.sampled_from(["csat", "ces", "thumbs", "minutes"]), verbs)
 CRON: Arg = (st.sampled_from(['"0 9 * * MON"', '"*/15 * * * *"', '"0 9 * * 1-5"']), crons)
+LANGUAGE: Arg = (st.sampled_from(["en", "sv", "SV"]), verbs)
 
 
 def word(text: str) -> Arg:
@@ -159,6 +160,7 @@ SHAPES: dict[str, list[list[Arg]]] = {
     "champions": [[ROLLOUT_SLUG, word("add"), PERSON, PERSON], [ROLLOUT_SLUG, word("remove"), PERSON]],
     "owners": [[ROLLOUT_SLUG, word("add"), PERSON], [ROLLOUT_SLUG, word("remove"), PERSON]],
     "channel": [[ROLLOUT_SLUG, CHANNEL]],
+    "language": [[ROLLOUT_SLUG, LANGUAGE]],
     "target": [[ROLLOUT_SLUG, METRIC, OP, NUMBER], [ROLLOUT_SLUG, METRIC, OP, NUMBER, STAGE],
                [ROLLOUT_SLUG, word("remove"), METRIC]],
     "start": [[ROLLOUT_SLUG]],

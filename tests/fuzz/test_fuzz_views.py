@@ -271,7 +271,7 @@ async def test_any_submission_shows_an_error_on_the_form_and_stores_nothing_or_i
     await bot.bot.background.settle(10)
     assert unexpected_errors(caplog) == []
     assert live_markup_sent(standin, mark) == []
-    assert SORRY not in reply.text
+    assert str(SORRY) not in reply.text
     after = await fingerprint(store)
     changed = changed_tables(before, after)
     answer = reply.json if reply.text.startswith("{") else {}

@@ -14,6 +14,7 @@ import pytest
 
 from bot.settings import Settings
 from runtime.clock import ManualClock
+from runtime.i18n import N_
 from sandbox.stand_in import SlackStandIn
 from services.surveys import Closed
 from storage import Store
@@ -84,7 +85,7 @@ async def test_no_answer_is_narrowed_to_fewer_people_than_that_days_answerers(
     assert len(while_open.latest) == 9 and len(while_open.answer_days) == 6
     assert while_open.narrowest() >= 0
     assert await bot.services.surveys.close_now(world.owner, SLUG, "nps") == Closed(
-        "the NPS survey", 1, 6, 0, wiped=True
+        N_("the NPS survey"), 1, 6, 0, wiped=True
     )
     after_close = latest_known_times(copy_of(store.path, tmp_path / "closed"), answered_only=True)
     assert sorted(after_close.latest) == sorted(clicks)

@@ -135,7 +135,7 @@ class TestSmallWaves:
         await bot.slack.click(alone, f"{Action.SURVEY_ANSWER.value}_4", message=survey)
         await wait_for(lambda: "you answered" in standin.workspace.dms_to(alone)[1].shown_text)
         closed = await bot.ask(world.owner, f"close {SLUG} onboarding", command="/pulse")
-        assert "1 wave(s) closed with fewer than 5 answers: so few answers can still be told apart" in closed
+        assert "1 wave closed with fewer than 5 answers: so few answers can still be told apart" in closed
         await bot.bot.sender.drain()
         await wait_for(lambda: "has closed" in standin.workspace.dms_to(alone)[1].shown_text, what="the closing")
         notice = standin.workspace.dms_to(alone)[1].shown_text

@@ -73,6 +73,7 @@ def test_every_translation_can_be_said(language: str) -> None:
             continue
         values = {name: "x" for i in _ids(m) for name in _slots(i)}
         if isinstance(m.id, tuple):
+            values.pop("n", None)  # the count fills {n} of a plural
             assert t.n_(m.id[0], m.id[1], 2, **values) == m.string[1].format(n=2, **values)
         else:
             assert t._(m.id, **values) == (m.string.format(**values) if values else m.string)

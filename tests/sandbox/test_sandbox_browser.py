@@ -1,4 +1,5 @@
-"""The sandbox in a real headless Chromium: an employee answers and comments, the owner
+"""The sandbox in a real headless Chromium: an employee answers and comments in Swedish and
+switches his Slack to English, the owner
 checks the status and advances past a failing gate with a reason, the champions are told, and
 the digest arrives in #leads with its chart."""
 
@@ -59,21 +60,36 @@ async def test_the_whole_product_in_a_browser(sandbox: tuple[Sandbox, str], brow
     page.on("pageerror", lambda error: errors.append(str(error)))
     await page.goto(address)
 
-    # An employee answers today's NPS survey in the DM, then adds a comment in the modal.
+    # An employee whose Slack is set to Swedish answers today's NPS survey in the DM, in Swedish,
+    # then adds a comment in the modal.
     await be(page, EMPLOYEE)
+    await expect(page.locator("[data-testid=locale]")).to_have_value("sv-SE")
     await page.click("[data-testid=dm-bot]")
     messages = page.locator("[data-testid=messages]")
-    await expect(messages).to_contain_text("How likely are you to recommend Expense tool", timeout=TIMEOUT)
+    await expect(messages).to_contain_text(
+        "Hur troligt är det att du skulle rekommendera Expense tool", timeout=TIMEOUT
+    )
     await messages.locator("button[data-action=survey_answer_8]").last.click()
-    await expect(messages).to_contain_text("Thanks — you answered 8", timeout=TIMEOUT)
-    await messages.get_by_role("button", name="Add a comment").last.click()
+    await expect(messages).to_contain_text("Tack – du svarade 8", timeout=TIMEOUT)
+    await messages.get_by_role("button", name="Lägg till en kommentar").last.click()
     modal = page.locator("[data-testid=modal]")
     await expect(modal).to_be_visible(timeout=TIMEOUT)
+    await expect(modal).to_contain_text("Din kommentar", timeout=TIMEOUT)
     await page.fill("[data-testid=input-comment]", "The receipt scanner <b>rocks</b> & saves me time")
     await page.click("[data-testid=modal-submit]")
     await expect(modal).to_be_hidden(timeout=TIMEOUT)
-    await expect(messages).to_contain_text("Comment saved", timeout=TIMEOUT)
+    await expect(messages).to_contain_text("Kommentaren är sparad", timeout=TIMEOUT)
     assert await box.store.fetch_value("SELECT count(*) FROM comments WHERE body LIKE 'The receipt scanner%'") == 1
+
+    # He sets his Slack to English on the page: the bot answers him in English from then on.
+    await page.fill("[data-testid=composer]", "/pulse help")
+    await page.keyboard.press("Enter")
+    await expect(messages).to_contain_text("Mät ett införande", timeout=TIMEOUT)
+    await page.select_option("[data-testid=locale]", "en-US")
+    await expect(page.locator("[data-testid=locale]")).to_have_value("en-US", timeout=TIMEOUT)
+    await page.fill("[data-testid=composer]", "/pulse help")
+    await page.keyboard.press("Enter")
+    await expect(messages).to_contain_text("Measure a rollout with NPS", timeout=TIMEOUT)
 
     # The owner asks for the status, then advances past a failing gate with a reason.
     await be(page, seed.OWNER)

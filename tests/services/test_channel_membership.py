@@ -4,9 +4,10 @@ nor its size. Signed requests against the stand-in, which hides private channels
 
 from __future__ import annotations
 
+from runtime.i18n import texts
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import BOT_USER_ID
-from services.rollouts import NOT_A_MEMBER
+from services.rollouts import NOT_A_MEMBER as NOT_A_MEMBER_PHRASE
 from storage import Store
 from tests.conftest import ADMIN, RunningBot
 from tests.services.test_rollout_flow import SLUG, posts, snapshot
@@ -15,6 +16,7 @@ from tests.world import World
 
 SECRET_SIZE = 7  # people in the private channel, the bot aside
 SECRET_NAME = "merger-talks"
+NOT_A_MEMBER = texts("en").say(NOT_A_MEMBER_PHRASE)
 
 
 def private_channel(standin: SlackStandIn, name: str, *, also: list[str], bot: bool = True) -> str:

@@ -4,6 +4,7 @@ exactly once across restarts and downtime, the chart, and Slack's limits."""
 from __future__ import annotations
 
 import math
+import sqlite3
 import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,13 +14,15 @@ import pytest
 
 from bot.app import build_bot
 from bot.settings import Settings
-from handlers.blocks.chart import render_trend
+from handlers.blocks.chart import Chart, render_trend
 from handlers.blocks.digest import build_digest, sparkline
 from runtime.clock import ManualClock
+from runtime.i18n import LANGUAGES, Texts, texts
 from sandbox.blockkit import check_message
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import BOT_USER_ID, render_text
 from services.cron import latest_fire, next_fire, parse_cron, period_ending
+from services.digests import DigestContent
 from services.errors import BadInput
 from storage import Store
 from storage.digests import NewRun
@@ -31,6 +34,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 PERIOD_START = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
 PERIOD_END = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 PREVIOUS_START = datetime(2026, 11, 9, 8, 0, tzinfo=UTC)
+EN = texts("en")
 
 
 COMMENT = "INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_on)"
@@ -183,7 +187,7 @@ async def test_every_figure_of_a_digest_matches_the_hand_computed_value(bot: Run
     # Wiki: three answers are below the threshold of five: no NPS, no comments
     assert wiki.metrics.respondents == 0 and wiki.metrics.nps is None and wiki.comments == []
 
-    text = "\n".join(render_text({"text": m.text, "blocks": m.blocks}) for m in build_digest(content))
+    text = "\n".join(render_text({"text": m.text, "blocks": m.blocks}) for m in build_digest(EN, content))
     assert "*Expense tool* · beta, day 6" in text
     assert "NPS *+25* (n=8, ±57) · ▲ +25 since the last period" in text
     assert "promoters 50% · passives 25% · detractors 25% · response rate 80% (8 of 10)" in text
@@ -192,15 +196,15 @@ async def test_every_figure_of_a_digest_matches_the_hand_computed_value(bot: Run
     assert "❌ `csat:onboarding ≥ 80%` missed (60%)" in text and "❌ `responses ≥ 100` missed (13)" in text
     assert (
         sum(
-            f"> {body} _(week of 16 Nov 2026)_" in text
+            f"> {body} _(week of Nov 16, 2026)_" in text
             for body in ("love it", "too many clicks", "great export", "slow on phones")
         )
         == 3
     )
-    assert "⏩ alpha → beta on 18 Nov by <@U0OWNER> (gates overridden)" in text
+    assert "⏩ alpha → beta on Nov 18 by <@U0OWNER> (gates overridden)" in text
     assert "NPS: fewer than 5 answers this period" in text
     assert "secret" not in text and "+100" not in text
-    assert "Mon 16 Nov 09:00 – Mon 23 Nov 2026 09:00 (Europe/Berlin)" in text
+    assert "Mon, Nov 16 09:00 – Mon, Nov 23, 2026 09:00 (Europe/Berlin)" in text
 
 
 async def test_answers_are_counted_by_their_day_and_the_posting_day_goes_to_the_next_period(
@@ -379,6 +383,59 @@ async def test_a_run_interrupted_before_its_channel_unsubscribed_is_recorded_as_
     assert posts(standin, subscribed) == []
 
 
+async def test_a_swedish_subscription_posts_a_swedish_digest_with_a_swedish_chart(
+    bot: RunningBot, standin: SlackStandIn, store: Store
+) -> None:
+    svenska = standin.workspace.add_channel("svenska", [ADMIN, BOT_USER_ID]).id
+    english = standin.workspace.add_channel("english", [ADMIN, BOT_USER_ID]).id
+    await seed(store)
+    for channel, language in ((svenska, "sv"), (english, None)):
+        await bot.services.digests.digests.subscribe(
+            channel_id=channel,
+            cron="0 9 * * MON",
+            timezone="Europe/Berlin",
+            actor=ADMIN,
+            now=at(20, month=10),
+            source="command",
+            language=language,
+        )
+    charts: list[Chart] = []
+    draw = bot.bot.digests.draw
+
+    def drawn(t: Texts, content: DigestContent) -> Chart:
+        charts.append(draw(t, content))
+        return charts[-1]
+
+    bot.bot.digests.draw = drawn
+    by_channel = {s.channel_id: s for s in await bot.services.digests.digests.subscriptions()}
+    assert by_channel[svenska].language == "sv" and by_channel[english].language is None
+    posted = await bot.bot.digests.post_due(by_channel[svenska].id)
+    assert posted is not None and posted.status == "posted" and posted.chart == "uploaded"
+    [message] = standin.workspace.history(svenska)
+    text = message.shown_text
+    assert "Sammanfattning från Rollout Pulse" in text
+    assert "mån 16 nov. 09:00 – mån 23 nov. 2026 09:00 (Europe/Berlin)" in text
+    assert "*Expense tool* · beta, dag 6" in text
+    assert "NPS *+25* (n=8, ±57) · ▲ +25 sedan förra perioden" in text
+    assert "promotorer 50\xa0% · passiva 25\xa0% · kritiker 25\xa0% · svarsfrekvens 80\xa0% (8 av 10)" in text
+    assert "⏩ alpha → beta den 18 nov. av <@U0OWNER> (grindarna åsidosattes)" in text
+    assert "_(veckan som börjar 16 nov. 2026)_" in text
+    assert "NPS: färre än 5 svar den här perioden" in text
+    assert "Rollout Pulse digest" not in text and "since the last period" not in text
+    [file_id] = message.files
+    chart_file = standin.workspace.files[file_id]
+    assert chart_file.title == "NPS-trend · mån 16 nov. 09:00 – mån 23 nov. 2026 09:00 (Europe/Berlin)"
+    assert chart_file.name.startswith("rollout-pulse-sammanfattning-")
+    [chart] = charts
+    assert "NPS, senaste perioderna (luckor: för få svar att visa)" in chart.texts
+    assert {"5 okt.", "16 nov.", "23 nov."} <= set(chart.texts) and "beta" in chart.texts
+    # The channel without a language of its own gets PULSE_LANGUAGE (English here).
+    await bot.bot.digests.post_due(by_channel[english].id)
+    [message] = standin.workspace.history(english)
+    assert "Rollout Pulse digest" in message.shown_text and "Mon, Nov 16 09:00" in message.shown_text
+    assert "Nov 23" in charts[-1].texts and "23 nov." not in charts[-1].texts
+
+
 async def test_an_interrupted_digest_resumes_without_repeating_a_message(
     bot: RunningBot, standin: SlackStandIn, subscribed: str, store: Store, settings: Settings, clock: ManualClock
 ) -> None:
@@ -402,7 +459,7 @@ async def test_an_interrupted_digest_resumes_without_repeating_a_message(
 async def test_when_the_chart_fails_the_text_digest_still_goes_out(
     bot: RunningBot, standin: SlackStandIn, subscribed: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(_content: object) -> object:
+    def broken(_t: object, _content: object) -> object:
         raise RuntimeError("no fonts")
 
     bot.bot.digests.draw = broken  # type: ignore[assignment]
@@ -431,7 +488,7 @@ async def test_the_chart_is_a_png_with_a_point_per_period_that_has_enough_answer
     await seed(store)
     digests = bot.services.digests
     content = await digests.compute(digests.periods(None, PERIOD_END))
-    chart = render_trend(content)
+    chart = render_trend(EN, content)
     assert chart.png.startswith(b"\x89PNG\r\n\x1a\n")
     width, height = struct.unpack(">II", chart.png[16:24])
     assert width > 300 and height > 200
@@ -442,7 +499,8 @@ async def test_the_chart_is_a_png_with_a_point_per_period_that_has_enough_answer
     assert sparkline(expense.trend) == "······▅▅"
 
 
-async def test_sixty_rollouts_stay_within_slacks_limits(bot: RunningBot, store: Store) -> None:
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_sixty_rollouts_stay_within_slacks_limits(bot: RunningBot, store: Store, language: str) -> None:
     await seed(store)
     s = Seed(store, base=50_000)
     for i in range(60):
@@ -454,14 +512,14 @@ async def test_sixty_rollouts_stay_within_slacks_limits(bot: RunningBot, store: 
         await s.answers(wave, rid, sid, [10, 9, 8, 6, 3, 10], at(18))
     digests = bot.services.digests
     content = await digests.compute(digests.periods(None, PERIOD_END))
-    messages = build_digest(content)
+    messages = build_digest(texts(language), content)
     assert len(content.rollouts) == 62
     for message in messages:
         assert check_message(message.text, message.blocks) == []
         assert len(message.blocks) <= 50
     shown = "\n".join(render_text({"blocks": m.blocks}) for m in messages)
     assert shown.count("Rollout number") == 60
-    chart = render_trend(content)
+    chart = render_trend(texts(language), content)
     assert chart.panels == 12 and chart.left_out == 50
 
 
@@ -491,6 +549,42 @@ async def test_digest_commands_for_admins(bot: RunningBot, standin: SlackStandIn
         ADMIN, f"digest unsubscribe <#{leads}|leads>", command="/pulse"
     )
     assert await store.fetch_value("SELECT count(*) FROM digest_subscriptions") == 0
+
+
+async def test_a_subscription_takes_a_language_and_the_preview_is_in_the_callers(
+    bot: RunningBot, standin: SlackStandIn, store: Store
+) -> None:
+    leads = standin.workspace.add_channel("leads", [ADMIN, BOT_USER_ID]).id
+    await seed(store)
+
+    async def language() -> str | None:
+        [subscription] = await bot.services.digests.digests.subscriptions()
+        return subscription.language
+
+    ok = await bot.ask(ADMIN, f"digest subscribe <#{leads}|leads> sv", command="/pulse")
+    assert "will get the digest on the schedule `0 9 * * MON` (Europe/Berlin), in Swedish." in ok
+    assert await language() == "sv"
+    changed = await bot.ask(ADMIN, f'digest subscribe <#{leads}|leads> "0 17 * * FRI" SV', command="/pulse")
+    assert "now gets the digest on the schedule `0 17 * * FRI` (Europe/Berlin), in Swedish." in changed
+    assert await language() == "sv"
+    unquoted = await bot.ask(ADMIN, f"digest subscribe <#{leads}|leads> 0 9 * * MON en", command="/pulse")
+    assert "on the schedule `0 9 * * MON` (Europe/Berlin), in English." in unquoted
+    assert await language() == "en"
+    bad = await bot.ask(ADMIN, f"digest subscribe <#{leads}|leads> de", command="/pulse")
+    assert "“de” is not a language the bot speaks: use one of en, sv." in bad
+    assert await language() == "en"
+    # Without a language, the default again (PULSE_LANGUAGE), as a schedule left out is the default one.
+    await bot.ask(ADMIN, f"digest subscribe <#{leads}|leads>", command="/pulse")
+    assert await language() is None
+    # The preview is for the one who asks, in their language; so is what answers them.
+    await bot.services.languages.choose(ADMIN, "sv")
+    preview = await bot.ask(ADMIN, "digest", command="/pulse")
+    assert "Sammanfattning från Rollout Pulse" in preview and "mån 23 nov." in preview
+    svar = await bot.ask(ADMIN, f"digest subscribe <#{leads}|leads> en", command="/pulse")
+    assert "får nu sammanfattningen enligt schemat `0 9 * * MON` (Europe/Berlin), på engelska." in svar
+    assert "får inga fler sammanfattningar" in await bot.ask(
+        ADMIN, f"digest unsubscribe <#{leads}|leads>", command="/pulse"
+    )
 
 
 def test_pulse_digest_now_posts_while_pulse_serve_runs_on_the_same_database(tmp_path: Path) -> None:
@@ -583,3 +677,26 @@ async def test_each_subscription_gets_a_cron_job_in_its_time_zone(bot: RunningBo
     await digests.unsubscribe(ADMIN, ops)
     await sync_digest_jobs(scheduler, bot.services, bot.bot.digests)
     assert len([j for j in scheduler.get_jobs() if j.id.startswith(DIGEST_JOB_PREFIX)]) == 1
+
+
+def test_the_config_files_digest_takes_a_language(tmp_path: Path) -> None:
+    from tests.services.test_apply import pulse, write
+
+    db = tmp_path / "pulse.db"
+    config = 'digests:\n  - {channel: C0LEADS001, cron: "0 9 * * MON", timezone: UTC, language: %s}\n'
+    swedish = write(tmp_path, config % "sv")
+    assert (
+        pulse(db, "apply", str(swedish), "--dry-run").stdout.splitlines()[0]
+        == '+ digest C0LEADS001 "0 9 * * MON" UTC sv'
+    )
+    assert pulse(db, "apply", str(swedish)).returncode == 0
+    assert pulse(db, "apply", str(swedish)).stdout.strip() == "Nothing to change."
+    english = write(tmp_path, config % "en", "english.yml")
+    assert (
+        pulse(db, "apply", str(english), "--dry-run").stdout.splitlines()[0]
+        == '~ digest C0LEADS001 "0 9 * * MON" UTC en'
+    )
+    unknown = pulse(db, "apply", str(write(tmp_path, config % "de", "unknown.yml")))
+    assert unknown.returncode == 2 and "digests[0].language" in unknown.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT language FROM digest_subscriptions").fetchall() == [("sv",)]

@@ -14,6 +14,7 @@ import pytest
 from bot.settings import Settings
 from handlers.blocks.home import build_home
 from handlers.ids import Action
+from runtime.i18n import texts
 from sandbox.blockkit import check_view
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import File
@@ -119,7 +120,7 @@ def test_the_home_holds_at_most_100_blocks_whatever_there_is() -> None:
         for i in range(40)
     ]  # fmt: skip
     rollouts = [HomeRollout(detail(title=f"Rollout {i}"), ("owner", "champion"), None) for i in range(80)]
-    home = build_home(HomeView("U1", surveys, rollouts, rollouts, 5))
+    home = build_home(texts("en"), HomeView("U1", surveys, rollouts, rollouts, 5))
     assert check_view(home) == []
     assert len(home["blocks"]) <= 100
 
@@ -128,11 +129,12 @@ async def test_mydata_lists_what_is_stored_and_says_answers_are_not_linked(
     bot: RunningBot, standin: SlackStandIn, world: World
 ) -> None:
     cohort = people(standin, 2)
-    standin.workspace.users[cohort[0]].locale = "sv-SE"
+    standin.workspace.users[cohort[0]].locale = "fr-FR"  # not a language the bot speaks: its default
     await first_one_answered(bot, standin, world, cohort, 7)
     mine = await bot.ask(cohort[0], "mydata", command="/pulse")
     assert "1 survey for you" in mine and "Expense tool · NPS" in mine
-    assert "Your language as set in Slack: sv-SE." in mine  # asked of Slack with the time zone, and kept
+    assert "Your language as set in Slack: fr-FR." in mine  # asked of Slack with the time zone, and kept
+    assert "Rollout Pulse writes to you in English, its default" in mine and "is not one it speaks" in mine
     # While the wave is open the person sees their own answer; nobody else is shown it.
     assert "you answered *7*" in mine and "only you see this, until the survey closes" in mine
     assert "named in the alpha cohort of Expense tool" in mine
@@ -140,6 +142,55 @@ async def test_mydata_lists_what_is_stored_and_says_answers_are_not_linked(
     other = await bot.ask(cohort[1], "mydata", command="/pulse")
     assert "not answered" in other and "you answered" not in other
     assert "No surveys have been sent to you" in await bot.ask(world.stranger, "mydata", command="/pulse")
+
+
+async def test_the_language_is_chosen_on_the_home_tab_shown_by_mydata_and_forgotten(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+) -> None:
+    swede = standin.workspace.add_user("U0SVEN", "svensk", tz="Europe/Stockholm", locale="sv-SE").id
+    await surveyed(bot, standin, world, [swede])
+    # Slack's language, as the Home says, with the survey's question in it.
+    text = await home_text(bot, standin, swede, "Dina öppna enkäter")
+    assert "*Ditt språk:* svenska, som det är inställt i Slack." in text
+    assert "Hur troligt är det att du skulle rekommendera Expense tool" in text
+    mine = await bot.ask(swede, "mydata", command="/pulse")
+    assert "Rollout Pulse skriver till dig på svenska, språket som är inställt för dig i Slack" in mine
+
+    # English on the Home's picker: kept, and the Home comes again in English.
+    home = standin.workspace.home_of(swede)
+    assert home is not None
+    reply = await bot.slack.click(swede, f"{Action.HOME_LANGUAGE.value}_en", view=home)
+    assert reply.status == 200
+    assert await store.fetch_value("SELECT language FROM person_languages WHERE user_id = ?", (swede,)) == "en"
+    await wait_for(lambda: "*Your language:* English, as you chose." in str(standin.workspace.home_of(swede).payload),  # type: ignore[union-attr]
+                   what="the Home in English")  # fmt: skip
+    assert "How likely are you to recommend Expense tool" in str(standin.workspace.home_of(swede).payload)  # type: ignore[union-attr]
+    mine = await bot.ask(swede, "mydata", command="/pulse")
+    assert "The language you chose: English." in mine and "Your language as set in Slack: sv-SE." in mine
+
+    # Forgetting the person forgets the choice too.
+    await bot.ask(swede, "forget-me", command="/pulse")
+    dm = standin.workspace.im_with(swede)
+    await bot.slack.click(swede, Action.FORGET_ME.value, message=standin.workspace.history(dm.id, viewer=swede)[-1])
+    await wait_for(lambda: "Done: deleted" in standin.workspace.history(dm.id, viewer=swede)[-1].shown_text)
+    assert await store.fetch_value("SELECT count(*) FROM person_languages WHERE user_id = ?", (swede,)) == 0
+
+
+async def test_pulse_language_answers_in_the_language_chosen(bot: RunningBot, standin: SlackStandIn) -> None:
+    swede = standin.workspace.add_user("U0SVEN", "svensk", tz="Europe/Stockholm", locale="sv-SE").id
+    chosen = await bot.ask(swede, "language en", command="/pulse")
+    assert "Done: Rollout Pulse writes to you in English from now on." in chosen
+    assert "Surveys already sent stay in the language they were sent in." in chosen
+    back = await bot.ask(swede, "language auto", command="/pulse")
+    assert "Klart: Rollout Pulse skriver till dig på språket som är inställt för dig i Slack, svenska." in back
+    again = await bot.ask(swede, "language sv", command="/pulse")
+    assert "Klart: Rollout Pulse skriver till dig på svenska från och med nu." in again
+    assert "Det saknas språket: en, sv, eller auto" in await bot.ask(swede, "language", command="/pulse")
+    # Someone whose Slack language the bot does not speak (or does not know yet) is told why it
+    # stays in the default.
+    other = standin.workspace.add_user("U0FRA", "francais", tz="Europe/Paris", locale="fr-FR").id
+    auto = await bot.ask(other, "language auto", command="/pulse")
+    assert "once that is one it speaks; until then in English, its default." in auto
 
 
 async def test_forget_me_after_confirmation_removes_the_answer_from_results(

@@ -229,12 +229,14 @@ async def test_stages_change_only_before_the_start(bot: RunningBot, world: World
 
 def test_announcement_payload_is_rendered_within_limits() -> None:
     from handlers.blocks.announcement import build_announcement
+    from runtime.i18n import texts
     from sandbox.blockkit import check_message
     from services.announcements import Announcement
     from storage.models import GateRecord
 
     gates = [GateRecord(metric=f"csat:tp{i}", op=">=", target=80, value=50, state="fail") for i in range(40)]
     message = build_announcement(
+        texts("en"),
         Announcement(
             transition_id=1, rollout_slug="x", title="T" * 150, kind="advance", from_stage="a", to_stage="b",
             actor="U1", reason="r" * 500, gates=gates, overridden=True, cohort_size=10, next_stage="c",
@@ -269,3 +271,44 @@ async def test_an_override_reason_over_500_characters_is_refused(
     assert await snapshot(store) == before
     await bot.slack.submit(world.owner, {"reason": "x" * 500})
     assert standin.workspace.top_modal(world.owner) is None
+
+
+async def test_a_rollouts_announcements_go_out_in_its_language(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+) -> None:
+    await set_up(bot, world)
+    owner, champions = world.owner, world.champions
+    before = await snapshot(store)
+    assert "Only the owners of expense-tool" in await bot.ask(world.stranger, f"language {SLUG} sv")
+    refused = await bot.ask(owner, f"language {SLUG} de")
+    assert "“de” is not a language the bot speaks: use one of en, sv." in refused
+    assert "Usage: `/rollout language &lt;slug&gt; en|sv`" in refused
+    assert "Missing the rollout and a language" in await bot.ask(owner, f"language {SLUG}")
+    assert await snapshot(store) == before
+
+    set_to = await bot.ask(owner, f"language {SLUG} SV")
+    assert "Stage changes of `expense-tool` are now announced in Swedish in its channel." in set_to
+    [(language,)] = await store.fetch_all("SELECT language FROM rollouts WHERE slug = ?", (SLUG,))
+    assert language == "sv"
+    assert "set the announcement language: Swedish" in await bot.ask(world.stranger, f"history {SLUG}")
+
+    # The channel reads the rollout's language; a champion reads their own: the one they chose,
+    # else the one Slack says they use (en-US in the stand-in).
+    await bot.services.languages.choose(champions[0], "sv")
+    assert "has started in *alpha*" in await bot.ask(owner, f"start {SLUG}")  # the owner reads English
+    await wait_for(lambda: all(len(dms(standin, c)) == 1 for c in champions) and len(posts(standin, world.launch)) == 1)
+    [post] = posts(standin, world.launch)
+    assert "Expense tool har startat: alpha" in post and "Vad ambassadörerna bör göra nu" in post
+    assert "Expense tool har startat: alpha" in dms(standin, champions[0])[0]
+    assert "Du får det här som ambassadör för `expense-tool`" in dms(standin, champions[0])[0]
+    assert "Expense tool has started: alpha" in dms(standin, champions[1])[0]
+
+
+async def test_a_champion_nothing_is_known_of_reads_the_rollouts_language(bot: RunningBot, world: World) -> None:
+    await set_up(bot, world)
+    await bot.ask(world.owner, f"language {SLUG} sv")
+    svc = bot.services.rollouts
+    detail = await svc.get(SLUG)
+    assert svc.language(detail) == "sv"
+    assert await svc.reader_language("U0NOBODYKNOWN", "sv") == "sv"
+    assert await svc.reader_language(world.champions[1], "sv") == "en"  # Slack's locale, cached

@@ -3,6 +3,7 @@ reminder (a survey again, with its buttons) and the closing (an update of the su
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import get_args
 
@@ -12,6 +13,7 @@ from handlers.blocks.announcement import build_announcement
 from handlers.blocks.outbox import render_outbox_item
 from handlers.blocks.survey import build_closed
 from handlers.ids import Action
+from runtime.i18n import texts
 from services.announcements import Announcement
 from services.scales import SurveyScale
 from services.surveys import SurveyNotice
@@ -51,7 +53,24 @@ def test_an_announcement_row_is_sent_as_the_announcement() -> None:
     sent = render_outbox_item(row("announcement", announcement.model_dump_json()))
     assert sent.update_ts is None  # a new post
     assert message_problems(sent.message) == []
-    assert sent.message == build_announcement(announcement)
+    assert sent.message == build_announcement(texts("en"), announcement)
+
+
+def test_an_announcement_row_is_sent_in_the_language_it_was_queued_in() -> None:
+    announcement = Announcement(
+        transition_id=BIG_ID, rollout_slug=SLUG, title=TITLE, kind="start", from_stage=None,
+        to_stage=STAGE_NAMES[0], actor=user(1), reason=None, gates=None, overridden=False,
+        cohort_size=10**6, next_stage=STAGE_NAMES[1], next_planned=None, audience="channel", language="sv",
+    )  # fmt: skip
+    sent = render_outbox_item(row("announcement", announcement.model_dump_json()))
+    assert message_problems(sent.message) == []
+    assert sent.message == build_announcement(texts("sv"), announcement)
+    assert "Berätta för ditt team att införandet har startat" in sent.message.text
+    # A row queued before announcements had a language is sent as it was written then: in English.
+    old = announcement.model_dump(mode="json")
+    del old["language"]
+    sent = render_outbox_item(row("announcement", json.dumps(old)))
+    assert "Tell your team the rollout has started" in sent.message.text
 
 
 @pytest.mark.parametrize("scale", get_args(SurveyScale))
@@ -72,7 +91,7 @@ def test_a_closing_row_updates_the_survey_message(answered: bool, unlinkable: bo
     sent = render_outbox_item(row("survey_closed", notice.model_dump_json()))
     assert sent.update_ts == TS
     assert message_problems(sent.message) == []
-    assert sent.message == build_closed(view, answered=answered, unlinkable=unlinkable)
+    assert sent.message == build_closed(texts("en"), view, answered=answered, unlinkable=unlinkable)
 
 
 def test_a_row_of_an_unknown_kind_is_not_sent_as_anything() -> None:
