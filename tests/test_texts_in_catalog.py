@@ -79,10 +79,9 @@ def bypasses(path: Path) -> Iterator[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     parents = _parents(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and reads_as_words(node.value):
-            if isinstance(parents.get(node), ast.JoinedStr) or not _exempt(node, parents):
-                if not _exempt(node, parents):
-                    yield f"{path.relative_to(ROOT)}:{node.lineno}: {node.value[:70]!r}"
+        text = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(text, str) and reads_as_words(text) and not _exempt(node, parents):
+            yield f"{path.relative_to(ROOT)}:{node.lineno}: {text[:70]!r}"
 
 
 def _modules() -> list[Path]:

@@ -10,6 +10,7 @@ import pytest
 from slack_bolt.async_app import AsyncApp
 
 from handlers.catalog import PULSE, ROLLOUT
+from runtime.i18n import N_
 from sandbox.stand_in import SlackStandIn
 from services.errors import BadInput
 from tests.conftest import ADMIN, RunningBot
@@ -184,7 +185,9 @@ def _add_failing_command(app: AsyncApp, error: Exception) -> None:
 
 
 async def test_a_domain_error_becomes_a_polite_ephemeral_answer(bot: RunningBot) -> None:
-    _add_failing_command(bot.app, BadInput("That date does not exist.", usage="/rollout plan <slug> <stage> <date>"))
+    _add_failing_command(
+        bot.app, BadInput(N_("That date does not exist."), usage="/rollout plan <slug> <stage> <date>")
+    )
     reply = await bot.slack.command(ADMIN, "", command="/boom")
     assert reply.status == 200
     assert reply.json["response_type"] == "ephemeral"
@@ -205,7 +208,7 @@ async def test_an_unexpected_error_is_logged_and_answered_politely(
 
 async def test_an_error_after_a_click_is_told_through_the_response_url(bot: RunningBot, standin: SlackStandIn) -> None:
     async def fail(ack: Any) -> None:
-        raise BadInput("This survey has closed.")
+        raise BadInput(N_("This survey has closed."))
 
     bot.app.action("broken_button")(fail)
     dm = standin.workspace.im_with(ADMIN)
@@ -257,7 +260,7 @@ async def test_a_modal_opens_shows_field_errors_and_closes_on_success(bot: Runni
     async def submit(ack: Any, view: dict[str, Any]) -> None:
         value = view["state"]["values"]["reason"]["value"]["value"] or ""
         if not value.strip():
-            raise BadInput("Give a reason.", field="reason")
+            raise BadInput(N_("Give a reason."), field="reason")
         reasons.append(value)
         await ack()
 

@@ -273,7 +273,7 @@ async def test_every_subcommand_with_fuzzed_arguments_gets_an_answer_and_a_refus
         # unknown one, the whole help), escaped like everything the bot says.
         catalog = CATALOGS[command]
         typed = catalog.get(text.split(maxsplit=1)[0].lower())
-        expected = f"Usage: {escape(typed.usage)}" if typed else escape(catalog.intro)
+        expected = f"Usage: {escape(typed.usage)}" if typed else escape(str(catalog.intro))
         assert expected in shown, shown[:500]
         after = await fingerprint(store)
         assert changed_tables(before, after) == [], shown[:500]

@@ -6,9 +6,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 
-from runtime.i18n import LANGUAGES, LOCALES, Texts, catalog_path, language_of, texts
+from runtime.i18n import Texts, catalog_path, language_of, texts
 
 SWEDISH = """msgid ""
 msgstr ""

@@ -13,8 +13,8 @@ from handlers.actions.survey import parse_ref
 from handlers.blocks.survey import build_closed, build_comment_modal, build_survey, build_thanks
 from handlers.blocks.text import Block, escape
 from handlers.ids import Action
-from sandbox.blockkit import check_view
 from runtime.i18n import LANGUAGES, Texts, texts
+from sandbox.blockkit import check_view
 from services.scales import CHOICES, SurveyScale, parse_score, question
 from services.surveys import COMMENT_MAX
 from tests.handlers.blocks.extremes import (
