@@ -81,7 +81,7 @@ def bypasses(path: Path) -> Iterator[str]:
     for node in ast.walk(tree):
         text = node.value if isinstance(node, ast.Constant) else None
         if isinstance(text, str) and reads_as_words(text) and not _exempt(node, parents):
-            yield f"{path.relative_to(ROOT)}:{getattr(node, "lineno", 0)}: {text[:70]!r}"
+            yield f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}: {text[:70]!r}"
 
 
 def _modules() -> list[Path]:
