@@ -14,13 +14,13 @@ from typing import cast
 from runtime.clock import Clock, epoch
 from runtime.timezones import parse_zone
 from services import inputs
-from services.config_file import ConfigError, Located, Path, Problem, PulseConfig, RolloutSpec, StageSpec
+from services.config_file import ConfigError, Located, OwnText, Path, Problem, PulseConfig, RolloutSpec, StageSpec
 from services.cron import parse_cron
 from services.errors import BadInput
 from services.options import Options
 from storage.db import Store
 from storage.digests import Digests
-from storage.models import CohortKind, RolloutStatus
+from storage.models import CohortKind, RolloutStatus, variants_json
 from storage.rollouts import RolloutDetail, Rollouts
 from storage.surveys import Surveys
 from storage.writes import Writes, write
@@ -50,9 +50,10 @@ class _Current:
     cohort: dict[str, set[tuple[str, str]]]
     planned: dict[str, date | None]
     targets: dict[tuple[str, str | None], tuple[str, float]]
-    touchpoints: dict[str, tuple[str, str, int | None]]
-    vision: str | None
+    touchpoints: dict[str, tuple[OwnText, str, int | None]]
+    vision: OwnText | None
     channel: str | None
+    language: str | None
     auto: int
 
 
@@ -144,10 +145,16 @@ class ConfigService:
         slug = spec.slug
         names = stage_names or list(inputs.DEFAULT_STAGES)
 
-        def create(w: Writes, now: int) -> None:
-            w.rollouts.insert_rollout(slug=slug, title=spec.title, stage_names=names, creator=creator, now=now)
+        title = spec.title
 
-        changes.append(Change(f'+ rollout {slug} "{spec.title}" (stages {", ".join(names)})', create, slug))
+        def create(w: Writes, now: int) -> None:
+            rollout_id = w.rollouts.insert_rollout(
+                slug=slug, title=title.text, stage_names=names, creator=creator, now=now
+            )
+            if title.variants:
+                w.rollouts.update_rollout(rollout_id, now, title_variants=variants_json(title.variants))
+
+        changes.append(Change(f"+ rollout {slug} {_quoted(title)} (stages {', '.join(names)})", create, slug))
         return _Current(
             stage_names=names,
             owners=[creator],
@@ -158,6 +165,7 @@ class ConfigService:
             touchpoints={},
             vision=None,
             channel=None,
+            language=None,
             auto=7,
         )
 
@@ -186,8 +194,8 @@ class ConfigService:
             else:
                 changes.append(self._set_stages(slug, current_names, stage_names))
                 current_names = stage_names
-        if "title" in spec.model_fields_set and spec.title != rollout.title:
-            changes.append(self._column(slug, "title", spec.title, f'title "{spec.title}"'))
+        if "title" in spec.model_fields_set and spec.title != OwnText(rollout.title, rollout.title_variants):
+            changes.append(self._own_text(slug, "title", spec.title, f"title {_quoted(spec.title)}"))
         by_id = {s.id: s.name for s in detail.stages}
         cohort: dict[str, set[tuple[str, str]]] = {n: set() for n in current_names}
         for entry in detail.cohort:
@@ -199,9 +207,10 @@ class ConfigService:
             cohort=cohort,
             planned={s.name: s.planned_start for s in detail.stages},
             targets={(t.metric, by_id.get(t.stage_id or 0)): (t.op, t.value) for t in detail.targets},
-            touchpoints={t.key: (t.label, t.scale, t.id) for t in detail.touchpoints},
-            vision=rollout.vision,
+            touchpoints={t.key: (OwnText(t.label, t.label_variants), t.scale, t.id) for t in detail.touchpoints},
+            vision=None if rollout.vision is None else OwnText(rollout.vision, rollout.vision_variants),
             channel=rollout.channel_id,
+            language=rollout.language,
             auto=rollout.auto_nps_after_days,
         )
 
@@ -211,12 +220,16 @@ class ConfigService:
         given = spec.model_fields_set
         changes: list[Change] = []
         if "vision" in given and spec.vision != current.vision:
-            changes.append(self._column(slug, "vision", spec.vision, "vision set" if spec.vision else "vision cleared"))
+            text = "vision set" if spec.vision and spec.vision.text else "vision cleared"
+            changes.append(self._own_text(slug, "vision", spec.vision, text))
         # Channels here (and in cohorts and triggers) are not checked against anyone's membership,
         # unlike in Slack: the file is applied by the operator, on the bot's machine and database,
         # who is trusted as an admin is (and with no Slack token, nothing could be checked).
         if "channel" in given and spec.channel != current.channel:
             changes.append(self._column(slug, "channel_id", spec.channel, f"announcement channel {spec.channel}"))
+        if "language" in given and spec.language != current.language:
+            said = f"announcements in {spec.language}" if spec.language else "announcements in the default language"
+            changes.append(self._column(slug, "language", spec.language, said))
         if spec.auto_nps_after_days is not None and spec.auto_nps_after_days != current.auto:
             days = spec.auto_nps_after_days
             changes.append(self._column(slug, "auto_nps_after_days", days, f"automatic NPS after {days} days"))
@@ -246,8 +259,16 @@ class ConfigService:
         return changes
 
     def _column(self, slug: str, column: str, value: object, text: str) -> Change:
+        return self._columns(slug, {column: value}, text)
+
+    def _own_text(self, slug: str, column: str, value: OwnText | None, text: str) -> Change:
+        """The change of an owner's text and of its variants by language (none given: none kept)."""
+        variants = variants_json(value.variants) if value else None
+        return self._columns(slug, {column: value.text if value else None, f"{column}_variants": variants}, text)
+
+    def _columns(self, slug: str, columns: dict[str, object], text: str) -> Change:
         def run(w: Writes, now: int) -> None:
-            w.rollouts.update_rollout(w.rollouts.rollout_id_of(slug), now, **{column: value})
+            w.rollouts.update_rollout(w.rollouts.rollout_id_of(slug), now, **columns)
 
         return Change(f"~ {slug}: {text}", run, slug)
 
@@ -310,7 +331,7 @@ class ConfigService:
     async def _touchpoints(
         self,
         spec: RolloutSpec,
-        current: dict[str, tuple[str, str, int | None]],
+        current: dict[str, tuple[OwnText, str, int | None]],
         at: Path,
         located: Located,
         problems: list[Problem],
@@ -336,14 +357,21 @@ class ConfigService:
                     w: Writes,
                     now: int,
                     key: str = tp.key,
-                    label: str = tp.label,
+                    label: OwnText = tp.label,
                     scale: str = tp.scale,
                 ) -> None:
-                    rid = w.rollouts.rollout_id_of(slug)
-                    w.surveys.upsert_touchpoint(rollout_id=rid, key=key, label=label, scale=scale, now=now)
+                    w.surveys.upsert_touchpoint(
+                        rollout_id=w.rollouts.rollout_id_of(slug),
+                        key=key,
+                        label=label.text,
+                        label_variants=label.variants,
+                        scale=scale,
+                        now=now,
+                    )
 
                 sign = "+" if existing is None else "~"
-                changes.append(Change(f'{sign} {slug}: touchpoint {tp.key} "{tp.label}" {tp.scale}', upsert, slug))
+                text = f"{sign} {slug}: touchpoint {tp.key} {_quoted(tp.label)} {tp.scale}"
+                changes.append(Change(text, upsert, slug))
             if tp.triggers is not None:
                 have = set(await self.surveys.trigger_channels(existing[2])) if existing and existing[2] else set()
                 want = set(tp.triggers.on_join)
@@ -502,6 +530,11 @@ class ConfigService:
 
             changes.append(Change(f"- digest {channel}", unsubscribe))
         return changes
+
+
+def _quoted(text: OwnText) -> str:
+    """An owner's text as the plan shows it: `"Title"`, or `"Title" (en, sv)` with its languages."""
+    return f'"{text.text}"' + (f" ({', '.join(text.variants)})" if text.variants else "")
 
 
 def plan_text(changes: list[Change]) -> str:

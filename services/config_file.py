@@ -13,13 +13,63 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, StringConstraints, ValidationError
+
+from runtime.i18n import LANGUAGES
 
 UserId = Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,}$")]
 ChannelId = Annotated[str, StringConstraints(pattern=r"^[CG][A-Z0-9]{2,}$")]
 GroupId = Annotated[str, StringConstraints(pattern=r"^S[A-Z0-9]{2,}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")]
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+
+
+@dataclass(frozen=True)
+class OwnText:
+    """An owner's text: `text` is the one written first, and `variants` its wording in each
+    language given (empty when one text serves every reader). A reader sees the variant in their
+    language, else `text`."""
+
+    text: str
+    variants: dict[str, str]
+
+
+def _own_text(least: int, most: int) -> PlainValidator:
+    """Text as typed, or one text per language (`{en: …, sv: …}`), each `least`–`most` characters."""
+
+    def check(text: object, where: str = "") -> str:
+        if not isinstance(text, str):
+            raise ValueError(f"{where}should be text")
+        if not least <= len(text) <= most:
+            raise ValueError(f"{where}should be {least}–{most:,} characters, not {len(text):,}")
+        return text
+
+    def parse(value: object) -> OwnText:
+        if isinstance(value, OwnText):
+            return value
+        if isinstance(value, str):
+            return OwnText(check(value), {})
+        if not isinstance(value, dict):
+            raise ValueError("should be text, or one text per language ({en: …, sv: …})")
+        if not value:
+            raise ValueError("give the text, or one text per language ({en: …, sv: …})")
+        variants: dict[str, str] = {}
+        for language, text in value.items():
+            variants[_language(language)] = check(text, f"{language}: ")
+        return OwnText(next(iter(variants.values())), variants)
+
+    return PlainValidator(parse)
+
+
+def _language(value: object) -> str:
+    if value not in LANGUAGES:
+        raise ValueError(f"{value!r} is not a language the bot speaks ({' or '.join(LANGUAGES)})")
+    return str(value)
+
+
+Language = Annotated[str, PlainValidator(_language)]
+Title = Annotated[OwnText, _own_text(1, 150)]
+Vision = Annotated[OwnText, _own_text(0, 2000)]
 
 
 class _Spec(BaseModel):
@@ -52,16 +102,17 @@ class TriggersSpec(_Spec):
 
 class TouchpointSpec(_Spec):
     key: Key
-    label: Annotated[str, StringConstraints(min_length=1, max_length=150)]
+    label: Title
     scale: Literal["csat", "ces", "thumbs", "minutes"]
     triggers: TriggersSpec | None = None
 
 
 class RolloutSpec(_Spec):
     slug: Slug
-    title: Annotated[str, StringConstraints(min_length=1, max_length=150)]
-    vision: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    title: Title
+    vision: Vision | None = None
     channel: ChannelId | None = None
+    language: Language | None = None  # its channel posts'; None: PULSE_LANGUAGE
     owners: list[UserId] | None = None
     champions: list[UserId] | None = None
     auto_nps_after_days: Annotated[int, Field(ge=0, le=365)] | None = None
@@ -74,7 +125,7 @@ class DigestSpec(_Spec):
     channel: ChannelId
     cron: str = "0 9 * * MON"
     timezone: str | None = None
-    language: Literal["en", "sv"] | None = None  # None: PULSE_LANGUAGE
+    language: Language | None = None  # None: PULSE_LANGUAGE
 
 
 class PulseConfig(_Spec):
@@ -179,6 +230,8 @@ def _say(error: Any) -> str:
         if pattern.startswith("^S"):
             return f"{given!r} is not a user group ID (S…)"
         return f"{given!r} should be 2–40 lower-case letters, digits and dashes"
+    if kind == "value_error":
+        return str((error.get("ctx") or {}).get("error", error["msg"]))
     if kind.startswith("date"):
         return f"{error.get('input')!r} is not a date (YYYY-MM-DD)"
     return str(error["msg"])

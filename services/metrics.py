@@ -20,7 +20,7 @@ from typing import Literal
 from runtime.i18n import N_, Phrase
 from storage.db import Store, day_of
 from storage.disclosure import Disclosures
-from storage.models import GateRecord, Scale, Target, Touchpoint
+from storage.models import GateRecord, Scale, Target, Touchpoint, in_language
 
 Z_95 = 1.96
 
@@ -170,6 +170,10 @@ class TouchpointMetrics:
     scale: Scale
     n: int
     score: float | None  # None when n is below the anonymity threshold
+    label_variants: Mapping[str, str] = field(default_factory=dict)
+
+    def label_in(self, language: str) -> str:
+        return in_language(self.label, self.label_variants, language)
 
 
 @dataclass(frozen=True)
@@ -237,7 +241,7 @@ def compute_metrics(
         n = sum(counts.values())
         answers += n
         shown = touchpoint_score(tp.scale, counts) if n >= min_group else None
-        per_touchpoint[tp.key] = TouchpointMetrics(tp.key, tp.label, tp.scale, n, shown)
+        per_touchpoint[tp.key] = TouchpointMetrics(tp.key, tp.label, tp.scale, n, shown, tp.label_variants)
     return StageMetrics(
         min_group=min_group,
         respondents=respondents,

@@ -273,7 +273,8 @@ class RolloutService:
         vision = inputs.vision(text)
 
         def body(edit: Edit) -> None:
-            edit.columns = {"vision": vision}
+            # Typed in one language: the variants of the config file's vision no longer say it.
+            edit.columns = {"vision": vision, "vision_variants": None}
 
         await self.change(detail, actor, VISION_SET, body)
         return await self.get(slug)
@@ -845,10 +846,11 @@ class RolloutService:
         if detail.rollout.channel_id:
             recipients.append((detail.rollout.channel_id, "channel"))
         for channel, audience in recipients:
+            language = languages.get(channel) or self.language(detail)
             announcement = Announcement(
                 transition_id=transition_id,
                 rollout_slug=detail.rollout.slug,
-                title=detail.rollout.title,
+                title=detail.rollout.title_in(language),
                 kind=kind,
                 from_stage=from_stage.name if from_stage else None,
                 to_stage=to_stage.name if to_stage else None,
@@ -860,7 +862,7 @@ class RolloutService:
                 next_stage=following.name if following else None,
                 next_planned=following.planned_start if following else None,
                 audience=audience,
-                language=languages.get(channel) or self.language(detail),
+                language=language,
             )
             writes.outbox.enqueue(
                 kind="announcement",

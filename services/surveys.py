@@ -25,13 +25,14 @@ from services.rollouts import CohortRef, Edit, RolloutService, channel_for, expa
 from services.scales import SurveyScale, parse_score
 from storage.db import Store, day_of
 from storage.disclosure import AlreadyReleased, Disclosures, ReleasedComment, pool_of
-from storage.models import RolloutStatus, Scale, Stage, Touchpoint
+from storage.models import RolloutStatus, Scale, Stage, Touchpoint, in_language
 from storage.outbox import closed_key, reminder_key
 from storage.rollouts import RolloutDetail
 from storage.surveys import (
     ClickedSurvey,
     Delivery,
     NewDelivery,
+    Question,
     SurveyMessage,
     Surveys,
     Wave,
@@ -88,6 +89,10 @@ class WaveReport:
     first_held_until: int | None
     skipped: dict[str, int] = field(default_factory=dict)
     delivery_ids: dict[str, int] = field(default_factory=dict)
+    title_variants: dict[str, str] = field(default_factory=dict)
+
+    def title_in(self, language: str) -> str:
+        return in_language(self.rollout_title, self.title_variants, language)
 
     @property
     def queued(self) -> int:
@@ -436,6 +441,7 @@ class SurveyService:
             first_held_until=min((d.not_before for d in held), default=None),
             skipped=dict(Counter(d.reason for d in plan if d.reason)),
             delivery_ids=ids,
+            title_variants=detail.rollout.title_variants,
         )
 
     def skip_reason(self, code: str) -> Phrase:
@@ -444,17 +450,19 @@ class SurveyService:
     # -- answering ----------------------------------------------------------------------------------
 
     async def view_of(self, wave: Wave, delivery: Delivery) -> SurveyView:
-        title, scale, label = await self.surveys.question(wave.id)
-        return self._view(wave, delivery.id, (title, scale, label), delivery.language)
+        return self._view(wave, delivery.id, await self.surveys.question(wave.id), delivery.language)
 
-    def _view(
-        self,
-        wave: Wave,
-        delivery_id: int,
-        question: tuple[str, Scale | None, str | None],
-        language: str | None,
+    def _view(self, wave: Wave, delivery_id: int, question: Question, language: str | None) -> SurveyView:
+        """The survey of `delivery_id` as its message shows it, in `language` (None: the default)."""
+        language = self.languages.channel(language)
+        shown = (question.title_in(language), question.scale, question.label_in(language))
+        return self._shown(wave, delivery_id, shown, language)
+
+    def _shown(
+        self, wave: Wave, delivery_id: int, shown: tuple[str, Scale | None, str | None], language: str
     ) -> SurveyView:
-        title, scale, label = question
+        """A survey message showing `shown`: the title, the scale (None: NPS) and the label."""
+        title, scale, label = shown
         return SurveyView(
             wave_id=wave.id,
             delivery_id=delivery_id,
@@ -465,7 +473,7 @@ class SurveyService:
             closes_at=wave.closes_at,
             min_group=self.settings.pulse_min_group,
             asked=wave.asked,
-            language=self.languages.channel(language),
+            language=language,
         )
 
     async def _wave(self, wave_id: int) -> Wave:
@@ -489,11 +497,12 @@ class SurveyService:
         return (
             wave,
             clicked.delivery,
-            self._view(
+            # Read in the language the survey was sent in.
+            self._shown(
                 wave,
                 delivery_id,
                 (clicked.rollout_title, clicked.scale, clicked.touchpoint_label),
-                clicked.delivery.language,
+                self.languages.channel(clicked.delivery.language),
             ),
         )
 
@@ -743,7 +752,7 @@ class _WaveClosing:
     wave: Wave
     by_key: dict[str, int]
     messages: Sequence[SurveyMessage]
-    question: tuple[str, Scale | None, str | None]
+    question: Question
     now: int
     min_group: int
 

@@ -394,6 +394,14 @@ _LANGUAGES = (
     "ALTER TABLE digest_subscriptions ADD COLUMN language TEXT",
 )
 
+# Owners' texts in more than one language, from the config file: JSON {language: text}, the
+# column beside each holding the text written first (what a reader with no variant sees).
+_TEXT_VARIANTS = (
+    "ALTER TABLE rollouts ADD COLUMN title_variants TEXT",
+    "ALTER TABLE rollouts ADD COLUMN vision_variants TEXT",
+    "ALTER TABLE touchpoints ADD COLUMN label_variants TEXT",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
@@ -404,6 +412,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "the file of a digest's chart upload", _CHART_FILE),
     Migration(8, "each person's Slack locale", _SLACK_LOCALE),
     Migration(9, "languages of people, surveys and channel posts", _LANGUAGES),
+    Migration(10, "owners' texts in each language", _TEXT_VARIANTS),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from typing import Any, Literal
@@ -27,6 +28,16 @@ def _json_text(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+def variants_json(variants: Mapping[str, str] | None) -> str | None:
+    """An owner's text in each language as stored: JSON, or NULL for one text that serves all."""
+    return json.dumps(dict(variants), ensure_ascii=False) if variants else None
+
+
+def variants_of(value: Any) -> Any:
+    """An owner's text in each language, as JSON text; none stored is none given."""
+    return _json_text(value) or {}
+
+
 class _Row(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -35,10 +46,33 @@ class _Row(BaseModel):
         return cls.model_validate(dict(row))
 
 
-class Rollout(_Row):
+def in_language(text: str, variants: Mapping[str, str], language: str) -> str:
+    """An owner's text as a reader of `language` sees it: its variant in that language (from the
+    config file), else as written."""
+    return variants.get(language, text)
+
+
+def in_language_sql(column: str, language: str) -> str:
+    """`in_language` in SQL, for a `column` beside its `<column>_variants` and a `language` that is
+    an SQL expression."""
+    return f"coalesce(json_extract({column}_variants, '$.' || {language}), {column})"
+
+
+class Titled(_Row):
+    """A row with a rollout's title, and the title's variants by language."""
+
+    title: str
+    title_variants: dict[str, str] = {}
+
+    _parse_title_variants = field_validator("title_variants", mode="before")(variants_of)
+
+    def title_in(self, language: str) -> str:
+        return in_language(self.title, self.title_variants, language)
+
+
+class Rollout(Titled):
     id: int
     slug: str
-    title: str
     vision: str | None
     status: RolloutStatus
     current_stage_id: int | None
@@ -48,6 +82,12 @@ class Rollout(_Row):
     created_at: int
     updated_at: int
     language: str | None = None  # its channel posts' language; None: PULSE_LANGUAGE
+    vision_variants: dict[str, str] = {}
+
+    _parse_vision_variants = field_validator("vision_variants", mode="before")(variants_of)
+
+    def vision_in(self, language: str) -> str | None:
+        return in_language(self.vision, self.vision_variants, language) if self.vision else self.vision
 
 
 class Stage(_Row):
@@ -83,6 +123,12 @@ class Touchpoint(_Row):
     key: str
     label: str
     scale: Scale
+    label_variants: dict[str, str] = {}
+
+    _parse_variants = field_validator("label_variants", mode="before")(variants_of)
+
+    def label_in(self, language: str) -> str:
+        return in_language(self.label, self.label_variants, language)
 
 
 class GateRecord(BaseModel):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.db import Store
-from storage.models import _Row
+from storage.models import Titled, _Row, in_language_sql
 
 # Stands where a forgotten person's ID stood (who made a change, who added someone).
 FORGOTTEN = "forgotten"
@@ -53,16 +53,14 @@ class AskedRow(_Row):
     sent_at: int | None
 
 
-class Role(_Row):
+class Role(Titled):
     role: str  # owner | champion
     slug: str
-    title: str
     sole_owner: bool = False
 
 
-class Membership(_Row):
+class Membership(Titled):
     slug: str
-    title: str
     stage: str
 
 
@@ -104,8 +102,9 @@ class People:
 
     async def asked(self, user_id: str) -> list[AskedRow]:
         rows = await self.store.fetch_all(
-            """SELECT d.id AS delivery_id, d.wave_id, r.title AS rollout_title, w.kind, t.label AS touchpoint_label,
-                      t.scale, w.opened_at, w.closed_at IS NULL AS open, w.asked,
+            f"""SELECT d.id AS delivery_id, d.wave_id, {in_language_sql("r.title", "d.language")} AS rollout_title,
+                      w.kind, {in_language_sql("t.label", "d.language")} AS touchpoint_label, t.scale,
+                      w.opened_at, w.closed_at IS NULL AS open, w.asked,
                       (SELECT count(*) FROM responses x WHERE x.wave_id = w.id) AS answers,
                       d.status, d.reason, d.answered, d.sent_at
                FROM deliveries d JOIN waves w ON w.id = d.wave_id JOIN rollouts r ON r.id = w.rollout_id
@@ -117,17 +116,18 @@ class People:
 
     async def record(self, user_id: str) -> PersonRecord:
         roles = await self.store.fetch_all(
-            """SELECT 'owner' AS role, r.slug, r.title,
+            """SELECT 'owner' AS role, r.slug, r.title, r.title_variants,
                       (SELECT count(*) FROM owners o2 WHERE o2.rollout_id = r.id) = 1 AS sole_owner
                FROM owners o JOIN rollouts r ON r.id = o.rollout_id WHERE o.user_id = ?
                UNION ALL
-               SELECT 'champion', r.slug, r.title, 0 FROM champions c JOIN rollouts r ON r.id = c.rollout_id
-               WHERE c.user_id = ? ORDER BY 2, 1""",
+               SELECT 'champion', r.slug, r.title, r.title_variants, 0
+               FROM champions c JOIN rollouts r ON r.id = c.rollout_id WHERE c.user_id = ? ORDER BY 2, 1""",
             (user_id, user_id),
         )
         memberships = await self.store.fetch_all(
-            """SELECT r.slug, r.title, s.name AS stage FROM cohort_entries e JOIN stages s ON s.id = e.stage_id
-               JOIN rollouts r ON r.id = s.rollout_id WHERE e.kind = 'user' AND e.ref = ?
+            """SELECT r.slug, r.title, r.title_variants, s.name AS stage
+               FROM cohort_entries e JOIN stages s ON s.id = e.stage_id JOIN rollouts r ON r.id = s.rollout_id
+               WHERE e.kind = 'user' AND e.ref = ?
                ORDER BY r.slug, s.position""",
             (user_id,),
         )

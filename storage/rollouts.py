@@ -244,7 +244,17 @@ class RolloutWrites:
                 )
 
     def update_rollout(self, rollout_id: int, now: int, **columns: Any) -> None:
-        allowed = {"vision", "channel_id", "status", "current_stage_id", "title", "auto_nps_after_days", "language"}
+        allowed = {
+            "vision",
+            "vision_variants",
+            "channel_id",
+            "status",
+            "current_stage_id",
+            "title",
+            "title_variants",
+            "auto_nps_after_days",
+            "language",
+        }
         unknown = set(columns) - allowed
         if unknown:
             raise ValueError(f"not a rollout column: {unknown}")

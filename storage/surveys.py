@@ -10,13 +10,15 @@ is set for the whole wave at once when it closes, for `/pulse mydata`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from pydantic import field_validator
+
 from storage.db import Store, chunks
 from storage.keys import KeyWrites
-from storage.models import Scale, Touchpoint, _Row
+from storage.models import Scale, Titled, Touchpoint, _Row, in_language, in_language_sql, variants_json, variants_of
 from storage.outbox import REMINDER_PREFIX
 
 DeliveryStatus = Literal["pending", "sending", "sent", "failed", "skipped"]
@@ -71,6 +73,10 @@ class DueDelivery(Delivery):
     asked: int
 
 
+# What a delivery's survey shows, in the language the survey was sent in.
+_SHOWN = f"""{in_language_sql("r.title", "d.language")} AS rollout_title,
+    {in_language_sql("t.label", "d.language")} AS touchpoint_label"""
+
 # The wave's columns beside a delivery's, named apart (wave_id, wave_kind …).
 _WAVE_COLUMNS = ", ".join(f"w.{name} AS wave_{name}" for name in Wave.model_fields)
 
@@ -84,7 +90,7 @@ class ClickedSurvey:
     touchpoint_label: str | None
 
 
-_CLICKED_SQL = f"""SELECT d.*, {_WAVE_COLUMNS}, r.title AS rollout_title, t.scale, t.label AS touchpoint_label
+_CLICKED_SQL = f"""SELECT d.*, {_WAVE_COLUMNS}, {_SHOWN}, t.scale
     FROM deliveries d JOIN waves w ON w.id = d.wave_id JOIN rollouts r ON r.id = w.rollout_id
     LEFT JOIN touchpoints t ON t.id = w.touchpoint_id WHERE d.id = ?"""
 
@@ -100,6 +106,20 @@ def _clicked_from(row: sqlite3.Row | None) -> ClickedSurvey | None:
         scale=values["scale"],
         touchpoint_label=values["touchpoint_label"],
     )
+
+
+class Question(Titled):
+    """What a survey asks, besides its wave: the rollout's title, and the touchpoint's scale and
+    label (None for NPS), each with its variants by language."""
+
+    scale: Scale | None
+    label: str | None
+    label_variants: dict[str, str]
+
+    _parse_variants = field_validator("label_variants", mode="before")(variants_of)
+
+    def label_in(self, language: str) -> str | None:
+        return None if self.label is None else in_language(self.label, self.label_variants, language)
 
 
 @dataclass(frozen=True)
@@ -192,16 +212,16 @@ class Surveys:
         """The delivery a click names, with its wave and what its message shows, in one read."""
         return _clicked_from(await self.store.fetch_one(_CLICKED_SQL, (delivery_id,)))
 
-    async def question(self, wave_id: int) -> tuple[str, Scale | None, str | None]:
-        """What a survey message needs besides the wave: the rollout's title, and the
-        touchpoint's scale and label (None for NPS)."""
+    async def question(self, wave_id: int) -> Question:
+        """What a survey message needs besides the wave, in every language it has."""
         row = await self.store.fetch_one(
-            """SELECT r.title, t.scale, t.label FROM waves w JOIN rollouts r ON r.id = w.rollout_id
+            """SELECT r.title, r.title_variants, t.scale, t.label, t.label_variants
+               FROM waves w JOIN rollouts r ON r.id = w.rollout_id
                LEFT JOIN touchpoints t ON t.id = w.touchpoint_id WHERE w.id = ?""",
             (wave_id,),
         )
         assert row is not None, f"wave {wave_id} has no rollout"
-        return str(row[0]), row[1], row[2]
+        return Question.model_validate(dict(row))
 
     async def has_wave_since(self, stage_id: int, origin: str, since: int) -> bool:
         found = await self.store.fetch_value(
@@ -328,13 +348,24 @@ class SurveyWrites:
         """`Surveys.clicked`, read in the transaction that then writes."""
         return _clicked_from(self.conn.execute(_CLICKED_SQL, (delivery_id,)).fetchone())
 
-    def upsert_touchpoint(self, *, rollout_id: int, key: str, label: str, scale: str, now: int) -> None:
-        """Define a touchpoint, or change the label and scale of an existing one."""
+    def upsert_touchpoint(
+        self,
+        *,
+        rollout_id: int,
+        key: str,
+        label: str,
+        scale: str,
+        now: int,
+        label_variants: Mapping[str, str] | None = None,
+    ) -> None:
+        """Define a touchpoint, or change the label (and its variants by language: none given, none
+        kept) and scale of an existing one."""
         self.conn.execute(
-            """INSERT INTO touchpoints (rollout_id, key, label, scale, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-               ON CONFLICT (rollout_id, key) DO UPDATE SET label = excluded.label, scale = excluded.scale,
-               updated_at = excluded.updated_at""",
-            (rollout_id, key, label, scale, now, now),
+            """INSERT INTO touchpoints (rollout_id, key, label, label_variants, scale, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (rollout_id, key) DO UPDATE SET label = excluded.label,
+               label_variants = excluded.label_variants, scale = excluded.scale, updated_at = excluded.updated_at""",
+            (rollout_id, key, label, variants_json(label_variants), scale, now, now),
         )
 
     def add_trigger(self, *, touchpoint_id: int, channel_id: str, actor: str, now: int) -> bool:
@@ -450,8 +481,8 @@ class DeliveryQueue:
         would all be retried at its end, each perhaps more than once, and the wave would take
         seconds longer than the rate limit needs."""
         rows = await self.store.fetch_all(
-            """SELECT d.*, r.slug AS rollout_slug, r.title AS rollout_title, w.kind, w.closes_at, w.asked,
-                      t.key AS touchpoint_key, t.label AS touchpoint_label, t.scale
+            f"""SELECT d.*, r.slug AS rollout_slug, {_SHOWN}, w.kind, w.closes_at, w.asked,
+                      t.key AS touchpoint_key, t.scale
                FROM deliveries d
                JOIN waves w ON w.id = d.wave_id
                JOIN rollouts r ON r.id = w.rollout_id

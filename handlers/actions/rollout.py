@@ -99,7 +99,7 @@ async def on_advance_anyway(
         raise BadInput(N_("Slack sent this click without a way to open the form; click Advance anyway again."))
     await client.views_open(
         trigger_id=trigger_id,
-        view=build_override_modal(texts, detail.rollout.title, stage.name, metadata),
+        view=build_override_modal(texts, detail.rollout.title_in(texts.language), stage.name, metadata),
     )
     await ack()
 

@@ -75,7 +75,7 @@ def render_trend(t: Texts, content: DigestContent) -> Chart:
         axes.set_xlim(-0.5, len(digest.trend) - 0.5)
         labels = [t.day(datetime.fromtimestamp(p.period.end_at, content.tz).date()) for p in digest.trend]
         axes.set_xticks(range(len(labels)), labels, fontsize=7, rotation=45)
-        axes.set_title(digest.detail.rollout.title[:40], fontsize=9)
+        axes.set_title(digest.detail.rollout.title_in(t.language)[:40], fontsize=9)
         stages = {s.id: s.name for s in digest.detail.stages}
         for transition in digest.marks:
             x = _position(digest, transition.at)

@@ -93,15 +93,15 @@ def rollout_blocks(t: Texts, digest: RolloutDigest, content: DigestContent) -> l
         len(digest.trend),
         spark=sparkline(digest.trend),
     )
-    head = f"*{escape(rollout.title)}* · {where}\n{nps_line}\n{trend}"
+    head = f"*{escape(rollout.title_in(t.language))}* · {where}\n{nps_line}\n{trend}"
     blocks: list[Block] = [section(head[:3000])]
     touchpoints = []
     for tp in metrics.touchpoints.values():
         if tp.score is None:
-            touchpoints.append(f"{escape(tp.label)} ({tp.scale}) " + t._("not enough answers yet"))
+            touchpoints.append(f"{escape(tp.label_in(t.language))} ({tp.scale}) " + t._("not enough answers yet"))
         else:
             value = fmt.metric_value(t, f"{tp.scale}:x", tp.score)
-            touchpoints.append(f"{escape(tp.label)} ({tp.scale}) {value} (n={tp.n})")
+            touchpoints.append(f"{escape(tp.label_in(t.language))} ({tp.scale}) {value} (n={tp.n})")
     # Each part in sections of its own, so that a long one cannot push the next out of the message.
     if touchpoints:
         blocks += sections_from_lines([t._("Touchpoints:") + " " + touchpoints[0], *touchpoints[1:]], sep=" · ")
@@ -160,7 +160,8 @@ def build_digest(t: Texts, content: DigestContent) -> list[Message]:
     total = len(messages)
     result = []
     summary = "; ".join(
-        f"{escape(d.detail.rollout.title)} NPS {fmt.signed(d.metrics.nps.score) if d.metrics.nps else '—'}"
+        f"{escape(d.detail.rollout.title_in(t.language))} NPS "
+        + (fmt.signed(d.metrics.nps.score) if d.metrics.nps else "—")
         for d in content.rollouts
     )
     for i, blocks in enumerate(messages, start=1):

@@ -44,7 +44,7 @@ def _one_line(t: Texts, item: HomeRollout, min_group: int) -> str:
             nps = " · NPS " + fmt.not_enough(t, min_group)
         else:
             nps = f" · NPS {fmt.signed(summary.score)} (n={t.number(summary.n)})"
-    return f"*{escape(detail.rollout.title)}* · {where}{nps}"
+    return f"*{escape(detail.rollout.title_in(t.language))}* · {where}{nps}"
 
 
 def language_option(code: str) -> str:

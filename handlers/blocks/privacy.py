@@ -95,13 +95,13 @@ def _role(t: Texts, role: str, title: str, slug: str) -> str:
 
 
 def _roles(t: Texts, record: PersonRecord) -> list[str]:
-    lines = [f"• {_role(t, r.role, r.title, r.slug)}" for r in record.roles]
+    lines = [f"• {_role(t, r.role, r.title_in(t.language), r.slug)}" for r in record.roles]
     lines.extend(
         "• "
         + t._(
             "named in the {stage} cohort of {title} (`{slug}`)",
             stage=escape(member.stage),
-            title=escape(member.title),
+            title=escape(member.title_in(t.language)),
             slug=member.slug,
         )
         for member in record.memberships

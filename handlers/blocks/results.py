@@ -40,10 +40,10 @@ def _touchpoint_value(t: Texts, scale: str, score: float) -> str:
 
 def build_results(t: Texts, view: ResultsView) -> Message:
     detail, stage, metrics = view.detail, view.stage, view.metrics
-    title = t._("Results · {title} · {stage}", title=detail.rollout.title, stage=stage.name)
-    blocks: list[Block] = [
-        header(t._("Results · {title} · {stage}", title=TITLE_SLOT, stage=stage.name), detail.rollout.title)
-    ]
+    rollout_title = detail.rollout.title_in(t.language)
+    title = t._("Results · {title} · {stage}", title=rollout_title, stage=stage.name)
+    headline = t._("Results · {title} · {stage}", title=TITLE_SLOT, stage=stage.name)
+    blocks: list[Block] = [header(headline, rollout_title)]
     if not metrics.enough:
         blocks.append(
             section(
@@ -79,7 +79,7 @@ def build_results(t: Texts, view: ResultsView) -> Message:
         blocks.append(context(shares))
     lines = []
     for tp in metrics.touchpoints.values():
-        label = f"*{escape(tp.label)}* ({scale_name(t, tp.scale)})"
+        label = f"*{escape(tp.label_in(t.language))}* ({scale_name(t, tp.scale)})"
         if tp.score is None:
             lines.append(f"{label}: {fmt.not_enough(t, metrics.min_group)}")
         else:
@@ -101,7 +101,7 @@ def build_wave_report(
 ) -> Message:
     """How many were asked now, how many wait for their working hours, how many were skipped and
     why. `touchpoint`: the key of the touchpoint asked about (None: the NPS survey)."""
-    title = escape(report.rollout_title)
+    title = escape(report.title_in(t.language))
     what = t._("NPS") if touchpoint is None else t._("the {touchpoint} touchpoint", touchpoint=escape(touchpoint))
     if report.queued == 0:
         lines = [t._("Nobody was asked about {what} of *{title}*.", what=what, title=title)]

@@ -97,9 +97,10 @@ def days_in_stage(t: Texts, detail: RolloutDetail, today: date, tz: ZoneInfo) ->
 def build_status_card(t: Texts, view: StatusView, *, viewer_may_change: bool, tz: ZoneInfo) -> Message:
     detail = view.detail
     rollout = detail.rollout
-    blocks: list[Block] = [{"type": "header", "text": plain(rollout.title[:150])}]
-    if rollout.vision:
-        blocks.append(section(f"_{escape(rollout.vision)}_"))
+    blocks: list[Block] = [{"type": "header", "text": plain(rollout.title_in(t.language)[:150])}]
+    vision = rollout.vision_in(t.language)
+    if vision:
+        blocks.append(section(f"_{escape(vision)}_"))
     blocks.append(section(f"{stage_track(detail)}\n{status_line(t, detail)} · `{rollout.slug}`"))
     fields = [fmt_field(t._("In this stage"), days_in_stage(t, detail, view.today, tz))]
     fields.append(fmt_field(t._("Cohort"), _cohort_text(t, view.cohort_size)))
@@ -131,7 +132,7 @@ def build_status_card(t: Texts, view: StatusView, *, viewer_may_change: bool, tz
         buttons.append(_button(t._("Advance"), Action.ADVANCE, rollout.slug, style="primary"))
     buttons.append(_button(t._("Roadmap"), Action.ROADMAP, rollout.slug))
     blocks.append({"type": "actions", "block_id": "status_actions", "elements": buttons})
-    text = f"{escape(rollout.title)}: {status_line(t, detail)}"
+    text = f"{escape(rollout.title_in(t.language))}: {status_line(t, detail)}"
     return Message(text=text, blocks=blocks)
 
 
@@ -181,7 +182,7 @@ def build_list(t: Texts, items: list[tuple[RolloutDetail, str]], completed: int,
             where = f"{escape(stage.name)} · {stage_day(t, detail, today, tz)}"
             if rollout.status == RolloutStatus.PAUSED:
                 where += " · ⏸ " + t._("paused")
-        lines.append(f"*{escape(rollout.title)}* (`{rollout.slug}`) — {where} · NPS {nps_text}")
+        lines.append(f"*{escape(rollout.title_in(t.language))}* (`{rollout.slug}`) — {where} · NPS {nps_text}")
     blocks = sections_from_lines(lines)[: MESSAGE_BLOCK_LIMIT - 1]
     if completed:
         blocks.append(context(t.n_("{n} completed rollout not shown.", "{n} completed rollouts not shown.", completed)))
@@ -214,7 +215,7 @@ def roadmap_line(t: Texts, stage: Stage, detail: RolloutDetail, today: date, tz:
 
 
 def build_roadmap(t: Texts, detail: RolloutDetail, today: date, tz: ZoneInfo) -> Message:
-    title = escape(detail.rollout.title)
+    title = escape(detail.rollout.title_in(t.language))
     lines = [t._("*Roadmap — {title}*", title=title)]
     lines += [roadmap_line(t, stage, detail, today, tz) for stage in detail.stages]
     return Message(text=t._("Roadmap of {title}", title=title), blocks=sections_from_lines(lines))
@@ -297,7 +298,7 @@ def history_line(t: Texts, entry: AuditEntry, tz: ZoneInfo) -> str:
 
 
 def build_history(t: Texts, view: HistoryView, tz: ZoneInfo) -> Message:
-    title = escape(view.detail.rollout.title)
+    title = escape(view.detail.rollout.title_in(t.language))
     lines = [t._("*History — {title}* (newest first)", title=title)]
     lines += [history_line(t, e, tz) for e in view.entries[:HISTORY_LINES]]
     problems = []
@@ -331,7 +332,7 @@ def _announced_stage(t: Texts, payload: str) -> str:
 def build_gates_blocked(t: Texts, check: GateCheck) -> Message:
     """Advance refused by its gates: each gate with its value, and the override button."""
     detail = check.detail
-    title, stage = escape(detail.rollout.title), escape(check.stage.name)
+    title, stage = escape(detail.rollout.title_in(t.language)), escape(check.stage.name)
     following = detail.next_stage(check.stage)
     if following:
         refusal = t._(
@@ -359,7 +360,7 @@ def build_gates_blocked(t: Texts, check: GateCheck) -> Message:
 
 
 def _moved_text(t: Texts, moved: Moved) -> str:
-    title = escape(moved.detail.rollout.title)
+    title = escape(moved.detail.rollout.title_in(t.language))
     frm, to = escape(moved.from_stage or ""), escape(moved.to_stage or "")
     if moved.kind == "start":
         return t._("🚀 *{title}* has started in *{stage}*.", title=title, stage=to)

@@ -105,7 +105,7 @@ async def new(call: CommandCall) -> Answer:
         call.texts._(
             "Created *{title}* ({slug}) with the stages {track}; you are its owner.\n"
             "Next: {cohort}, {champions}, {channel}, then {start}.",
-            title=escape(detail.rollout.title),
+            title=escape(detail.rollout.title_in(call.texts.language)),
             slug=_code(slug),
             track=track,
             **next_steps,
@@ -128,7 +128,7 @@ async def stages(call: CommandCall) -> Answer:
 async def vision(call: CommandCall) -> Answer:
     args = call.need(2, N_("the rollout and the vision text"))
     detail = await _svc(call).set_vision(call.user_id, args[0], _rest(args[1:]))
-    shown = f"_{escape(detail.rollout.vision or '')}_"
+    shown = f"_{escape(detail.rollout.vision_in(call.texts.language) or '')}_"
     return build_done(
         call.texts._("The vision of {slug} is now: {vision}", slug=_code(detail.rollout.slug), vision=shown)
     )

@@ -44,7 +44,7 @@ def test_the_example_applies_then_there_is_nothing_to_change(tmp_path: Path) -> 
     db = tmp_path / "pulse.db"
     first = pulse(db, "apply", str(EXAMPLE))
     assert first.returncode == 0, first.stderr
-    assert "25 change(s) made" in first.stdout
+    assert "26 change(s) made" in first.stdout
     after = snapshot(db)
     dry = pulse(db, "apply", str(EXAMPLE), "--dry-run")
     assert dry.returncode == 0 and dry.stdout.strip() == "Nothing to change."
@@ -53,9 +53,12 @@ def test_the_example_applies_then_there_is_nothing_to_change(tmp_path: Path) -> 
     assert snapshot(db) == after
     # what the example says is what is stored
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT title, channel_id, status FROM rollouts").fetchone() == (
-            "Expense tool", "C0LAUNCH01", "planned",
+        assert conn.execute("SELECT title, channel_id, status, language FROM rollouts").fetchone() == (
+            "Expense tool", "C0LAUNCH01", "planned", "sv",
         )  # fmt: skip
+        assert conn.execute("SELECT label_variants FROM touchpoints WHERE key = 'onboarding'").fetchone() == (
+            '{"en": "Onboarding session", "sv": "Introduktionspasset"}',
+        )
         assert conn.execute("SELECT name, planned_start FROM stages ORDER BY position").fetchall() == [
             ("alpha", "2026-12-01"), ("beta", "2027-01-11"), ("ga", "2027-02-15"),
         ]  # fmt: skip
@@ -196,3 +199,59 @@ def test_a_yaml_syntax_error_is_located(tmp_path: Path) -> None:
 def test_a_missing_file_is_said_plainly(tmp_path: Path) -> None:
     result = pulse(tmp_path / "pulse.db", "apply", str(tmp_path / "nope.yml"))
     assert result.returncode == 2 and "cannot read" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_owners_texts_may_have_a_variant_per_language(tmp_path: Path) -> None:
+    db = tmp_path / "pulse.db"
+    both = write(
+        tmp_path,
+        """\
+        rollouts:
+          - slug: expense-tool
+            title: {en: Expense tool, sv: Utläggsverktyget}
+            vision: {sv: "Utlägg på två minuter.", en: "Expenses in two minutes."}
+            owners: [U0OWNER01]
+            touchpoints:
+              - {key: submit, label: {en: Submitting, sv: Att lämna in}, scale: ces}
+        """,
+    )
+    dry = pulse(db, "apply", str(both), "--dry-run")
+    assert '+ rollout expense-tool "Expense tool" (en, sv)' in dry.stdout
+    assert '+ expense-tool: touchpoint submit "Submitting" (en, sv) ces' in dry.stdout
+    assert pulse(db, "apply", str(both)).returncode == 0
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT title, title_variants, vision, vision_variants FROM rollouts").fetchone()
+        label = conn.execute("SELECT label, label_variants FROM touchpoints").fetchone()
+    # The text written first is the one a reader with no variant of their own sees.
+    assert stored == (
+        "Expense tool", '{"en": "Expense tool", "sv": "Utläggsverktyget"}',
+        "Utlägg på två minuter.", '{"sv": "Utlägg på två minuter.", "en": "Expenses in two minutes."}',
+    )  # fmt: skip
+    assert label == ("Submitting", '{"en": "Submitting", "sv": "Att lämna in"}')
+    assert pulse(db, "apply", str(both)).stdout.strip() == "Nothing to change."
+
+    # One text again: the variants go.
+    one = write(tmp_path, "rollouts:\n  - slug: expense-tool\n    title: Expense tool\n", "one.yml")
+    assert '~ expense-tool: title "Expense tool"\n' in pulse(db, "apply", str(one)).stdout + "\n"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT title, title_variants, vision_variants FROM rollouts").fetchone() == (
+            "Expense tool", None, '{"sv": "Utlägg på två minuter.", "en": "Expenses in two minutes."}',
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("{fr: Outil}", "4:12: rollouts[0].title: 'fr' is not a language the bot speaks (en or sv)"),
+        ("{}", "4:12: rollouts[0].title: give the text, or one text per language ({en: …, sv: …})"),
+        ('{en: ""}', "4:12: rollouts[0].title: en: should be 1–150 characters, not 0"),
+        ("{en: [a]}", "4:12: rollouts[0].title: en: should be text"),
+        ("[a, b]", "4:12: rollouts[0].title: should be text, or one text per language ({en: …, sv: …})"),
+    ],
+)
+def test_a_bad_variant_is_located_and_changes_nothing(tmp_path: Path, value: str, expected: str) -> None:
+    db = tmp_path / "pulse.db"
+    bad = write(tmp_path, f"rollouts:\n  - slug: expense-tool\n    owners: [U0OWNER01]\n    title: {value}\n")
+    result = pulse(db, "apply", str(bad))
+    assert result.returncode == 2 and f"{bad}:{expected}" in result.stderr, result.stderr
+    assert not db.exists() or snapshot(db)["rollouts"] == []

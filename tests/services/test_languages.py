@@ -130,3 +130,58 @@ async def test_a_language_the_bot_does_not_speak_is_refused_and_changes_nothing(
     refused = await bot.ask(swedes[0], "language fr", command="/pulse")
     assert "not a language the bot speaks" in refused or "inget språk som boten kan" in refused
     assert await store.fetch_value("SELECT count(*) FROM person_languages") == 0
+
+
+OWN_TEXTS = f"""
+rollouts:
+  - slug: {SLUG}
+    title: {{en: Expense tool, sv: Utläggsverktyget}}
+    vision: {{en: "Expenses in two minutes.", sv: "Utlägg på två minuter."}}
+    owners: [U0OWNER]
+    champions: [U0SV0, U0EN0]
+    touchpoints:
+      - key: submit
+        label: {{en: "submitting an expense", sv: "att lämna in ett utlägg"}}
+        scale: csat
+"""
+
+
+async def test_owners_texts_are_read_in_each_persons_language_where_the_config_file_gives_one(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    from services.config_apply import ConfigService
+    from services.config_file import load_config
+
+    swedes, others = swedes_and_others(standin)
+    config = ConfigService(store, settings, clock)
+    await config.apply(await config.plan(*load_config(OWN_TEXTS)))
+    mentions = " ".join(f"<@{u}>" for u in [*swedes, *others])
+    await bot.slack.ask(world.owner, f"cohort {SLUG} alpha {mentions}")
+    await bot.slack.ask(world.owner, f"start {SLUG}")
+
+    # The champions' announcements, each in its reader's language with the title in it.
+    await wait_for(lambda: bool(standin.workspace.dms_to(swedes[0]) and standin.workspace.dms_to(others[0])))
+    assert "🚀 Utläggsverktyget har startat: alpha" in standin.workspace.dms_to(swedes[0])[0].shown_text
+    assert "🚀 Expense tool has started: alpha" in standin.workspace.dms_to(others[0])[0].shown_text
+
+    # The surveys: the title and the touchpoint's label as the file gives them in each language.
+    asked = " ".join(f"<@{u}>" for u in [*swedes[1:], *others[1:]])
+    report = await bot.ask(world.owner, f"ask {SLUG} submit {asked}", command="/pulse")
+    assert "*Expense tool*" in report  # the owner reads English
+    await wait_for_surveys(standin, [*swedes[1:], *others[1:]])
+    swedish, english = survey_of(standin, swedes[1]), survey_of(standin, others[1])
+    assert swedish is not None and english is not None
+    assert "Hur nöjd var du med att lämna in ett utlägg?" in swedish.shown_text
+    assert "Utläggsverktyget" in swedish.shown_text and "Expense tool" not in swedish.shown_text
+    assert "How satisfied were you with submitting an expense?" in english.shown_text
+
+    # The status card: the title and the vision in the reader's language.
+    card = await bot.ask(swedes[0], f"status {SLUG}")
+    assert "Utläggsverktyget" in card and "Utlägg på två minuter." in card and "Expense tool" not in card
+    card = await bot.ask(others[0], f"status {SLUG}")
+    assert "Expense tool" in card and "Expenses in two minutes." in card and "Utlägg" not in card
+
+    # A vision typed in Slack is in one language: it replaces every variant.
+    await bot.ask(world.owner, f'vision {SLUG} "Claims paid within a week."')
+    assert "Claims paid within a week." in await bot.ask(swedes[0], f"status {SLUG}")
+    assert await store.fetch_value("SELECT vision_variants FROM rollouts") is None
