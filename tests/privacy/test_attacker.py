@@ -106,7 +106,13 @@ async def test_forget_me_leaves_the_persons_id_and_words_in_no_byte_of_the_files
 ) -> None:
     cohort = people(standin, 6)
     leaving = cohort[0]
+    standin.workspace.users[leaving].locale = "sv-SE"  # cached from Slack with their time zone
     await started_with(bot, world, cohort)
+    # They chose a language, then changed their mind: the choice is stored, in a row of its own.
+    await bot.ask(leaving, "language sv", command="/pulse")
+    await bot.ask(leaving, "language en", command="/pulse")
+    assert await store.fetch_value("SELECT language FROM person_languages WHERE user_id = ?", (leaving,)) == "en"
+    assert await store.fetch_value("SELECT locale FROM slack_users WHERE user_id = ?", (leaving,)) == "sv-SE"
     # They are also a champion and an owner (added by the owner: the history names them).
     await bot.ask(world.owner, f"champions {SLUG} add <@{leaving}>")
     await bot.ask(world.owner, f"owners {SLUG} add <@{leaving}>")
@@ -135,6 +141,8 @@ async def test_forget_me_leaves_the_persons_id_and_words_in_no_byte_of_the_files
 
     assert found_in_files(settings.pulse_db, leaving) == []
     assert found_in_files(settings.pulse_db, words) == []
+    for table in ("person_languages", "slack_users"):
+        assert await store.fetch_value(f"SELECT count(*) FROM {table} WHERE user_id = ?", (leaving,)) == 0
     assert not any(leaving in str(v) for v in stored_values(settings.pulse_db))
     assert await store.fetch_value("SELECT count(*) FROM responses") == 5
     history = await bot.ask(world.owner, f"history {SLUG}")
