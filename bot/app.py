@@ -108,7 +108,7 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None, k
     )
     background = Background()
     sender_client = create_sender_client(_token(settings), settings.slack_api_url)
-    sender = OutboxSender(Outbox(store), sender_client, render_outbox_item, clock)
+    sender = OutboxSender(Outbox(store), sender_client, render_outbox_item, clock, address=services.threads.address)
     surveys_sender = DeliverySender(DeliveryQueue(store), sender_client, build_survey, settings, clock)
     services.on_queued(outbox=sender.kick, deliveries=surveys_sender.kick)
     digests = DigestPoster(services.digests, Digests(store), sender_client, build_digest, render_trend, clock)

@@ -38,6 +38,12 @@ async def close_waves(services: Services) -> None:
     await services.surveys.close_due_waves()
 
 
+async def close_expired_threads(services: Services) -> None:
+    closed = await services.threads.close_expired()
+    if closed:
+        log.info("closed %d conversations on comments after their 30 days; they name nobody now", closed)
+
+
 async def send_reminders(services: Services) -> None:
     await services.surveys.queue_reminders()
 
@@ -57,6 +63,7 @@ JOBS: tuple[tuple[str, Callable[[Services], Awaitable[None]], timedelta], ...] =
     ("housekeeping:seen-events", forget_old_event_ids, timedelta(hours=1)),
     ("storage:wipe-journal", wipe_journal, timedelta(minutes=1)),
     ("surveys:close-waves", close_waves, timedelta(minutes=1)),
+    ("threads:close-expired", close_expired_threads, timedelta(minutes=5)),
     ("surveys:reminders", send_reminders, timedelta(minutes=1)),
     ("surveys:automatic-nps", open_automatic_nps, timedelta(minutes=5)),
 )

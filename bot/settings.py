@@ -43,6 +43,7 @@ EXPECTED: dict[str, str] = {
     "PULSE_API_TOKEN": "at least 16 characters of random text (or leave it unset to turn the API off)",
     "PULSE_MIN_GROUP": "a whole number of at least 1",
     "PULSE_QUIET_HOURS": "HH:MM-HH:MM with the start before the end, such as 09:00-17:00, or off",
+    "PULSE_REPLY_DELAY_MINUTES": "minutes, or a range of them such as 60-240 (the low end first); 0 sends at once",
     "PULSE_MIN_DAYS_BETWEEN_SURVEYS": "a whole number of days, 0 or more",
     "PULSE_REMIND_AFTER_HOURS": "a whole number of hours, 0 (no reminder) or more",
     "PULSE_WAVE_DAYS": "a whole number of days, at least 1",
@@ -76,6 +77,8 @@ class Settings(BaseSettings):
     pulse_api_token: SecretStr | None = None
     pulse_min_group: int = Field(default=5, ge=1)
     pulse_quiet_hours: Annotated[QuietHours | None, NoDecode] = QuietHours(time(9), time(17))
+    # How long a reply to an anonymous comment waits, at random within this range, before it goes.
+    pulse_reply_delay_minutes: Annotated[tuple[int, int], NoDecode] = (60, 240)
     pulse_min_days_between_surveys: int = Field(default=14, ge=0)
     pulse_remind_after_hours: int = Field(default=48, ge=0)
     pulse_wave_days: int = Field(default=7, ge=1)
@@ -179,6 +182,19 @@ class Settings(BaseSettings):
         if start >= end:
             raise ValueError("the start must be before the end")
         return QuietHours(start, end)
+
+    @field_validator("pulse_reply_delay_minutes", mode="before")
+    @classmethod
+    def _reply_delay(cls, v: object) -> object:
+        if not isinstance(v, str):
+            return v
+        parts = [p.strip() for p in v.split("-")]
+        if len(parts) > 2 or not all(p.isdigit() for p in parts):
+            raise ValueError("not minutes or a range of minutes")
+        low, high = int(parts[0]), int(parts[-1])
+        if low > high:
+            raise ValueError("the low end must come first")
+        return (low, high)
 
     # -- derived values -------------------------------------------------------------------------
 

@@ -38,6 +38,9 @@ class Action(StrEnum):
     FORGET_ME = "privacy_forget_me"
     HOME_STATUS = "home_status"
     HOME_LANGUAGE = "home_language"  # + _<code>: the language picker on the Home tab
+    COMMENT_REPLY = "comment_reply"  # the menu beside a comment, or beside a thread's answer
+    THREAD_ANSWER = "thread_answer"  # the writer answers back
+    THREAD_CLOSE = "thread_close"  # the writer closes the conversation
 
 
 class Callback(StrEnum):
@@ -45,6 +48,8 @@ class Callback(StrEnum):
 
     ADVANCE_ANYWAY = "rollout_advance_anyway_modal"
     SURVEY_COMMENT = "survey_comment_modal"
+    THREAD_REPLY = "thread_reply_modal"
+    THREAD_ANSWER = "thread_answer_modal"
 
 
 class Block(StrEnum):
@@ -54,3 +59,4 @@ class Block(StrEnum):
     SURVEY_THANKS = "survey_thanks"
     COMMENT = "comment"
     REASON = "reason"
+    REPLY = "reply"

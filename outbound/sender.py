@@ -35,6 +35,7 @@ from runtime.clock import Clock, epoch
 from services.errors import storage_problem, until_stored
 from services.models import OutboxItem
 from services.queues import OutboxQueue
+from services.threads import Addressed, Gone, Later
 
 log = logging.getLogger(__name__)
 
@@ -494,6 +495,9 @@ class Drainer:
 
 
 Render = Callable[[OutboxItem], OutboxMessage]
+# Who a row goes to, when its address is not a channel or user (a thread's writer): the row as
+# addressed now, Later, or Gone.
+Address = Callable[[OutboxItem], Awaitable[Addressed]]
 
 
 async def update_message(client: AsyncWebClient, *, channel: str, ts: str, message: Message) -> Outcome:
@@ -521,11 +525,13 @@ class OutboxSender(Drainer):
         concurrency: int = 4,
         idle_seconds: float = 5.0,
         retry_scale: float = 1.0,
+        address: Address | None = None,
     ) -> None:
         super().__init__(clock, concurrency=concurrency, idle_seconds=idle_seconds, retry_scale=retry_scale)
         self.outbox = outbox
         self.client = client
         self.render = render
+        self.address = address
 
     async def recover(self) -> None:
         recovered = await self.outbox.recover()
@@ -543,6 +549,18 @@ class OutboxSender(Drainer):
         if before is None:
             return  # taken or finished meanwhile
         earlier = before.claimed_at if before.status == "sending" else None
+        if self.address is not None:
+            # A thread's writer is known only now, and only here: never to the row or the log.
+            addressed = await self.address(before)
+            if isinstance(addressed, Later):
+                await self.record(lambda: self.outbox.later(item.id, addressed.at), f"the wait of {item.dedupe_key}")
+                return
+            if isinstance(addressed, Gone):
+                await self.record(
+                    lambda: self.outbox.failed(item.id, addressed.reason), f"the end of {item.dedupe_key}"
+                )
+                return
+            before = addressed
         try:
             rendered = self.render(before)
         except Exception as exc:
@@ -566,7 +584,7 @@ class OutboxSender(Drainer):
         if isinstance(outcome, Sent):
             await self.record(lambda: self.outbox.sent(item.id, outcome.ts, now), what)
         elif isinstance(outcome, Failed):
-            log.warning("%s to %s failed: %s", item.dedupe_key, before.channel, outcome.error)
+            log.warning("%s to %s failed: %s", item.dedupe_key, item.channel, outcome.error)
             await self.record(lambda: self.outbox.failed(item.id, outcome.error), what)
         elif now - before.created_at > GIVE_UP_AFTER_SECONDS:
             error = f"gave up after a day of errors; the last was {outcome.error}"

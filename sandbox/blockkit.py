@@ -27,6 +27,7 @@ FIELD_TEXT = 2000
 HEADER_TEXT = 150
 CONTEXT_ELEMENTS = 10
 ACTIONS_ELEMENTS = 25
+OVERFLOW_OPTIONS = 5  # an overflow menu's options: "up to five" (Block Kit's overflow menu element)
 BUTTON_TEXT = 75
 BUTTON_VALUE = 2000
 ID_LENGTH = 255
@@ -161,8 +162,9 @@ class _Checker:
             if not isinstance(options, list) or not options:
                 self.fail("must be a non-empty array", f"{where}/options")
             else:
-                if len(options) > OPTIONS:
-                    self.fail(f"no more than {OPTIONS} items allowed", f"{where}/options")
+                most = OVERFLOW_OPTIONS if kind == "overflow" else OPTIONS
+                if len(options) > most:
+                    self.fail(f"no more than {most} items allowed", f"{where}/options")
                 for i, option in enumerate(options):
                     self.option(option, f"{where}/options/{i}")
         if "placeholder" in element:

@@ -208,8 +208,10 @@ class SlackToBot:
         value: str | None = None,
         message: Message | None = None,
         view: View | None = None,
+        option: str | None = None,
     ) -> BotReply:
-        """Click a button in a message or a view, sending the block_actions payload Slack sends."""
+        """Click a button in a message or a view, sending the block_actions payload Slack sends;
+        for an overflow menu, pick the first of its options whose value starts with `option`."""
         if (message is None) == (view is None):
             raise ValueError("click a message or a view")
         blocks = message.blocks if message is not None else view.payload.get("blocks", [])  # type: ignore[union-attr]
@@ -224,6 +226,12 @@ class SlackToBot:
             action["value"] = element["value"]
         if "text" in element:
             action["text"] = element["text"]
+        if element.get("type") == "overflow":
+            # Slack sends the option picked, its text and value, and nothing of the others.
+            picked = [o for o in element.get("options", []) if str(o.get("value", "")).startswith(option or "")]
+            if not picked:
+                raise LookupError(f"no option starting {option!r} in the overflow menu {action_id!r}")
+            action["selected_option"] = {"text": picked[0]["text"], "value": picked[0]["value"]}
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": self._user_object(user),

@@ -15,6 +15,7 @@ from services.options import Options
 from services.privacy import PrivacyService
 from services.rollouts import RolloutService
 from services.surveys import SurveyService
+from services.threads import ThreadService
 from storage import Store
 from storage.people import People
 from storage.seen_events import SeenEvents
@@ -39,6 +40,7 @@ class Services:
     privacy: PrivacyService = field(init=False)
     home: HomeService = field(init=False)
     languages: LanguageService = field(init=False)
+    threads: ThreadService = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyRing(self.store, self._key_setup)
@@ -47,8 +49,11 @@ class Services:
         self.rollouts = RolloutService(self.store, self.settings, self.clock)
         self.surveys = SurveyService(self.store, self.settings, self.clock, self.rollouts, self.keys, self.languages)
         self.digests = DigestService(self.store, self.settings, self.clock, self.rollouts)
-        self.privacy = PrivacyService(People(self.store), self.rollouts, self.keys, self.settings, self.languages)
-        self.home = HomeService(self.settings, self.clock, self.rollouts, self.surveys, self.languages)
+        self.threads = ThreadService(self.store, self.settings, self.clock, self.rollouts, self.keys, self.languages)
+        self.privacy = PrivacyService(
+            People(self.store), self.rollouts, self.keys, self.settings, self.languages, self.threads
+        )
+        self.home = HomeService(self.settings, self.clock, self.rollouts, self.surveys, self.languages, self.threads)
 
     def _key_setup(self) -> KeySetup:
         if not isinstance(self.key_setup, KeySetup):
@@ -60,3 +65,4 @@ class Services:
         self.rollouts.on_outbox = outbox
         self.surveys.on_outbox = outbox
         self.surveys.on_deliveries = deliveries
+        self.threads.on_outbox = outbox

@@ -33,6 +33,7 @@ from storage.digests import Digests, Subscription
 from storage.disclosure import ReleasedComment
 from storage.models import GateRecord, RolloutStatus, Stage, Transition
 from storage.rollouts import RolloutDetail
+from storage.threads import Threads, Waiting
 
 TREND_PERIODS = 8
 DIGEST_COMMENTS = 3
@@ -57,6 +58,7 @@ class RolloutDigest:
     transitions: list[Transition]
     trend: list[TrendPoint]
     marks: list[Transition]  # stage changes within the trend's span, for the chart
+    waiting: Waiting | None = None  # conversations on comments waiting for a reply (a count, no words)
 
     @property
     def change(self) -> float | None:
@@ -200,4 +202,5 @@ class DigestService:
             transitions=[t for t in transitions if period.start_at <= t.at < period.end_at],
             trend=trend,
             marks=[t for t in transitions if boundaries[0] <= t.at < boundaries[-1]],
+            waiting=(await Threads(self.store).waiting([detail.rollout.id])).get(detail.rollout.id),
         )

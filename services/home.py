@@ -12,8 +12,10 @@ from services.options import Options
 from services.privacy import DEFAULT_READING, Reading, reading
 from services.rollouts import RolloutService
 from services.surveys import SurveyService, SurveyView
+from services.threads import ThreadService
 from storage.models import RolloutStatus
 from storage.rollouts import RolloutDetail
+from storage.threads import Waiting
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class HomeRollout:
     detail: RolloutDetail
     roles: tuple[str, ...]  # "owner", "champion" (handlers.blocks.home says them)
     metrics: StageMetrics | None
+    waiting: Waiting | None = None  # its conversations whose writer waits for a reply (owners, champions)
 
 
 @dataclass(frozen=True)
@@ -41,12 +44,14 @@ class HomeService:
         rollouts: RolloutService,
         surveys: SurveyService,
         languages: LanguageService,
+        threads: ThreadService,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.rollouts = rollouts
         self.surveys = surveys
         self.languages = languages
+        self.threads = threads
 
     async def view(self, user: str) -> HomeView:
         surveys = []
@@ -55,6 +60,7 @@ class HomeService:
             if wave is not None:
                 surveys.append(await self.surveys.view_of(wave, delivery))
         open_rollouts = await self.rollouts.open_rollouts()
+        waiting = await self.threads.waiting([d.rollout.id for d in open_rollouts])
         mine = []
         overview: list[HomeRollout] | None = [] if self.settings.is_admin(user) else None
         for detail in open_rollouts:
@@ -65,7 +71,7 @@ class HomeService:
             metrics = None
             if detail.current is not None and detail.rollout.status != RolloutStatus.PLANNED:
                 metrics = await self.rollouts.metrics_of(detail, detail.current)
-            item = HomeRollout(detail, roles, metrics)
+            item = HomeRollout(detail, roles, metrics, waiting.get(detail.rollout.id) if roles else None)
             if roles:
                 mine.append(item)
             if overview is not None:

@@ -49,6 +49,7 @@ class MasterKey:
         if not raw:
             raise ValueError("the master key is empty")
         self._aead = AESGCM(_derive(raw, b"wave keys"))
+        self._sealing = AESGCM(_derive(raw, b"sealed references"))
         self._check = hmac.new(_derive(raw, b"key check"), b"rollout-pulse", hashlib.sha256).hexdigest()
 
     @property
@@ -69,6 +70,20 @@ class MasterKey:
             return self._aead.decrypt(wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], _wave_label(wave_id))
         except (InvalidTag, ValueError) as exc:
             raise WrongKey(f"the key of wave {wave_id} does not open with this master key") from exc
+
+    def seal(self, label: str, data: bytes) -> bytes:
+        """nonce ‖ AES-256-GCM(data), bound to `label` (what it is for): a reference that only this
+        key opens, such as a thread's writer or the comment a Reply button names."""
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._sealing.encrypt(nonce, data, label.encode())
+
+    def open(self, label: str, sealed: bytes) -> bytes | None:
+        """What `seal` sealed under `label`; None when it does not open (another key, another
+        label, or altered)."""
+        try:
+            return self._sealing.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], label.encode())
+        except (InvalidTag, ValueError):
+            return None
 
 
 def _wave_label(wave_id: int) -> bytes:

@@ -24,3 +24,4 @@ from storage.people import PersonRecord as PersonRecord
 from storage.rollouts import RolloutDetail as RolloutDetail
 from storage.surveys import Delivery as Delivery
 from storage.surveys import DueDelivery as DueDelivery
+from storage.threads import Waiting as Waiting

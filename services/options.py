@@ -24,6 +24,11 @@ class Options(Protocol):
         ...
 
     @property
+    def pulse_reply_delay_minutes(self) -> tuple[int, int]:
+        """The range of minutes a reply to an anonymous comment waits before it goes (0, 0: at once)."""
+        ...
+
+    @property
     def pulse_min_days_between_surveys(self) -> int: ...
 
     @property

@@ -19,6 +19,7 @@ from services.keys import KeyRing
 from services.languages import LanguageService
 from services.options import Options
 from services.rollouts import RolloutService
+from services.threads import ThreadService
 from storage.people import Forgotten, OwnAnswer, People, PersonRecord
 
 LanguageSource = Literal["chosen", "slack", "default"]
@@ -56,9 +57,16 @@ class MyData:
 
 class PrivacyService:
     def __init__(
-        self, people: People, rollouts: RolloutService, keys: KeyRing, settings: Options, languages: LanguageService
+        self,
+        people: People,
+        rollouts: RolloutService,
+        keys: KeyRing,
+        settings: Options,
+        languages: LanguageService,
+        threads: ThreadService,
     ) -> None:
         self.people = people
+        self.threads = threads
         self.rollouts = rollouts
         self.keys = keys
         self.settings = settings
@@ -82,7 +90,9 @@ class PrivacyService:
         words are in no byte of the database files."""
         asked = await self.people.asked(user)
         keys = await self.keys.respondent_keys(user, [row.wave_id for row in asked if row.open])
-        done = await self.people.forget(user, sorted(keys.items()))
+        # Conversations on their comments, found through their sealed links, go with their words.
+        threads = await self.threads.threads_of(user)
+        done = await self.people.forget(user, sorted(keys.items()), threads)
         wiped = await self.people.store.wipe_journal()
         return replace(done, traces_left=not wiped)
 

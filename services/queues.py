@@ -35,6 +35,10 @@ class OutboxQueue(Protocol):
 
     async def failed(self, item_id: int, error: str) -> None: ...
 
+    async def later(self, item_id: int, at: float) -> None:
+        """Not now, and not a failed attempt: due again at `at`."""
+        ...
+
 
 class SurveyQueue(Protocol):
     """Survey DMs of open waves."""

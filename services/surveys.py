@@ -16,7 +16,7 @@ from services import disclosure as disclosure_rule
 from services import inputs
 from services.directory import Directory
 from services.errors import BadInput, Conflict, DomainError, NotAllowed, NotFound
-from services.keys import KeyRing, new_wave_key, respondent_key
+from services.keys import KeyRing, new_wave_key, respondent_key, unlinkable_key
 from services.languages import LanguageService
 from services.metrics import StageMetrics
 from services.options import Options
@@ -764,6 +764,8 @@ class _WaveClosing:
         # among their few authors: who answered is then not even written down.
         unlinkable = len(keys) >= self.min_group
         skipped = writes.surveys.close_wave(self.wave.id, self.now, sorted(answered) if unlinkable else [])
+        # A conversation on one of its comments outlives the wave: it must not lead to an answer.
+        writes.threads.unlink_answers(self.wave.id, unlinkable_key)
         for message in self.messages:
             notice = SurveyNotice(
                 view=self.service._view(self.wave, message.delivery_id, self.question, message.language),

@@ -19,7 +19,7 @@ import random
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
 
@@ -151,6 +151,10 @@ class Released:
 class ReleasedComment:
     body: str
     released_on: str  # the day its group was released: shown as its week, never finer
+    # Where it is stored, for a reply: sealed before it leaves the domain (`ref`), never shown.
+    wave_id: int = field(default=0, repr=False)
+    respondent_key: str = field(default="", repr=False)
+    ref: str | None = None  # the sealed reference a Reply button carries; None: no reply offered
 
 
 @dataclass(frozen=True)
@@ -267,11 +271,11 @@ class Disclosures:
         were written, and never the same few because they came last."""
         days_sql, days = range_sql("released_on", first_day, end_day)
         rows = await self.store.fetch_all(
-            f"""SELECT body, released_on FROM comments WHERE {column} = ? AND released_on IS NOT NULL{days_sql}
-                ORDER BY random() LIMIT ?""",
+            f"""SELECT body, released_on, wave_id, respondent_key FROM comments
+                WHERE {column} = ? AND released_on IS NOT NULL{days_sql} ORDER BY random() LIMIT ?""",
             (value, *days, limit),
         )
-        return [ReleasedComment(str(r[0]), str(r[1])) for r in rows]
+        return [ReleasedComment(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
 
     async def released_rows(self, rollout_id: int) -> list[ReleasedRow]:
         """A rollout's released answers, one row each, and its released comments, one row each, in

@@ -402,6 +402,38 @@ _TEXT_VARIANTS = (
     "ALTER TABLE touchpoints ADD COLUMN label_variants TEXT",
 )
 
+# Conversations on anonymous comments (docs/closing-the-loop.md). A thread names its comment by
+# wave and respondent key, never its writer: `link` is the writer's user ID encrypted under the
+# master key, deleted when the thread closes (by the writer, at expiry, or by forget-me).
+_THREADS = (
+    """CREATE TABLE threads (
+        id           INTEGER PRIMARY KEY,
+        rollout_id   INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        stage_id     INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        wave_id      INTEGER NOT NULL REFERENCES waves(id) ON DELETE CASCADE,
+        comment_key  TEXT NOT NULL,
+        link         BLOB,
+        replier      TEXT NOT NULL,
+        opened_at    INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        awaiting     TEXT NOT NULL DEFAULT 'commenter' CHECK (awaiting IN ('commenter', 'replier')),
+        waiting_on   TEXT CHECK (waiting_on IS NULL OR date(waiting_on) IS waiting_on),
+        closed_at    INTEGER,
+        closed_how   TEXT CHECK (closed_how IN ('commenter', 'expired', 'forgotten')),
+        CHECK ((closed_at IS NULL) = (link IS NOT NULL)),
+        UNIQUE (wave_id, comment_key)
+    )""",
+    "CREATE INDEX threads_open ON threads(rollout_id) WHERE closed_at IS NULL",
+    """CREATE TABLE thread_messages (
+        id         INTEGER PRIMARY KEY,
+        thread_id  INTEGER NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+        author     TEXT,
+        kind       TEXT NOT NULL CHECK (kind IN ('reply', 'noted', 'looking', 'fixed', 'answer')),
+        body       TEXT CHECK (body IS NULL OR length(body) BETWEEN 1 AND 3000),
+        created_on TEXT NOT NULL CHECK (date(created_on) IS created_on)
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
@@ -413,6 +445,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "each person's Slack locale", _SLACK_LOCALE),
     Migration(9, "languages of people, surveys and channel posts", _LANGUAGES),
     Migration(10, "owners' texts in each language", _TEXT_VARIANTS),
+    Migration(11, "conversations on anonymous comments", _THREADS),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -116,9 +116,27 @@ class Outbox:
         return await self.store.write(take)
 
     async def sent(self, item_id: int, ts: str, now: int) -> None:
+        """Sent. A message to a thread's writer keeps no time of its own (when it went, was
+        claimed or tried): those times fall in the writer's working hours, and would hint at their
+        time zone."""
         await self.store.execute(
-            "UPDATE outbox SET status = 'sent', message_ts = ?, sent_at = ?, error = NULL WHERE id = ?",
+            """UPDATE outbox SET status = 'sent', error = NULL,
+               message_ts = CASE WHEN channel LIKE 'thread:%' THEN NULL ELSE ? END,
+               sent_at = CASE WHEN channel LIKE 'thread:%' THEN created_at ELSE ? END,
+               claimed_at = CASE WHEN channel LIKE 'thread:%' THEN NULL ELSE claimed_at END,
+               next_attempt_at = CASE WHEN channel LIKE 'thread:%' THEN created_at ELSE next_attempt_at END,
+               attempts = CASE WHEN channel LIKE 'thread:%' THEN 0 ELSE attempts END
+               WHERE id = ?""",
             (ts, now, item_id),
+        )
+
+    async def later(self, item_id: int, at: float) -> None:
+        """Not sent, and not an attempt: look again at `at` (a thread's writer is outside their
+        working hours). Nothing of the look is kept, so the row does not count how often it waited."""
+        await self.store.execute(
+            """UPDATE outbox SET status = 'pending', next_attempt_at = ?, claimed_at = NULL,
+               attempts = max(attempts - 1, 0) WHERE id = ?""",
+            (at, item_id),
         )
 
     async def retry(self, item_id: int, at: float, error: str, *, maybe_sent: bool) -> None:

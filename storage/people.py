@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from storage.db import Store
 from storage.models import Titled, _Row, in_language_sql
+from storage.threads import ThreadWrites
 
 # Stands where a forgotten person's ID stood (who made a change, who added someone).
 FORGOTTEN = "forgotten"
@@ -29,6 +30,8 @@ _ACTOR_COLUMNS = (
     ("waves", "opened_by"),
     ("stage_transitions", "actor"),
     ("audit_log", "actor"),
+    ("threads", "replier"),
+    ("thread_messages", "author"),
 )
 # Text that may mention the person among other things (JSON of changes, queued messages).
 _TEXT_COLUMNS = (("audit_log", "detail"), ("outbox", "payload"))
@@ -159,12 +162,14 @@ class People:
                 found.append(OwnAnswer(wave_id, float(row[0]), row[1]))
         return found
 
-    async def forget(self, user_id: str, keys: Sequence[tuple[int, str]]) -> Forgotten:
+    async def forget(self, user_id: str, keys: Sequence[tuple[int, str]], threads: Sequence[int] = ()) -> Forgotten:
         """Delete every row that names the person, and their answers and comments under `keys`
-        (their respondent keys in open waves); replace their ID where it says who did something.
-        One transaction. The caller then empties the journal (`Store.wipe_journal`)."""
+        (their respondent keys in open waves) and the conversations on their comments (`threads`);
+        replace their ID where it says who did something. One transaction. The caller then
+        empties the journal (`Store.wipe_journal`)."""
 
         def forget_all(conn: sqlite3.Connection) -> Forgotten:
+            ThreadWrites(conn).forget(threads)
             responses = comments = 0
             for wave_id, key in keys:
                 args = (wave_id, key)

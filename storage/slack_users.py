@@ -35,6 +35,11 @@ class SlackUsers:
             found += [CachedPerson(str(r[0]), r[1], bool(r[2]), bool(r[3]), r[4]) for r in rows]
         return found
 
+    async def tz_of(self, user_id: str) -> str | None:
+        """The time zone Slack last gave for the person (None: not known)."""
+        value = await self.store.fetch_value("SELECT tz FROM slack_users WHERE user_id = ?", (user_id,))
+        return str(value) if value else None
+
     async def forget(self, user_id: str) -> None:
         """Drop what Slack said about a person: the next look-up asks Slack again."""
         await self.store.write(lambda conn: conn.execute("DELETE FROM slack_users WHERE user_id = ?", (user_id,)))

@@ -20,6 +20,7 @@ from storage.languages import LanguageWrites
 from storage.outbox import OutboxWrites
 from storage.rollouts import RolloutWrites
 from storage.surveys import SurveyWrites
+from storage.threads import ThreadWrites
 
 T = TypeVar("T")
 
@@ -35,6 +36,7 @@ class Writes:
         self.outbox = OutboxWrites(conn)
         self.digests = DigestWrites(conn)
         self.languages = LanguageWrites(conn)
+        self.threads = ThreadWrites(conn)
 
 
 async def write(store: Store, job: Callable[[Writes], T]) -> T:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.actions import home, language, privacy, rollout, survey
+from handlers.actions import home, language, privacy, rollout, survey, threads
 
 
 def register(app: AsyncApp) -> None:
@@ -13,3 +13,4 @@ def register(app: AsyncApp) -> None:
     home.register(app)
     privacy.register(app)
     language.register(app)
+    threads.register(app)

@@ -94,6 +94,8 @@ def rollout_blocks(t: Texts, digest: RolloutDigest, content: DigestContent) -> l
         spark=sparkline(digest.trend),
     )
     head = f"*{escape(rollout.title_in(t.language))}* · {where}\n{nps_line}\n{trend}"
+    if waiting := fmt.waiting(t, digest.waiting, yours=False):
+        head += f"\n{waiting}"
     blocks: list[Block] = [section(head[:3000])]
     touchpoints = []
     for tp in metrics.touchpoints.values():

@@ -10,7 +10,7 @@ from handlers.blocks.text import escape
 from runtime.i18n import Texts
 from services.disclosure import week_of
 from services.metrics import NpsSummary, StageMetrics
-from services.models import FORGOTTEN, GateRecord, ReleasedComment
+from services.models import FORGOTTEN, GateRecord, ReleasedComment, Waiting
 
 GATE_ICONS = {"pass": "✅", "fail": "❌", "not_enough_data": "⏳"}
 OP_SHOWN = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "="}
@@ -134,3 +134,24 @@ def week(t: Texts, day: str) -> str:
 def comment(t: Texts, released: ReleasedComment) -> str:
     """A released comment, quoted on one line, dated by its group's week."""
     return f"> {escape(' '.join(released.body.split())[:280])} _({week(t, released.released_on)})_"
+
+
+def waiting(t: Texts, found: Waiting | None, *, yours: bool) -> str:
+    """Conversations on comments whose writer waits for a reply: how many, and since which day,
+    never what they said. `yours`: said to an owner or champion (else to a channel)."""
+    if found is None or not found.count:
+        return ""
+    day = t.day(date.fromisoformat(found.oldest)) if found.oldest else "—"
+    if yours:
+        return t.n_(
+            "💬 {n} answer to a reply waits for you (the oldest since {day})",
+            "💬 {n} answers to replies wait for you (the oldest since {day})",
+            found.count,
+            day=day,
+        )
+    return t.n_(
+        "💬 {n} answer to a reply waits for the owners or champions (the oldest since {day})",
+        "💬 {n} answers to replies wait for the owners or champions (the oldest since {day})",
+        found.count,
+        day=day,
+    )

@@ -44,7 +44,9 @@ def _one_line(t: Texts, item: HomeRollout, min_group: int) -> str:
             nps = " · NPS " + fmt.not_enough(t, min_group)
         else:
             nps = f" · NPS {fmt.signed(summary.score)} (n={t.number(summary.n)})"
-    return f"*{escape(detail.rollout.title_in(t.language))}* · {where}{nps}"
+    line = f"*{escape(detail.rollout.title_in(t.language))}* · {where}{nps}"
+    waiting = fmt.waiting(t, item.waiting, yours=True)
+    return f"{line}\n{waiting}" if waiting else line
 
 
 def language_option(code: str) -> str:

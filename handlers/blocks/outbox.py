@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from handlers.blocks.announcement import build_announcement
 from handlers.blocks.survey import build_closed, build_survey
 from handlers.blocks.text import Message
+from handlers.blocks.threads import build_note_to_replier, build_note_to_writer
 from runtime.i18n import texts
 from services.announcements import Announcement
 from services.models import OutboxItem
 from services.surveys import SurveyNotice
+from services.threads import ThreadNote
 
 
 @dataclass(frozen=True)
@@ -38,4 +40,9 @@ def render_outbox_item(item: OutboxItem) -> OutboxMessage:
             ),
             update_ts=notice.ts,
         )
+    if item.kind == "thread_note":
+        note = ThreadNote.model_validate_json(item.payload)
+        build = build_note_to_writer if note.to_writer else build_note_to_replier
+        # In the reader's language: the writer's is looked up as it goes (only then are they known).
+        return OutboxMessage(build(texts(note.language), note))
     raise ValueError(f"no renderer for outbox rows of kind {item.kind!r}")

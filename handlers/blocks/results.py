@@ -18,6 +18,7 @@ from handlers.blocks.text import (
     section,
     sections_from_lines,
 )
+from handlers.blocks.threads import comment_block
 from runtime.i18n import Texts
 from services.surveys import ResultsView, SurveyService, WaveReport
 
@@ -87,8 +88,8 @@ def build_results(t: Texts, view: ResultsView) -> Message:
     if lines:
         blocks += sections_from_lines([t._("*Touchpoints*"), *lines])
     if view.comments:
-        quoted = [fmt.comment(t, c) for c in view.comments]
-        blocks += sections_from_lines([t._("*Comments* (anonymous, in random order)"), *quoted])
+        blocks.append(section(t._("*Comments* (anonymous, in random order)")))
+        blocks += [comment_block(t, c) for c in view.comments]
     elif metrics.enough:
         blocks.append(context(t._("No comments yet.")))
     blocks.append(context(fmt.group_rule(t, metrics.min_group)))

@@ -248,6 +248,7 @@ _ACTIONS: dict[str, Phrase] = {
     "config applied": N_("changed it with the config file"),
     "touchpoint set": N_("set a touchpoint"),
     "trigger added": N_("added a trigger"),
+    "comment replied": N_("replied to a comment"),
 }
 
 

@@ -185,7 +185,8 @@ def build_comment_modal(t: Texts, view: SurveyView, metadata: str, existing: str
             context(
                 t._(
                     "🔒 Comments are stored without your name and shown only with the results of groups of "
-                    "{min} or more, without saying who wrote them.",
+                    "{min} or more, without saying who wrote them. An owner may reply: the reply reaches you by "
+                    "DM, and they do not learn who you are.",
                     min=view.min_group,
                 )
             ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from dataclasses import replace
 
 from slack_bolt.async_app import AsyncApp
 
@@ -227,7 +228,8 @@ async def results(call: CommandCall) -> Answer:
     if len(args) > 2:
         raise BadInput(N_("results takes the rollout and, optionally, a stage."))
     view = await call.services.surveys.results(call.user_id, args[0], args[1] if len(args) == 2 else None)
-    return build_results(call.texts, view)
+    comments = await call.services.threads.repliable(view.comments, view.detail, call.user_id)
+    return build_results(call.texts, replace(view, comments=comments))
 
 
 @router.on("mydata")

@@ -107,6 +107,12 @@ def tie(db: Path, *, known_secrets: Iterable[str] = ()) -> Ties:
             comments = [(int(w), str(k)) for w, k in conn.execute("SELECT wave_id, respondent_key FROM comments")]
             has_wave_keys = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'wave_keys'").fetchone()
             wrapped = list(conn.execute("SELECT wave_id, wrapped FROM wave_keys")) if has_wave_keys else []
+            has_threads = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'threads'").fetchone()
+            links = (
+                list(conn.execute("SELECT id, wave_id, comment_key, link FROM threads WHERE link IS NOT NULL"))
+                if has_threads
+                else []
+            )
         finally:
             conn.close()
     wave_keys = _open_wave_keys(wrapped, values)
@@ -120,19 +126,32 @@ def tie(db: Path, *, known_secrets: Iterable[str] = ()) -> Ties:
                 guesses[(wave_id, message)] = user
                 for key in per_wave:
                     guesses[(wave_id, _keyed(key, message))] = user
+    # A conversation's sealed link names the writer of its comment to whoever can open it.
+    masters = _masters(values) if links else []
+    for thread_id, wave_id, comment_key, link in links:
+        for master in masters:
+            opened = master.open(f"thread:{thread_id}", bytes(link))
+            if opened is not None:
+                guesses[(int(wave_id), str(comment_key))] = opened.decode()
     ties.answers = {a: guesses[a] for a in answers if a in guesses}
     ties.comments = {c: guesses[c] for c in comments if c in guesses}
     return ties
 
 
-def _open_wave_keys(wrapped: list[tuple[int, bytes]], values: list[str | bytes]) -> dict[int, set[bytes]]:
-    """The wave keys that any stored or known string opens when taken as the master key."""
-    opened: dict[int, set[bytes]] = {}
+def _masters(values: list[str | bytes]) -> list[MasterKey]:
+    """Every stored or known string, taken as the master key."""
     masters = []
     for value in values:
         text = value.decode(errors="ignore") if isinstance(value, bytes) else value
         if text.strip():
             masters.append(MasterKey(text))
+    return masters
+
+
+def _open_wave_keys(wrapped: list[tuple[int, bytes]], values: list[str | bytes]) -> dict[int, set[bytes]]:
+    """The wave keys that any stored or known string opens when taken as the master key."""
+    opened: dict[int, set[bytes]] = {}
+    masters = _masters(values)
     for wave_id, blob in wrapped:
         for master in masters:
             try:
