@@ -16,7 +16,7 @@ from services import disclosure as disclosure_rule
 from services import inputs
 from services.directory import Directory
 from services.errors import BadInput, Conflict, DomainError, NotAllowed, NotFound
-from services.keys import KeyRing, new_wave_key, respondent_key, unlinkable_key
+from services.keys import KeyRing, new_wave_key, respondent_key
 from services.languages import LanguageService
 from services.metrics import StageMetrics
 from services.options import Options
@@ -738,7 +738,9 @@ class SurveyNotice(BaseModel):
     view: SurveyView
     channel: str | None = None
     ts: str | None = None
-    answered: bool = False
+    # Whether they answered; None in a wave closed with fewer than PULSE_MIN_GROUP answers, where
+    # who answered is not written down anywhere, this row included.
+    answered: bool | None = False
     # Closed with at least PULSE_MIN_GROUP answers: none of them can be tied to anyone any more.
     unlinkable: bool = False
 
@@ -764,14 +766,14 @@ class _WaveClosing:
         # among their few authors: who answered is then not even written down.
         unlinkable = len(keys) >= self.min_group
         skipped = writes.surveys.close_wave(self.wave.id, self.now, sorted(answered) if unlinkable else [])
-        # A conversation on one of its comments outlives the wave: it must not lead to an answer.
-        writes.threads.unlink_answers(self.wave.id, unlinkable_key)
+        # Comments leave their writers' answers; a conversation on one follows it.
+        writes.threads.follow(self.wave.id, writes.disclosure.unlink_comments(self.wave.id))
         for message in self.messages:
             notice = SurveyNotice(
                 view=self.service._view(self.wave, message.delivery_id, self.question, message.language),
                 channel=message.channel,
                 ts=message.ts,
-                answered=message.delivery_id in answered,
+                answered=(message.delivery_id in answered) if unlinkable else None,
                 unlinkable=unlinkable,
             )
             writes.outbox.enqueue(

@@ -15,6 +15,7 @@ next group.
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 from collections import Counter
@@ -79,7 +80,31 @@ class DisclosureWrites:
             (day, pool.stage_id, through, *_pool(pool), through),
         )
         self.conn.execute(f"UPDATE responses SET released_on = ? WHERE {waiting_sql}", (day, *waiting))
+        # Comments of waves that closed while they waited leave their answers now, as at a close.
+        for (wave_id,) in self.conn.execute(
+            "SELECT DISTINCT wave_id FROM comments WHERE released_on = ? AND stage_id = ?", (day, pool.stage_id)
+        ).fetchall():
+            if self.conn.execute("SELECT closed_at IS NOT NULL FROM waves WHERE id = ?", (wave_id,)).fetchone()[0]:
+                self.unlink_comments(int(wave_id))
         return count
+
+    def unlink_comments(self, wave_id: int) -> dict[str, str]:
+        """The wave has closed: each released comment moves to a random key of its own, so that
+        it no longer shares a key with its writer's answer. A comment's words (its language, say)
+        can point to its writer among the few asked; after this they point to no score. Comments
+        still waiting for their group keep their key until it is released (their answer says
+        when). Returns each moved comment's old key → new key."""
+        rows = self.conn.execute(
+            """SELECT respondent_key FROM comments c WHERE wave_id = ? AND released_on IS NOT NULL AND EXISTS
+               (SELECT 1 FROM responses r WHERE r.wave_id = c.wave_id AND r.respondent_key = c.respondent_key)""",
+            (wave_id,),
+        ).fetchall()
+        moved = {str(old): os.urandom(32).hex() for (old,) in rows}
+        self.conn.executemany(
+            "UPDATE comments SET respondent_key = ? WHERE wave_id = ? AND respondent_key = ?",
+            [(new, wave_id, old) for old, new in moved.items()],
+        )
+        return moved
 
     def _from_enough_people(self, waiting_sql: str, waiting: Sequence[object], min_group: int) -> bool:
         """The waiting answers are certainly from at least `min_group` different people.

@@ -55,7 +55,8 @@ def in_language(text: str, variants: Mapping[str, str], language: str) -> str:
 def in_language_sql(column: str, language: str) -> str:
     """`in_language` in SQL, for a `column` beside its `<column>_variants` and a `language` that is
     an SQL expression."""
-    return f"coalesce(json_extract({column}_variants, '$.' || {language}), {column})"
+    # The language is quoted as one key of the path: a stored value is used as a name, never as path syntax.
+    return f"""coalesce(json_extract({column}_variants, '$."' || {language} || '"'), {column})"""
 
 
 class Titled(_Row):

@@ -154,19 +154,13 @@ class ThreadWrites:
         self.conn.execute("UPDATE threads SET link = ? WHERE id = ?", (seal(thread_id), thread_id))
         return thread_id
 
-    def unlink_answers(self, wave_id: int, new_key: Callable[[], str]) -> None:
-        """When the wave closes: its threads' comments move to keys of their own, so that a thread
-        (which names its writer to whoever holds the master key, until it closes) no longer leads
-        from the comment to the writer's answer, which kept the comment's respondent key."""
-        rows = self.conn.execute(
-            "SELECT id, comment_key FROM threads WHERE wave_id = ? AND closed_at IS NULL", (wave_id,)
-        ).fetchall()
-        for thread_id, old in rows:
-            key = new_key()
-            self.conn.execute(
-                "UPDATE comments SET respondent_key = ? WHERE wave_id = ? AND respondent_key = ?", (key, wave_id, old)
-            )
-            self.conn.execute("UPDATE threads SET comment_key = ? WHERE id = ?", (key, thread_id))
+    def follow(self, wave_id: int, moved: dict[str, str]) -> None:
+        """The wave's comments moved to keys of their own (`DisclosureWrites.unlink_comments`):
+        its threads follow them."""
+        self.conn.executemany(
+            "UPDATE threads SET comment_key = ? WHERE wave_id = ? AND comment_key = ?",
+            [(new, wave_id, old) for old, new in moved.items()],
+        )
 
     def about(self, thread_id: int) -> tuple[str | None, int]:
         """The comment a thread is about (None once forget-me took it), and when it expires."""

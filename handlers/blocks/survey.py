@@ -139,9 +139,12 @@ def build_thanks(t: Texts, view: SurveyView, score: float, *, commented: bool = 
     return Message(text=t._("Thanks — you answered {said}", said=escape(said)), blocks=blocks)
 
 
-def build_closed(t: Texts, view: SurveyView, *, answered: bool, unlinkable: bool) -> Message:
-    """`unlinkable`: the wave closed with at least the minimum group of answers."""
-    if not answered:
+def build_closed(t: Texts, view: SurveyView, *, answered: bool | None, unlinkable: bool) -> Message:
+    """`unlinkable`: the wave closed with at least the minimum group of answers. `answered`: None
+    when who answered was not kept (a wave closed with fewer)."""
+    if answered is None:
+        text = t._("This survey has closed. Thank you if you answered!")
+    elif not answered:
         text = t._("This survey has closed. It can no longer be answered.")
     elif unlinkable:
         text = t._(

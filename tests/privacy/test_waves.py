@@ -3,6 +3,7 @@ find who answered through the keys, and `/pulse close` for owners only, with cle
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,10 @@ class TestSmallWaves:
         await bot.bot.sender.drain()
         await wait_for(lambda: "has closed" in standin.workspace.dms_to(alone)[1].shown_text, what="the closing")
         notice = standin.workspace.dms_to(alone)[1].shown_text
-        assert "This survey has closed. Thank you for answering!" in notice
+        assert "This survey has closed. Thank you if you answered!" in notice  # who answered: kept nowhere
+        # Not even in the queued closing notice, which names whom it goes to.
+        notices = await store.fetch_all("SELECT channel, payload FROM outbox WHERE kind = 'survey_closed'")
+        assert notices and all(json.loads(payload)["answered"] is None for _, payload in notices)
         assert "can no longer be tied to you" not in notice
         mine = await bot.ask(alone, "mydata", command="/pulse")
         assert "closed with fewer than 5 answers: whether you answered is not kept" in mine

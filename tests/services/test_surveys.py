@@ -222,8 +222,9 @@ async def test_clicks_on_a_closed_wave_store_nothing_and_messages_say_it_closed(
     assert await store.fetch_value("SELECT count(*) FROM responses") == 1
     assert await bot.services.surveys.close_due_waves() == 1
     await bot.bot.sender.drain()
-    assert "This survey has closed. It can no longer be answered." in standin.workspace.dms_to(cohort[1])[0].shown_text
-    assert "Thank you for answering!" in standin.workspace.dms_to(cohort[0])[0].shown_text
+    # One answer of many asked: who answered is kept nowhere, so both read the same.
+    for user in cohort[:2]:
+        assert "This survey has closed. Thank you if you answered!" in standin.workspace.dms_to(user)[0].shown_text
 
 
 async def test_one_reminder_goes_to_those_who_have_not_answered(

@@ -111,10 +111,21 @@ def test_a_closed_survey_says_so_under_the_struck_out_question(scale: SurveyScal
     view = survey_view(scale)
     asked = asked_in(t, scale)
     said = {
-        "en": ("It can no longer be answered.", "Thank you for answering!", "can no longer be tied to you"),
-        "sv": ("Den går inte längre att besvara.", "Tack för ditt svar!", "Ingen kan längre koppla svaret till dig."),
+        "en": ("It can no longer be answered.", "Thank you for answering!", "can no longer be tied to you", "if you"),
+        "sv": (
+            "Den går inte längre att besvara.",
+            "Tack för ditt svar!",
+            "Ingen kan längre koppla svaret till dig.",
+            "Tack om du svarade!",
+        ),
     }[t.language]
-    for answered, unlinkable, says in [(False, False, said[0]), (True, False, said[1]), (True, True, said[2])]:
+    cases: list[tuple[bool | None, bool, str]] = [
+        (False, False, said[0]),
+        (True, False, said[1]),
+        (True, True, said[2]),
+        (None, False, said[3]),
+    ]
+    for answered, unlinkable, says in cases:
         message = build_closed(t, view, answered=answered, unlinkable=unlinkable)
         assert message_problems(message) == []
         assert f"~{asked}~" in shown(message.blocks) and says in message.text
