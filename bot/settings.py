@@ -189,7 +189,7 @@ class Settings(BaseSettings):
         if not isinstance(v, str):
             return v
         parts = [p.strip() for p in v.split("-")]
-        if len(parts) > 2 or not all(p.isdigit() for p in parts):
+        if len(parts) > 2 or not all(re.fullmatch(r"[0-9]{1,5}", p) for p in parts):
             raise ValueError("not minutes or a range of minutes")
         low, high = int(parts[0]), int(parts[-1])
         if low > high:

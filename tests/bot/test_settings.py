@@ -66,6 +66,10 @@ def test_values_come_from_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch
         ("PULSE_WAVE_DAYS", "-1", "at least 1"),
         ("PULSE_LOG_FORMAT", "xml", "console or json"),
         ("PULSE_LANGUAGE", "fr", "en or sv"),
+        ("PULSE_REPLY_DELAY_MINUTES", "240-60", "the low end first"),
+        ("PULSE_REPLY_DELAY_MINUTES", "an hour", "minutes, or a range of them"),
+        ("PULSE_REPLY_DELAY_MINUTES", "-5", "minutes, or a range of them"),
+        ("PULSE_REPLY_DELAY_MINUTES", "\u0660\u0669", "minutes, or a range of them"),  # Arabic-Indic digits
         ("SLACK_BOT_TOKEN", "xoxp-user-token", "starting with xoxb-"),
         ("SLACK_APP_TOKEN", "xoxb-wrong", "starting with xapp-"),
         ("SLACK_API_URL", "slack.com", "http(s) URL"),
@@ -133,3 +137,13 @@ def test_python_m_bot_is_the_pulse_command(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("serve", "migrate", "backup"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("value", "delay"), [("60-240", (60, 240)), ("0", (0, 0)), (" 30 ", (30, 30)), ("5-5", (5, 5))]
+)
+def test_the_reply_delay_is_minutes_or_a_range(
+    monkeypatch: pytest.MonkeyPatch, value: str, delay: tuple[int, int]
+) -> None:
+    monkeypatch.setenv("PULSE_REPLY_DELAY_MINUTES", value)
+    assert Settings(_env_file=None).pulse_reply_delay_minutes == delay
