@@ -114,6 +114,12 @@ PULSE = Catalog(
             N_("send a touchpoint survey to these people now"),
         ),
         Subcommand(
+            "action",
+            '/pulse action <slug> "<what changed>" [touchpoint]',
+            N_("owners"),
+            N_("tell everyone asked in the current stage what changed because of their feedback"),
+        ),
+        Subcommand(
             "close",
             "/pulse close <slug> [nps|<touchpoint>]",
             N_("owners"),

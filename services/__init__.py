@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from runtime.clock import Clock, SystemClock
+from services.actions import ActionService
 from services.digests import DigestService
 from services.directory import Directory
 from services.home import HomeService
@@ -41,6 +42,7 @@ class Services:
     home: HomeService = field(init=False)
     languages: LanguageService = field(init=False)
     threads: ThreadService = field(init=False)
+    actions: ActionService = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyRing(self.store, self._key_setup)
@@ -50,6 +52,7 @@ class Services:
         self.surveys = SurveyService(self.store, self.settings, self.clock, self.rollouts, self.keys, self.languages)
         self.digests = DigestService(self.store, self.settings, self.clock, self.rollouts)
         self.threads = ThreadService(self.store, self.settings, self.clock, self.rollouts, self.keys, self.languages)
+        self.actions = ActionService(self.store, self.settings, self.clock, self.rollouts, self.surveys, self.languages)
         self.privacy = PrivacyService(
             People(self.store), self.rollouts, self.keys, self.settings, self.languages, self.threads
         )
@@ -66,3 +69,4 @@ class Services:
         self.surveys.on_outbox = outbox
         self.surveys.on_deliveries = deliveries
         self.threads.on_outbox = outbox
+        self.actions.on_outbox = outbox

@@ -28,6 +28,7 @@ from services.metrics import (
 )
 from services.options import Options
 from services.rollouts import RolloutService, channel_with_bot
+from storage.actions import Action, Actions
 from storage.db import Store
 from storage.digests import Digests, Subscription
 from storage.disclosure import ReleasedComment
@@ -59,6 +60,7 @@ class RolloutDigest:
     trend: list[TrendPoint]
     marks: list[Transition]  # stage changes within the trend's span, for the chart
     waiting: Waiting | None = None  # conversations on comments waiting for a reply (a count, no words)
+    actions: list[Action] = field(default_factory=list)  # what changed because of the feedback, this period
 
     @property
     def change(self) -> float | None:
@@ -203,4 +205,5 @@ class DigestService:
             trend=trend,
             marks=[t for t in transitions if boundaries[0] <= t.at < boundaries[-1]],
             waiting=(await Threads(self.store).waiting([detail.rollout.id])).get(detail.rollout.id),
+            actions=await Actions(self.store).between(detail.rollout.id, period.start_at, period.end_at),
         )

@@ -6,6 +6,7 @@ senders take them from here, so that nothing above the domain reaches into the s
 
 from __future__ import annotations
 
+from storage.actions import Action as Action
 from storage.digests import DigestRun as DigestRun
 from storage.digests import NewRun as NewRun
 from storage.digests import RunStatus as RunStatus

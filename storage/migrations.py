@@ -434,6 +434,21 @@ _THREADS = (
     )""",
 )
 
+# "You said, we did": what an owner changed because of the feedback, told to the people asked.
+_ACTIONS = (
+    """CREATE TABLE actions (
+        id            INTEGER PRIMARY KEY,
+        rollout_id    INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        stage_id      INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        touchpoint_id INTEGER REFERENCES touchpoints(id) ON DELETE SET NULL,
+        body          TEXT NOT NULL CHECK (length(body) BETWEEN 1 AND 500),
+        created_by    TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        told          INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX actions_rollout_time ON actions(rollout_id, created_at)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
@@ -446,6 +461,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "languages of people, surveys and channel posts", _LANGUAGES),
     Migration(10, "owners' texts in each language", _TEXT_VARIANTS),
     Migration(11, "conversations on anonymous comments", _THREADS),
+    Migration(12, "you said, we did", _ACTIONS),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

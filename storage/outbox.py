@@ -70,6 +70,27 @@ class OutboxWrites:
         )
         return cur.rowcount == 1
 
+    def pending(self, kind: str, channel: str) -> tuple[int, str] | None:
+        """(id, payload) of a row of `kind` to `channel` not yet taken for sending: one that a
+        change may still add to (the sender claims rows in write jobs too, so never half)."""
+        row = self.conn.execute(
+            "SELECT id, payload FROM outbox WHERE kind = ? AND channel = ? AND status = 'pending' ORDER BY id LIMIT 1",
+            (kind, channel),
+        ).fetchone()
+        return (int(row[0]), str(row[1])) if row else None
+
+    def last_sent_at(self, kind: str, channel: str) -> int | None:
+        """When the latest row of `kind` to `channel` went, or is going (None: never)."""
+        value = self.conn.execute(
+            """SELECT max(coalesce(sent_at, next_attempt_at)) FROM outbox
+               WHERE kind = ? AND channel = ? AND status IN ('sending', 'sent')""",
+            (kind, channel),
+        ).fetchone()[0]
+        return int(value) if value is not None else None
+
+    def replace_payload(self, item_id: int, payload: str) -> None:
+        self.conn.execute("UPDATE outbox SET payload = ? WHERE id = ? AND status = 'pending'", (payload, item_id))
+
 
 class Outbox:
     def __init__(self, store: Store) -> None:

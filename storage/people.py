@@ -32,6 +32,7 @@ _ACTOR_COLUMNS = (
     ("audit_log", "actor"),
     ("threads", "replier"),
     ("thread_messages", "author"),
+    ("actions", "created_by"),
 )
 # Text that may mention the person among other things (JSON of changes, queued messages).
 _TEXT_COLUMNS = (("audit_log", "detail"), ("outbox", "payload"))

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
+from storage.actions import ActionWrites
 from storage.db import Store
 from storage.digests import DigestWrites
 from storage.disclosure import DisclosureWrites
@@ -37,6 +38,7 @@ class Writes:
         self.digests = DigestWrites(conn)
         self.languages = LanguageWrites(conn)
         self.threads = ThreadWrites(conn)
+        self.actions = ActionWrites(conn)
 
 
 async def write(store: Store, job: Callable[[Writes], T]) -> T:

@@ -116,6 +116,9 @@ def rollout_blocks(t: Texts, digest: RolloutDigest, content: DigestContent) -> l
         blocks += sections_from_lines([t._("Targets:") + " " + gates[0], *gates[1:]], sep=" · ")
     if digest.comments:
         blocks += sections_from_lines([fmt.comment(t, comment) for comment in digest.comments])
+    if digest.actions:
+        changed = [f"• {escape(a.body)}" for a in digest.actions]
+        blocks += sections_from_lines([t._("*You said, we did:*"), *changed])
     if digest.transitions:
         stages = {s.id: s.name for s in detail.stages}
         changes = []

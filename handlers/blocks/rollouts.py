@@ -249,6 +249,7 @@ _ACTIONS: dict[str, Phrase] = {
     "touchpoint set": N_("set a touchpoint"),
     "trigger added": N_("added a trigger"),
     "comment replied": N_("replied to a comment"),
+    "action recorded": N_("recorded what changed"),
 }
 
 
@@ -280,6 +281,8 @@ def _history_extra(t: Texts, entry: AuditEntry) -> str:
         return f": {fmt.channel(str(detail['channel']))}"
     if action == "language set" and detail.get("language"):
         return f": {language_name(t, str(detail['language']))}"
+    if action == "action recorded" and detail.get("action"):
+        return f": {fmt.quoted(str(detail['action']))}"
     if action == "config applied":
         # A line of the plan `pulse apply` printed, in the config file's own notation.
         return f": `{escape(str(detail.get('change', '')))}`"

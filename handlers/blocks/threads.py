@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date
 
 from handlers.blocks import format as fmt
-from handlers.blocks.text import Block, Message, context, escape, mrkdwn, plain, section
+from handlers.blocks.text import Block, Message, context, escape, mrkdwn, plain, section, sections_from_lines
 from handlers.ids import Action, Callback
 from handlers.ids import Block as BlockId
 from runtime.i18n import Texts
+from services.actions import ActionNote
 from services.models import ReleasedComment
 from services.threads import ACKNOWLEDGEMENTS, REPLY_MAX, ThreadNote
 
@@ -219,3 +220,24 @@ def build_closed_for_writer(t: Texts) -> Message:
 
 def build_answer_sent(t: Texts) -> Message:
     return Message(text=t._("✉️ Sent, without your name."))
+
+
+def build_action_note(t: Texts, note: ActionNote) -> Message:
+    """ "You said, we did": the changes made because of the feedback, one short DM."""
+    lines = []
+    for action in note.actions:
+        title = escape(action.title_variants.get(t.language, action.rollout_title))
+        if action.theme is not None:
+            theme = escape(action.theme_variants.get(t.language, action.theme))
+            about = t._("About *{theme}* ({title}):", theme=theme, title=title)
+        else:
+            about = t._("About *{title}*:", title=title)
+        lines.append(f"{about} {escape(action.body)}")
+    head = t.n_(
+        "🛠️ You said, we did. Because of what people told us in the surveys, this changed:",
+        "🛠️ You said, we did. Because of what people told us in the surveys, these changed:",
+        len(note.actions),
+    )
+    blocks: list[Block] = [section(head), *sections_from_lines([f"• {line}" for line in lines])]
+    blocks.append(context(t._("You get at most one of these a week. Thank you for answering.")))
+    return Message(text=f"{head} {lines[0]}"[:3000], blocks=blocks[:50])

@@ -164,6 +164,28 @@ async def digest(call: CommandCall) -> Answer:
     return Deferred(subscribe, "digest-subscribe")
 
 
+@router.on("action")
+async def action(call: CommandCall) -> Answer:
+    args = call.need(2, N_("the rollout and what changed, in quotes"))
+    if len(args) > 3:
+        raise BadInput(N_("Put what changed in quotes, e.g. “Receipts can be photographed”."))
+    recorded = await call.services.actions.record(call.user_id, args[0], args[1], args[2] if len(args) == 3 else None)
+    t = call.texts
+    said = t.n_(
+        "Recorded. {n} person asked in this stage will hear of it in one short DM, within their working hours.",
+        "Recorded. {n} people asked in this stage will hear of it in one short DM, within their working hours.",
+        recorded.told,
+    )
+    if recorded.grouped or recorded.later:
+        said += " " + t._(
+            "Nobody gets more than one such note a week: for {grouped} it joins a note still waiting, and "
+            "{later} were told of another change this week and hear of it when the week is over.",
+            grouped=t.number(recorded.grouped),
+            later=t.number(recorded.later),
+        )
+    return build_done(said + " " + t._("The next digest lists it."))
+
+
 @router.on("close")
 async def close(call: CommandCall) -> Answer:
     args = call.need(1, N_("the rollout, and nps or a touchpoint (nps if left out)"))

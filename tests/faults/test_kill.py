@@ -139,6 +139,59 @@ def test_stage_announcements_killed_mid_way_go_out_exactly_once(tmp_path: Path, 
         assert recorded == {target: ts[0] for target, ts in after.items()}
 
 
+@pytest.mark.parametrize(("kind", "seed"), SEEDS)
+def test_an_actions_notes_killed_mid_way_reach_each_person_once(tmp_path: Path, kind: Kind, seed: int) -> None:
+    size = 20 + seed % 7  # 24, 22, 22 people
+    point = kill_point(seed, kind, "chat.postMessage", first=1, last=size // 2)
+    db = tmp_path / "pulse.db"
+    thread = StandInThread(SlackStandIn())
+    with thread as standin:
+        world = seed_world(standin)
+        cohort = people(standin, size)
+        env = bot_environment(standin, db, PULSE_QUIET_HOURS="off")
+
+        def notes() -> dict[str, int]:
+            return {u: sum("You said, we did" in m.shown_text for m in standin.workspace.dms_to(u)) for u in cohort}
+
+        with serve_process(env, tmp_path) as first:
+            slack, transport = slack_to(first, standin)
+
+            async def surveyed_then_action() -> None:
+                await roll_out(slack, world.owner, cohort)
+                await slack.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+                await wait_for_surveys(standin, cohort)
+                wait = time.monotonic() + 30
+                while db_value(db, "SELECT count(*) FROM deliveries WHERE status = 'sent'") < size:
+                    assert time.monotonic() < wait, "the surveys were not all recorded as sent"
+                    await asyncio.sleep(0.05)
+                point.arm(standin)
+                typed = f'action {SLUG} "Receipts can be photographed now"'
+                assert "Recorded." in (await slack.ask(world.owner, typed, command="/pulse")).shown_text
+
+            thread.run(surveyed_then_action())
+            point.fire(thread, first.proc)
+            thread.run(transport.close())
+
+        before = on_loop(thread, notes)
+        assert max(before.values()) <= 1, "someone heard of the action twice before the restart"
+        assert sum(before.values()) < size, "every note was out before the kill"
+
+        with serve_process(env, tmp_path) as second:
+            second.wait_ready()
+            wait_for_sync(
+                lambda: (
+                    db_value(db, "SELECT count(*) FROM outbox WHERE kind = 'action_note' AND status != 'sent'") == 0
+                ),
+                timeout=30,
+                what="every note to be recorded as sent",
+            )
+            assert second.stop() == 0
+
+        assert on_loop(thread, notes) == dict.fromkeys(cohort, 1)
+        assert db_value(db, "SELECT count(*) FROM outbox WHERE kind = 'action_note'") == size
+        assert integrity(db) == "ok"
+
+
 async def _subscribed_to_sixty_rollouts(db: Path, channel: str, cron: str) -> None:
     """Enough active rollouts for a digest of several messages, and `channel` subscribed a month ago."""
     store = await Store.open(db)

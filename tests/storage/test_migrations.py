@@ -19,7 +19,7 @@ EXPECTED_TABLES = {
     "triggers",
     "wave_keys", "stage_transitions", "waves", "deliveries", "responses", "comments",
     "digest_subscriptions", "digest_runs", "outbox", "audit_log", "seen_events", "slack_users",
-    "schema_migrations", "disclosed", "person_languages", "threads", "thread_messages",
+    "schema_migrations", "disclosed", "person_languages", "threads", "thread_messages", "actions",
 }  # fmt: skip
 
 
