@@ -44,6 +44,10 @@ async def close_expired_threads(services: Services) -> None:
         log.info("closed %d conversations on comments after their 30 days; they name nobody now", closed)
 
 
+async def open_check_ins(services: Services) -> None:
+    await services.actions.open_check_ins(services.directory)
+
+
 async def send_reminders(services: Services) -> None:
     await services.surveys.queue_reminders()
 
@@ -64,6 +68,7 @@ JOBS: tuple[tuple[str, Callable[[Services], Awaitable[None]], timedelta], ...] =
     ("storage:wipe-journal", wipe_journal, timedelta(minutes=1)),
     ("surveys:close-waves", close_waves, timedelta(minutes=1)),
     ("threads:close-expired", close_expired_threads, timedelta(minutes=5)),
+    ("actions:check-ins", open_check_ins, timedelta(minutes=5)),
     ("surveys:reminders", send_reminders, timedelta(minutes=1)),
     ("surveys:automatic-nps", open_automatic_nps, timedelta(minutes=5)),
 )

@@ -115,7 +115,7 @@ PULSE = Catalog(
         ),
         Subcommand(
             "action",
-            '/pulse action <slug> "<what changed>" [touchpoint]',
+            '/pulse action <slug> "<what changed>" [touchpoint] [--check-in]',
             N_("owners"),
             N_("tell everyone asked in the current stage what changed because of their feedback"),
         ),

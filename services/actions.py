@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from runtime.clock import Clock, epoch
-from runtime.i18n import N_, for_operator
+from runtime.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, for_operator, texts
+from services.directory import Directory
 from services.errors import BadInput, Conflict
 from services.inputs import free_text
 from services.languages import LanguageService
@@ -23,13 +24,14 @@ from services.options import Options
 from services.quiet_hours import next_send_time, zone
 from services.rollouts import RolloutService
 from services.surveys import SurveyService
-from storage.actions import Action, Actions
+from storage.actions import Actions
 from storage.db import Store
 from storage.models import RolloutStatus
 from storage.writes import Writes, write
 
 ACTION_MAX = 500
 NOTE_EVERY = 7 * 86400  # at most one note a week per person
+CHECK_IN_AFTER = 14 * 86400  # "Did this change help?" two weeks after the change
 NOTE_KIND = "action_note"
 ACTION_RECORDED = for_operator("action recorded")  # the audit code
 
@@ -79,7 +81,9 @@ class ActionService:
         self.actions = Actions(store)
         self.on_outbox: Callable[[], None] = lambda: None
 
-    async def record(self, actor: str, slug: str, text: str, touchpoint_key: str | None) -> Recorded:
+    async def record(
+        self, actor: str, slug: str, text: str, touchpoint_key: str | None, *, check_in: bool = False
+    ) -> Recorded:
         detail = await self.rollouts.get(slug)
         self.rollouts.require_owner(detail, actor)
         body = free_text(text)
@@ -120,6 +124,8 @@ class ActionService:
                 grouped += how == "grouped"
                 later += how == "later"
             writes.actions.told(action_id, len(people))
+            if check_in:
+                self._check_in(writes, detail.rollout.id, detail.rollout.slug, action_id, body, now)
             return Recorded(action_id, len(people), grouped, later)
 
         recorded = await write(self.store, record)
@@ -150,5 +156,39 @@ class ActionService:
         )
         return "later" if earliest > now else "now"
 
-    async def between(self, rollout_id: int, start_at: int, end_at: int) -> list[Action]:
-        return await self.actions.between(rollout_id, start_at, end_at)
+    def _check_in(self, writes: Writes, rollout_id: int, slug: str, action_id: int, body: str, now: int) -> None:
+        """The check-in's thumbs touchpoint, asked about the change in every language, to open
+        CHECK_IN_AFTER from now."""
+        about = N_("the change “{what}”", what=body[:120])
+        labels = {language: texts(language).say(about) for language in LANGUAGES}
+        key = f"check-in-{action_id}"
+        writes.surveys.upsert_touchpoint(
+            rollout_id=rollout_id,
+            key=key,
+            label=labels[DEFAULT_LANGUAGE],
+            label_variants=labels,
+            scale="thumbs",
+            now=now,
+        )
+        writes.actions.check_in(action_id, writes.rollouts.touchpoint_id_of(slug, key), now + CHECK_IN_AFTER)
+
+    async def open_check_ins(self, directory: Directory) -> int:
+        """Open the check-ins that are due: a thumbs survey "Did the change … work for you?" to
+        the people its note went to, with the usual fatigue and working-hours rules. Derived from
+        the store, so it survives restarts and catches up after downtime."""
+        opened = 0
+        for action in await self.actions.check_ins_due(epoch(self.clock.now())):
+            detail = await self.rollouts.by_id(action.rollout_id)
+            stage = next((s for s in detail.stages if s.id == action.stage_id), None) if detail else None
+            touchpoint = next((t for t in detail.touchpoints if t.id == action.check_in_id), None) if detail else None
+            if detail is not None and detail.rollout.status == RolloutStatus.PAUSED:
+                continue  # paused rollouts send no surveys: it opens once the rollout resumes
+            if detail is not None and detail.rollout.status == RolloutStatus.ACTIVE and stage and touchpoint:
+                # The people the note went to: those asked before the change was recorded.
+                asked = await self.actions.surveyed(stage.id, action.touchpoint_id, until=action.created_at)
+                people = [user for user, _ in asked]
+                await self.surveys.open_wave(detail, stage, touchpoint, "ask", action.created_by, people, directory)
+                opened += 1
+            # Opened, or no longer possible (the rollout completed, or the touchpoint went): once only.
+            await self.actions.checked_in(action.id, epoch(self.clock.now()))
+        return opened

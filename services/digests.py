@@ -20,6 +20,7 @@ from services.errors import NotAllowed, NotFound
 from services.metrics import (
     NpsSummary,
     StageMetrics,
+    TouchpointMetrics,
     Window,
     evaluate_gates,
     nps_by_period,
@@ -61,6 +62,8 @@ class RolloutDigest:
     marks: list[Transition]  # stage changes within the trend's span, for the chart
     waiting: Waiting | None = None  # conversations on comments waiting for a reply (a count, no words)
     actions: list[Action] = field(default_factory=list)  # what changed because of the feedback, this period
+    # How each listed action's check-in came out, all answers so far (released groups only).
+    check_ins: dict[int, TouchpointMetrics] = field(default_factory=dict)
 
     @property
     def change(self) -> float | None:
@@ -193,6 +196,7 @@ class DigestService:
             self.store, detail.rollout.id, first_day=window.first_day, end_day=window.end_day, limit=DIGEST_COMMENTS
         )
         transitions = await self.rollouts.rollouts.transitions(detail.rollout.id)
+        actions = await Actions(self.store).shown_in(detail.rollout.id, period.start_at, period.end_at)
         return RolloutDigest(
             detail=detail,
             stage=stage,
@@ -205,5 +209,18 @@ class DigestService:
             trend=trend,
             marks=[t for t in transitions if boundaries[0] <= t.at < boundaries[-1]],
             waiting=(await Threads(self.store).waiting([detail.rollout.id])).get(detail.rollout.id),
-            actions=await Actions(self.store).between(detail.rollout.id, period.start_at, period.end_at),
+            actions=actions,
+            check_ins=await self._check_ins(detail, actions, min_group),
         )
+
+    async def _check_ins(
+        self, detail: RolloutDetail, actions: list[Action], min_group: int
+    ) -> dict[int, TouchpointMetrics]:
+        asked = {a.check_in_id: a.id for a in actions if a.check_in_id is not None and a.checked_in_at is not None}
+        touchpoints = [t for t in detail.touchpoints if t.id in asked]
+        if not touchpoints:
+            return {}
+        metrics = await rollout_metrics(
+            self.store, rollout_id=detail.rollout.id, touchpoints=touchpoints, min_group=min_group
+        )
+        return {asked[t.id]: metrics.touchpoints[t.key] for t in touchpoints if t.key in metrics.touchpoints}

@@ -444,7 +444,10 @@ _ACTIONS = (
         body          TEXT NOT NULL CHECK (length(body) BETWEEN 1 AND 500),
         created_by    TEXT NOT NULL,
         created_at    INTEGER NOT NULL,
-        told          INTEGER NOT NULL DEFAULT 0
+        told          INTEGER NOT NULL DEFAULT 0,
+        check_in_at   INTEGER,
+        check_in_id   INTEGER REFERENCES touchpoints(id) ON DELETE SET NULL,
+        checked_in_at INTEGER
     )""",
     "CREATE INDEX actions_rollout_time ON actions(rollout_id, created_at)",
 )

@@ -4,7 +4,7 @@ as many messages as 50 blocks each allow."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from babel.dates import format_skeleton
 
@@ -13,6 +13,7 @@ from handlers.blocks.text import Block, Message, context, escape, plain, section
 from runtime.i18n import Texts
 from services.digests import DigestContent, RolloutDigest, TrendPoint
 from services.metrics import NpsSummary
+from services.models import Action
 
 MESSAGE_BLOCK_LIMIT = 50
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -117,7 +118,7 @@ def rollout_blocks(t: Texts, digest: RolloutDigest, content: DigestContent) -> l
     if digest.comments:
         blocks += sections_from_lines([fmt.comment(t, comment) for comment in digest.comments])
     if digest.actions:
-        changed = [f"• {escape(a.body)}" for a in digest.actions]
+        changed = [f"• {escape(a.body)}{_check_in(t, a, digest)}" for a in digest.actions]
         blocks += sections_from_lines([t._("*You said, we did:*"), *changed])
     if digest.transitions:
         stages = {s.id: s.name for s in detail.stages}
@@ -196,3 +197,16 @@ def build_preview(t: Texts, parts: list[Message]) -> Message:
         )
         blocks = [*blocks[: MESSAGE_BLOCK_LIMIT - 1], note]
     return Message(text=first.text, blocks=blocks)
+
+
+def _check_in(t: Texts, action: Action, digest: RolloutDigest) -> str:
+    """How the change's check-in came out, from released groups only (the disclosure rule)."""
+    if action.check_in_id is None or action.check_in_at is None:
+        return ""
+    if action.checked_in_at is None:
+        day = t.day(datetime.fromtimestamp(action.check_in_at, UTC).date())
+        return " — " + t._("asked on {day} whether it helped", day=day)
+    found = digest.check_ins.get(action.id)
+    if found is None or found.score is None:
+        return " — " + t._("did it help? not enough answers yet")
+    return " — " + t._("did it help? {value} (n={n})", value=fmt.metric_value(t, "thumbs:x", found.score), n=found.n)

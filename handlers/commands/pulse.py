@@ -167,9 +167,13 @@ async def digest(call: CommandCall) -> Answer:
 @router.on("action")
 async def action(call: CommandCall) -> Answer:
     args = call.need(2, N_("the rollout and what changed, in quotes"))
-    if len(args) > 3:
+    check_in = "--check-in" in args[2:]
+    rest = [a for a in args[2:] if a != "--check-in"]
+    if len(rest) > 1:
         raise BadInput(N_("Put what changed in quotes, e.g. “Receipts can be photographed”."))
-    recorded = await call.services.actions.record(call.user_id, args[0], args[1], args[2] if len(args) == 3 else None)
+    recorded = await call.services.actions.record(
+        call.user_id, args[0], args[1], rest[0] if rest else None, check_in=check_in
+    )
     t = call.texts
     said = t.n_(
         "Recorded. {n} person asked in this stage will hear of it in one short DM, within their working hours.",
@@ -183,6 +187,8 @@ async def action(call: CommandCall) -> Answer:
             grouped=t.number(recorded.grouped),
             later=t.number(recorded.later),
         )
+    if check_in:
+        said += " " + t._("In 14 days they are asked whether the change helped; the result shows beside it.")
     return build_done(said + " " + t._("The next digest lists it."))
 
 

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
+from handlers.ids import Action
 from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import ADMIN, RunningBot, make_settings
 from tests.services.test_surveys import SLUG, people, surveyed
+from tests.support import wait_for
 from tests.world import World
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -104,3 +106,41 @@ async def test_bad_input_is_named_and_nothing_is_recorded(
     assert "Only the owners" in await bot.ask(world.stranger, f'action {SLUG} "Faster"', command="/pulse")
     assert await store.fetch_value("SELECT count(*) FROM actions") == 0
     assert await store.fetch_value("SELECT count(*) FROM outbox WHERE kind = 'action_note'") == 0
+
+
+async def test_a_check_in_asks_the_same_people_after_14_days_and_its_result_shows_beside_the_action(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store, clock: ManualClock
+) -> None:
+    cohort = people(standin, 6)
+    await surveyed(bot, standin, world, cohort)
+    recorded = await bot.ask(
+        world.owner, f'action {SLUG} "Receipts can be photographed now" --check-in', command="/pulse"
+    )
+    assert "In 14 days they are asked whether the change helped" in recorded
+    await bot.bot.sender.drain()
+
+    assert await open_check_ins_now(bot) == 0  # not before the 14 days
+    clock.advance(timedelta(days=14, hours=1))
+    assert await open_check_ins_now(bot) == 1
+    assert await open_check_ins_now(bot) == 0  # once only
+    await bot.send_due_surveys()
+    question = "Did the change “Receipts can be photographed now” work for you?"
+    for user in cohort:
+        survey = [m for m in standin.workspace.dms_to(user) if question in m.shown_text]
+        assert len(survey) == 1, [m.shown_text for m in standin.workspace.dms_to(user)]
+        await bot.slack.click(user, f"{Action.SURVEY_ANSWER.value}_0", message=survey[0])  # 👍
+
+    standin.workspace.add_user(ADMIN, "admin")
+    await wait_for(
+        lambda: store.fetch_value(
+            "SELECT count(*) FROM responses WHERE released_on IS NOT NULL AND kind = 'touchpoint'"
+        )
+    )
+    clock.advance(timedelta(minutes=1))
+    digest = await bot.ask(ADMIN, "digest", command="/pulse")
+    # A group of five is released (the sixth answer waits for the next group).
+    assert "Receipts can be photographed now — did it help? 100%" in digest and "(n=5)" in digest
+
+
+async def open_check_ins_now(bot: RunningBot) -> int:
+    return await bot.services.actions.open_check_ins(bot.services.directory)
