@@ -553,7 +553,10 @@ class OutboxSender(Drainer):
             # A thread's writer is known only now, and only here: never to the row or the log.
             addressed = await self.address(before)
             if isinstance(addressed, Later):
-                await self.record(lambda: self.outbox.later(item.id, addressed.at), f"the wait of {item.dedupe_key}")
+                maybe = earlier is not None  # an earlier try may have posted: the next one checks first
+                await self.record(
+                    lambda: self.outbox.later(item.id, addressed.at, maybe_sent=maybe), f"the wait of {item.dedupe_key}"
+                )
                 return
             if isinstance(addressed, Gone):
                 await self.record(

@@ -35,7 +35,7 @@ class OutboxQueue(Protocol):
 
     async def failed(self, item_id: int, error: str) -> None: ...
 
-    async def later(self, item_id: int, at: float) -> None:
+    async def later(self, item_id: int, at: float, *, maybe_sent: bool = False) -> None:
         """Not now, and not a failed attempt: due again at `at`."""
         ...
 

@@ -223,6 +223,8 @@ class ThreadService:
         existing = await self.threads.of_comment(wave_id, comment_key)
         if existing is not None:
             return await self._reply(actor, existing, kind, body)
+        if await self.threads.replies_closed(wave_id, comment_key):
+            raise Conflict(N_("This conversation has been closed, so nothing was sent."))
         wave = await self.surveys.wave(wave_id)
         if wave is None:
             raise BadInput(NOT_OURS)
@@ -411,6 +413,8 @@ class ThreadService:
 
         def close(writes: Writes) -> None:
             note = self._note(writes, thread.id, 0, detail, thread.replier, "closed", None, to_writer=False)
+            # The notice does not quote the comment: a closed conversation leads to no comment.
+            note = note.model_copy(update={"comment": ""})
             if writes.threads.close(thread.id, "commenter", now):
                 self._to_replier(writes, note.model_copy(update={"language": language}), replier_tz, now)
 
@@ -423,12 +427,13 @@ class ThreadService:
         # The replier's working hours are no secret; the delay hides when the writer acted.
         at = datetime.fromtimestamp(now + self._delay(), UTC)
         go = next_send_time(at, zone(tz, self.settings.tz), self.settings.pulse_quiet_hours)
+        # Dated when it is to go, not when the writer acted.
         writes.outbox.enqueue(
             kind="thread_note",
             dedupe_key=note_key(note.thread_id, note.message_id),
             channel=note.replier,
             payload=note.model_dump_json(),
-            now=now,
+            now=int(go.timestamp()),
             not_before=int(go.timestamp()),
         )
 

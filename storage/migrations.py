@@ -424,6 +424,8 @@ _THREADS = (
         UNIQUE (wave_id, comment_key)
     )""",
     "CREATE INDEX threads_open ON threads(rollout_id) WHERE closed_at IS NULL",
+    # Its writer closed the conversation on it: nobody starts another (the thread no longer names it).
+    "ALTER TABLE comments ADD COLUMN replies_closed INTEGER NOT NULL DEFAULT 0",
     """CREATE TABLE thread_messages (
         id         INTEGER PRIMARY KEY,
         thread_id  INTEGER NOT NULL REFERENCES threads(id) ON DELETE CASCADE,

@@ -151,13 +151,15 @@ class Outbox:
             (ts, now, item_id),
         )
 
-    async def later(self, item_id: int, at: float) -> None:
+    async def later(self, item_id: int, at: float, *, maybe_sent: bool = False) -> None:
         """Not sent, and not an attempt: look again at `at` (a thread's writer is outside their
-        working hours). Nothing of the look is kept, so the row does not count how often it waited."""
+        working hours). Nothing of the look is kept, so the row does not count how often it waited;
+        `maybe_sent` (an earlier try's outcome is unknown) keeps it 'sending', so the next try
+        checks Slack's history first."""
         await self.store.execute(
-            """UPDATE outbox SET status = 'pending', next_attempt_at = ?, claimed_at = NULL,
-               attempts = max(attempts - 1, 0) WHERE id = ?""",
-            (at, item_id),
+            """UPDATE outbox SET status = CASE WHEN ? THEN 'sending' ELSE 'pending' END, next_attempt_at = ?,
+               claimed_at = CASE WHEN ? THEN claimed_at END, attempts = max(attempts - 1, 0) WHERE id = ?""",
+            (maybe_sent, at, maybe_sent, item_id),
         )
 
     async def retry(self, item_id: int, at: float, error: str, *, maybe_sent: bool) -> None:
@@ -170,4 +172,14 @@ class Outbox:
         )
 
     async def failed(self, item_id: int, error: str) -> None:
-        await self.store.execute("UPDATE outbox SET status = 'failed', error = ? WHERE id = ?", (error, item_id))
+        """Given up. A message to a thread's writer keeps neither its times nor Slack's reason
+        (which could match a cached account's state), as when sent."""
+        await self.store.execute(
+            """UPDATE outbox SET status = 'failed',
+               error = CASE WHEN channel LIKE 'thread:%' THEN 'not sent' ELSE ? END,
+               claimed_at = CASE WHEN channel LIKE 'thread:%' THEN NULL ELSE claimed_at END,
+               next_attempt_at = CASE WHEN channel LIKE 'thread:%' THEN created_at ELSE next_attempt_at END,
+               attempts = CASE WHEN channel LIKE 'thread:%' THEN 0 ELSE attempts END
+               WHERE id = ?""",
+            (error, item_id),
+        )

@@ -171,6 +171,7 @@ class People:
 
         def forget_all(conn: sqlite3.Connection) -> Forgotten:
             ThreadWrites(conn).forget(threads)
+            ThreadWrites(conn).forget_replier(user_id)
             responses = comments = 0
             for wave_id, key in keys:
                 args = (wave_id, key)

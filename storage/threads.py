@@ -8,6 +8,7 @@ outbox names them either (docs/closing-the-loop.md).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Literal
@@ -89,6 +90,13 @@ class Threads:
         )
         return Thread.from_row(row) if row else None
 
+    async def replies_closed(self, wave_id: int, comment_key: str) -> bool:
+        """A conversation on the comment was closed: no other may start."""
+        value = await self.store.fetch_value(
+            "SELECT replies_closed FROM comments WHERE wave_id = ? AND respondent_key = ?", (wave_id, comment_key)
+        )
+        return bool(value)
+
     async def comment_body(self, thread: Thread) -> str | None:
         """The comment a thread is about (None once forget-me took it)."""
         value = await self.store.fetch_value(
@@ -116,8 +124,12 @@ class Threads:
         found: dict[int, Waiting] = {}
         for rollout_id in sorted(set(rollout_ids)):
             row = await self.store.fetch_one(
-                """SELECT count(*), min(waiting_on) FROM threads
-                   WHERE rollout_id = ? AND closed_at IS NULL AND awaiting = 'replier'""",
+                # Only once the answer has reached the replier: counted sooner, the count would
+                # show when the writer answered, which the delay hides.
+                """SELECT count(*), min(waiting_on) FROM threads t
+                   WHERE rollout_id = ? AND closed_at IS NULL AND awaiting = 'replier' AND NOT EXISTS (
+                       SELECT 1 FROM outbox o WHERE o.channel = t.replier AND o.status IN ('pending', 'sending')
+                       AND o.dedupe_key LIKE 'thread:' || t.id || ':%')""",
                 (rollout_id,),
             )
             if row is not None and row[0]:
@@ -200,16 +212,33 @@ class ThreadWrites:
         )
 
     def close(self, thread_id: int, how: ClosedHow, now: int) -> bool:
-        """Close the thread and delete its link: from this commit on it names nobody. Messages
-        to the writer not yet sent cannot be addressed any more, and go with it."""
-        cur = self.conn.execute(
-            "UPDATE threads SET link = NULL, closed_at = ?, closed_how = ? WHERE id = ? AND closed_at IS NULL",
-            (now, how, thread_id),
-        )
+        """Close the thread: from this commit on it names nobody and leads nowhere. Its link goes,
+        its messages and queued or sent notes go (their keys are in the DMs, in Slack), and it
+        no longer names its comment. Dated by the day only, like the answers."""
         self.conn.execute(
-            "DELETE FROM outbox WHERE channel = ? AND status IN ('pending', 'sending')", (thread_address(thread_id),)
+            """UPDATE comments SET replies_closed = 1 WHERE (wave_id, respondent_key) IN
+               (SELECT wave_id, comment_key FROM threads WHERE id = ? AND closed_at IS NULL)""",
+            (thread_id,),
         )
-        return cur.rowcount == 1
+        cur = self.conn.execute(
+            """UPDATE threads SET link = NULL, closed_at = ?, closed_how = ?, comment_key = ?, awaiting = 'commenter',
+               waiting_on = NULL WHERE id = ? AND closed_at IS NULL""",
+            (now - now % 86400, how, os.urandom(32).hex(), thread_id),
+        )
+        if cur.rowcount != 1:
+            return False
+        self.conn.execute("DELETE FROM thread_messages WHERE thread_id = ?", (thread_id,))
+        self.conn.execute(
+            "DELETE FROM outbox WHERE channel = ? OR dedupe_key LIKE ?",
+            (thread_address(thread_id), f"thread:{thread_id}:%"),
+        )
+        return True
+
+    def forget_replier(self, user_id: str) -> None:
+        """A replier asked to be forgotten: their words go from the threads and the queue (their
+        ID is replaced elsewhere, as everywhere a person did something)."""
+        self.conn.execute("UPDATE thread_messages SET body = NULL WHERE author = ?", (user_id,))
+        self.conn.execute("DELETE FROM outbox WHERE kind = 'thread_note' AND instr(payload, ?) > 0", (user_id,))
 
     def forget(self, thread_ids: Sequence[int]) -> int:
         """Delete threads whose writer asked to be forgotten, with their words: the comment, their

@@ -148,10 +148,9 @@ def build_note_to_writer(t: Texts, note: ThreadNote) -> Message:
         "{replier} replied to your comment about *{title}*:", replier=fmt.user(t, note.replier), title=_title(t, note)
     )
     said = _said(t, note)
-    blocks: list[Block] = [section(head)]
-    if note.comment:
-        blocks.append(context(_quote(note)))
-    blocks.append(section(said[:3000]))
+    # The comment is not quoted: the DM stays in Slack after the conversation has closed, and must
+    # not tie the comment to the person it was sent to then.
+    blocks: list[Block] = [section(head), section(said[:3000])]
     blocks.append(
         {
             "type": "actions",
@@ -169,7 +168,9 @@ def build_note_to_writer(t: Texts, note: ThreadNote) -> Message:
                     "value": str(note.thread_id),
                     "confirm": {
                         "title": plain(t._("Close it?")[:100]),
-                        "text": mrkdwn(t._("Nobody can reply to your comment after this, and nothing ties it to you.")),
+                        "text": mrkdwn(
+                            t._("Nobody can reply to it after this, and the conversation no longer ties it to you.")
+                        ),
                         "confirm": plain(t._("Close")[:30]),
                         "deny": plain(t._("Keep it open")[:30]),
                     },
@@ -181,8 +182,8 @@ def build_note_to_writer(t: Texts, note: ThreadNote) -> Message:
         context(
             t._(
                 "🔒 {replier} does not know who you are. Until you close this conversation, or until {day}, the bot "
-                "keeps a sealed link from it to you so that replies can reach you; then nothing ties your comment "
-                "to you.",
+                "keeps a sealed link from it to you so that replies can reach you; then the conversation no longer "
+                "ties your comment to you.",
                 replier=fmt.user(t, note.replier),
                 day=t.day_with_year(date.fromisoformat(note.closes_on)),
             )
@@ -195,8 +196,8 @@ def build_note_to_replier(t: Texts, note: ThreadNote) -> Message:
     """The writer's answer, or that they closed the conversation, in the replier's DM."""
     if note.kind == "closed":
         text = t._(
-            "Whoever wrote a comment about *{title}* has closed the conversation on it. Nothing ties it to them "
-            "any more.",
+            "Whoever wrote a comment about *{title}* has closed the conversation on it; the conversation no "
+            "longer ties the comment to them.",
             title=_title(t, note),
         )
         blocks: list[Block] = [section(text)]
@@ -215,7 +216,12 @@ def build_note_to_replier(t: Texts, note: ThreadNote) -> Message:
 
 
 def build_closed_for_writer(t: Texts) -> Message:
-    return Message(text=t._("🔒 You closed the conversation. Nothing ties your comment to you any more."))
+    return Message(
+        text=t._(
+            "🔒 You closed the conversation: it no longer ties your comment to you, and nobody can reply to it. "
+            "Once the survey closes, nothing does."
+        )
+    )
 
 
 def build_answer_sent(t: Texts) -> Message:

@@ -21,7 +21,7 @@ from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message
 from storage import Store
 from tests.conftest import ADMIN, RunningBot, make_settings
-from tests.privacy.attacker import tie
+from tests.privacy.attacker import found_in_files, tie
 from tests.privacy.test_attacker import comment
 from tests.services.test_surveys import SLUG, answer, people, surveyed, thanked
 from tests.support import wait_for
@@ -111,7 +111,7 @@ async def test_a_reply_reaches_the_writer_after_the_delay_and_their_answer_reach
     await bot.bot.sender.drain()
     note = last_dm(standin, writer)
     assert note is not None and f"<@{owner}> replied to your comment about *Expense tool*" in note.shown_text
-    assert "Fixed it: the VAT line is back in 2.4" in note.shown_text and WORDS in note.shown_text
+    assert "Fixed it: the VAT line is back in 2.4" in note.shown_text and WORDS not in note.shown_text
     assert "does not know who you are" in note.shown_text
     sent_row = await store.fetch_one(
         "SELECT message_ts, sent_at = created_at, attempts FROM outbox WHERE kind = 'thread_note'"
@@ -122,6 +122,9 @@ async def test_a_reply_reaches_the_writer_after_the_delay_and_their_answer_reach
     await bot.slack.click(writer, Action.THREAD_ANSWER.value, message=note)
     await bot.slack.submit(writer, {"reply": "Thanks, I will try the export tomorrow"})
     owner_before = len(standin.workspace.dms_to(owner))
+    # Until the answer reaches the owner, nothing on their side shows that it came: not the Home.
+    await wait_for(lambda: store.fetch_value("SELECT count(*) FROM thread_messages WHERE author IS NULL"))
+    assert [r.waiting for r in (await bot.services.home.view(owner)).mine] == [None]
     clock.advance(timedelta(minutes=91))
     await bot.bot.sender.drain()
     await wait_for(lambda: len(standin.workspace.dms_to(owner)) > owner_before, what="the answer back")
@@ -145,6 +148,9 @@ async def test_a_reply_reaches_the_writer_after_the_delay_and_their_answer_reach
     await wait_for(lambda: store.fetch_value("SELECT closed_how FROM threads"), what="the thread closed")
     assert await store.fetch_value("SELECT closed_how FROM threads") == "commenter"
     assert await store.fetch_value("SELECT link FROM threads") is None
+    # Closed, it leads nowhere: its messages and notes are gone (their keys stay in the DMs, in Slack).
+    assert found_in_files(settings.pulse_db, "Thanks, I will try the export tomorrow") == []
+    assert await store.fetch_value("SELECT count(*) FROM thread_messages") == 0
 
     # The replier hears it closed; a reply now is refused and nothing is queued.
     clock.advance(timedelta(minutes=91))
@@ -225,3 +231,24 @@ async def test_a_forged_reply_menu_is_refused_and_an_admin_who_is_no_owner_gets_
     standin.workspace.add_user(ADMIN, "admin")
     shown = await bot.slack.ask(ADMIN, f"results {SLUG}", command="/pulse")
     assert WORDS in shown.shown_text and "overflow" not in json.dumps(shown.blocks)
+
+
+async def test_a_forgotten_replier_leaves_their_words_nowhere(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store, settings: Settings, clock: ManualClock
+) -> None:
+    await commented_wave(bot, standin, world, store)
+    champion = world.champions[0]  # an owner who is the only one cannot be forgotten
+    words = "Only this champion would write this reply about the ledger team"
+    await reply_from_results(bot, standin, champion, "reply", words)
+    clock.advance(timedelta(minutes=91))
+    await bot.bot.sender.drain()
+    assert found_in_files(settings.pulse_db, words)
+    await bot.ask(champion, "forget-me", command="/pulse")
+    dm = standin.workspace.im_with(champion)
+    await bot.slack.click(
+        champion, Action.FORGET_ME.value, message=standin.workspace.history(dm.id, viewer=champion)[-1]
+    )
+    await wait_for(
+        lambda: "Nothing stored names you" in standin.workspace.history(dm.id, viewer=champion)[-1].shown_text
+    )
+    assert found_in_files(settings.pulse_db, words) == [] and found_in_files(settings.pulse_db, champion) == []
