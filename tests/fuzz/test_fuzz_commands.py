@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from handlers.blocks.text import escape
 from handlers.catalog import PULSE, ROLLOUT, Catalog
+from runtime import i18n
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message
 from storage import Store
@@ -174,6 +175,7 @@ SHAPES: dict[str, list[list[Arg]]] = {
     "touchpoint": [[ROLLOUT_SLUG, KEY, TITLE, SCALE]],
     "trigger": [[ROLLOUT_SLUG, KEY, word("on-join"), CHANNEL]],
     "ask": [[ROLLOUT_SLUG, KEY, WHO, WHO]],
+    "action": [[ROLLOUT_SLUG, TEXT], [ROLLOUT_SLUG, TEXT, KEY], [ROLLOUT_SLUG, TEXT, word("--check-in")]],
     "close": [[ROLLOUT_SLUG], [ROLLOUT_SLUG, word("nps")], [ROLLOUT_SLUG, KEY]],
     "results": [[ROLLOUT_SLUG], [ROLLOUT_SLUG, STAGE]],
     "digest": [[], [word("subscribe"), CHANNEL, CRON], [word("unsubscribe"), CHANNEL]],
@@ -273,7 +275,9 @@ async def test_every_subcommand_with_fuzzed_arguments_gets_an_answer_and_a_refus
         # unknown one, the whole help), escaped like everything the bot says.
         catalog = CATALOGS[command]
         typed = catalog.get(text.split(maxsplit=1)[0].lower())
-        expected = f"Usage: {escape(typed.usage)}" if typed else escape(str(catalog.intro))
+        # In the person's language: an earlier example may have chosen one with /pulse language.
+        t = i18n.texts(await bot.services.languages.of(user))
+        expected = t._("Usage: {usage}", usage=escape(typed.usage)) if typed else escape(t.say(catalog.intro))
         assert expected in shown, shown[:500]
         after = await fingerprint(store)
         assert changed_tables(before, after) == [], shown[:500]
