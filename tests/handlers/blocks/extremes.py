@@ -18,12 +18,14 @@ from sandbox.workspace import render_text
 from services import inputs
 from services.cron import Period
 from services.digests import DIGEST_COMMENTS, TREND_PERIODS, DigestContent, RolloutDigest, TrendPoint
-from services.metrics import StageMetrics, compute_metrics, histogram, nps_summary
+from services.metrics import StageMetrics, TouchpointMetrics, compute_metrics, histogram, nps_summary
 from services.scales import SurveyScale
 from services.surveys import COMMENT_MAX, LABEL_MAX, SurveyView
+from storage.actions import Action
 from storage.disclosure import ReleasedComment
 from storage.models import GateRecord, Rollout, RolloutStatus, Scale, Stage, Touchpoint, Transition, TransitionKind
 from storage.rollouts import RolloutDetail
+from storage.threads import Waiting
 
 ID_MAX = 40  # slugs, stage names and touchpoint keys: inputs.SLUG, inputs.STAGE_NAME
 SCALES: tuple[Scale, ...] = ("csat", "ces", "thumbs", "minutes")
@@ -56,6 +58,8 @@ VISION = typed("Every expense filed in a minute", inputs.VISION_MAX)
 REASON = typed("The pilot team is blocked", inputs.REASON_MAX)
 LABEL = typed("Submitting a claim", LABEL_MAX)
 COMMENT = typed("It broke\n\non Monday,\n  twice", COMMENT_MAX)
+ACTION = typed("Receipts can be photographed", 500)
+ACTIONS = 20  # a busy week of changes
 SLUG = name("expense-tool", 0)
 STAGE_NAMES = tuple(name("stage", i) for i in range(1, inputs.MAX_STAGES + 1))
 CHANNEL = "C0123456789"
@@ -207,6 +211,17 @@ def rollout_digest(
         previous=nps_summary(histogram([0.0] * 10 + [10.0] * 2)), gates=gates(detail.touchpoints),
         comments=[ReleasedComment(body=COMMENT, released_on="2026-11-18")] * DIGEST_COMMENTS,
         transitions=transitions, trend=trend, marks=transitions,
+        waiting=Waiting(count=10**6, oldest="2026-11-18"),
+        actions=[
+            Action(id=k, rollout_id=rollout_id, stage_id=detail.stages[0].id, touchpoint_id=None, body=ACTION,
+                   created_by=user(k), created_at=first, told=10**6, check_in_at=first if k % 2 else None,
+                   check_in_id=k if k % 2 else None, checked_in_at=first if k % 4 == 1 else None)
+            for k in range(ACTIONS)
+        ],
+        check_ins={
+            k: TouchpointMetrics(f"check-in-{k}", LABEL, "thumbs", 10**6, 0.5 if enough else None)
+            for k in range(1, ACTIONS, 4)
+        },
     )  # fmt: skip
 
 
