@@ -44,9 +44,7 @@ def _one_line(t: Texts, item: HomeRollout, min_group: int) -> str:
             nps = " · NPS " + fmt.not_enough(t, min_group)
         else:
             nps = f" · NPS {fmt.signed(summary.score)} (n={t.number(summary.n)})"
-    line = f"*{escape(detail.rollout.title_in(t.language))}* · {where}{nps}"
-    waiting = fmt.waiting(t, item.waiting, yours=True)
-    return f"{line}\n{waiting}" if waiting else line
+    return f"*{escape(detail.rollout.title_in(t.language))}* · {where}{nps}"
 
 
 def language_option(code: str) -> str:
@@ -101,6 +99,8 @@ def build_home(t: Texts, view: HomeView) -> dict[str, Any]:
         blocks.append(section(t._("*Rollouts you own or champion*")))
         for item in view.mine[:MINE_SHOWN]:
             line = f"{_one_line(t, item, view.min_group)}\n_{_roles(t, item.roles)}_"
+            if waiting := fmt.waiting(t, item.waiting, yours=True):
+                line += f"\n{waiting}"
             blocks.append(
                 {
                     "type": "section",

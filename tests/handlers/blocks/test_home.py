@@ -4,6 +4,7 @@ an admin of many more, all with the longest titles, stage names and touchpoint l
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, get_args
 
 import pytest
@@ -16,6 +17,7 @@ from handlers.ids import Block as BlockId
 from runtime.i18n import LANGUAGES, Texts, texts
 from sandbox.blockkit import VIEW_BLOCKS, check_view
 from services.home import HomeRollout, HomeView
+from services.models import Waiting
 from services.privacy import Reading
 from services.scales import CHOICES, SurveyScale, question
 from storage.models import RolloutStatus
@@ -25,7 +27,12 @@ SCALES: tuple[SurveyScale, ...] = get_args(SurveyScale)
 STATUSES = (RolloutStatus.ACTIVE, RolloutStatus.PAUSED, RolloutStatus.PLANNED)
 SURVEYS = [survey_view(SCALES[i % len(SCALES)], i=i) for i in range(50)]
 MINE = [
-    HomeRollout(rollout_detail(i, status=STATUSES[i % 3], touchpoint_count=0), ("owner", "champion"), metrics([]))
+    HomeRollout(
+        rollout_detail(i, status=STATUSES[i % 3], touchpoint_count=0),
+        ("owner", "champion"),
+        metrics([]),
+        Waiting(count=10**6, oldest="2026-11-18") if i % 2 else None,  # answers to replies waiting
+    )
     for i in range(2, 102)
 ]
 OVERVIEW = [
@@ -136,3 +143,16 @@ def test_a_home_with_nothing_open() -> None:
     text = shown(home)
     assert "Nothing to answer right now. Thank you!" in text and "None yet." in text
     assert "Rollouts you own or champion" not in text
+
+
+@pytest.mark.parametrize("language", ["en", "sv"])
+def test_answers_waiting_for_a_reply_are_counted_with_their_day_and_never_quoted(language: str) -> None:
+    t = texts(language)
+    text = shown(build_home(t, fullest(Reading(language, language, "chosen")))["blocks"])
+    waiting = t.n_(
+        "💬 {n} answer to a reply waits for you (the oldest since {day})",
+        "💬 {n} answers to replies wait for you (the oldest since {day})",
+        10**6,
+        day=t.day(date(2026, 11, 18)),
+    )
+    assert waiting in text
