@@ -48,6 +48,12 @@ async def open_check_ins(services: Services) -> None:
     await services.actions.open_check_ins(services.directory)
 
 
+async def watch_soaks(services: Services) -> None:
+    advanced = await services.rollouts.watch_soaks(services.directory)
+    if advanced:
+        log.info("%d stages advanced by themselves after their soak", advanced)
+
+
 async def send_reminders(services: Services) -> None:
     await services.surveys.queue_reminders()
 
@@ -69,6 +75,7 @@ JOBS: tuple[tuple[str, Callable[[Services], Awaitable[None]], timedelta], ...] =
     ("surveys:close-waves", close_waves, timedelta(minutes=1)),
     ("threads:close-expired", close_expired_threads, timedelta(minutes=5)),
     ("actions:check-ins", open_check_ins, timedelta(minutes=5)),
+    ("rollouts:soaks", watch_soaks, timedelta(minutes=5)),
     ("surveys:reminders", send_reminders, timedelta(minutes=1)),
     ("surveys:automatic-nps", open_automatic_nps, timedelta(minutes=5)),
 )

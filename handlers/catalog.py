@@ -55,6 +55,12 @@ ROLLOUT = Catalog(
         Subcommand("vision", '/rollout vision <slug> "<text>"', N_("owners"), N_("set the vision statement")),
         Subcommand("plan", "/rollout plan <slug> <stage> <YYYY-MM-DD>", N_("owners"), N_("planned start of a stage")),
         Subcommand(
+            "soak",
+            "/rollout soak <slug> <stage> <days>",
+            N_("owners"),
+            N_("advance by itself once every gate has held that many days (0: off)"),
+        ),
+        Subcommand(
             "cohort",
             "/rollout cohort <slug> <stage> [remove] <@user|@group|#channel …>",
             N_("owners"),

@@ -7,6 +7,7 @@ entry, and a stage change queues its announcements in that same transaction (doc
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -46,6 +47,10 @@ STAGES_SET = for_operator("stages set")
 VISION_SET = for_operator("vision set")
 CHANNEL_SET = for_operator("channel set")
 LANGUAGE_SET = for_operator("language set")
+SOAK_SET = for_operator("soak set")
+# Who an automatic advance is recorded as made by: the stage's soak.
+SOAK_ACTOR = for_operator("soak")
+MAX_SOAK_DAYS = 365
 TARGET_REPLACED = for_operator("target replaced")
 TARGET_ADDED = for_operator("target added")
 TARGET_REMOVED = for_operator("target removed")
@@ -112,6 +117,7 @@ class StatusView:
     gates: list[GateRecord]
     cohort_size: int | None
     today: date
+    now: int = 0  # when it was read: how far a soak has come
 
 
 @dataclass(frozen=True)
@@ -278,6 +284,62 @@ class RolloutService:
 
         await self.change(detail, actor, VISION_SET, body)
         return await self.get(slug)
+
+    async def set_soak(self, actor: str, slug: str, stage_name: str, days_text: str) -> tuple[RolloutDetail, int]:
+        """The stage advances by itself once its gates have passed `days` days in a row and it is
+        at least that old; 0 turns it off."""
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        stage = self.stage(detail, stage_name)
+        days = int(days_text) if re.fullmatch(r"[0-9]{1,3}", days_text) else -1
+        if not 0 <= days <= MAX_SOAK_DAYS:
+            raise BadInput(N_("The soak is a number of days from 0 (off) to {max}.", max=MAX_SOAK_DAYS))
+
+        def body(edit: Edit) -> None:
+            edit.writes.rollouts.set_soak(stage.id, days)
+            edit.detail = {"stage": stage.name, "days": days}
+
+        await self.change(detail, actor, SOAK_SET, body)
+        return await self.get(slug), days
+
+    async def watch_soaks(self, directory: Directory) -> int:
+        """Check the gates of every active stage with a soak: a pass keeps its run going, a fail
+        ends it; a run as long as the soak (in a stage at least that old) advances the stage,
+        as `advance` would, recorded as made by the soak. Returns how many advanced."""
+        advanced = 0
+        now = self._now()
+        for detail in await self.rollouts.open_rollouts():
+            stage = detail.current
+            if detail.rollout.status != RolloutStatus.ACTIVE or stage is None or not stage.soak_days:
+                continue
+            check = await self.check_gates(detail)
+
+            def seen(writes: Writes, stage_id: int = stage.id, passed: bool = check.passed) -> None:
+                writes.rollouts.gates_seen(stage_id, passed, now)
+
+            await write(self.store, seen)
+            since = stage.passing_since if check.passed and stage.passing_since is not None else None
+            soak = stage.soak_days * 86400
+            if since is None or now - since < soak or now - (stage.entered_at or now) < soak:
+                continue
+            following = detail.next_stage(stage)
+            size = await self.cohort_size(detail, following or stage, directory)
+            try:
+                await self._move(
+                    detail,
+                    SOAK_ACTOR,
+                    "advance" if following else "complete",
+                    expect=(RolloutStatus.ACTIVE, stage.id),
+                    to_stage=following,
+                    status=RolloutStatus.ACTIVE if following else RolloutStatus.COMPLETED,
+                    reason=None,
+                    cohort_size=size,
+                    gates=check.gates,
+                )
+                advanced += 1
+            except Conflict:
+                continue  # someone moved it meanwhile: nothing to do
+        return advanced
 
     async def plan(self, actor: str, slug: str, stage_name: str, day: date) -> RolloutDetail:
         detail = await self.get(slug)
@@ -560,7 +622,7 @@ class RolloutService:
         first = detail.stages[0] if detail.stages else None
         sized = stage or first
         size = await self.cohort_size(detail, sized, directory) if (directory and sized) else None
-        return StatusView(detail, metrics, gates or [], size, self.today())
+        return StatusView(detail, metrics, gates or [], size, self.today(), self._now())
 
     async def history(self, slug: str) -> HistoryView:
         detail = await self.get(slug)

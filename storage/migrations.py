@@ -454,6 +454,13 @@ _ACTIONS = (
     "CREATE INDEX actions_rollout_time ON actions(rollout_id, created_at)",
 )
 
+# Guarded stages (docs/rollouts.md: "Guarded stages"): a stage's soak, and since when its gates
+# have passed without a break (NULL: they do not pass now).
+_SOAK = (
+    "ALTER TABLE stages ADD COLUMN soak_days INTEGER NOT NULL DEFAULT 0 CHECK (soak_days BETWEEN 0 AND 365)",
+    "ALTER TABLE stages ADD COLUMN passing_since INTEGER",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
@@ -467,6 +474,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "owners' texts in each language", _TEXT_VARIANTS),
     Migration(11, "conversations on anonymous comments", _THREADS),
     Migration(12, "you said, we did", _ACTIONS),
+    Migration(13, "a stage's soak", _SOAK),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -99,6 +99,8 @@ class Stage(_Row):
     planned_start: date | None
     entered_at: int | None
     left_at: int | None
+    soak_days: int = 0  # it advances by itself once its gates have passed this many days (0: never)
+    passing_since: int | None = None  # since when its gates have passed without a break
 
 
 class CohortEntry(_Row):

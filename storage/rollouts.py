@@ -264,6 +264,16 @@ class RolloutWrites:
             (*columns.values(), now, rollout_id),
         )
 
+    def set_soak(self, stage_id: int, days: int) -> None:
+        self.conn.execute("UPDATE stages SET soak_days = ? WHERE id = ?", (days, stage_id))
+
+    def gates_seen(self, stage_id: int, passing: bool, now: int) -> None:
+        """The watch's finding: passing keeps (or starts) the run of passing; failing ends it."""
+        self.conn.execute(
+            "UPDATE stages SET passing_since = CASE WHEN ? THEN ifnull(passing_since, ?) END WHERE id = ?",
+            (passing, now, stage_id),
+        )
+
     def set_planned_start(self, stage_id: int, day: date | None) -> None:
         self.conn.execute(
             "UPDATE stages SET planned_start = ? WHERE id = ?", (day.isoformat() if day else None, stage_id)
@@ -387,7 +397,10 @@ class RolloutWrites:
         return int(cur.lastrowid or 0)
 
     def enter_stage(self, stage_id: int, now: int) -> None:
-        self.conn.execute("UPDATE stages SET entered_at = ?, left_at = NULL WHERE id = ?", (now, stage_id))
+        # Entering a stage starts its gates' run of passing afresh.
+        self.conn.execute(
+            "UPDATE stages SET entered_at = ?, left_at = NULL, passing_since = NULL WHERE id = ?", (now, stage_id)
+        )
 
     def leave_stage(self, stage_id: int, now: int) -> None:
         self.conn.execute("UPDATE stages SET left_at = ? WHERE id = ?", (now, stage_id))

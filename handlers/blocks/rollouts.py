@@ -121,6 +121,8 @@ def build_status_card(t: Texts, view: StatusView, *, viewer_may_change: bool, tz
                 )
             )
         )
+    if (soaking := _soak_line(t, view)) is not None:
+        blocks.append(context(soaking))
     champions = fmt.people(t, detail.champions, most=CARD_CHAMPIONS)
     owners = fmt.people(t, detail.owners, most=CARD_OWNERS)
     people = t._("Champions: {champions} · Owners: {owners}", champions=champions, owners=owners)
@@ -223,6 +225,22 @@ def build_roadmap(t: Texts, detail: RolloutDetail, today: date, tz: ZoneInfo) ->
 
 # What each audit action reads as. The log keeps the action's code and its facts, never these
 # words: a line is said in the language of whoever reads the history.
+def _soak_line(t: Texts, view: StatusView) -> str | None:
+    """How far the current stage's soak has come: "soaking: day 3 of 7", or what it waits for."""
+    stage = view.detail.current
+    if stage is None or not stage.soak_days or view.detail.rollout.status != RolloutStatus.ACTIVE:
+        return None
+    if stage.passing_since is None:
+        return t.n_(
+            "⏳ Soak of {n} day: it starts once every gate passes.",
+            "⏳ Soak of {n} days: it starts once every gate passes.",
+            stage.soak_days,
+        )
+    start = max(stage.passing_since, stage.entered_at or stage.passing_since)
+    day = min(stage.soak_days, (view.now - start) // 86400 + 1)
+    return t._("⏳ Soaking: day {day} of {days}; it advances by itself then.", day=day, days=stage.soak_days)
+
+
 _ACTIONS: dict[str, Phrase] = {
     "created": N_("created the rollout"),
     "stages set": N_("set the stages"),
@@ -250,6 +268,7 @@ _ACTIONS: dict[str, Phrase] = {
     "trigger added": N_("added a trigger"),
     "comment replied": N_("replied to a comment"),
     "action recorded": N_("recorded what changed"),
+    "soak set": N_("set a soak"),
 }
 
 
@@ -281,6 +300,8 @@ def _history_extra(t: Texts, entry: AuditEntry) -> str:
         return f": {fmt.channel(str(detail['channel']))}"
     if action == "language set" and detail.get("language"):
         return f": {language_name(t, str(detail['language']))}"
+    if action == "soak set":
+        return ": " + t._("{stage}, {days} days", stage=escape(str(detail.get("stage"))), days=detail.get("days"))
     if action == "action recorded" and detail.get("action"):
         return f": {fmt.quoted(str(detail['action']))}"
     if action == "config applied":

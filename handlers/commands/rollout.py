@@ -134,6 +134,28 @@ async def vision(call: CommandCall) -> Answer:
     )
 
 
+@router.on("soak")
+async def soak(call: CommandCall) -> Answer:
+    args = call.need(3, N_("the rollout, the stage and a number of days"))
+    if len(args) > 3:
+        raise BadInput(N_("soak takes three words: the rollout, the stage and the days (0 turns it off)."))
+    detail, days = await _svc(call).set_soak(call.user_id, args[0], args[1], args[2])
+    t, stage, slug = call.texts, escape(args[1].lower()), _code(detail.rollout.slug)
+    if not days:
+        return build_done(t._("*{stage}* of {slug} no longer advances by itself.", stage=stage, slug=slug))
+    return build_done(
+        t.n_(
+            "*{stage}* of {slug} advances by itself once every gate has passed for {n} day in a row "
+            "and the stage is at least that old.",
+            "*{stage}* of {slug} advances by itself once every gate has passed for {n} days in a row "
+            "and the stage is at least that old.",
+            days,
+            stage=stage,
+            slug=slug,
+        )
+    )
+
+
 @router.on("plan")
 async def plan(call: CommandCall) -> Answer:
     args = call.need(3, N_("the rollout, the stage and a date (YYYY-MM-DD)"))

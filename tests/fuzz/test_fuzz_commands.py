@@ -157,6 +157,7 @@ SHAPES: dict[str, list[list[Arg]]] = {
     "stages": [[ROLLOUT_SLUG, STAGE_LIST]],
     "vision": [[ROLLOUT_SLUG, TEXT]],
     "plan": [[ROLLOUT_SLUG, STAGE, DATE]],
+    "soak": [[ROLLOUT_SLUG, STAGE, NUMBER]],
     "cohort": [[ROLLOUT_SLUG, STAGE, WHO, WHO], [ROLLOUT_SLUG, STAGE, word("remove"), WHO]],
     "champions": [[ROLLOUT_SLUG, word("add"), PERSON, PERSON], [ROLLOUT_SLUG, word("remove"), PERSON]],
     "owners": [[ROLLOUT_SLUG, word("add"), PERSON], [ROLLOUT_SLUG, word("remove"), PERSON]],
