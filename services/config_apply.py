@@ -49,6 +49,7 @@ class _Current:
     champions: list[str]
     cohort: dict[str, set[tuple[str, str]]]
     planned: dict[str, date | None]
+    soaks: dict[str, int]
     targets: dict[tuple[str, str | None], tuple[str, float]]
     touchpoints: dict[str, tuple[OwnText, str, int | None]]
     vision: OwnText | None
@@ -161,6 +162,7 @@ class ConfigService:
             champions=[],
             cohort={n: set() for n in names},
             planned=dict.fromkeys(names),
+            soaks=dict.fromkeys(names, 0),
             targets={},
             touchpoints={},
             vision=None,
@@ -206,6 +208,7 @@ class ConfigService:
             champions=detail.champions,
             cohort=cohort,
             planned={s.name: s.planned_start for s in detail.stages},
+            soaks={s.name: s.soak_days for s in detail.stages},
             targets={(t.metric, by_id.get(t.stage_id or 0)): (t.op, t.value) for t in detail.targets},
             touchpoints={t.key: (OwnText(t.label, t.label_variants), t.scale, t.id) for t in detail.touchpoints},
             vision=None if rollout.vision is None else OwnText(rollout.vision, rollout.vision_variants),
@@ -250,6 +253,7 @@ class ConfigService:
                 changes += self._stage(
                     slug, stage, current.planned.get(stage.name), current.cohort.get(stage.name, set())
                 )
+                changes += self._soak(slug, stage, current.soaks.get(stage.name, 0))
         if spec.touchpoints is not None:
             changes += await self._touchpoints(spec, current.touchpoints, at, located, problems)
         if spec.targets is not None:
@@ -294,6 +298,16 @@ class ConfigService:
 
             changes.append(Change(f"- {slug}: {noun} {user}", remove, slug))
         return changes
+
+    def _soak(self, slug: str, stage: StageSpec, soak: int) -> list[Change]:
+        days, name = stage.soak_days, stage.name
+        if days is None or days == soak:
+            return []
+
+        def run(w: Writes, now: int) -> None:
+            w.rollouts.set_soak(w.rollouts.stage_id_of(slug, name), days)
+
+        return [Change(f"~ {slug} {name}: soak {days} days (was {soak})", run, slug)]
 
     def _stage(self, slug: str, stage: StageSpec, planned: date | None, cohort: set[tuple[str, str]]) -> list[Change]:
         changes = []

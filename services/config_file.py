@@ -86,6 +86,7 @@ class CohortSpec(_Spec):
 class StageSpec(_Spec):
     name: Key
     planned_start: date | None = None
+    soak_days: Annotated[int, Field(ge=0, le=365)] | None = None  # 0: it never advances by itself
     cohort: CohortSpec | None = None
 
 

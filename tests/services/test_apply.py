@@ -44,7 +44,7 @@ def test_the_example_applies_then_there_is_nothing_to_change(tmp_path: Path) -> 
     db = tmp_path / "pulse.db"
     first = pulse(db, "apply", str(EXAMPLE))
     assert first.returncode == 0, first.stderr
-    assert "26 change(s) made" in first.stdout
+    assert "27 change(s) made" in first.stdout
     after = snapshot(db)
     dry = pulse(db, "apply", str(EXAMPLE), "--dry-run")
     assert dry.returncode == 0 and dry.stdout.strip() == "Nothing to change."
@@ -59,8 +59,8 @@ def test_the_example_applies_then_there_is_nothing_to_change(tmp_path: Path) -> 
         assert conn.execute("SELECT label_variants FROM touchpoints WHERE key = 'onboarding'").fetchone() == (
             '{"en": "Onboarding session", "sv": "Introduktionspasset"}',
         )
-        assert conn.execute("SELECT name, planned_start FROM stages ORDER BY position").fetchall() == [
-            ("alpha", "2026-12-01"), ("beta", "2027-01-11"), ("ga", "2027-02-15"),
+        assert conn.execute("SELECT name, planned_start, soak_days FROM stages ORDER BY position").fetchall() == [
+            ("alpha", "2026-12-01", 7), ("beta", "2027-01-11", 0), ("ga", "2027-02-15", 0),
         ]  # fmt: skip
         assert {r[0] for r in conn.execute("SELECT user_id FROM champions")} == {"U0CHAMP01", "U0CHAMP02"}
         assert conn.execute("SELECT count(*) FROM cohort_entries").fetchone() == (4,)
