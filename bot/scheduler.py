@@ -54,6 +54,10 @@ async def watch_soaks(services: Services) -> None:
         log.info("%d stages advanced by themselves after their soak", advanced)
 
 
+async def remind_late_stages(services: Services) -> None:
+    await services.rollouts.remind_late_stages()
+
+
 async def send_reminders(services: Services) -> None:
     await services.surveys.queue_reminders()
 
@@ -76,6 +80,7 @@ JOBS: tuple[tuple[str, Callable[[Services], Awaitable[None]], timedelta], ...] =
     ("threads:close-expired", close_expired_threads, timedelta(minutes=5)),
     ("actions:check-ins", open_check_ins, timedelta(minutes=5)),
     ("rollouts:soaks", watch_soaks, timedelta(minutes=5)),
+    ("rollouts:late-stages", remind_late_stages, timedelta(hours=1)),
     ("surveys:reminders", send_reminders, timedelta(minutes=1)),
     ("surveys:automatic-nps", open_automatic_nps, timedelta(minutes=5)),
 )

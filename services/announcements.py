@@ -54,3 +54,15 @@ class Announcement(BaseModel):
     @property
     def what_to_do(self) -> Phrase:
         return WHAT_TO_DO[self.kind]
+
+
+class LateStage(BaseModel):
+    """An owner's reminder that a stage runs past the next one's planned start (sent once)."""
+
+    rollout_slug: str
+    title: str
+    title_variants: dict[str, str] = {}
+    stage: str
+    next_stage: str
+    planned: date
+    language: str

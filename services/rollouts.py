@@ -16,7 +16,7 @@ from typing import TypeVar
 from runtime.clock import Clock, epoch
 from runtime.i18n import LANGUAGES, N_, Phrase, for_operator, language_of
 from services import inputs
-from services.announcements import Announcement, Audience
+from services.announcements import Announcement, Audience, LateStage
 from services.directory import ChannelInfo, Directory
 from services.errors import BadInput, Conflict, DuplicateError, NotAllowed, NotFound
 from services.languages import LanguageService, parse_language
@@ -301,6 +301,44 @@ class RolloutService:
 
         await self.change(detail, actor, SOAK_SET, body)
         return await self.get(slug), days
+
+    async def remind_late_stages(self) -> int:
+        """A stage that runs past the next stage's planned start reminds each owner once (once
+        per planned date: moved and missed again, it reminds again). Returns how many were queued."""
+        today, now, queued = self.today(), self._now(), 0
+        for detail in await self.rollouts.open_rollouts():
+            stage = detail.current
+            following = detail.next_stage(stage) if stage is not None else None
+            if detail.rollout.status != RolloutStatus.ACTIVE or stage is None or following is None:
+                continue
+            planned = following.planned_start
+            if planned is None or planned >= today:
+                continue
+            notes = [
+                (owner, LateStage(
+                    rollout_slug=detail.rollout.slug, title=detail.rollout.title,
+                    title_variants=detail.rollout.title_variants, stage=stage.name, next_stage=following.name,
+                    planned=planned, language=await self.reader_language(owner, self.language(detail)),
+                ))
+                for owner in detail.owners
+            ]  # fmt: skip
+
+            def remind(writes: Writes, notes: list[tuple[str, LateStage]] = notes, stage_id: int = stage.id) -> int:
+                return sum(
+                    writes.outbox.enqueue(
+                        kind="late_stage",
+                        dedupe_key=f"late:{stage_id}:{note.planned.isoformat()}:{owner}",
+                        channel=owner,
+                        payload=note.model_dump_json(),
+                        now=now,
+                    )
+                    for owner, note in notes
+                )
+
+            queued += await write(self.store, remind)
+        if queued:
+            self.on_outbox()
+        return queued
 
     async def watch_soaks(self, directory: Directory) -> int:
         """Check the gates of every active stage with a soak: a pass keeps its run going, a fail

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers.blocks.announcement import build_announcement
+from handlers.blocks.rollouts import build_late_stage
 from handlers.blocks.survey import build_closed, build_survey
 from handlers.blocks.text import Message
 from handlers.blocks.threads import build_action_note, build_note_to_replier, build_note_to_writer
 from runtime.i18n import texts
 from services.actions import ActionNote
-from services.announcements import Announcement
+from services.announcements import Announcement, LateStage
 from services.models import OutboxItem
 from services.surveys import SurveyNotice
 from services.threads import ThreadNote
@@ -46,6 +47,9 @@ def render_outbox_item(item: OutboxItem) -> OutboxMessage:
         build = build_note_to_writer if note.to_writer else build_note_to_replier
         # In the reader's language: the writer's is looked up as it goes (only then are they known).
         return OutboxMessage(build(texts(note.language), note))
+    if item.kind == "late_stage":
+        late = LateStage.model_validate_json(item.payload)
+        return OutboxMessage(build_late_stage(texts(late.language), late))
     if item.kind == "action_note":
         action_note = ActionNote.model_validate_json(item.payload)
         return OutboxMessage(build_action_note(texts(action_note.language), action_note))

@@ -14,6 +14,7 @@ from handlers.blocks import format as fmt
 from handlers.blocks.text import Block, Message, context, escape, mrkdwn, plain, section, sections_from_lines
 from handlers.ids import Action, Callback
 from runtime.i18n import N_, Phrase, Texts
+from services.announcements import LateStage
 from services.models import FORGOTTEN, AuditEntry, RolloutDetail, RolloutStatus, Stage
 from services.rollouts import GateCheck, HistoryView, Moved, StatusView
 
@@ -465,3 +466,25 @@ def build_override_modal(t: Texts, title: str, stage: str, private_metadata: str
             },
         ],
     }
+
+
+def build_late_stage(t: Texts, note: LateStage) -> Message:
+    """The owner's reminder that a stage runs late, with the roadmap a click away."""
+    title = escape(note.title_variants.get(t.language, note.title))
+    plan = f"/rollout plan {note.rollout_slug} {note.next_stage} YYYY-MM-DD"
+    slug = f"`{note.rollout_slug}`"
+    text = t._(
+        "⏰ *{title}* is still in *{stage}*, and *{next}* was planned to start on {day}. Advance it when its gates "
+        "pass, or plan a new date with `{command}`.",
+        title=title,
+        stage=escape(note.stage),
+        next=escape(note.next_stage),
+        day=t.day_with_year(note.planned),
+        command=plan,
+    )
+    blocks: list[Block] = [
+        section(text),
+        {"type": "actions", "elements": [_button(t._("Roadmap"), Action.ROADMAP, note.rollout_slug)]},
+        context(t._("You get this once, as an owner of {slug}.", slug=slug)),
+    ]
+    return Message(text=text, blocks=blocks)

@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.scheduler import watch_soaks
+from bot.scheduler import remind_late_stages, watch_soaks
 from bot.settings import Settings
+from handlers.ids import Action
 from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
+from sandbox.workspace import Message
 from storage import Store
 from tests.conftest import RunningBot, make_settings
 from tests.services.test_surveys import SLUG, people, started_with
+from tests.support import wait_for
 from tests.world import World
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -93,3 +96,27 @@ async def test_bad_soak_input_is_named_and_changes_nothing(
     assert expected in await bot.ask(world.owner, typed)
     assert "Only the owners" in await bot.ask(world.stranger, f"soak {SLUG} alpha 3")
     assert await store.fetch_value("SELECT max(soak_days) FROM stages") == 0
+
+
+async def test_a_stage_past_the_next_ones_planned_start_reminds_its_owners_once(
+    bot: RunningBot, standin: SlackStandIn, world: World, clock: ManualClock
+) -> None:
+    await started_with(bot, world, people(standin, 5))
+    assert "planned to start on 2026-11-25" in await bot.ask(world.owner, f"plan {SLUG} beta 2026-11-25")
+    await remind_late_stages(bot.services)
+    await bot.bot.sender.drain()
+
+    def reminders() -> list[Message]:
+        return [m for m in standin.workspace.dms_to(world.owner) if "⏰" in m.shown_text]
+
+    assert reminders() == []  # on time so far
+    clock.advance(timedelta(days=3))  # Nov 26: beta was planned to start yesterday
+    for _ in range(3):
+        await remind_late_stages(bot.services)
+        await bot.bot.sender.drain()
+    [reminder] = reminders()
+    assert "*Expense tool* is still in *alpha*, and *beta* was planned to start on Nov 25, 2026" in reminder.shown_text
+    # The roadmap is a click away.
+    await bot.slack.click(world.owner, Action.ROADMAP.value, message=reminder)
+    dm = standin.workspace.im_with(world.owner).id
+    await wait_for(lambda: "Roadmap" in standin.workspace.history(dm, viewer=world.owner)[-1].shown_text)

@@ -17,6 +17,7 @@ from handlers.blocks.rollouts import (
     build_done,
     build_gates_blocked,
     build_history,
+    build_late_stage,
     build_list,
     build_moved,
     build_override_modal,
@@ -29,6 +30,7 @@ from handlers.ids import Action
 from runtime.i18n import LANGUAGES, Texts, texts
 from sandbox.blockkit import MESSAGE_BLOCKS, SECTION_TEXT, check_message, check_view
 from services import inputs
+from services.announcements import LateStage
 from services.metrics import compute_metrics
 from services.rollouts import GateCheck, HistoryView, Moved, StatusView
 from storage.models import AuditEntry, GateRecord, OutboxItem, Rollout, RolloutStatus, Stage, TransitionKind
@@ -375,3 +377,16 @@ def test_the_history_is_said_in_the_readers_language_old_entries_too() -> None:
     assert "satte språket för meddelanden: svenska" in swedish
     assert "` *config-file* an action of a later version" in swedish  # a code this version does not know
     assert "*Meddelanden som inte har kommit fram*" in swedish and "⚠️ Meddelandet om " in swedish
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_late_stage_reminder_fits_at_its_longest_and_offers_the_roadmap(language: str) -> None:
+    note = LateStage(
+        rollout_slug=SLUG, title=TITLE, stage=STAGE_NAMES[0], next_stage=STAGE_NAMES[1],
+        planned=date(2026, 11, 25), language=language,
+    )  # fmt: skip
+    message = build_late_stage(texts(language), note)
+    assert message_problems(message) == []
+    assert [e["action_id"] for b in message.blocks if b["type"] == "actions" for e in b["elements"]] == [
+        "rollout_roadmap"
+    ]
