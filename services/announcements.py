@@ -60,8 +60,7 @@ class LateStage(BaseModel):
     """An owner's reminder that a stage runs past the next one's planned start (sent once)."""
 
     rollout_slug: str
-    title: str
-    title_variants: dict[str, str] = {}
+    title: str  # in the owner's language
     stage: str
     next_stage: str
     planned: date

@@ -17,6 +17,7 @@ from storage.models import GateRecord as GateRecord
 from storage.models import OutboxItem as OutboxItem
 from storage.models import RolloutStatus as RolloutStatus
 from storage.models import Stage as Stage
+from storage.models import in_language as in_language
 from storage.people import FORGOTTEN as FORGOTTEN
 from storage.people import AskedRow as AskedRow
 from storage.people import Forgotten as Forgotten

@@ -314,13 +314,13 @@ class RolloutService:
             planned = following.planned_start
             if planned is None or planned >= today:
                 continue
+            languages = {owner: await self.reader_language(owner, self.language(detail)) for owner in detail.owners}
             notes = [
                 (owner, LateStage(
-                    rollout_slug=detail.rollout.slug, title=detail.rollout.title,
-                    title_variants=detail.rollout.title_variants, stage=stage.name, next_stage=following.name,
-                    planned=planned, language=await self.reader_language(owner, self.language(detail)),
+                    rollout_slug=detail.rollout.slug, title=detail.rollout.title_in(language), stage=stage.name,
+                    next_stage=following.name, planned=planned, language=language,
                 ))
-                for owner in detail.owners
+                for owner, language in languages.items()
             ]  # fmt: skip
 
             def remind(writes: Writes, notes: list[tuple[str, LateStage]] = notes, stage_id: int = stage.id) -> int:

@@ -470,7 +470,7 @@ def build_override_modal(t: Texts, title: str, stage: str, private_metadata: str
 
 def build_late_stage(t: Texts, note: LateStage) -> Message:
     """The owner's reminder that a stage runs late, with the roadmap a click away."""
-    title = escape(note.title_variants.get(t.language, note.title))
+    title = escape(note.title)
     plan = f"/rollout plan {note.rollout_slug} {note.next_stage} YYYY-MM-DD"
     slug = f"`{note.rollout_slug}`"
     text = t._(

@@ -11,7 +11,7 @@ from handlers.ids import Action, Callback
 from handlers.ids import Block as BlockId
 from runtime.i18n import Texts
 from services.actions import ActionNote
-from services.models import ReleasedComment
+from services.models import ReleasedComment, in_language
 from services.threads import ACKNOWLEDGEMENTS, REPLY_MAX, ThreadNote
 
 # What a reference in the Reply menu names: a comment (its sealed place) or a thread (its id).
@@ -135,7 +135,7 @@ def _said(t: Texts, note: ThreadNote) -> str:
 
 
 def _title(t: Texts, note: ThreadNote) -> str:
-    return escape(note.title_variants.get(t.language, note.rollout_title))
+    return escape(in_language(note.rollout_title, note.title_variants, t.language))
 
 
 def _quote(note: ThreadNote) -> str:
@@ -232,9 +232,9 @@ def build_action_note(t: Texts, note: ActionNote) -> Message:
     """ "You said, we did": the changes made because of the feedback, one short DM."""
     lines = []
     for action in note.actions:
-        title = escape(action.title_variants.get(t.language, action.rollout_title))
+        title = escape(in_language(action.rollout_title, action.title_variants, t.language))
         if action.theme is not None:
-            theme = escape(action.theme_variants.get(t.language, action.theme))
+            theme = escape(in_language(action.theme, action.theme_variants, t.language))
             about = t._("About *{theme}* ({title}):", theme=theme, title=title)
         else:
             about = t._("About *{title}*:", title=title)
