@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from runtime.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, language_of
+from runtime.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, language_of, texts
 from services import disclosure
 from services.disclosure import Export
 from services.errors import NotAllowed
@@ -92,7 +92,9 @@ class PrivacyService:
         keys = await self.keys.respondent_keys(user, [row.wave_id for row in asked if row.open])
         # Conversations on their comments, found through their sealed links, go with their words.
         threads = await self.threads.threads_of(user)
-        done = await self.people.forget(user, sorted(keys.items()), threads)
+        # A check-in they asked is labelled by their words: it goes on, asking about "the change".
+        neutral = {language: texts(language).say(N_("the change")) for language in LANGUAGES}
+        done = await self.people.forget(user, sorted(keys.items()), threads, neutral)
         wiped = await self.people.store.wipe_journal()
         return replace(done, traces_left=not wiped)
 

@@ -6,8 +6,9 @@ keys, which exist only for waves still open.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from storage.db import Store
@@ -163,7 +164,13 @@ class People:
                 found.append(OwnAnswer(wave_id, float(row[0]), row[1]))
         return found
 
-    async def forget(self, user_id: str, keys: Sequence[tuple[int, str]], threads: Sequence[int] = ()) -> Forgotten:
+    async def forget(
+        self,
+        user_id: str,
+        keys: Sequence[tuple[int, str]],
+        threads: Sequence[int] = (),
+        neutral_labels: Mapping[str, str] | None = None,
+    ) -> Forgotten:
         """Delete every row that names the person, and their answers and comments under `keys`
         (their respondent keys in open waves) and the conversations on their comments (`threads`);
         replace their ID where it says who did something. One transaction. The caller then
@@ -172,6 +179,7 @@ class People:
         def forget_all(conn: sqlite3.Connection) -> Forgotten:
             ThreadWrites(conn).forget(threads)
             ThreadWrites(conn).forget_replier(user_id)
+            _forget_actions(conn, user_id, neutral_labels or {})
             responses = comments = 0
             for wave_id, key in keys:
                 args = (wave_id, key)
@@ -202,3 +210,24 @@ class People:
             return Forgotten(deliveries, responses, comments, roles, memberships)
 
         return await self.store.write(forget_all)
+
+
+def _forget_actions(conn: sqlite3.Connection, user_id: str, neutral_labels: Mapping[str, str]) -> None:
+    """The words of the actions they recorded: in the action, its history entry, the notes that
+    told others of it (sent or not) and its check-in's label, which `neutral_labels` replaces."""
+    for action_id, body, check_in_id in conn.execute(
+        "SELECT id, body, check_in_id FROM actions WHERE created_by = ?", (user_id,)
+    ).fetchall():
+        said = json.dumps(body, ensure_ascii=False)[1:-1]  # as it stands in a note's JSON
+        conn.execute(
+            "UPDATE outbox SET payload = replace(payload, ?, ?) WHERE kind = 'action_note' AND instr(payload, ?) > 0",
+            (said, FORGOTTEN, said),
+        )
+        conn.execute("UPDATE actions SET body = ? WHERE id = ?", (FORGOTTEN, action_id))
+        if check_in_id is not None and neutral_labels:
+            first = next(iter(neutral_labels.values()))
+            conn.execute(
+                "UPDATE touchpoints SET label = ?, label_variants = ? WHERE id = ?",
+                (first, json.dumps(dict(neutral_labels), ensure_ascii=False), check_in_id),
+            )
+    conn.execute("UPDATE audit_log SET detail = NULL WHERE actor = ? AND action = 'action recorded'", (user_id,))

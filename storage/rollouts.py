@@ -268,10 +268,13 @@ class RolloutWrites:
         self.conn.execute("UPDATE stages SET soak_days = ? WHERE id = ?", (days, stage_id))
 
     def gates_seen(self, stage_id: int, passing: bool, now: int) -> None:
-        """The watch's finding: passing keeps (or starts) the run of passing; failing ends it."""
+        """The watch's finding: passing keeps (or starts) the run of passing; failing ends it. A
+        run starts at the next midnight (UTC), not the minute: a gate starts passing when a group of
+        answers is released, and the minute would date the answer that completed it, which answers
+        themselves never are (so a soak ends up to a day late, never early)."""
         self.conn.execute(
             "UPDATE stages SET passing_since = CASE WHEN ? THEN ifnull(passing_since, ?) END WHERE id = ?",
-            (passing, now, stage_id),
+            (passing, now - now % 86400 + 86400, stage_id),
         )
 
     def set_planned_start(self, stage_id: int, day: date | None) -> None:

@@ -15,6 +15,7 @@ from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
 from storage import Store
 from tests.conftest import ADMIN, RunningBot, make_settings
+from tests.privacy.attacker import found_in_files
 from tests.services.test_surveys import SLUG, people, surveyed
 from tests.support import wait_for
 from tests.world import World
@@ -144,3 +145,23 @@ async def test_a_check_in_asks_the_same_people_after_14_days_and_its_result_show
 
 async def open_check_ins_now(bot: RunningBot) -> int:
     return await bot.services.actions.open_check_ins(bot.services.directory)
+
+
+async def test_a_forgotten_owner_leaves_the_words_of_their_actions_nowhere(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store, settings: Settings
+) -> None:
+    cohort = people(standin, 5)
+    await surveyed(bot, standin, world, cohort)
+    words = "Only this owner would write this about the receipts page"
+    await bot.ask(world.owner, f"owners {SLUG} add <@{world.champions[0]}>")  # they may leave: not the only owner
+    await bot.ask(world.owner, f'action {SLUG} "{words}" --check-in', command="/pulse")
+    await bot.bot.sender.drain()
+    assert found_in_files(settings.pulse_db, words)
+    await bot.ask(world.owner, "forget-me", command="/pulse")
+    dm = standin.workspace.im_with(world.owner).id
+    prompt = standin.workspace.history(dm, viewer=world.owner)[-1]
+    await bot.slack.click(world.owner, Action.FORGET_ME.value, message=prompt)
+    await wait_for(lambda: "Nothing stored names you" in standin.workspace.history(dm, viewer=world.owner)[-1].text)
+    assert found_in_files(settings.pulse_db, words) == [] and found_in_files(settings.pulse_db, world.owner) == []
+    # The check-in still goes on, about "the change".
+    assert await store.fetch_value("SELECT label FROM touchpoints WHERE key LIKE 'check-in-%'") == "the change"

@@ -40,13 +40,15 @@ async def test_a_stage_advances_by_itself_once_its_gates_have_held_for_the_soak(
     await started_with(bot, world, people(standin, 5))
     said = await bot.ask(world.owner, f"soak {SLUG} alpha 3")
     assert "*alpha* of `expense-tool` advances by itself once every gate has passed for 3 days in a row" in said
-    await watch_soaks(bot.services)  # no targets: every gate passes, from now on
-    clock.advance(timedelta(days=2, hours=1))
+    await watch_soaks(bot.services)  # no targets: every gate passes, counted from the next midnight
+    clock.advance(timedelta(days=2, hours=1))  # Wednesday 13:00: the run began Tuesday 00:00
     await watch_soaks(bot.services)
-    assert "⏳ Soaking: day 3 of 3" in await bot.ask(world.owner, f"status {SLUG}")
+    assert "⏳ Soaking: day 2 of 3" in await bot.ask(world.owner, f"status {SLUG}")
+    clock.advance(timedelta(days=1))  # Thursday 13:00: not three whole days yet
+    await watch_soaks(bot.services)
     assert await store.fetch_value("SELECT count(*) FROM stage_transitions WHERE kind = 'advance'") == 0
 
-    clock.advance(timedelta(hours=23))
+    clock.advance(timedelta(hours=12))  # Friday 01:00
     await watch_soaks(bot.services)
     await watch_soaks(bot.services)  # once only
     await bot.bot.sender.drain()
@@ -71,10 +73,10 @@ async def test_a_failing_gate_starts_the_soak_over(
     clock.advance(timedelta(days=1))
     assert "Removed" in await bot.ask(world.owner, f"target {SLUG} remove nps alpha")
     await watch_soaks(bot.services)  # passing again from day 2
-    clock.advance(timedelta(days=2, hours=12))  # the stage is 4.5 days old, its gates have held 2.5
+    clock.advance(timedelta(days=2, hours=12))  # Saturday 00:00: the new run began Thursday 00:00
     await watch_soaks(bot.services)
     assert await store.fetch_value("SELECT count(*) FROM stage_transitions WHERE kind = 'advance'") == 0
-    clock.advance(timedelta(hours=13))
+    clock.advance(timedelta(days=1, hours=1))  # Sunday 01:00
     await watch_soaks(bot.services)
     assert await store.fetch_value("SELECT count(*) FROM stage_transitions WHERE kind = 'advance'") == 1
 
