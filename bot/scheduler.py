@@ -54,6 +54,20 @@ async def watch_soaks(services: Services) -> None:
         log.info("%d stages advanced by themselves after their soak", advanced)
 
 
+async def watch_new_answers(services: Services) -> None:
+    """Within a minute of newly released answers, however many came in: one look."""
+    raised = await services.watch.look_if_new(services.directory)
+    if raised:
+        log.info("the regression watch raised %d alerts", raised)
+
+
+async def watch_hourly(services: Services) -> None:
+    """Every hour regardless: what changes without new answers (a response rate, a new week)."""
+    raised = await services.watch.look(services.directory)
+    if raised:
+        log.info("the regression watch raised %d alerts", raised)
+
+
 async def remind_late_stages(services: Services) -> None:
     await services.rollouts.remind_late_stages()
 
@@ -81,6 +95,8 @@ JOBS: tuple[tuple[str, Callable[[Services], Awaitable[None]], timedelta], ...] =
     ("actions:check-ins", open_check_ins, timedelta(minutes=5)),
     ("rollouts:soaks", watch_soaks, timedelta(minutes=5)),
     ("rollouts:late-stages", remind_late_stages, timedelta(hours=1)),
+    ("rollouts:watch-new-answers", watch_new_answers, timedelta(minutes=1)),
+    ("rollouts:watch-hourly", watch_hourly, timedelta(hours=1)),
     ("surveys:reminders", send_reminders, timedelta(minutes=1)),
     ("surveys:automatic-nps", open_automatic_nps, timedelta(minutes=5)),
 )

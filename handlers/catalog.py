@@ -61,6 +61,18 @@ ROLLOUT = Catalog(
             N_("advance by itself once every gate has held that many days (0: off)"),
         ),
         Subcommand(
+            "approvers",
+            "/rollout approvers <slug> <stage> <@people…|remove>",
+            N_("owners"),
+            N_("moving into the stage waits for one of them to approve"),
+        ),
+        Subcommand(
+            "on-regression",
+            "/rollout on-regression <slug> notify|pause",
+            N_("owners"),
+            N_("what a clear regression does (default: notify)"),
+        ),
+        Subcommand(
             "cohort",
             "/rollout cohort <slug> <stage> [remove] <@user|@group|#channel …>",
             N_("owners"),

@@ -32,6 +32,7 @@ class Action(StrEnum):
     ADVANCE = "rollout_advance"
     ROADMAP = "rollout_roadmap"
     ADVANCE_ANYWAY = "rollout_advance_anyway"
+    APPROVE = "rollout_approve"  # an approver's DM: the advance that waits for them
     SURVEY_ANSWER = "survey_answer"
     SURVEY_CHANGE = "survey_change"
     SURVEY_COMMENT = "survey_comment"

@@ -17,6 +17,7 @@ from services.privacy import PrivacyService
 from services.rollouts import RolloutService
 from services.surveys import SurveyService
 from services.threads import ThreadService
+from services.watch import RegressionWatch
 from storage import Store
 from storage.people import People
 from storage.seen_events import SeenEvents
@@ -43,6 +44,7 @@ class Services:
     languages: LanguageService = field(init=False)
     threads: ThreadService = field(init=False)
     actions: ActionService = field(init=False)
+    watch: RegressionWatch = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyRing(self.store, self._key_setup)
@@ -56,6 +58,7 @@ class Services:
         self.privacy = PrivacyService(
             People(self.store), self.rollouts, self.keys, self.settings, self.languages, self.threads
         )
+        self.watch = RegressionWatch(self.store, self.settings, self.clock, self.rollouts)
         self.home = HomeService(self.settings, self.clock, self.rollouts, self.surveys, self.languages, self.threads)
 
     def _key_setup(self) -> KeySetup:
@@ -70,3 +73,4 @@ class Services:
         self.surveys.on_deliveries = deliveries
         self.threads.on_outbox = outbox
         self.actions.on_outbox = outbox
+        self.watch.on_outbox = outbox

@@ -50,6 +50,7 @@ class Announcement(BaseModel):
     # What it is written in: the champion's own language, or the rollout's for its channel,
     # fixed when it is queued. Rows queued before languages existed have none: English.
     language: str | None = None
+    approved_by: str | None = None  # the approver whose click made this advance
 
     @property
     def what_to_do(self) -> Phrase:
@@ -64,4 +65,56 @@ class LateStage(BaseModel):
     stage: str
     next_stage: str
     planned: date
+    language: str
+
+
+class Figures(BaseModel):
+    """A stage's headline figures as they stood, for a message that shows them later."""
+
+    min_group: int
+    respondents: int
+    nps: float | None  # None: withheld below the minimum group
+    nps_margin: float | None
+    asked: int
+    answered: int
+
+
+class ApprovalNote(BaseModel):
+    """An approver's DM: an advance into their stage waits for them (one per approver)."""
+
+    request_id: int
+    rollout_slug: str
+    title: str  # in the approver's language
+    from_stage: str
+    to_stage: str
+    requested_by: str  # a user ID, or "soak" for an automatic advance
+    reason: str | None
+    overridden: bool
+    gates: list[GateRecord]
+    figures: Figures
+    language: str
+
+
+AlertKind = Literal["gate", "nps_drop"]
+
+
+class RegressionAlert(BaseModel):
+    """What an owner or champion is told when a stage in progress goes clearly wrong."""
+
+    rollout_slug: str
+    title: str  # in the reader's language
+    stage: str
+    kind: AlertKind
+    metric: str  # the gate's metric ("nps" for a drop)
+    op: str | None  # the gate's target; None for a drop
+    target: float | None
+    value: float
+    low: float  # the 95% interval of `value`
+    high: float
+    previous: float | None  # the trend: the figure of the seven days before the last seven
+    previous_low: float | None = None
+    previous_high: float | None = None
+    latest: float | None = None  # … and of the last seven days (None: withheld)
+    comments: int = 0  # comments released in the stage in the last seven days
+    paused: bool = False  # the rollout was paused because of it
     language: str

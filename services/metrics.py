@@ -148,19 +148,50 @@ def touchpoint_score(scale: Scale, scores: Sequence[float] | Histogram) -> float
     return _median(counts, n)
 
 
+def _nth(counts: Histogram, k: int) -> float:
+    """The k-th smallest score (from 0) of a histogram."""
+    seen = 0
+    for score, count in sorted(counts.items()):
+        seen += count
+        if k < seen:
+            return score
+    raise AssertionError("k is within n")
+
+
 def _median(counts: Histogram, n: int) -> float:
     """The median of a histogram, as statistics.median would give for the expanded list."""
-    ordered = sorted(counts.items())
+    return _nth(counts, n // 2) if n % 2 else (_nth(counts, n // 2 - 1) + _nth(counts, n // 2)) / 2
 
-    def nth(k: int) -> float:
-        seen = 0
-        for score, count in ordered:
-            seen += count
-            if k < seen:
-                return score
-        raise AssertionError("k is within n")
 
-    return nth(n // 2) if n % 2 else (nth(n // 2 - 1) + nth(n // 2)) / 2
+def share_interval(hits: int, n: int) -> tuple[float, float]:
+    """The 95% Wilson interval of a share hits/n (0..1): unlike p ± 1.96·sqrt(p(1−p)/n), it
+    does not shrink to a point when every answer agrees, so five answers are never "certain"."""
+    p, z2 = hits / n, Z_95 * Z_95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z_95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def score_interval(scale: Scale, counts: Histogram) -> tuple[float, float] | None:
+    """The 95% interval of a touchpoint's score: Wilson for the shares (CSAT, thumbs), the
+    normal interval of the mean for CES, and the order-statistic interval of the median for
+    minutes (the ranks n/2 ∓ 1.96·√n/2, the binomial interval of the median's rank)."""
+    n = sum(counts.values())
+    if n == 0:
+        return None
+    if scale in ("csat", "thumbs"):
+        hits = sum(c for s, c in counts.items() if s >= (4 if scale == "csat" else 1))
+        low, high = share_interval(hits, n)
+        return 100 * low, 100 * high
+    if scale == "ces":
+        mean = sum(s * c for s, c in counts.items()) / n
+        variance = sum(c * (s - mean) ** 2 for s, c in counts.items()) / max(n - 1, 1)
+        margin = Z_95 * math.sqrt(variance / n)
+        return mean - margin, mean + margin
+    spread = Z_95 * math.sqrt(n) / 2
+    low_rank = max(0, math.floor(n / 2 - spread))
+    high_rank = min(n - 1, math.ceil(n / 2 + spread) - 1)
+    return _nth(counts, low_rank), _nth(counts, high_rank)
 
 
 @dataclass(frozen=True)
@@ -171,6 +202,7 @@ class TouchpointMetrics:
     n: int
     score: float | None  # None when n is below the anonymity threshold
     label_variants: Mapping[str, str] = field(default_factory=dict)
+    interval: tuple[float, float] | None = None  # the score's 95% interval, when it is shown
 
     def label_in(self, language: str) -> str:
         return in_language(self.label, self.label_variants, language)
@@ -241,7 +273,8 @@ def compute_metrics(
         n = sum(counts.values())
         answers += n
         shown = touchpoint_score(tp.scale, counts) if n >= min_group else None
-        per_touchpoint[tp.key] = TouchpointMetrics(tp.key, tp.label, tp.scale, n, shown, tp.label_variants)
+        interval = score_interval(tp.scale, counts) if shown is not None else None
+        per_touchpoint[tp.key] = TouchpointMetrics(tp.key, tp.label, tp.scale, n, shown, tp.label_variants, interval)
     return StageMetrics(
         min_group=min_group,
         respondents=respondents,
@@ -339,6 +372,32 @@ def metric_value(metrics: StageMetrics, name: MetricName) -> tuple[float | None,
     if tp is None or tp.scale != name.family:
         return None, False
     return tp.score, tp.score is not None
+
+
+def metric_interval(metrics: StageMetrics, name: MetricName) -> tuple[float, float] | None:
+    """The 95% interval of a metric's value, in its own units; None when it is withheld or is a
+    count (`responses` only grows: it has no interval and never regresses)."""
+    if name.family == "nps":
+        return (metrics.nps.low, metrics.nps.high) if metrics.nps else None
+    if name.family == "response_rate":
+        value, enough = metric_value(metrics, name)
+        return share_interval(metrics.answered, metrics.asked) if enough and value is not None else None
+    if name.family == "responses":
+        return None
+    tp = metrics.touchpoints.get(name.touchpoint or "")
+    return tp.interval if tp is not None and tp.scale == name.family else None
+
+
+def clearly_fails(op: str, target: float, interval: tuple[float, float] | None) -> bool:
+    """The whole 95% interval lies on the wrong side of the target: not a wobble."""
+    if interval is None:
+        return False
+    low, high = interval
+    if op in (">=", ">"):
+        return high < target
+    if op in ("<=", "<"):
+        return low > target
+    return high < target or low > target
 
 
 def evaluate_gate(target: Target, metrics: StageMetrics) -> GateRecord:

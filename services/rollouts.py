@@ -16,14 +16,16 @@ from typing import TypeVar
 from runtime.clock import Clock, epoch
 from runtime.i18n import LANGUAGES, N_, Phrase, for_operator, language_of
 from services import inputs
-from services.announcements import Announcement, Audience, LateStage
+from services.announcements import Announcement, ApprovalNote, Audience, Figures, LateStage
 from services.directory import ChannelInfo, Directory
 from services.errors import BadInput, Conflict, DuplicateError, NotAllowed, NotFound
 from services.languages import LanguageService, parse_language
 from services.metrics import MetricName, StageMetrics, evaluate_gates, stage_metrics
 from services.options import Options
 from storage.db import Store
+from storage.guards import Guards
 from storage.models import (
+    ApprovalRequest,
     AuditEntry,
     CohortKind,
     GateRecord,
@@ -50,6 +52,9 @@ LANGUAGE_SET = for_operator("language set")
 SOAK_SET = for_operator("soak set")
 # Who an automatic advance is recorded as made by: the stage's soak.
 SOAK_ACTOR = for_operator("soak")
+APPROVERS_SET = for_operator("approvers set")
+APPROVAL_ASKED = for_operator("approval asked")
+ON_REGRESSION_SET = for_operator("on regression set")
 MAX_SOAK_DAYS = 365
 TARGET_REPLACED = for_operator("target replaced")
 TARGET_ADDED = for_operator("target added")
@@ -111,6 +116,16 @@ class Blocked:
 
 
 @dataclass(frozen=True)
+class Held:
+    """An advance into a stage with approvers: it waits for one of them to click Approve."""
+
+    detail: RolloutDetail
+    request: ApprovalRequest
+    approvers: list[str]
+    already: bool  # it was waiting before this ask
+
+
+@dataclass(frozen=True)
 class StatusView:
     detail: RolloutDetail
     metrics: StageMetrics | None
@@ -118,6 +133,7 @@ class StatusView:
     cohort_size: int | None
     today: date
     now: int = 0  # when it was read: how far a soak has come
+    raised: list[str] = field(default_factory=list)  # the current stage's rules whose alarm is raised
 
 
 @dataclass(frozen=True)
@@ -302,6 +318,44 @@ class RolloutService:
         await self.change(detail, actor, SOAK_SET, body)
         return await self.get(slug), days
 
+    async def set_approvers(
+        self, actor: str, slug: str, stage_name: str, users: Sequence[str], directory: Directory
+    ) -> tuple[RolloutDetail, list[str]]:
+        """An advance into the stage, typed or automatic, waits for one of `users` to approve it;
+        none clears them. Returns the approvers now."""
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        stage = self.stage(detail, stage_name)
+        if detail.previous_stage(stage) is None:
+            raise BadInput(
+                N_("{stage} is the first stage: nothing advances into it. Name a later stage.", stage=stage.name)
+            )
+        users = list(dict.fromkeys(users))
+        if users:
+            await self._check_people(users, "approvers", directory)
+
+        def body(edit: Edit) -> None:
+            edit.writes.guards.set_approvers(stage.id, users, actor, edit.now)
+            edit.detail = {"stage": stage.name, "people": users}
+
+        await self.change(detail, actor, APPROVERS_SET, body)
+        after = await self.get(slug)
+        return after, after.approvers_of(stage)
+
+    async def set_on_regression(self, actor: str, slug: str, what: str) -> RolloutDetail:
+        """What a clear regression does: tell the owners and champions, or also pause the rollout."""
+        detail = await self.get(slug)
+        self.require_owner(detail, actor)
+        if what not in ("notify", "pause"):
+            raise BadInput(N_("On a regression the rollout can notify (the default) or pause."))
+
+        def body(edit: Edit) -> None:
+            edit.columns = {"on_regression": what}
+            edit.detail = {"on_regression": what}
+
+        await self.change(detail, actor, ON_REGRESSION_SET, body)
+        return await self.get(slug)
+
     async def remind_late_stages(self) -> int:
         """A stage that runs past the next stage's planned start reminds each owner once (once
         per planned date: moved and missed again, it reminds again). Returns how many were queued."""
@@ -361,9 +415,13 @@ class RolloutService:
             if since is None or now - since < soak or now - (stage.entered_at or now) < soak:
                 continue
             following = detail.next_stage(stage)
+            if following is not None and detail.approvers_of(following):
+                if detail.waiting is None:  # asked once; it waits for an approver from then on
+                    await self._hold(detail, SOAK_ACTOR, stage, following, check, reason=None, overridden=False)
+                continue
             size = await self.cohort_size(detail, following or stage, directory)
             try:
-                await self._move(
+                await self.move(
                     detail,
                     SOAK_ACTOR,
                     "advance" if following else "complete",
@@ -485,11 +543,10 @@ class RolloutService:
             if person is None:
                 raise NotFound(N_("There is no person {user} in this workspace.", user=user))
             if person.is_bot:
-                only_people = (
-                    N_("Only people can be owners; this is a bot:")
-                    if role == "owners"
-                    else N_("Only people can be champions; this is a bot:")
-                )
+                only_people = {
+                    "owners": N_("Only people can be owners; this is a bot:"),
+                    "champions": N_("Only people can be champions; this is a bot:"),
+                }.get(role, N_("Only people can approve; this is a bot:"))
                 raise BadInput(only_people, people=(user,))
             if person.deleted:
                 raise BadInput(N_("This account is deactivated:"), people=(user,))
@@ -660,7 +717,9 @@ class RolloutService:
         first = detail.stages[0] if detail.stages else None
         sized = stage or first
         size = await self.cohort_size(detail, sized, directory) if (directory and sized) else None
-        return StatusView(detail, metrics, gates or [], size, self.today(), self._now())
+        alarms = await Guards(self.store).alarms(stage.id) if stage is not None else {}
+        raised = [rule for rule, alarm in alarms.items() if alarm.state == "raised"]
+        return StatusView(detail, metrics, gates or [], size, self.today(), self._now(), raised)
 
     async def history(self, slug: str) -> HistoryView:
         detail = await self.get(slug)
@@ -683,7 +742,7 @@ class RolloutService:
             )
         first = detail.stages[0]
         size = await self.cohort_size(detail, first, directory)
-        return await self._move(
+        return await self.move(
             detail,
             actor,
             "start",
@@ -717,8 +776,9 @@ class RolloutService:
         reason: str | None = None,
         override: str | None = None,
         expected_stage_id: int | None = None,
-    ) -> Moved | Blocked:
-        """Enter the next stage if every gate passes, or with `override` (a reason) anyway."""
+    ) -> Moved | Blocked | Held:
+        """Enter the next stage if every gate passes, or with `override` (a reason) anyway; into
+        a stage with approvers, ask them instead."""
         detail = await self.get(slug)
         self.require_owner(detail, actor)
         reason = inputs.reason(reason, required=False)
@@ -738,8 +798,12 @@ class RolloutService:
         if not check.passed and override is None:
             return Blocked(check)
         following = detail.next_stage(stage)
+        if following is not None and detail.approvers_of(following):
+            return await self._hold(
+                detail, actor, stage, following, check, reason=override or reason, overridden=override is not None
+            )
         size = await self.cohort_size(detail, following or stage, directory)
-        return await self._move(
+        return await self.move(
             detail,
             actor,
             "advance" if following else "complete",
@@ -750,6 +814,126 @@ class RolloutService:
             cohort_size=size,
             gates=check.gates,
             overridden=override is not None,
+        )
+
+    async def _hold(
+        self,
+        detail: RolloutDetail,
+        actor: str,
+        stage: Stage,
+        following: Stage,
+        check: GateCheck,
+        *,
+        reason: str | None,
+        overridden: bool,
+    ) -> Held:
+        """Ask the approvers of `following`: one transaction writes the request, its audit entry
+        and a DM to each approver (with the figures and gates as they stand); an advance already
+        waiting is not asked again."""
+        approvers = detail.approvers_of(following)
+        languages = {user: await self.reader_language(user, self.language(detail)) for user in approvers}
+        metrics = check.metrics
+        figures = Figures(
+            min_group=metrics.min_group,
+            respondents=metrics.respondents,
+            nps=metrics.nps.score if metrics.nps else None,
+            nps_margin=metrics.nps.margin if metrics.nps else None,
+            asked=metrics.asked,
+            answered=metrics.answered,
+        )
+        now = self._now()
+
+        def ask(writes: Writes) -> tuple[int, bool]:
+            if writes.rollouts.current_status(detail.rollout.id) != (RolloutStatus.ACTIVE, stage.id):
+                raise Conflict(
+                    N_("{slug} changed while this was being done; nothing was changed. Try again.",
+                       slug=detail.rollout.slug)
+                )  # fmt: skip
+            waiting = writes.guards.waiting(detail.rollout.id)
+            if waiting is not None:
+                return waiting.id, True
+            request_id = writes.guards.request(
+                rollout_id=detail.rollout.id, from_stage_id=stage.id, to_stage_id=following.id,
+                requested_by=actor, reason=reason, overridden=overridden, now=now,
+            )  # fmt: skip
+            writes.rollouts.write_audit(
+                rollout_id=detail.rollout.id, actor=actor, action=APPROVAL_ASKED, now=now, reason=reason,
+                detail={"from": stage.name, "to": following.name, "approvers": approvers, "overridden": overridden},
+            )  # fmt: skip
+            for user, language in languages.items():
+                note = ApprovalNote(
+                    request_id=request_id, rollout_slug=detail.rollout.slug, title=detail.rollout.title_in(language),
+                    from_stage=stage.name, to_stage=following.name, requested_by=actor, reason=reason,
+                    overridden=overridden, gates=check.gates, figures=figures, language=language,
+                )  # fmt: skip
+                writes.outbox.enqueue(
+                    kind="approval_request",
+                    dedupe_key=f"approval:{request_id}:{user}",
+                    channel=user,
+                    payload=note.model_dump_json(),
+                    now=now,
+                )
+            return request_id, False
+
+        request_id, already = await write(self.store, ask)
+        self.on_outbox()
+        after = await self.get(detail.rollout.slug)
+        request = await Guards(self.store).request(request_id)
+        assert request is not None
+        return Held(after, request, approvers, already)
+
+    async def approve(self, user: str, request_id: int, directory: Directory) -> Moved:
+        """An approver's Approve: the advance that waited is made, as the one who asked it made
+        it, with the approval recorded beside it in the same transaction."""
+        request = await Guards(self.store).request(request_id)
+        detail = await self.rollouts.load_by_id(request.rollout_id) if request is not None else None
+        if request is None or detail is None:
+            raise NotFound(N_("This advance no longer exists."))
+        to_stage = detail.stage_by_id(request.to_stage_id)
+        approvers = detail.approvers_of(to_stage)
+        if user not in approvers:
+            raise NotAllowed(N_("Only the approvers of this stage can approve the advance:"), people=tuple(approvers))
+        slug = detail.rollout.slug
+        if request.status == "approved" and request.decided_by:
+            raise Conflict(N_("This advance was already approved, by {person}.", person=f"<@{request.decided_by}>"))
+        if request.status != "waiting":
+            raise Conflict(N_("This advance no longer waits: {slug} has moved since.", slug=slug))
+        stage = self._movable(detail)
+        assert to_stage is not None
+        if stage.id != request.from_stage_id:
+            raise Conflict(N_("This advance no longer waits: {slug} has moved since.", slug=slug))
+        check = await self.check_gates(detail)
+        if not check.passed and not request.overridden:
+            raise Conflict(
+                N_(
+                    "Not every gate of {stage} passes any more, so nothing was changed; the advance still "
+                    "waits. Approve it once they pass, or an owner can advance anyway.",
+                    stage=stage.name,
+                )
+            )
+        size = await self.cohort_size(detail, to_stage, directory)
+
+        def approved(writes: Writes, now: int) -> None:
+            if not writes.guards.decide(request_id, "approved", user, now):
+                raise Conflict(N_("This advance no longer waits: {slug} has moved since.", slug=slug))
+            writes.rollouts.write_audit(
+                rollout_id=detail.rollout.id, actor=user, action="approved", now=now,
+                detail={"from": stage.name, "to": to_stage.name},
+            )  # fmt: skip
+
+        return await self.move(
+            detail,
+            request.requested_by,
+            "advance",
+            expect=(RolloutStatus.ACTIVE, stage.id),
+            to_stage=to_stage,
+            status=RolloutStatus.ACTIVE,
+            reason=request.reason,
+            cohort_size=size,
+            gates=check.gates,
+            overridden=request.overridden,
+            approved_by=user,
+            also=approved,
         )
 
     async def rollback(self, actor: str, slug: str, reason_text: str | None, directory: Directory) -> Moved:
@@ -775,7 +959,7 @@ class RolloutService:
         else:
             raise Conflict(N_("{slug} has not started, so there is nothing to roll back.", slug=detail.rollout.slug))
         size = await self.cohort_size(detail, target, directory)
-        return await self._move(
+        return await self.move(
             detail,
             actor,
             "rollback",
@@ -791,7 +975,7 @@ class RolloutService:
         self.require_owner(detail, actor)
         reason = inputs.reason(reason_text, required=True)
         current = self._movable(detail)
-        return await self._move(
+        return await self.move(
             detail,
             actor,
             "pause",
@@ -811,7 +995,7 @@ class RolloutService:
             )
         current = detail.current
         assert current is not None
-        return await self._move(
+        return await self.move(
             detail,
             actor,
             "resume",
@@ -833,7 +1017,7 @@ class RolloutService:
             return N_("paused in {stage}", stage=current.name)
         return N_("in {stage}", stage=current.name)
 
-    async def _move(
+    async def move(
         self,
         detail: RolloutDetail,
         actor: str,
@@ -846,8 +1030,12 @@ class RolloutService:
         cohort_size: int | None,
         gates: list[GateRecord] | None = None,
         overridden: bool = False,
+        approved_by: str | None = None,
+        also: Callable[[Writes, int], None] | None = None,
     ) -> Moved:
-        """One transaction: the new state, the transition, its audit entry, its announcements."""
+        """One transaction: the new state, the transition, its audit entry, its announcements, and
+        what `also` writes with them (it may raise Conflict to write none of it). An advance still
+        waiting for approval no longer waits: the rollout moved."""
         rollout = detail.rollout
         from_stage = detail.current if rollout.status != RolloutStatus.PLANNED else None
         if rollout.status == RolloutStatus.COMPLETED:
@@ -864,6 +1052,9 @@ class RolloutService:
                 raise Conflict(
                     N_("{slug} changed while this was being done; nothing was changed. Try again.", slug=rollout.slug)
                 )
+            if also is not None:
+                also(writes, now)
+            writes.guards.withdraw_waiting(rollout.id, now)
             if kind in ("start", "advance", "rollback", "complete") and from_stage is not None:
                 writes.rollouts.leave_stage(from_stage.id, now)
             if kind in ("start", "advance", "rollback") and to_stage is not None:
@@ -909,6 +1100,7 @@ class RolloutService:
                 cohort_size,
                 now,
                 languages,
+                approved_by,
             )
             return transition_id
 
@@ -940,6 +1132,7 @@ class RolloutService:
         cohort_size: int | None,
         now: int,
         languages: dict[str, str],
+        approved_by: str | None = None,
     ) -> None:
         following = detail.next_stage(to_stage) if to_stage is not None and kind != "complete" else None
         recipients: list[tuple[str, Audience]] = [(user, "champion") for user in detail.champions]
@@ -963,6 +1156,7 @@ class RolloutService:
                 next_planned=following.planned_start if following else None,
                 audience=audience,
                 language=language,
+                approved_by=approved_by,
             )
             writes.outbox.enqueue(
                 kind="announcement",

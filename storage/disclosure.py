@@ -302,6 +302,16 @@ class Disclosures:
         )
         return [ReleasedComment(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
 
+    async def released_comment_count(self, stage_id: int, first_day: str, end_day: str) -> int:
+        """How many comments of a stage were released in [first_day, end_day): a count that moves
+        only with whole groups, as the comments do."""
+        return int(
+            await self.store.fetch_value(
+                """SELECT count(*) FROM comments WHERE stage_id = ? AND released_on >= ? AND released_on < ?""",
+                (stage_id, first_day, end_day),
+            )
+        )
+
     async def released_rows(self, rollout_id: int) -> list[ReleasedRow]:
         """A rollout's released answers, one row each, and its released comments, one row each, in
         random order, with no wave, key or day finer than the group's.

@@ -461,6 +461,45 @@ _SOAK = (
     "ALTER TABLE stages ADD COLUMN passing_since INTEGER",
 )
 
+# Guarded stages, continued: who must approve an advance into a stage, the advance waiting for
+# them, what a clear regression does, and the state of each rule the watch keeps an eye on.
+_GUARDS = (
+    """CREATE TABLE stage_approvers (
+        stage_id INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        user_id  TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        added_at INTEGER NOT NULL,
+        PRIMARY KEY (stage_id, user_id)
+    )""",
+    """CREATE TABLE approval_requests (
+        id            INTEGER PRIMARY KEY,
+        rollout_id    INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        from_stage_id INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        to_stage_id   INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        requested_by  TEXT NOT NULL,
+        reason        TEXT,
+        overridden    INTEGER NOT NULL DEFAULT 0,
+        status        TEXT NOT NULL DEFAULT 'waiting' CHECK (status IN ('waiting', 'approved', 'withdrawn')),
+        decided_by    TEXT,
+        requested_at  INTEGER NOT NULL,
+        decided_at    INTEGER
+    )""",
+    # One advance waits at a time: asking again finds the one already waiting.
+    "CREATE UNIQUE INDEX approval_waiting ON approval_requests(rollout_id) WHERE status = 'waiting'",
+    """ALTER TABLE rollouts ADD COLUMN on_regression TEXT NOT NULL DEFAULT 'notify'
+        CHECK (on_regression IN ('notify', 'pause'))""",
+    # A rule is a gate ("target:<metric>") or the period-over-period NPS drop ("nps-drop").
+    # armed: it may raise an alert (a gate: it has passed); raised: it did, and stays quiet until
+    # it has recovered. `raised` counts the alerts, so each has its own key in the outbox.
+    """CREATE TABLE watch_alarms (
+        stage_id INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        rule     TEXT NOT NULL,
+        state    TEXT NOT NULL CHECK (state IN ('armed', 'raised')),
+        raised   INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (stage_id, rule)
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
@@ -475,6 +514,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "conversations on anonymous comments", _THREADS),
     Migration(12, "you said, we did", _ACTIONS),
     Migration(13, "a stage's soak", _SOAK),
+    Migration(14, "approvals and the regression watch", _GUARDS),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -83,6 +83,7 @@ class Rollout(Titled):
     created_at: int
     updated_at: int
     language: str | None = None  # its channel posts' language; None: PULSE_LANGUAGE
+    on_regression: Literal["notify", "pause"] = "notify"  # what a clear regression does
     vision_variants: dict[str, str] = {}
 
     _parse_vision_variants = field_validator("vision_variants", mode="before")(variants_of)
@@ -101,6 +102,22 @@ class Stage(_Row):
     left_at: int | None
     soak_days: int = 0  # it advances by itself once its gates have passed this many days (0: never)
     passing_since: int | None = None  # since when its gates have passed without a break
+
+
+class ApprovalRequest(_Row):
+    """An advance into a stage with approvers, waiting for one of them (or decided)."""
+
+    id: int
+    rollout_id: int
+    from_stage_id: int
+    to_stage_id: int
+    requested_by: str
+    reason: str | None
+    overridden: bool
+    status: Literal["waiting", "approved", "withdrawn"]
+    decided_by: str | None
+    requested_at: int
+    decided_at: int | None
 
 
 class CohortEntry(_Row):

@@ -34,6 +34,9 @@ _ACTOR_COLUMNS = (
     ("threads", "replier"),
     ("thread_messages", "author"),
     ("actions", "created_by"),
+    ("approval_requests", "requested_by"),
+    ("approval_requests", "decided_by"),
+    ("stage_approvers", "added_by"),
 )
 # Text that may mention the person among other things (JSON of changes, queued messages).
 _TEXT_COLUMNS = (("audit_log", "detail"), ("outbox", "payload"))
@@ -200,6 +203,15 @@ class People:
             # The reasons they typed for their changes are their words too.
             conn.execute("UPDATE stage_transitions SET reason = NULL WHERE actor = ?", (user_id,))
             conn.execute("UPDATE audit_log SET reason = NULL WHERE actor = ?", (user_id,))
+            conn.execute("UPDATE approval_requests SET reason = NULL WHERE requested_by = ?", (user_id,))
+            # … and so are they where a message (sent or waiting) quotes them.
+            conn.execute(
+                """UPDATE outbox SET payload = json_set(payload, '$.reason', NULL)
+                   WHERE kind IN ('announcement', 'approval_request')
+                   AND ? IN (json_extract(payload, '$.actor'), json_extract(payload, '$.requested_by'))""",
+                (user_id,),
+            )
+            conn.execute("DELETE FROM stage_approvers WHERE user_id = ?", (user_id,))
             for table, column in _ACTOR_COLUMNS:
                 conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (FORGOTTEN, user_id))
             for table, column in _TEXT_COLUMNS:

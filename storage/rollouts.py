@@ -14,7 +14,9 @@ from datetime import date
 from typing import Any
 
 from storage.db import Store
+from storage.guards import Guards
 from storage.models import (
+    ApprovalRequest,
     AuditEntry,
     CohortEntry,
     CohortKind,
@@ -43,6 +45,8 @@ class RolloutDetail:
     cohort: list[CohortEntry] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     touchpoints: list[Touchpoint] = field(default_factory=list)
+    approvers: dict[int, list[str]] = field(default_factory=dict)  # stage id → who approves an advance into it
+    waiting: ApprovalRequest | None = None  # the advance waiting for one of them
 
     @property
     def current(self) -> Stage | None:
@@ -80,6 +84,9 @@ class RolloutDetail:
 
     def touchpoint(self, key: str) -> Touchpoint | None:
         return next((t for t in self.touchpoints if t.key == key), None)
+
+    def approvers_of(self, stage: Stage | None) -> list[str]:
+        return self.approvers.get(stage.id, []) if stage is not None else []
 
 
 class Rollouts:
@@ -122,6 +129,7 @@ class Rollouts:
             rid,
         )
         touchpoints = await self.store.fetch_all("SELECT * FROM touchpoints WHERE rollout_id = ? ORDER BY key", rid)
+        guards = Guards(self.store)
         return RolloutDetail(
             rollout=rollout,
             stages=[Stage.from_row(r) for r in stages],
@@ -130,6 +138,8 @@ class Rollouts:
             cohort=[CohortEntry.from_row(r) for r in cohort],
             targets=[Target.from_row(r) for r in targets],
             touchpoints=[Touchpoint.from_row(r) for r in touchpoints],
+            approvers=await guards.approvers(rollout.id),
+            waiting=await guards.waiting(rollout.id),
         )
 
     async def open_rollouts(self) -> list[RolloutDetail]:
@@ -254,6 +264,7 @@ class RolloutWrites:
             "title_variants",
             "auto_nps_after_days",
             "language",
+            "on_regression",
         }
         unknown = set(columns) - allowed
         if unknown:

@@ -16,6 +16,7 @@ from storage.actions import ActionWrites
 from storage.db import Store
 from storage.digests import DigestWrites
 from storage.disclosure import DisclosureWrites
+from storage.guards import GuardWrites
 from storage.keys import KeyWrites
 from storage.languages import LanguageWrites
 from storage.outbox import OutboxWrites
@@ -39,6 +40,7 @@ class Writes:
         self.languages = LanguageWrites(conn)
         self.threads = ThreadWrites(conn)
         self.actions = ActionWrites(conn)
+        self.guards = GuardWrites(conn)
 
 
 async def write(store: Store, job: Callable[[Writes], T]) -> T:

@@ -10,7 +10,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.blocks.rollouts import build_gates_blocked, build_moved, build_override_modal, build_roadmap
+from handlers.blocks.rollouts import build_advanced, build_moved, build_override_modal, build_roadmap
 from handlers.blocks.text import Message
 from handlers.deferred import answer_later
 from handlers.ids import Action, row_id
@@ -18,7 +18,6 @@ from runtime.background import Background
 from runtime.i18n import N_, Texts
 from services import Services
 from services.errors import BadInput, Conflict
-from services.rollouts import Blocked
 
 
 def _value(action: dict[str, Any]) -> str:
@@ -42,12 +41,32 @@ async def on_advance(
     await ack()
 
     async def run() -> Message:
-        outcome = await services.rollouts.advance(user, slug, services.directory)
-        if isinstance(outcome, Blocked):
-            return build_gates_blocked(texts, outcome.check)
-        return build_moved(texts, outcome)
+        return build_advanced(texts, await services.rollouts.advance(user, slug, services.directory))
 
     answer_later(background, respond, run, t=texts, name="advance button")
+
+
+async def on_approve(
+    ack: AsyncAck,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    services: Services,
+    respond: AsyncRespond | None,
+    background: Background,
+    texts: Texts,
+) -> None:
+    """An approver's Approve in their DM: the advance that waited is made (others are refused)."""
+    try:
+        request_id = row_id(action.get("value"))
+    except ValueError:
+        raise BadInput(N_("This button is out of date; ask an owner to advance again.")) from None
+    user = body["user"]["id"]
+    await ack()
+
+    async def run() -> Message:
+        return build_moved(texts, await services.rollouts.approve(user, request_id, services.directory))
+
+    answer_later(background, respond, run, t=texts, name="approve button")
 
 
 async def on_roadmap(
@@ -108,3 +127,4 @@ def register(app: AsyncApp) -> None:
     app.action(Action.ADVANCE.value)(on_advance)
     app.action(Action.ROADMAP.value)(on_roadmap)
     app.action(Action.ADVANCE_ANYWAY.value)(on_advance_anyway)
+    app.action(Action.APPROVE.value)(on_approve)

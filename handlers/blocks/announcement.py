@@ -44,7 +44,7 @@ def _headline(t: Texts, a: Announcement) -> str:
 
 
 def _who_did_it(t: Texts, a: Announcement) -> str:
-    person = fmt.user(t, a.actor)
+    person = fmt.actor(t, a.actor)
     if a.kind == "start":
         return t._("{person} started it", person=person)
     if a.kind == "advance":
@@ -62,7 +62,8 @@ def build_announcement(t: Texts, a: Announcement) -> Message:
     headline = _headline(t, a)
     blocks: list[Block] = [header(_headline_template(t, a), a.title)]
     why = f" — {fmt.quoted(a.reason)}" if a.reason else ""
-    blocks.append(section(f"{_who_did_it(t, a)}{why}"))
+    approved = " " + t._("(approved by {person})", person=fmt.user(t, a.approved_by)) if a.approved_by else ""
+    blocks.append(section(f"{_who_did_it(t, a)}{approved}{why}"))
     if a.gates:
         head = t._("*Advanced anyway* — not every gate passed:") if a.overridden else t._("*Every gate passed:*")
         blocks += sections_from_lines([head, *(fmt.gate(t, g) for g in a.gates)])

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from handlers.blocks.text import escape
-from runtime.i18n import Texts
+from runtime.i18n import N_, Phrase, Texts
 from services.disclosure import week_of
 from services.metrics import NpsSummary, StageMetrics
 from services.models import FORGOTTEN, GateRecord, ReleasedComment, Waiting
@@ -20,6 +20,19 @@ def user(t: Texts, user_id: str) -> str:
     if user_id == FORGOTTEN:
         return "_" + t._("a person who asked to be forgotten") + "_"
     return f"<@{user_id}>"
+
+
+# Who the history names for a step nobody clicked: the code it keeps, and how it reads.
+AUTOMATIC_ACTORS: dict[str, Phrase] = {"soak": N_("the soak"), "watch": N_("the regression watch")}
+
+
+def actor(t: Texts, who: str) -> str:
+    """Who made a change: a person as a mention, an automatic step by name, anything else
+    (a config file, an operator's command) by its code."""
+    if who[:1] in ("U", "W") or who == FORGOTTEN:
+        return user(t, who)
+    named = AUTOMATIC_ACTORS.get(who)
+    return f"*{t.say(named) if named is not None else escape(who)}*"
 
 
 def channel(channel_id: str) -> str:
@@ -56,7 +69,11 @@ def not_enough(t: Texts, min_group: int) -> str:
 def nps(t: Texts, summary: NpsSummary | None, respondents: int, min_group: int) -> str:
     if summary is None:
         return not_enough(t, min_group)
-    return f"{signed(summary.score)} (n={summary.n}, ±{round(summary.margin)})"
+    return nps_figure(summary.score, summary.margin, summary.n)
+
+
+def nps_figure(score: float, margin: float, n: int) -> str:
+    return f"{signed(score)} (n={n}, ±{round(margin)})"
 
 
 def percent(t: Texts, share: float | None) -> str:

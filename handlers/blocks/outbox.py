@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers.blocks.announcement import build_announcement
+from handlers.blocks.guards import build_alert, build_approval_request
 from handlers.blocks.rollouts import build_late_stage
 from handlers.blocks.survey import build_closed, build_survey
 from handlers.blocks.text import Message
 from handlers.blocks.threads import build_action_note, build_note_to_replier, build_note_to_writer
 from runtime.i18n import texts
 from services.actions import ActionNote
-from services.announcements import Announcement, LateStage
+from services.announcements import Announcement, ApprovalNote, LateStage, RegressionAlert
 from services.models import OutboxItem
 from services.surveys import SurveyNotice
 from services.threads import ThreadNote
@@ -53,4 +54,10 @@ def render_outbox_item(item: OutboxItem) -> OutboxMessage:
     if item.kind == "action_note":
         action_note = ActionNote.model_validate_json(item.payload)
         return OutboxMessage(build_action_note(texts(action_note.language), action_note))
+    if item.kind == "approval_request":
+        approval = ApprovalNote.model_validate_json(item.payload)
+        return OutboxMessage(build_approval_request(texts(approval.language), approval))
+    if item.kind == "regression_alert":
+        alert = RegressionAlert.model_validate_json(item.payload)
+        return OutboxMessage(build_alert(texts(alert.language), alert))
     raise ValueError(f"no renderer for outbox rows of kind {item.kind!r}")

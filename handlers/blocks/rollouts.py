@@ -11,12 +11,13 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from handlers.blocks import format as fmt
+from handlers.blocks.guards import build_held, guard_history_extra, rule_lines
 from handlers.blocks.text import Block, Message, context, escape, mrkdwn, plain, section, sections_from_lines
 from handlers.ids import Action, Callback
 from runtime.i18n import N_, Phrase, Texts
 from services.announcements import LateStage
-from services.models import FORGOTTEN, AuditEntry, RolloutDetail, RolloutStatus, Stage
-from services.rollouts import GateCheck, HistoryView, Moved, StatusView
+from services.models import AuditEntry, RolloutDetail, RolloutStatus, Stage
+from services.rollouts import Blocked, GateCheck, Held, HistoryView, Moved, StatusView
 
 MESSAGE_BLOCK_LIMIT = 50
 HISTORY_LINES = 40
@@ -122,8 +123,11 @@ def build_status_card(t: Texts, view: StatusView, *, viewer_may_change: bool, tz
                 )
             )
         )
+    rules = rule_lines(t, detail, view.raised)
     if (soaking := _soak_line(t, view)) is not None:
-        blocks.append(context(soaking))
+        rules.insert(0, soaking)
+    if rules:
+        blocks.append(context("\n".join(rules)))
     champions = fmt.people(t, detail.champions, most=CARD_CHAMPIONS)
     owners = fmt.people(t, detail.owners, most=CARD_OWNERS)
     people = t._("Champions: {champions} · Owners: {owners}", champions=champions, owners=owners)
@@ -270,6 +274,12 @@ _ACTIONS: dict[str, Phrase] = {
     "comment replied": N_("replied to a comment"),
     "action recorded": N_("recorded what changed"),
     "soak set": N_("set a soak"),
+    "approvers set": N_("set the approvers"),
+    "approval asked": N_("asked for approval"),
+    "approved": N_("approved the advance"),
+    "on regression set": N_("set what a regression does"),
+    "regression alert": N_("raised a regression alert"),
+    "regression recovered": N_("saw a regression recover"),
 }
 
 
@@ -301,6 +311,8 @@ def _history_extra(t: Texts, entry: AuditEntry) -> str:
         return f": {fmt.channel(str(detail['channel']))}"
     if action == "language set" and detail.get("language"):
         return f": {language_name(t, str(detail['language']))}"
+    if (guarded := guard_history_extra(t, action, detail)) is not None:
+        return guarded
     if action == "soak set":
         return ": " + t._("{stage}, {days} days", stage=escape(str(detail.get("stage"))), days=detail.get("days"))
     if action == "action recorded" and detail.get("action"):
@@ -315,12 +327,7 @@ def history_line(t: Texts, entry: AuditEntry, tz: ZoneInfo) -> str:
     known = _ACTIONS.get(entry.action)
     what = t.say(known) if known is not None else escape(entry.action)
     why = f" — {fmt.quoted(entry.reason)}" if entry.reason else ""
-    who = (
-        fmt.user(t, entry.actor)
-        if entry.actor[:1] in ("U", "W") or entry.actor == FORGOTTEN
-        else f"*{escape(entry.actor)}*"
-    )
-    return f"`{fmt.moment(entry.at, tz)}` {who} {what}{_history_extra(t, entry)}{why}"
+    return f"`{fmt.moment(entry.at, tz)}` {fmt.actor(t, entry.actor)} {what}{_history_extra(t, entry)}{why}"
 
 
 def build_history(t: Texts, view: HistoryView, tz: ZoneInfo) -> Message:
@@ -425,6 +432,15 @@ def build_moved(t: Texts, moved: Moved) -> Message:
     if moved.cohort_size is not None and moved.kind in ("start", "advance", "rollback"):
         text += " " + t._("Cohort: {size}.", size=_cohort_text(t, moved.cohort_size))
     return Message(text=text, blocks=[section(text), context(_announced_to(t, moved))])
+
+
+def build_advanced(t: Texts, outcome: Moved | Blocked | Held) -> Message:
+    """The answer to an advance: made, refused by its gates, or waiting for approval."""
+    if isinstance(outcome, Blocked):
+        return build_gates_blocked(t, outcome.check)
+    if isinstance(outcome, Held):
+        return build_held(t, outcome)
+    return build_moved(t, outcome)
 
 
 def build_done(text: str) -> Message:

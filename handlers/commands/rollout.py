@@ -6,8 +6,8 @@ from slack_bolt.async_app import AsyncApp
 
 from handlers.blocks import format as fmt
 from handlers.blocks.rollouts import (
+    build_advanced,
     build_done,
-    build_gates_blocked,
     build_history,
     build_list,
     build_moved,
@@ -22,7 +22,7 @@ from handlers.commands.router import Answer, CommandCall, CommandRouter, Deferre
 from runtime.i18n import N_, Texts
 from services import inputs
 from services.errors import BadInput
-from services.rollouts import Blocked, CohortRef, RolloutService
+from services.rollouts import CohortRef, RolloutService
 
 router = CommandRouter(ROLLOUT)
 
@@ -152,6 +152,56 @@ async def soak(call: CommandCall) -> Answer:
             days,
             stage=stage,
             slug=slug,
+        )
+    )
+
+
+@router.on("approvers")
+async def approvers(call: CommandCall) -> Answer:
+    args = call.need(3, N_("the rollout, the stage, and the approvers (or remove)"))
+    slug, stage = args[0], args[1]
+    clear = len(args) == 3 and args[2].lower() == "remove"
+    users = [] if clear else [m.id for m in mentions(args[2:], allowed=("user",))]
+    svc = _svc(call)
+
+    async def change() -> Message:
+        detail, now = await svc.set_approvers(call.user_id, slug, stage, users, call.services.directory)
+        t, shown, code = call.texts, escape(stage.lower()), _code(detail.rollout.slug)
+        if not now:
+            return build_done(t._("Moving {slug} into *{stage}* no longer waits for approval.", slug=code, stage=shown))
+        return build_done(
+            t._(
+                "Moving {slug} into *{stage}*, typed or by itself, now waits until one of {people} approves it "
+                "in a DM that shows the figures and the gates.",
+                slug=code,
+                stage=shown,
+                people=fmt.people(call.texts, now),
+            )
+        )
+
+    return await change() if clear else Deferred(change, "approvers")
+
+
+@router.on("on-regression")
+async def on_regression(call: CommandCall) -> Answer:
+    args = call.need(2, N_("the rollout, and notify or pause"))
+    if len(args) > 2:
+        raise BadInput(N_("On a regression the rollout can notify (the default) or pause."))
+    detail = await _svc(call).set_on_regression(call.user_id, args[0], args[1].lower())
+    t, code = call.texts, _code(detail.rollout.slug)
+    if detail.rollout.on_regression == "pause":
+        return build_done(
+            t._(
+                "When a gate of {slug} that had passed fails clearly, or its NPS falls clearly week over week, "
+                "its owners and champions are told and it pauses.",
+                slug=code,
+            )
+        )
+    return build_done(
+        t._(
+            "When a gate of {slug} that had passed fails clearly, or its NPS falls clearly week over week, "
+            "its owners and champions are told; it keeps going.",
+            slug=code,
         )
     )
 
@@ -396,9 +446,7 @@ async def advance(call: CommandCall) -> Answer:
 
     async def run() -> Message:
         outcome = await svc.advance(call.user_id, args[0], call.services.directory, reason=reason)
-        if isinstance(outcome, Blocked):
-            return build_gates_blocked(call.texts, outcome.check)
-        return build_moved(call.texts, outcome)
+        return build_advanced(call.texts, outcome)
 
     return Deferred(run, "advance")
 

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from handlers.blocks.rollouts import build_moved
+from handlers.blocks.rollouts import build_advanced
 from handlers.blocks.text import Message
 from handlers.deferred import answer_later
 from handlers.ids import Callback, row_id
@@ -66,7 +66,7 @@ async def on_submit(
             user, detail.rollout.slug, services.directory, override=reason, expected_stage_id=stage_id
         )
         assert not isinstance(outcome, Blocked)
-        return build_moved(texts, outcome)
+        return build_advanced(texts, outcome)
 
     answer_later(background, respond, run, t=texts, name="advance anyway")
 

@@ -55,7 +55,7 @@ async def test_a_stage_advances_by_itself_once_its_gates_have_held_for_the_soak(
     assert await store.fetch_value("SELECT count(*) FROM stage_transitions WHERE kind = 'advance'") == 1
     assert len(standin.workspace.dms_to(world.champions[0])) == 2  # the start, and the advance into beta
     history = await bot.ask(world.owner, f"history {SLUG}")
-    assert "*soak* advanced it: alpha → beta" in history and "set a soak: alpha, 3 days" in history
+    assert "*the soak* advanced it: alpha → beta" in history and "set a soak: alpha, 3 days" in history
     assert "Soak" not in await bot.ask(world.owner, f"status {SLUG}")  # beta has none
 
 
