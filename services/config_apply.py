@@ -50,12 +50,14 @@ class _Current:
     cohort: dict[str, set[tuple[str, str]]]
     planned: dict[str, date | None]
     soaks: dict[str, int]
+    approvers: dict[str, list[str]]
     targets: dict[tuple[str, str | None], tuple[str, float]]
     touchpoints: dict[str, tuple[OwnText, str, int | None]]
     vision: OwnText | None
     channel: str | None
     language: str | None
     auto: int
+    on_regression: str = "notify"
 
 
 class ConfigService:
@@ -163,6 +165,7 @@ class ConfigService:
             cohort={n: set() for n in names},
             planned=dict.fromkeys(names),
             soaks=dict.fromkeys(names, 0),
+            approvers={},
             targets={},
             touchpoints={},
             vision=None,
@@ -209,12 +212,14 @@ class ConfigService:
             cohort=cohort,
             planned={s.name: s.planned_start for s in detail.stages},
             soaks={s.name: s.soak_days for s in detail.stages},
+            approvers={s.name: detail.approvers_of(s) for s in detail.stages},
             targets={(t.metric, by_id.get(t.stage_id or 0)): (t.op, t.value) for t in detail.targets},
             touchpoints={t.key: (OwnText(t.label, t.label_variants), t.scale, t.id) for t in detail.touchpoints},
             vision=None if rollout.vision is None else OwnText(rollout.vision, rollout.vision_variants),
             channel=rollout.channel_id,
             language=rollout.language,
             auto=rollout.auto_nps_after_days,
+            on_regression=rollout.on_regression,
         )
 
     def _rollout_settings(self, spec: RolloutSpec, current: _Current) -> list[Change]:
@@ -233,6 +238,9 @@ class ConfigService:
         if "language" in given and spec.language != current.language:
             said = f"announcements in {spec.language}" if spec.language else "announcements in the default language"
             changes.append(self._column(slug, "language", spec.language, said))
+        if spec.on_regression is not None and spec.on_regression != current.on_regression:
+            what = spec.on_regression
+            changes.append(self._column(slug, "on_regression", what, f"on a clear regression: {what}"))
         if spec.auto_nps_after_days is not None and spec.auto_nps_after_days != current.auto:
             days = spec.auto_nps_after_days
             changes.append(self._column(slug, "auto_nps_after_days", days, f"automatic NPS after {days} days"))
@@ -248,12 +256,19 @@ class ConfigService:
             changes += self._people(slug, "owners", current.owners, spec.owners)
         if spec.champions is not None:
             changes += self._people(slug, "champions", current.champions, spec.champions)
-        for stage in spec.stages or []:
+        for i, stage in enumerate(spec.stages or []):
             if stage.name in current.stage_names:
                 changes += self._stage(
                     slug, stage, current.planned.get(stage.name), current.cohort.get(stage.name, set())
                 )
                 changes += self._soak(slug, stage, current.soaks.get(stage.name, 0))
+                if stage.approvers and current.stage_names.index(stage.name) == 0:
+                    where = (*at, "stages", i, "approvers")
+                    problems.append(
+                        located.problem(where, f"{stage.name} is the first stage: nothing advances into it")
+                    )
+                else:
+                    changes += self._approvers(slug, stage, current.approvers.get(stage.name, []))
         if spec.touchpoints is not None:
             changes += await self._touchpoints(spec, current.touchpoints, at, located, problems)
         if spec.targets is not None:
@@ -308,6 +323,18 @@ class ConfigService:
             w.rollouts.set_soak(w.rollouts.stage_id_of(slug, name), days)
 
         return [Change(f"~ {slug} {name}: soak {days} days (was {soak})", run, slug)]
+
+    def _approvers(self, slug: str, stage: StageSpec, current: list[str]) -> list[Change]:
+        wanted, name = stage.approvers, stage.name
+        if wanted is None or list(dict.fromkeys(wanted)) == current:
+            return []
+        users = list(dict.fromkeys(wanted))
+
+        def run(w: Writes, now: int) -> None:
+            w.guards.set_approvers(w.rollouts.stage_id_of(slug, name), users, ACTOR, now)
+
+        said = ", ".join(users) if users else "none"
+        return [Change(f"~ {slug} {name}: approvers {said}", run, slug)]
 
     def _stage(self, slug: str, stage: StageSpec, planned: date | None, cohort: set[tuple[str, str]]) -> list[Change]:
         changes = []

@@ -87,6 +87,7 @@ class StageSpec(_Spec):
     name: Key
     planned_start: date | None = None
     soak_days: Annotated[int, Field(ge=0, le=365)] | None = None  # 0: it never advances by itself
+    approvers: list[UserId] | None = None  # an advance into the stage waits for one of them; []: none
     cohort: CohortSpec | None = None
 
 
@@ -117,6 +118,7 @@ class RolloutSpec(_Spec):
     owners: list[UserId] | None = None
     champions: list[UserId] | None = None
     auto_nps_after_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    on_regression: Literal["notify", "pause"] | None = None  # what a clear regression does
     stages: Annotated[list[StageSpec], Field(min_length=1, max_length=10)] | None = None
     targets: list[TargetSpec] | None = None
     touchpoints: list[TouchpointSpec] | None = None

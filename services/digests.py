@@ -29,11 +29,12 @@ from services.metrics import (
 )
 from services.options import Options
 from services.rollouts import RolloutService, channel_with_bot
+from services.watch import REGRESSION_ALERT
 from storage.actions import Action, Actions
 from storage.db import Store
 from storage.digests import Digests, Subscription
 from storage.disclosure import ReleasedComment
-from storage.models import GateRecord, RolloutStatus, Stage, Transition
+from storage.models import AuditEntry, GateRecord, RolloutStatus, Stage, Transition
 from storage.rollouts import RolloutDetail
 from storage.threads import Threads, Waiting
 
@@ -64,6 +65,7 @@ class RolloutDigest:
     actions: list[Action] = field(default_factory=list)  # what changed because of the feedback, this period
     # How each listed action's check-in came out, all answers so far (released groups only).
     check_ins: dict[int, TouchpointMetrics] = field(default_factory=dict)
+    alerts: list[AuditEntry] = field(default_factory=list)  # the regression watch's alerts this period
 
     @property
     def change(self) -> float | None:
@@ -211,6 +213,9 @@ class DigestService:
             waiting=(await Threads(self.store).waiting([detail.rollout.id])).get(detail.rollout.id),
             actions=actions,
             check_ins=await self._check_ins(detail, actions, min_group),
+            alerts=await self.rollouts.rollouts.audit_between(
+                detail.rollout.id, [REGRESSION_ALERT], period.start_at, period.end_at
+            ),
         )
 
     async def _check_ins(

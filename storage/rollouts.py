@@ -174,6 +174,16 @@ class Rollouts:
         )
         return [AuditEntry.from_row(r) for r in rows]
 
+    async def audit_between(self, rollout_id: int, actions: Sequence[str], start: int, end: int) -> list[AuditEntry]:
+        """The entries of these actions in [start, end), oldest first."""
+        marks = ", ".join("?" * len(actions))
+        rows = await self.store.fetch_all(
+            f"""SELECT * FROM audit_log WHERE rollout_id = ? AND action IN ({marks}) AND at >= ? AND at < ?
+                ORDER BY at, id""",
+            (rollout_id, *actions, start, end),
+        )
+        return [AuditEntry.from_row(r) for r in rows]
+
     async def announcement_outcomes(self, rollout_id: int) -> list[OutboxItem]:
         """The announcements of a rollout's transitions that failed or are still waiting."""
         rows = await self.store.fetch_all(

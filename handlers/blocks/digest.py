@@ -120,6 +120,14 @@ def rollout_blocks(t: Texts, digest: RolloutDigest, content: DigestContent) -> l
     if digest.actions:
         changed = [f"• {escape(a.body)}{_check_in(t, a, digest)}" for a in digest.actions]
         blocks += sections_from_lines([t._("*You said, we did:*"), *changed])
+    if digest.alerts:
+        raised = [
+            "🚨 " + t._("{day}, {stage}: {reason}", day=t.day(datetime.fromtimestamp(a.at, content.tz).date()),
+                       stage=escape(str((a.detail or {}).get("stage", ""))),
+                       reason=escape(str((a.detail or {}).get("reason", ""))))
+            for a in digest.alerts
+        ]  # fmt: skip
+        blocks.append(context(t._("Regression alerts:") + " " + " · ".join(raised)))  # one block, cut to fit
     if digest.transitions:
         stages = {s.id: s.name for s in detail.stages}
         changes = []
@@ -128,7 +136,7 @@ def rollout_blocks(t: Texts, digest: RolloutDigest, content: DigestContent) -> l
             before, after = _ends(t, change.kind)
             frm = escape(stages.get(change.from_stage_id or 0, before))
             to = escape(stages.get(change.to_stage_id or 0, after))
-            done = t._("on {day} by {person}", day=when, person=fmt.user(t, change.actor))
+            done = t._("on {day} by {person}", day=when, person=fmt.actor(t, change.actor))
             note = " " + t._("(gates overridden)") if change.overridden else ""
             changes.append(f"{KIND_ICONS[change.kind]} {frm} → {to} {done}{note}")
         blocks.append(context((t._("Stage changes:") + " " + " · ".join(changes))[:3000]))

@@ -24,6 +24,7 @@ from services.models import RolloutDetail, RolloutStatus
 from services.rollouts import Held
 from services.watch import DROP_RULE
 
+CARD_APPROVERS = 40  # named on the status card; the rest are counted
 TITLE_SHOWN = 120  # of a title in a header, which holds 150 characters with the words around it
 
 
@@ -32,7 +33,7 @@ def build_held(t: Texts, held: Held) -> Message:
     detail, request = held.detail, held.request
     stage = detail.stage_by_id(request.to_stage_id)
     title = escape(detail.rollout.title_in(t.language))
-    approvers = fmt.people(t, held.approvers)
+    approvers = fmt.people(t, held.approvers, most=CARD_APPROVERS)
     if held.already:
         text = t._(
             "⏳ An advance of *{title}* into *{stage}* already waits for approval from {approvers}; nothing more "
@@ -220,7 +221,7 @@ def rule_lines(t: Texts, detail: RolloutDetail, raised: list[str]) -> list[str]:
         lines.append(
             t._(
                 "⏳ Waiting for approval from {approvers} to move into *{stage}* (asked by {person}).",
-                approvers=fmt.people(t, detail.approvers_of(stage)),
+                approvers=fmt.people(t, detail.approvers_of(stage), most=CARD_APPROVERS),
                 stage=escape(stage.name if stage else ""),
                 person=fmt.actor(t, waiting.requested_by),
             )
@@ -230,12 +231,19 @@ def rule_lines(t: Texts, detail: RolloutDetail, raised: list[str]) -> list[str]:
             t._(
                 "🔐 Moving into *{stage}* waits for approval from {approvers}.",
                 stage=escape(following.name),
-                approvers=fmt.people(t, detail.approvers_of(following)),
+                approvers=fmt.people(t, detail.approvers_of(following), most=CARD_APPROVERS),
             )
         )
-    for rule in raised:
-        shown = _rule_name(t, rule)
-        lines.append(t._("🚨 Regression alert raised: {rule}; quiet until it recovers.", rule=shown))
+    if raised:
+        shown = ", ".join(_rule_name(t, rule) for rule in raised)
+        lines.append(
+            t.n_(
+                "🚨 Regression alert raised: {rules}; quiet until it recovers.",
+                "🚨 Regression alerts raised: {rules}; quiet until they recover.",
+                len(raised),
+                rules=shown,
+            )
+        )
     if rollout.on_regression == "pause" and rollout.status != RolloutStatus.COMPLETED:
         lines.append(t._("👁 A clear regression pauses it."))
     return lines

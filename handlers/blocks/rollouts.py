@@ -126,8 +126,7 @@ def build_status_card(t: Texts, view: StatusView, *, viewer_may_change: bool, tz
     rules = rule_lines(t, detail, view.raised)
     if (soaking := _soak_line(t, view)) is not None:
         rules.insert(0, soaking)
-    if rules:
-        blocks.append(context("\n".join(rules)))
+    blocks += [context(rule) for rule in rules]  # a few lines, each with room of its own
     champions = fmt.people(t, detail.champions, most=CARD_CHAMPIONS)
     owners = fmt.people(t, detail.owners, most=CARD_OWNERS)
     people = t._("Champions: {champions} · Owners: {owners}", champions=champions, owners=owners)

@@ -30,16 +30,19 @@ def plain(text: str, *, emoji: bool = True) -> dict[str, Any]:
     return {"type": "plain_text", "text": text, "emoji": emoji}
 
 
-def section(text: str) -> Block:
+def _fitting(text: str) -> str:
     # What people typed is shown back (escaped, so up to five times as long): Slack refuses the
-    # whole message for a section over its limit, so a longer text is cut instead.
-    if len(text) > SECTION_TEXT_LIMIT:
-        text = text[: SECTION_TEXT_LIMIT - 1] + "…"
-    return {"type": "section", "text": mrkdwn(text)}
+    # whole message for a text over its limit (3000 in sections and context elements alike), so
+    # a longer text is cut instead.
+    return text if len(text) <= SECTION_TEXT_LIMIT else text[: SECTION_TEXT_LIMIT - 1] + "…"
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": mrkdwn(_fitting(text))}
 
 
 def context(text: str) -> Block:
-    return {"type": "context", "elements": [mrkdwn(text)]}
+    return {"type": "context", "elements": [mrkdwn(_fitting(text))]}
 
 
 HEADER_TEXT_LIMIT = 150

@@ -158,6 +158,8 @@ SHAPES: dict[str, list[list[Arg]]] = {
     "vision": [[ROLLOUT_SLUG, TEXT]],
     "plan": [[ROLLOUT_SLUG, STAGE, DATE]],
     "soak": [[ROLLOUT_SLUG, STAGE, NUMBER]],
+    "approvers": [[ROLLOUT_SLUG, STAGE, PERSON, PERSON], [ROLLOUT_SLUG, STAGE, word("remove")]],
+    "on-regression": [[ROLLOUT_SLUG, (st.sampled_from(["notify", "pause", "explode"]), verbs)]],
     "cohort": [[ROLLOUT_SLUG, STAGE, WHO, WHO], [ROLLOUT_SLUG, STAGE, word("remove"), WHO]],
     "champions": [[ROLLOUT_SLUG, word("add"), PERSON, PERSON], [ROLLOUT_SLUG, word("remove"), PERSON]],
     "owners": [[ROLLOUT_SLUG, word("add"), PERSON], [ROLLOUT_SLUG, word("remove"), PERSON]],

@@ -20,7 +20,7 @@ from tests.bot.test_settings import _env
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pulse.yml"
 TABLES = ("rollouts", "stages", "cohort_entries", "owners", "champions", "targets", "touchpoints", "triggers",
-          "digest_subscriptions")  # fmt: skip
+          "digest_subscriptions", "stage_approvers")  # fmt: skip
 
 
 def pulse(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -44,7 +44,7 @@ def test_the_example_applies_then_there_is_nothing_to_change(tmp_path: Path) -> 
     db = tmp_path / "pulse.db"
     first = pulse(db, "apply", str(EXAMPLE))
     assert first.returncode == 0, first.stderr
-    assert "27 change(s) made" in first.stdout
+    assert "29 change(s) made" in first.stdout
     after = snapshot(db)
     dry = pulse(db, "apply", str(EXAMPLE), "--dry-run")
     assert dry.returncode == 0 and dry.stdout.strip() == "Nothing to change."
@@ -53,9 +53,12 @@ def test_the_example_applies_then_there_is_nothing_to_change(tmp_path: Path) -> 
     assert snapshot(db) == after
     # what the example says is what is stored
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT title, channel_id, status, language FROM rollouts").fetchone() == (
-            "Expense tool", "C0LAUNCH01", "planned", "sv",
+        assert conn.execute("SELECT title, channel_id, status, language, on_regression FROM rollouts").fetchone() == (
+            "Expense tool", "C0LAUNCH01", "planned", "sv", "pause",
         )  # fmt: skip
+        assert conn.execute(
+            "SELECT s.name, a.user_id FROM stage_approvers a JOIN stages s ON s.id = a.stage_id"
+        ).fetchall() == [("beta", "U0LEAD0001")]
         assert conn.execute("SELECT label_variants FROM touchpoints WHERE key = 'onboarding'").fetchone() == (
             '{"en": "Onboarding session", "sv": "Introduktionspasset"}',
         )
@@ -255,3 +258,39 @@ def test_a_bad_variant_is_located_and_changes_nothing(tmp_path: Path, value: str
     result = pulse(db, "apply", str(bad))
     assert result.returncode == 2 and f"{bad}:{expected}" in result.stderr, result.stderr
     assert not db.exists() or snapshot(db)["rollouts"] == []
+
+
+async def test_guards_in_the_file_are_applied_and_checked(store: Store, settings: Settings) -> None:
+    service = ConfigService(store, settings, ManualClock(datetime(2026, 11, 23, tzinfo=UTC)))
+    config, located = load_config(EXAMPLE.read_text())
+    await service.apply(await service.plan(config, located))
+    text = """\
+        rollouts:
+          - slug: expense-tool
+            title: Expense tool
+            on_regression: notify
+            stages:
+              - {name: alpha, approvers: [U0LEAD0001]}
+              - {name: beta, approvers: []}
+              - {name: ga}
+        """
+    config, located = load_config(textwrap.dedent(text))
+    with pytest.raises(ConfigError) as caught:
+        await service.plan(config, located)
+    assert [str(p) for p in caught.value.problems] == [
+        "6:34: rollouts[0].stages[0].approvers: alpha is the first stage: nothing advances into it"
+    ]
+    config, located = load_config(
+        textwrap.dedent(text.replace("{name: alpha, approvers: [U0LEAD0001]}", "{name: alpha}"))
+    )
+    plan = await service.plan(config, located)
+    assert [c.text for c in plan] == [
+        "~ expense-tool: on a clear regression: notify",
+        "~ expense-tool beta: approvers none",
+    ]
+    await service.apply(plan)
+    assert await store.fetch_value("SELECT count(*) FROM stage_approvers") == 0
+    assert await store.fetch_value("SELECT on_regression FROM rollouts") == "notify"
+    with pytest.raises(ConfigError) as caught:
+        load_config("rollouts:\n  - {slug: x-y, title: X, on_regression: explode}\n")
+    assert "on_regression" in str(caught.value.problems[0])

@@ -18,7 +18,7 @@ from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message
 from storage import Store
-from tests.conftest import RunningBot, make_settings
+from tests.conftest import ADMIN, RunningBot, make_settings
 from tests.services.test_surveys import SLUG, answer, people, started_with
 from tests.support import wait_for, wait_for_surveys
 from tests.world import World
@@ -69,11 +69,13 @@ async def test_an_advance_into_a_stage_with_approvers_waits_for_one_of_them(
 
     # Someone who is not an approver (the owner included) is refused, and nothing moves.
     dm = standin.workspace.im_with(ANA).id
+
+    def refused(who: str) -> bool:
+        return "Only the approvers" in standin.workspace.history(dm, viewer=who)[-1].shown_text
+
     for clicker in (world.stranger, world.owner):
         await bot.slack.click(clicker, Action.APPROVE.value, message=request)
-        await wait_for(
-            lambda who=clicker: "Only the approvers" in standin.workspace.history(dm, viewer=who)[-1].shown_text
-        )
+        await wait_for(lambda who=clicker: refused(who))  # type: ignore[misc]
     assert await advances(store) == 0
 
     await bot.slack.click(ANA, Action.APPROVE.value, message=request)
@@ -107,6 +109,9 @@ async def test_a_soak_into_a_stage_with_approvers_asks_them_once(
     assert await advances(store) == 0
     await bot.slack.click(ANA, Action.APPROVE.value, message=request)
     await wait_for(lambda: advances_now(store) == 1)
+    standin.workspace.add_user(ADMIN, "admin")
+    clock.advance(timedelta(minutes=1))
+    assert "by *the soak*" in await bot.ask(ADMIN, "digest", command="/pulse")
 
 
 def advances_now(store: Store) -> int:
@@ -221,7 +226,7 @@ async def test_a_wobble_alerts_nobody(bot: RunningBot, standin: SlackStandIn, wo
 
 
 async def test_with_pause_a_clear_regression_pauses_the_rollout_once(
-    bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store, clock: ManualClock
 ) -> None:
     cohort = people(standin, 20)
     await started_with(bot, world, cohort)
@@ -240,6 +245,12 @@ async def test_with_pause_a_clear_regression_pauses_the_rollout_once(
     [alert] = alerts(standin, world.owner)
     assert "is paused, as its rule says for a clear regression" in alert
     assert await store.fetch_value("SELECT count(*) FROM stage_transitions WHERE kind = 'pause'") == 1
+    # The digest of the period lists the alert and the automatic pause.
+    standin.workspace.add_user(ADMIN, "admin")
+    clock.advance(timedelta(minutes=1))
+    digest = await bot.ask(ADMIN, "digest", command="/pulse")
+    assert "Regression alerts: 🚨 " in digest and "alpha: regression: nps -50 &lt; +0" in digest
+    assert "by *the regression watch*" in digest
 
 
 async def test_a_week_whose_nps_falls_clearly_below_the_week_before_alerts(

@@ -23,7 +23,17 @@ from services.scales import SurveyScale
 from services.surveys import COMMENT_MAX, LABEL_MAX, SurveyView
 from storage.actions import Action
 from storage.disclosure import ReleasedComment
-from storage.models import GateRecord, Rollout, RolloutStatus, Scale, Stage, Touchpoint, Transition, TransitionKind
+from storage.models import (
+    AuditEntry,
+    GateRecord,
+    Rollout,
+    RolloutStatus,
+    Scale,
+    Stage,
+    Touchpoint,
+    Transition,
+    TransitionKind,
+)
 from storage.rollouts import RolloutDetail
 from storage.threads import Waiting
 
@@ -60,6 +70,7 @@ LABEL = typed("Submitting a claim", LABEL_MAX)
 COMMENT = typed("It broke\n\non Monday,\n  twice", COMMENT_MAX)
 ACTION = typed("Receipts can be photographed", 500)
 ACTIONS = 20  # a busy week of changes
+ALERTS = 20  # a bad week: every gate of a stage failing, recovering and failing again
 SLUG = name("expense-tool", 0)
 STAGE_NAMES = tuple(name("stage", i) for i in range(1, inputs.MAX_STAGES + 1))
 CHANNEL = "C0123456789"
@@ -222,6 +233,12 @@ def rollout_digest(
             k: TouchpointMetrics(f"check-in-{k}", LABEL, "thumbs", 10**6, 0.5 if enough else None)
             for k in range(1, ACTIONS, 4)
         },
+        alerts=[
+            AuditEntry(id=k, rollout_id=rollout_id, actor="watch", action="regression alert", reason=None,
+                       detail={"stage": STAGE_NAMES[k % 9], "rule": "nps-drop", "reason": typed("regression:", 500)},
+                       at=first + k)
+            for k in range(ALERTS)
+        ],
     )  # fmt: skip
 
 

@@ -191,6 +191,12 @@ def history_entries(people_named: int = 10) -> list[AuditEntry]:
         ("channel set", {"channel": CHANNEL}),
         ("config applied", {"change": "&" * 100 if people_named < 100 else "&" * 2000}),
         ("created", {}),
+        ("approvers set", {"stage": STAGE_NAMES[-1], "people": people}),
+        ("approval asked", {"from": STAGE_NAMES[0], "to": STAGE_NAMES[1], "approvers": people}),
+        ("approved", {"from": STAGE_NAMES[0], "to": STAGE_NAMES[1]}),
+        ("on regression set", {"on_regression": "pause"}),
+        ("regression alert", {"stage": STAGE_NAMES[-1], "rule": "target:nps", "reason": "regression: nps -50 < +0"}),
+        ("regression recovered", {"stage": STAGE_NAMES[-1], "rule": "nps-drop"}),
         ("an action of a later version", {}),
     ]
     actors = [user(1), user(2, "W"), FORGOTTEN, "config-file"]
