@@ -895,7 +895,8 @@ class RolloutService:
             raise NotAllowed(N_("Only the approvers of this stage can approve the advance:"), people=tuple(approvers))
         slug = detail.rollout.slug
         if request.status == "approved" and request.decided_by:
-            raise Conflict(N_("This advance was already approved, by {person}.", person=f"<@{request.decided_by}>"))
+            approver = f"<@{request.decided_by}>"
+            raise Conflict(N_("This advance was already approved, by {person}.", person=approver))
         if request.status != "waiting":
             raise Conflict(N_("This advance no longer waits: {slug} has moved since.", slug=slug))
         stage = self._movable(detail)

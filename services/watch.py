@@ -96,11 +96,13 @@ class Finding:
     def reason(self) -> str:
         """Why the rollout paused, as its history and announcements say it."""
         if self.kind == "nps_drop" and self.previous is not None:
-            return f"regression: nps fell from {figure('nps', self.previous)} to {figure('nps', self.value)}"
+            return for_operator(
+                f"regression: nps fell from {figure('nps', self.previous)} to {figure('nps', self.value)}"
+            )
         assert self.op is not None
         assert self.target is not None
         shown = f"{figure(self.metric, self.value)} {_FAILED_OP[self.op]} {figure(self.metric, self.target)}"
-        return f"regression: {self.metric} {shown}"
+        return for_operator(f"regression: {self.metric} {shown}")
 
 
 class RegressionWatch:

@@ -178,7 +178,8 @@ def build_alert(t: Texts, alert: RegressionAlert) -> Message:
                 t._("*Trend*: {before} the seven days before → {latest} the last seven.", before=before, latest=latest)
             )
         )
-    results = f"`/pulse results {alert.rollout_slug}`"
+    results_command = f"/pulse results {alert.rollout_slug}"
+    results = f"`{results_command}`"
     blocks.append(
         section(
             t.n_(
@@ -191,7 +192,8 @@ def build_alert(t: Texts, alert: RegressionAlert) -> Message:
     )
     slug = f"`{alert.rollout_slug}`"
     if alert.paused:
-        resume = f"`/rollout resume {alert.rollout_slug}`"
+        resume_command = f"/rollout resume {alert.rollout_slug}"
+        resume = f"`{resume_command}`"
         blocks.append(
             section(
                 t._("⏸ {slug} is paused, as its rule says for a clear regression. {command} moves it again.",

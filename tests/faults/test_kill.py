@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from handlers.ids import Action
+from sandbox.slack_to_bot import SlackToBot
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import BOT_USER_ID
 from storage import Store
@@ -238,6 +239,7 @@ def test_pulse_digest_now_killed_mid_way_posts_each_part_once(tmp_path: Path, ki
         asyncio.run(_subscribed_to_sixty_rollouts(db, leads, "0 9 * * MON"))
         env = bot_environment(standin, db)
         command = [sys.executable, "-m", "bot", "digest", "--now", "--channel", leads]
+        on_loop(thread, standin.calls.clear)  # the point counts the calls of this run only
         on_loop(thread, lambda: point.arm(standin))
         first = subprocess.Popen(
             command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -337,6 +339,7 @@ def test_a_scheduled_digest_killed_mid_way_in_pulse_serve_is_finished_once_after
         leads = standin.workspace.add_channel("leads", [ADMIN, BOT_USER_ID]).id
         asyncio.run(_subscribed_to_sixty_rollouts(db, leads, f"{due.minute} {due.hour} * * *"))
         env = bot_environment(standin, db)
+        on_loop(thread, standin.calls.clear)  # the point counts the calls of this run only
         on_loop(thread, lambda: point.arm(standin))
         with serve_process(env, tmp_path) as first:
             first.wait_ready()
@@ -401,3 +404,99 @@ def test_answers_acknowledged_before_a_kill_are_all_there_after_the_restart(tmp_
         # An answer writes nothing that names the person: who answered is known, while the wave
         # is open, only through the respondent keys.
         assert db_value(db, "SELECT count(*) FROM deliveries WHERE answered = 1") == 0
+
+
+@pytest.mark.parametrize(("kind", "seed"), SEEDS)
+def test_an_automatic_pause_killed_mid_way_is_announced_exactly_once(tmp_path: Path, kind: Kind, seed: int) -> None:
+    """The regression watch pauses a rollout (on-regression pause) in one transaction with its
+    announcements and alerts; killed while they go out, the restart sends the rest, each once,
+    and pauses nothing again."""
+    extra = 4 + seed % 5  # 5, 7, 6 more champions
+    point = kill_point(seed, kind, "chat.postMessage", first=1, last=extra)
+    db = tmp_path / "pulse.db"
+    thread = StandInThread(SlackStandIn())
+    with thread as standin:
+        world = seed_world(standin)
+        cohort = people(standin, 20)
+        champions = [
+            world.champions[0],
+            *(standin.workspace.add_user(f"U0CHAMPX{i}", f"c{i}").id for i in range(extra)),
+        ]
+        env = bot_environment(standin, db, PULSE_QUIET_HOURS="off")
+
+        def answered(who: list[str], score: int, slack: SlackToBot) -> None:
+            async def click() -> None:
+                for user in who:
+                    survey = survey_of(standin, user)
+                    assert survey is not None
+                    assert (
+                        await slack.click(user, f"{Action.SURVEY_ANSWER.value}_{score}", message=survey)
+                    ).status == 200
+
+            thread.run(click())
+
+        # A rollout that pauses on a clear regression, with the gate nps >= 0; five promoters.
+        with serve_process(env, tmp_path) as setup:
+            slack, transport = slack_to(setup, standin)
+
+            async def rolled_out() -> None:
+                await roll_out(slack, world.owner, cohort, champions=champions)
+                await slack.ask(world.owner, f"target {SLUG} nps >= 0")
+                await slack.ask(world.owner, f"on-regression {SLUG} pause")
+                await slack.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+                await wait_for_surveys(standin, cohort)
+
+            thread.run(rolled_out())
+            answered(cohort[:5], 10, slack)
+            thread.run(transport.close())
+            assert setup.stop() == 0
+        # The watch looks at start: the gate passes (+100). Then fifteen detractors: -50 (±38).
+        with serve_process(env, tmp_path) as passing:
+            slack, transport = slack_to(passing, standin)
+            wait_for_sync(
+                lambda: (
+                    db_value(db, "SELECT count(*) FROM watch_alarms WHERE rule = 'target:nps' AND state = 'armed'") == 1
+                ),
+                timeout=30,
+                what="the watch to see the gate pass",
+            )
+            answered(cohort[5:], 0, slack)
+            wait_for_sync(lambda: db_value(db, "SELECT sum(answers) FROM disclosed") == 20, timeout=30, what="groups")
+            thread.run(transport.close())
+            assert passing.stop() == 0
+        assert db_value(db, "SELECT status FROM rollouts") == "active"
+
+        # At the next start the watch pauses it, and the process is killed while the news goes out.
+        on_loop(thread, standin.calls.clear)  # the point counts the calls of this run only
+        on_loop(thread, lambda: point.arm(standin))
+        with serve_process(env, tmp_path) as pausing:
+            point.fire(thread, pausing.proc)
+
+        def news() -> dict[str, tuple[int, int]]:
+            ws = standin.workspace
+            return {
+                user: (
+                    sum(m.shown_text.startswith("⏸") for m in ws.dms_to(user)),
+                    sum(m.shown_text.startswith("🚨") for m in ws.dms_to(user)),
+                )
+                for user in [world.owner, *champions]
+            }
+
+        before = on_loop(thread, news)
+        assert all(paused <= 1 and alerts <= 1 for paused, alerts in before.values()), "something went out twice"
+        assert db_value(db, "SELECT count(*) FROM outbox WHERE status != 'sent'") > 0, "all was out before the kill"
+
+        with serve_process(env, tmp_path) as second:
+            second.wait_ready()
+            wait_for_sync(
+                lambda: db_value(db, "SELECT count(*) FROM outbox WHERE status != 'sent'") == 0,
+                timeout=30,
+                what="every announcement and alert to be recorded as sent",
+            )
+            assert second.stop() == 0
+
+        after = on_loop(thread, news)
+        assert after == {world.owner: (0, 1), **dict.fromkeys(champions, (1, 1))}
+        assert db_value(db, "SELECT count(*) FROM stage_transitions WHERE kind = 'pause'") == 1
+        assert db_value(db, "SELECT count(*) FROM audit_log WHERE action = 'regression alert'") == 1
+        assert integrity(db) == "ok"
