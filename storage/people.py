@@ -62,7 +62,7 @@ class AskedRow(_Row):
 
 
 class Role(Titled):
-    role: str  # owner | champion
+    role: str  # owner | champion | approver (of a stage)
     slug: str
     sole_owner: bool = False
 
@@ -129,8 +129,12 @@ class People:
                FROM owners o JOIN rollouts r ON r.id = o.rollout_id WHERE o.user_id = ?
                UNION ALL
                SELECT 'champion', r.slug, r.title, r.title_variants, 0
-               FROM champions c JOIN rollouts r ON r.id = c.rollout_id WHERE c.user_id = ? ORDER BY 2, 1""",
-            (user_id, user_id),
+               FROM champions c JOIN rollouts r ON r.id = c.rollout_id WHERE c.user_id = ?
+               UNION
+               SELECT 'approver', r.slug, r.title, r.title_variants, 0
+               FROM stage_approvers a JOIN stages s ON s.id = a.stage_id JOIN rollouts r ON r.id = s.rollout_id
+               WHERE a.user_id = ? ORDER BY 2, 1""",
+            (user_id, user_id, user_id),
         )
         memberships = await self.store.fetch_all(
             """SELECT r.slug, r.title, r.title_variants, s.name AS stage
@@ -195,6 +199,7 @@ class People:
             conn.execute("DELETE FROM outbox WHERE channel = ?", (user_id,))
             roles = conn.execute("DELETE FROM owners WHERE user_id = ?", (user_id,)).rowcount
             roles += conn.execute("DELETE FROM champions WHERE user_id = ?", (user_id,)).rowcount
+            roles += conn.execute("DELETE FROM stage_approvers WHERE user_id = ?", (user_id,)).rowcount
             memberships = conn.execute(
                 "DELETE FROM cohort_entries WHERE kind = 'user' AND ref = ?", (user_id,)
             ).rowcount
@@ -211,7 +216,6 @@ class People:
                    AND ? IN (json_extract(payload, '$.actor'), json_extract(payload, '$.requested_by'))""",
                 (user_id,),
             )
-            conn.execute("DELETE FROM stage_approvers WHERE user_id = ?", (user_id,))
             for table, column in _ACTOR_COLUMNS:
                 conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (FORGOTTEN, user_id))
             for table, column in _TEXT_COLUMNS:

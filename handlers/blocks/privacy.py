@@ -91,7 +91,17 @@ def _row(t: Texts, row: AskedRow, own: OwnAnswer | None, data: MyData) -> str:
 def _role(t: Texts, role: str, title: str, slug: str) -> str:
     if role == "owner":
         return t._("owner of {title} (`{slug}`)", title=escape(title), slug=slug)
+    if role == "approver":
+        return t._("approver of a stage of {title} (`{slug}`)", title=escape(title), slug=slug)
     return t._("champion of {title} (`{slug}`)", title=escape(title), slug=slug)
+
+
+def _role_short(t: Texts, role: str, slug: str) -> str:
+    if role == "owner":
+        return t._("owner of `{slug}`", slug=slug)
+    if role == "approver":
+        return t._("approver of a stage of `{slug}`", slug=slug)
+    return t._("champion of `{slug}`", slug=slug)
 
 
 def _roles(t: Texts, record: PersonRecord) -> list[str]:
@@ -194,10 +204,7 @@ def forget_summary(t: Texts, record: PersonRecord) -> str:
     if record.roles:
         named = _some(
             t,
-            [
-                t._("owner of `{slug}`", slug=r.slug) if r.role == "owner" else t._("champion of `{slug}`", slug=r.slug)
-                for r in record.roles
-            ],
+            [_role_short(t, r.role, r.slug) for r in record.roles],
         )
         parts.append(t._("You will no longer be {roles}.", roles=named))
         orphaned = [f"`{r.slug}`" for r in record.roles if r.sole_owner]

@@ -118,6 +118,12 @@ async def test_forget_me_leaves_the_persons_id_and_words_in_no_byte_of_the_files
     await bot.ask(world.owner, f"owners {SLUG} add <@{leaving}>")
     await bot.ask(leaving, f'pause {SLUG} "my own reason to wait"')
     await bot.ask(leaving, f"resume {SLUG}")
+    # … and an approver of beta, who asked for the advance into it with words of their own, which
+    # went to the other approver in a DM (queued in the outbox) and into the history.
+    await bot.ask(world.owner, f"approvers {SLUG} beta <@{leaving}> <@{world.owner}>")
+    await bot.ask(leaving, f'advance {SLUG} "my own reason to move on"')
+    await bot.bot.sender.drain()
+    assert await store.fetch_value("SELECT count(*) FROM outbox WHERE kind = 'approval_request'") == 2
     await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
     await wait_for(lambda: all(survey_of(standin, u) is not None for u in cohort), what="every survey DM")
     for user in cohort:
@@ -130,7 +136,10 @@ async def test_forget_me_leaves_the_persons_id_and_words_in_no_byte_of_the_files
     assert found_in_files(settings.pulse_db, leaving) and found_in_files(settings.pulse_db, words)
 
     confirm = await bot.ask(leaving, "forget-me", command="/pulse")
-    assert "You will no longer be champion of `expense-tool`, owner of `expense-tool`" in confirm
+    assert (
+        "You will no longer be approver of a stage of `expense-tool`, champion of `expense-tool`, owner of "
+        "`expense-tool`" in confirm
+    )
     assert "Answers in surveys that have closed are already tied to nobody" in confirm
     dm = standin.workspace.im_with(leaving)
     prompt = standin.workspace.history(dm.id, viewer=leaving)[-1]
@@ -148,5 +157,7 @@ async def test_forget_me_leaves_the_persons_id_and_words_in_no_byte_of_the_files
     history = await bot.ask(world.owner, f"history {SLUG}")
     assert "a person who asked to be forgotten" in history and leaving not in history
     assert "my own reason" not in history
+    assert found_in_files(settings.pulse_db, "my own reason to move on") == []
+    assert await store.fetch_value("SELECT user_id FROM stage_approvers") == world.owner
     # The rollout still works for everyone else.
     assert "Expense tool" in await bot.ask(world.owner, f"status {SLUG}")
