@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from runtime.clock import Clock, epoch
@@ -29,7 +29,7 @@ from services.metrics import (
 )
 from services.options import Options
 from services.rollouts import RolloutService, channel_with_bot
-from services.watch import REGRESSION_ALERT
+from services.watch import REGRESSION_ALERT, WATCH_ACTOR
 from storage.actions import Action, Actions
 from storage.db import Store
 from storage.digests import Digests, Subscription
@@ -81,6 +81,23 @@ class DigestContent:
     tz: ZoneInfo
     min_group: int
     rollouts: list[RolloutDigest] = field(default_factory=list)
+
+
+def _day_bounds(window: Window, zone: ZoneInfo) -> tuple[int, int]:
+    """The window's days as times: from the start of its first day to the start of its end day."""
+    assert window.first_day is not None
+    assert window.end_day is not None
+    first, end = (datetime.combine(date.fromisoformat(d), time(), zone) for d in (window.first_day, window.end_day))
+    return epoch(first), epoch(end)
+
+
+def _in_period(actor: str, at: int, period: Period, window: Window, zone: ZoneInfo) -> bool:
+    """A step in the period: by its time, or, for the regression watch's (dated by the day, as
+    answers are), by its day, as released groups are counted."""
+    if actor != WATCH_ACTOR:
+        return period.start_at <= at < period.end_at
+    start, end = _day_bounds(window, zone)
+    return start <= at < end
 
 
 class DigestService:
@@ -207,14 +224,14 @@ class DigestService:
             previous=previous,
             gates=gates,
             comments=comments,
-            transitions=[t for t in transitions if period.start_at <= t.at < period.end_at],
+            transitions=[t for t in transitions if _in_period(t.actor, t.at, period, window, self.settings.tz)],
             trend=trend,
             marks=[t for t in transitions if boundaries[0] <= t.at < boundaries[-1]],
             waiting=(await Threads(self.store).waiting([detail.rollout.id])).get(detail.rollout.id),
             actions=actions,
             check_ins=await self._check_ins(detail, actions, min_group),
             alerts=await self.rollouts.rollouts.audit_between(
-                detail.rollout.id, [REGRESSION_ALERT], period.start_at, period.end_at
+                detail.rollout.id, [REGRESSION_ALERT], *_day_bounds(window, self.settings.tz)
             ),
         )
 

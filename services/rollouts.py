@@ -368,7 +368,7 @@ class RolloutService:
             planned = following.planned_start
             if planned is None or planned >= today:
                 continue
-            languages = {owner: await self.reader_language(owner, self.language(detail)) for owner in detail.owners}
+            languages = await self.readers_languages(detail, detail.owners)
             notes = [
                 (owner, LateStage(
                     rollout_slug=detail.rollout.slug, title=detail.rollout.title_in(language), stage=stage.name,
@@ -585,6 +585,11 @@ class RolloutService:
     def language(self, detail: RolloutDetail) -> str:
         """What the rollout's channel posts are written in (its own, else PULSE_LANGUAGE)."""
         return self.languages.channel(detail.rollout.language)
+
+    async def readers_languages(self, detail: RolloutDetail, users: Iterable[str]) -> dict[str, str]:
+        """What each of `users` reads a DM about the rollout in (see `reader_language`)."""
+        otherwise = self.language(detail)
+        return {user: await self.reader_language(user, otherwise) for user in dict.fromkeys(users)}
 
     async def reader_language(self, user: str, otherwise: str) -> str:
         """What `user` reads in when they chose a language or Slack says theirs; else `otherwise`
@@ -831,7 +836,7 @@ class RolloutService:
         and a DM to each approver (with the figures and gates as they stand); an advance already
         waiting is not asked again."""
         approvers = detail.approvers_of(following)
-        languages = {user: await self.reader_language(user, self.language(detail)) for user in approvers}
+        languages = await self.readers_languages(detail, approvers)
         metrics = check.metrics
         figures = Figures(
             min_group=metrics.min_group,
@@ -1033,20 +1038,22 @@ class RolloutService:
         overridden: bool = False,
         approved_by: str | None = None,
         also: Callable[[Writes, int], None] | None = None,
+        at: int | None = None,
     ) -> Moved:
         """One transaction: the new state, the transition, its audit entry, its announcements, and
         what `also` writes with them (it may raise Conflict to write none of it). An advance still
-        waiting for approval no longer waits: the rollout moved."""
+        waiting for approval no longer waits: the rollout moved. `at`: the time its rows say (the
+        regression watch gives the day only); default now."""
         rollout = detail.rollout
         from_stage = detail.current if rollout.status != RolloutStatus.PLANNED else None
         if rollout.status == RolloutStatus.COMPLETED:
             from_stage = None
         # Looked up before the transaction: what each champion reads in, and the channel.
         channel_language = self.language(detail)
-        languages = {user: await self.reader_language(user, channel_language) for user in detail.champions}
+        languages = await self.readers_languages(detail, detail.champions)
         if rollout.channel_id:
             languages[rollout.channel_id] = channel_language
-        now = self._now()
+        now = self._now() if at is None else at
 
         def move(writes: Writes) -> int:
             if writes.rollouts.current_status(rollout.id) != expect:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from runtime.clock import Clock, epoch
 from runtime.i18n import for_operator
@@ -27,6 +27,7 @@ from services.metrics import (
     StageMetrics,
     Window,
     clearly_fails,
+    day_after,
     metric_interval,
     metric_value,
     parse_metric,
@@ -174,26 +175,37 @@ class RegressionWatch:
 
             await self.rollouts.move(
                 detail, WATCH_ACTOR, "pause", expect=(RolloutStatus.ACTIVE, stage.id), to_stage=stage,
-                status=RolloutStatus.PAUSED, reason=reason, cohort_size=None, also=paused,
+                status=RolloutStatus.PAUSED, reason=reason, cohort_size=None, also=paused, at=self.stamp(),
             )  # fmt: skip
             log.info("%s paused by the regression watch: %s", detail.rollout.slug, reason)
             return raised
-        now = epoch(self.clock.now())
-        raised = await write(self.store, lambda writes: record(writes, now))
+        stamp = self.stamp()
+        raised = await write(self.store, lambda writes: record(writes, stamp))
         if raised:
             self.on_outbox()
         return raised
 
     def _periods(self) -> tuple[Window, Window, str, str]:
         """The last seven days (today included) and the seven before, by the day groups were
-        released; and the days of the last seven."""
-        today = self.clock.now().astimezone(self.settings.tz).date()
-        first = today - timedelta(days=PERIOD_DAYS - 1)
+        released (and surveys sent in them, for the response rate, as digests count them); and
+        the days of the last seven."""
+        zone = self.settings.tz
+        today = self.clock.now().astimezone(zone).date()
+        first = datetime.combine(today - timedelta(days=PERIOD_DAYS - 1), time(), zone)
         before = first - timedelta(days=PERIOD_DAYS)
-        end = (today + timedelta(days=1)).isoformat()
-        latest = Window(first_day=first.isoformat(), end_day=end)
-        previous = Window(first_day=before.isoformat(), end_day=first.isoformat())
-        return latest, previous, first.isoformat(), end
+        # Surveys sent up to and with this second; groups released through today.
+        latest = Window(
+            epoch(first), epoch(self.clock.now()) + 1, first.date().isoformat(), day_after(today.isoformat())
+        )
+        previous = Window.of(epoch(before), epoch(first), zone)
+        return latest, previous, str(latest.first_day), str(latest.end_day)
+
+    def stamp(self) -> int:
+        """When the watch's rows say they were written: the start of today (PULSE_TIMEZONE). It
+        acts within a minute of a released group, so the minute would date that group's last
+        answer; the day is what answers are dated by anyway."""
+        zone = self.settings.tz
+        return epoch(datetime.combine(self.clock.now().astimezone(zone).date(), time(), zone))
 
     async def _metrics(self, detail: RolloutDetail, stage: Stage, window: Window) -> StageMetrics:
         return await stage_metrics(
@@ -208,9 +220,7 @@ class RegressionWatch:
         self, detail: RolloutDetail, stage: Stage, falling: list[Finding], comments: int, *, paused: bool
     ) -> dict[str, list[tuple[str, RegressionAlert]]]:
         """Each finding's alert to each owner and champion, in their language."""
-        readers = list(dict.fromkeys([*detail.owners, *detail.champions]))
-        fallback = self.rollouts.language(detail)
-        languages = {user: await self.rollouts.reader_language(user, fallback) for user in readers}
+        languages = await self.rollouts.readers_languages(detail, [*detail.owners, *detail.champions])
         return {
             f.rule: [
                 (user, RegressionAlert(

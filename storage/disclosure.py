@@ -70,7 +70,7 @@ class DisclosureWrites:
             (day, *waiting),
         )
         # The comments of this group, and those written since their own answer's group: they join now.
-        self.conn.execute(
+        joined = self.conn.execute(
             """UPDATE comments SET released_on = ? WHERE released_on IS NULL AND stage_id = ? AND created_on <= ?
                 AND EXISTS (
                     SELECT 1 FROM responses r WHERE r.wave_id = comments.wave_id
@@ -78,7 +78,15 @@ class DisclosureWrites:
                     AND r.stage_id = ? AND r.kind = ? AND r.touchpoint_id IS ?
                     AND (r.released_on IS NOT NULL OR r.answered_on <= ?))""",
             (day, pool.stage_id, through, *_pool(pool), through),
-        )
+        ).rowcount
+        if joined:
+            # How many joined, counted once as the group's: a count of comments shown later reads
+            # this, which forget-me does not change (deleting a comment would move it by one).
+            self.conn.execute(
+                """INSERT INTO disclosed_comments (rollout_id, stage_id, released_on, comments)
+                   SELECT rollout_id, id, ?, ? FROM stages WHERE id = ?""",
+                (day, joined, pool.stage_id),
+            )
         self.conn.execute(f"UPDATE responses SET released_on = ? WHERE {waiting_sql}", (day, *waiting))
         # Comments of waves that closed while they waited leave their answers now, as at a close.
         for (wave_id,) in self.conn.execute(
@@ -303,11 +311,12 @@ class Disclosures:
         return [ReleasedComment(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
 
     async def released_comment_count(self, stage_id: int, first_day: str, end_day: str) -> int:
-        """How many comments of a stage were released in [first_day, end_day): a count that moves
-        only with whole groups, as the comments do."""
+        """How many comments of a stage were released in [first_day, end_day), as counted when
+        their groups were released: it moves only with whole groups, and forget-me leaves it."""
         return int(
             await self.store.fetch_value(
-                """SELECT count(*) FROM comments WHERE stage_id = ? AND released_on >= ? AND released_on < ?""",
+                """SELECT ifnull(sum(comments), 0) FROM disclosed_comments
+                   WHERE stage_id = ? AND released_on >= ? AND released_on < ?""",
                 (stage_id, first_day, end_day),
             )
         )

@@ -498,6 +498,14 @@ _GUARDS = (
         raised   INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (stage_id, rule)
     )""",
+    # How many comments each released group brought, frozen as `disclosed` is (an alert counts them).
+    """CREATE TABLE disclosed_comments (
+        rollout_id  INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        stage_id    INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        released_on TEXT NOT NULL,
+        comments    INTEGER NOT NULL
+    )""",
+    "CREATE INDEX disclosed_comments_stage ON disclosed_comments(stage_id, released_on)",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -11,9 +11,18 @@ import sqlite3
 from storage.db import Store
 from storage.models import OutboxItem
 
-
 # Each message's key says what it is for, so that it is queued once however often the change
 # that causes it is retried; the keys are built here only, where the SQL that looks for them is.
+# Rows that keep no time of their own once sent or given up, only the one they were queued with:
+# - a message to a thread's writer: its times fall in the writer's working hours, and would hint
+#   at their time zone;
+# - what the regression watch sends (its alerts, and the announcements of a pause it made): the
+#   watch acts within a minute of a released group, so its times would date that group's last
+#   answer; it queues them with the day only (services/watch.py).
+TIMELESS = """(channel LIKE 'thread:%' OR kind = 'regression_alert'
+    OR (kind = 'announcement' AND json_extract(payload, '$.actor') = 'watch'))"""
+
+
 def transition_key(transition_id: int, channel: str) -> str:
     return f"transition:{transition_id}:{channel}"
 
@@ -137,16 +146,15 @@ class Outbox:
         return await self.store.write(take)
 
     async def sent(self, item_id: int, ts: str, now: int) -> None:
-        """Sent. A message to a thread's writer keeps no time of its own (when it went, was
-        claimed or tried): those times fall in the writer's working hours, and would hint at their
-        time zone."""
+        """Sent. Some rows keep no time of their own (when it went, was claimed or tried; see
+        TIMELESS)."""
         await self.store.execute(
-            """UPDATE outbox SET status = 'sent', error = NULL,
-               message_ts = CASE WHEN channel LIKE 'thread:%' THEN NULL ELSE ? END,
-               sent_at = CASE WHEN channel LIKE 'thread:%' THEN created_at ELSE ? END,
-               claimed_at = CASE WHEN channel LIKE 'thread:%' THEN NULL ELSE claimed_at END,
-               next_attempt_at = CASE WHEN channel LIKE 'thread:%' THEN created_at ELSE next_attempt_at END,
-               attempts = CASE WHEN channel LIKE 'thread:%' THEN 0 ELSE attempts END
+            f"""UPDATE outbox SET status = 'sent', error = NULL,
+               message_ts = CASE WHEN {TIMELESS} THEN NULL ELSE ? END,
+               sent_at = CASE WHEN {TIMELESS} THEN created_at ELSE ? END,
+               claimed_at = CASE WHEN {TIMELESS} THEN NULL ELSE claimed_at END,
+               next_attempt_at = CASE WHEN {TIMELESS} THEN created_at ELSE next_attempt_at END,
+               attempts = CASE WHEN {TIMELESS} THEN 0 ELSE attempts END
                WHERE id = ?""",
             (ts, now, item_id),
         )
@@ -172,14 +180,14 @@ class Outbox:
         )
 
     async def failed(self, item_id: int, error: str) -> None:
-        """Given up. A message to a thread's writer keeps neither its times nor Slack's reason
-        (which could match a cached account's state), as when sent."""
+        """Given up. A timeless row keeps neither its times nor (a thread's) Slack's reason, which
+        could match a cached account's state, as when sent."""
         await self.store.execute(
-            """UPDATE outbox SET status = 'failed',
+            f"""UPDATE outbox SET status = 'failed',
                error = CASE WHEN channel LIKE 'thread:%' THEN 'not sent' ELSE ? END,
-               claimed_at = CASE WHEN channel LIKE 'thread:%' THEN NULL ELSE claimed_at END,
-               next_attempt_at = CASE WHEN channel LIKE 'thread:%' THEN created_at ELSE next_attempt_at END,
-               attempts = CASE WHEN channel LIKE 'thread:%' THEN 0 ELSE attempts END
+               claimed_at = CASE WHEN {TIMELESS} THEN NULL ELSE claimed_at END,
+               next_attempt_at = CASE WHEN {TIMELESS} THEN created_at ELSE next_attempt_at END,
+               attempts = CASE WHEN {TIMELESS} THEN 0 ELSE attempts END
                WHERE id = ?""",
             (error, item_id),
         )

@@ -326,7 +326,9 @@ def history_line(t: Texts, entry: AuditEntry, tz: ZoneInfo) -> str:
     known = _ACTIONS.get(entry.action)
     what = t.say(known) if known is not None else escape(entry.action)
     why = f" — {fmt.quoted(entry.reason)}" if entry.reason else ""
-    return f"`{fmt.moment(entry.at, tz)}` {fmt.actor(t, entry.actor)} {what}{_history_extra(t, entry)}{why}"
+    # The regression watch's entries are dated by the day (services/watch.py: `stamp`).
+    when = _local(entry.at, tz).isoformat() if entry.actor == "watch" else fmt.moment(entry.at, tz)
+    return f"`{when}` {fmt.actor(t, entry.actor)} {what}{_history_extra(t, entry)}{why}"
 
 
 def build_history(t: Texts, view: HistoryView, tz: ZoneInfo) -> Message:

@@ -18,8 +18,10 @@ from runtime.clock import ManualClock
 from sandbox.stand_in import SlackStandIn
 from sandbox.workspace import Message
 from storage import Store
+from storage.disclosure import Disclosures
 from tests.conftest import ADMIN, RunningBot, make_settings
-from tests.services.test_surveys import SLUG, answer, people, started_with
+from tests.privacy.test_attacker import comment
+from tests.services.test_surveys import SLUG, answer, people, started_with, thanked
 from tests.support import wait_for, wait_for_surveys
 from tests.world import World
 
@@ -268,3 +270,39 @@ async def test_a_week_whose_nps_falls_clearly_below_the_week_before_alerts(
     await bot.bot.sender.drain()
     [alert] = alerts(standin, world.owner)
     assert "NPS fell clearly week over week: +100" in alert and "-100" in alert
+
+
+async def test_an_alerts_comment_count_is_the_groups_and_forget_me_does_not_move_it(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+) -> None:
+    """A count of comments that dropped by one when a writer forgot themselves would show that
+    they had commented: the alert counts the comments each group brought when it was released."""
+    cohort = people(standin, 20)
+    await started_with(bot, world, cohort)
+    await bot.ask(world.owner, f"target {SLUG} nps >= 0")
+    await wave(bot, standin, world, cohort, first=True)
+    await answered(bot, standin, cohort[:5], 10)
+    for user in cohort[5:9]:
+        await answer(bot, standin, user, 0)
+        await wait_for(lambda user=user: thanked(standin, user))  # type: ignore[misc]
+        await comment(bot, standin, user, "The receipts page is slow")
+    await wait_for(lambda: comments_stored(store) == 4)
+    await answered(bot, standin, cohort[9:20], 0)
+    await watch_new_answers(bot.services)
+    await bot.bot.sender.drain()
+    [alert] = alerts(standin, world.owner)
+    assert "4 comments came with it" in alert
+    dm = standin.workspace.im_with(cohort[5]).id
+    await bot.ask(cohort[5], "forget-me", command="/pulse")
+    prompt = standin.workspace.history(dm, viewer=cohort[5])[-1]
+    await bot.slack.click(cohort[5], Action.FORGET_ME.value, message=prompt)
+    await wait_for(lambda: comments_stored(store) == 3)
+    stage = int(await store.fetch_value("SELECT id FROM stages WHERE name = 'alpha'"))
+    assert await Disclosures(store).released_comment_count(stage, "2026-11-01", "2026-12-31") == 4
+
+
+def comments_stored(store: Store) -> int:
+    import sqlite3
+
+    with sqlite3.connect(store.path) as conn:
+        return int(conn.execute("SELECT count(*) FROM comments").fetchone()[0])
