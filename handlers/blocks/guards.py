@@ -44,8 +44,8 @@ def build_held(t: Texts, held: Held) -> Message:
         )
     else:
         text = t._(
-            "⏳ *{title}* moves into *{stage}* once one of its approvers approves: {approvers}. Each of them has "
-            "a DM with the figures and the gates.",
+            "⏳ *{title}* moves into *{stage}* once one of its approvers approves, if its gates still pass then: "
+            "{approvers}. Each of them has a DM with the figures and the gates.",
             title=title,
             stage=escape(stage.name if stage else ""),
             approvers=approvers,
@@ -120,7 +120,8 @@ def build_approval_request(t: Texts, note: ApprovalNote) -> Message:
     blocks.append(
         context(
             t._(
-                "You get this as an approver of *{stage}* in {slug}. One approver's click is enough.",
+                "You get this as an approver of *{stage}* in {slug}. The figures and gates are as they stood when "
+                "it was asked; Approve checks the gates again. One approver's click is enough.",
                 stage=to,
                 slug=slug,
             )
@@ -183,8 +184,8 @@ def build_alert(t: Texts, alert: RegressionAlert) -> Message:
     blocks.append(
         section(
             t.n_(
-                "{n} comment came with it in the last seven days: {command} shows them.",
-                "{n} comments came with it in the last seven days: {command} shows them.",
+                "{n} comment was released in this stage in the last seven days: {command} shows comments.",
+                "{n} comments were released in this stage in the last seven days: {command} shows comments.",
                 alert.comments,
                 command=results,
             )

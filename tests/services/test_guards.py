@@ -189,7 +189,7 @@ async def test_a_clear_regression_alerts_once_stays_quiet_and_alerts_again_after
     [alert] = alerts(standin, owner)
     assert alerts(standin, champion) == [alert]
     assert "the gate `nps ≥ 0` fails clearly. It is -50 now (95% interval -88 to -12)" in alert
-    assert "0 comments came with it in the last seven days" in alert
+    assert "0 comments were released in this stage in the last seven days" in alert
     assert "🚨 Regression alert raised: `nps`" in await bot.ask(owner, f"status {SLUG}")
 
     # It stays bad: every look, the minute's and the hour's, says nothing more.
@@ -291,7 +291,7 @@ async def test_an_alerts_comment_count_is_the_groups_and_forget_me_does_not_move
     await watch_new_answers(bot.services)
     await bot.bot.sender.drain()
     [alert] = alerts(standin, world.owner)
-    assert "4 comments came with it" in alert
+    assert "4 comments were released in this stage" in alert
     dm = standin.workspace.im_with(cohort[5]).id
     await bot.ask(cohort[5], "forget-me", command="/pulse")
     prompt = standin.workspace.history(dm, viewer=cohort[5])[-1]
