@@ -176,6 +176,18 @@ def _wave(
         )
 
 
+def services_over(store: Store, db: Path) -> Services:
+    """The bot's services over the filled database, at NOW, with no Slack directory."""
+    settings = Settings(_env_file=None, pulse_db=db)
+    return Services(
+        settings=settings,
+        store=store,
+        directory=NoDirectory(),
+        clock=ManualClock(NOW),
+        key_setup=lambda: prepare_master_key(settings),
+    )
+
+
 async def compute_once(services: Services) -> tuple[float, int, int]:
     """Seconds to compute the digest and render its messages; (seconds, rollouts, messages)."""
     started = time.perf_counter()
@@ -202,14 +214,7 @@ async def main() -> None:
     started = time.perf_counter()
     released = await Disclosures(store).release_backlog(min_group=Settings(_env_file=None).pulse_min_group)
     release_seconds = time.perf_counter() - started
-    settings = Settings(_env_file=None, pulse_db=db)
-    services = Services(
-        settings=settings,
-        store=store,
-        directory=NoDirectory(),
-        clock=ManualClock(NOW),
-        key_setup=lambda: prepare_master_key(settings),
-    )
+    services = services_over(store, db)
     stored = await store.fetch_value("SELECT count(*) FROM responses")
     cold, rollouts, messages = await compute_once(services)
     warm = [(await compute_once(services))[0] for _ in range(5)]

@@ -18,12 +18,9 @@ import statistics
 import time
 from typing import Any
 
-from benchmarks.digest import NOW, fill
+from benchmarks.digest import fill, services_over
 from benchmarks.harness import emit, ms, resident_mb, run, scratch_dir
-from bot.key_file import prepare_master_key
 from bot.settings import Settings
-from runtime.clock import ManualClock
-from services import Services
 from services.directory import NoDirectory
 from storage import Store
 from storage.disclosure import Disclosures
@@ -41,14 +38,7 @@ async def main() -> None:
     fill(db, args.rollouts, args.responses, random.Random(5))
     store = await Store.open(db)
     await Disclosures(store).release_backlog(min_group=Settings(_env_file=None).pulse_min_group)
-    settings = Settings(_env_file=None, pulse_db=db)
-    services = Services(
-        settings=settings,
-        store=store,
-        directory=NoDirectory(),
-        clock=ManualClock(NOW),
-        key_setup=lambda: prepare_master_key(settings),
-    )
+    services = services_over(store, db)
     directory = NoDirectory()
 
     async def look() -> float:

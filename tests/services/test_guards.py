@@ -306,3 +306,35 @@ def comments_stored(store: Store) -> int:
 
     with sqlite3.connect(store.path) as conn:
         return int(conn.execute("SELECT count(*) FROM comments").fetchone()[0])
+
+
+# An alert's trend tells the true figures of the two weeks it names: the response rate of "the
+# seven days before" counts the surveys sent in those days, as a digest of that week does.
+async def test_a_response_rate_alert_tells_the_true_rate_of_the_seven_days_before(
+    bot: RunningBot, standin: SlackStandIn, world: World, clock: ManualClock
+) -> None:
+    cohort = people(standin, 40)
+    first, later = cohort[:10], cohort[10:]
+    await started_with(bot, world, first)
+    await bot.ask(world.owner, f"target {SLUG} response_rate >= 50%")
+    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+    await wait_for_surveys(standin, first)
+    for user in first:
+        await answer(bot, standin, user, 9)  # week 1: 10 of 10 surveys answered, 100%
+    await watch_new_answers(bot.services)  # the gate passes: armed
+
+    clock.advance(timedelta(days=8))  # Tue Dec 1
+    assert "closed" in await bot.ask(world.owner, f"close {SLUG} nps", command="/pulse")
+    await bot.ask(world.owner, f"cohort {SLUG} alpha " + " ".join(f"<@{u}>" for u in later))
+    before = {u: len(standin.workspace.dms_to(u)) for u in cohort}
+    await bot.ask(world.owner, f"send {SLUG} nps", command="/pulse")
+    await wait_for(lambda: all(len(standin.workspace.dms_to(u)) > before[u] for u in cohort))
+    for user in later[:5]:
+        await answer(bot, standin, user, 9)  # week 2: 5 of 40
+    await watch_new_answers(bot.services)
+    await watch_hourly(bot.services)
+    await bot.bot.sender.drain()
+    [alert] = alerts(standin, world.owner)
+    trend = next(line for line in alert.splitlines() if "Trend" in line)
+    # The week before: 10 answers to the 10 surveys sent in it. The last seven days: 5 of 40.
+    assert "100%" in trend and ("12%" in trend or "13%" in trend), trend
