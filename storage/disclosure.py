@@ -321,6 +321,16 @@ class Disclosures:
             )
         )
 
+    async def closed_wave_comments(self, rollout_id: int) -> list[tuple[int, int | None, str]]:
+        """(stage, touchpoint or None for NPS, words) of every released comment of a closed wave:
+        tied to nobody and never deleted, so what is counted from them cannot move by one."""
+        rows = await self.store.fetch_all(
+            """SELECT c.stage_id, w.touchpoint_id, c.body FROM comments c JOIN waves w ON w.id = c.wave_id
+               WHERE c.rollout_id = ? AND c.released_on IS NOT NULL AND w.closed_at IS NOT NULL""",
+            (rollout_id,),
+        )
+        return [(int(r[0]), None if r[1] is None else int(r[1]), str(r[2])) for r in rows]
+
     async def released_rows(self, rollout_id: int) -> list[ReleasedRow]:
         """A rollout's released answers, one row each, and its released comments, one row each, in
         random order, with no wave, key or day finer than the group's.

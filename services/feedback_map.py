@@ -1,0 +1,125 @@
+"""The feedback map: every touchpoint (and NPS) at every stage of a rollout, each cell with its
+figure, how it changed over the last period, and the themes of its comments.
+
+Under the one disclosure rule: a cell's figures come from released groups only, and a cell with
+fewer than PULSE_MIN_GROUP answers shows that and nothing else — no figure, no change, no theme.
+Themes are found in the released comments of closed waves only: those are tied to nobody and
+never deleted, so a theme's count cannot drop by one when someone uses forget-me (which would
+tell that they had commented).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from services.metrics import Histogram, nps_summary, touchpoint_score
+from services.themes import Theme, themes_by_cell
+from storage.db import Store
+from storage.disclosure import Disclosures
+from storage.models import Scale, Stage
+from storage.rollouts import RolloutDetail
+
+NPS_ROW = "nps"
+PERIOD_DAYS = 7
+
+# The comparable footing of every scale: the share of favourable answers (0–1).
+FAVOURABLE: dict[str, float] = {
+    "nps": 9,  # promoters
+    "csat": 4,  # satisfied or very satisfied
+    "ces": 5,  # easy (5–7 of 7)
+    "thumbs": 1,  # thumbs up
+}
+MINUTES_FAVOURABLE = 15.0  # minutes: done within a quarter of an hour (the <5 and 5–15 buckets)
+
+
+def favourable_share(scale: str, counts: Histogram) -> float | None:
+    n = sum(counts.values())
+    if n == 0:
+        return None
+    if scale == "minutes":
+        return sum(c for s, c in counts.items() if s <= MINUTES_FAVOURABLE) / n
+    return sum(c for s, c in counts.items() if s >= FAVOURABLE[scale]) / n
+
+
+@dataclass(frozen=True)
+class MapCell:
+    row: str  # "nps" or a touchpoint key
+    stage: str
+    scale: str  # "nps" or the touchpoint's scale
+    n: int  # released answers (0 when withheld: the count is shown only with the figures)
+    value: float | None  # the native figure (NPS, CSAT %, CES mean, thumbs %, minutes median)
+    favourable: float | None  # the share of favourable answers, the heatmap's colour
+    change: float | None  # the native figure's change over the last period
+    themes: list[Theme] = field(default_factory=list)
+
+    @property
+    def shown(self) -> bool:
+        return self.value is not None
+
+
+@dataclass(frozen=True)
+class FeedbackMap:
+    detail: RolloutDetail
+    rows: list[tuple[str, str, Scale | str]]  # (key, label, scale): NPS first, then the touchpoints
+    stages: list[Stage]
+    cells: dict[tuple[str, str], MapCell]  # (row, stage name) → cell
+    min_group: int
+    since: date  # the start of the period the change is measured over
+
+
+async def build_map(store: Store, detail: RolloutDetail, *, min_group: int, today: date) -> FeedbackMap:
+    """The map of one rollout, as it stands today."""
+    since = today - timedelta(days=PERIOD_DAYS - 1)
+    disclosures = Disclosures(store)
+    rows: list[tuple[str, str, Scale | str]] = [(NPS_ROW, "NPS", "nps")]
+    rows += [(t.key, t.label, t.scale) for t in detail.touchpoints]
+    by_id = {t.id: t.key for t in detail.touchpoints}
+    figures: dict[tuple[str, str], tuple[Histogram, Histogram]] = {}
+    for stage in detail.stages:
+        now = await disclosures.released_counts(column="stage_id", value=stage.id)
+        before = await disclosures.released_counts(column="stage_id", value=stage.id, end_day=since.isoformat())
+        figures[(NPS_ROW, stage.name)] = (now.nps, before.nps)
+        for touchpoint in detail.touchpoints:
+            empty: Counter[float] = Counter()
+            figures[(touchpoint.key, stage.name)] = (
+                now.touchpoints.get(touchpoint.id, empty),
+                before.touchpoints.get(touchpoint.id, empty),
+            )
+    stage_names = {s.id: s.name for s in detail.stages}
+    comments: dict[tuple[str, str], list[str]] = {key: [] for key in figures}
+    for stage_id, touchpoint_id, body in await disclosures.closed_wave_comments(detail.rollout.id):
+        row = NPS_ROW if touchpoint_id is None else by_id.get(touchpoint_id)
+        key = (row or "", stage_names.get(stage_id, ""))
+        if key in comments:
+            comments[key].append(body)
+    scales = {key: scale for key, _, scale in rows}
+    shown = {key: sum(now.values()) >= min_group for key, (now, _) in figures.items()}
+    themes = themes_by_cell({k: v for k, v in comments.items() if shown[k]}, min_group=min_group)
+    cells = {
+        key: _cell(key, scales[key[0]], now, before, min_group, themes.get(key, []))
+        for key, (now, before) in figures.items()
+    }
+    return FeedbackMap(detail, rows, list(detail.stages), cells, min_group, since)
+
+
+def _cell(
+    key: tuple[str, str], scale: str, now: Histogram, before: Histogram, min_group: int, themes: list[Theme]
+) -> MapCell:
+    row, stage = key
+    n = sum(now.values())
+    if n < min_group:
+        return MapCell(row, stage, scale, 0, None, None, None)
+    value = _native(scale, now)
+    earlier = _native(scale, before) if sum(before.values()) >= min_group else None
+    change = value - earlier if value is not None and earlier is not None else None
+    return MapCell(row, stage, scale, n, value, favourable_share(scale, now), change, themes)
+
+
+def _native(scale: str, counts: Mapping[float, int]) -> float | None:
+    if scale == "nps":
+        summary = nps_summary(counts)
+        return summary.score if summary else None
+    return touchpoint_score(scale, counts)  # type: ignore[arg-type]  # a touchpoint's scale

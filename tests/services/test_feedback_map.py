@@ -1,0 +1,79 @@
+"""The feedback map of a seeded history, through signed requests: a cell's figure, favourable
+share and themes from released groups and closed waves only; a cell below the minimum shows
+nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings
+from sandbox.stand_in import SlackStandIn
+from services.feedback_map import build_map
+from storage import Store
+from tests.conftest import RunningBot, make_settings
+from tests.privacy.test_attacker import comment
+from tests.services.test_surveys import SLUG, answer, people, surveyed, thanked
+from tests.support import wait_for
+from tests.world import World
+
+SAID = [
+    "The receipts page is slow",
+    "receipts page slow on Monday",
+    "Slow receipts page again",
+    "Receipts page slow!!",
+    "page is slow when uploading receipts",
+]
+
+
+@pytest.fixture
+def settings(standin: SlackStandIn, tmp_path: Path) -> Settings:
+    return make_settings(standin, tmp_path, pulse_quiet_hours="off")
+
+
+async def test_the_map_shows_released_figures_and_themes_of_closed_waves_only(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+) -> None:
+    cohort = people(standin, 10)
+    await bot.ask(world.owner, f'new {SLUG} "Expense tool"')
+    await bot.ask(world.owner, f'touchpoint {SLUG} submit "Submitting an expense" ces', command="/pulse")
+    await surveyed(bot, standin, world, cohort)
+    # A comment written after its answer's group was released waits for the next group: the
+    # fifth comment goes out with the second group, at the tenth answer.
+    for user, words in zip(cohort, [*SAID, "The mileage form is fine", None, None, None, None], strict=True):
+        await answer(bot, standin, user, 10)
+        await wait_for(lambda user=user: thanked(standin, user))  # type: ignore[misc]
+        if words:
+            await comment(bot, standin, user, words)
+    await wait_for(lambda: comments_of(store) == 6)
+    services = bot.services
+
+    async def the_map() -> object:
+        detail = await services.rollouts.get(SLUG)
+        return await build_map(store, detail, min_group=5, today=services.rollouts.today())
+
+    # While the wave is open its comments make no theme (forget-me could still take one away).
+    open_map = await the_map()
+    nps = open_map.cells[("nps", "alpha")]  # type: ignore[attr-defined]
+    assert (nps.value, nps.n, nps.favourable, nps.themes) == (100.0, 10, 1.0, [])
+    assert "closed" in await bot.ask(world.owner, f"close {SLUG} nps", command="/pulse")
+    closed = await the_map()
+    nps = closed.cells[("nps", "alpha")]  # type: ignore[attr-defined]
+    [theme] = nps.themes
+    assert set(theme.phrase.replace(" · ", " ").split()) == {"receipts", "page", "slow"}
+    assert theme.count == 5 and theme.quote in SAID
+    # Below the minimum a cell says so and shows nothing else.
+    for key in (("submit", "alpha"), ("nps", "beta"), ("submit", "ga")):
+        cell = closed.cells[key]  # type: ignore[attr-defined]
+        assert (cell.shown, cell.n, cell.value, cell.favourable, cell.change, cell.themes) == (
+            False, 0, None, None, None, []
+        )  # fmt: skip
+    assert [r[0] for r in closed.rows] == ["nps", "submit"]  # type: ignore[attr-defined]
+
+
+def comments_of(store: Store) -> int:
+    import sqlite3
+
+    with sqlite3.connect(store.path) as conn:
+        return int(conn.execute("SELECT count(*) FROM comments").fetchone()[0])
