@@ -150,6 +150,12 @@ PULSE = Catalog(
             N_("the metrics card (only groups large enough to stay anonymous)"),
         ),
         Subcommand(
+            "map",
+            "/pulse map <slug>",
+            N_("owners, champions, admins"),
+            N_("every touchpoint at every stage, with the themes of the comments"),
+        ),
+        Subcommand(
             "digest",
             '/pulse digest | /pulse digest subscribe <#channel> ["<cron>"] [en|sv] '
             "| /pulse digest unsubscribe <#channel>",

@@ -9,6 +9,7 @@ from runtime.clock import Clock, SystemClock
 from services.actions import ActionService
 from services.digests import DigestService
 from services.directory import Directory
+from services.feedback_map import MapService
 from services.home import HomeService
 from services.keys import KeyRing, KeySetup
 from services.languages import LanguageService
@@ -45,6 +46,7 @@ class Services:
     threads: ThreadService = field(init=False)
     actions: ActionService = field(init=False)
     watch: RegressionWatch = field(init=False)
+    maps: MapService = field(init=False)
 
     def __post_init__(self) -> None:
         self.keys = KeyRing(self.store, self._key_setup)
@@ -58,6 +60,7 @@ class Services:
         self.privacy = PrivacyService(
             People(self.store), self.rollouts, self.keys, self.settings, self.languages, self.threads
         )
+        self.maps = MapService(self.store, self.settings, self.clock, self.rollouts)
         self.watch = RegressionWatch(self.store, self.settings, self.clock, self.rollouts)
         self.home = HomeService(self.settings, self.clock, self.rollouts, self.surveys, self.languages, self.threads)
 

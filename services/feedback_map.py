@@ -15,7 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from runtime.clock import Clock
+from runtime.i18n import N_
+from services.errors import NotAllowed
 from services.metrics import Histogram, nps_summary, touchpoint_score
+from services.options import Options
+from services.rollouts import RolloutService
 from services.themes import Theme, themes_by_cell
 from storage.db import Store
 from storage.disclosure import Disclosures
@@ -123,3 +128,21 @@ def _native(scale: str, counts: Mapping[float, int]) -> float | None:
         summary = nps_summary(counts)
         return summary.score if summary else None
     return touchpoint_score(scale, counts)  # type: ignore[arg-type]  # a touchpoint's scale
+
+
+class MapService:
+    def __init__(self, store: Store, settings: Options, clock: Clock, rollouts: RolloutService) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.rollouts = rollouts
+
+    async def map_for(self, actor: str, slug: str) -> FeedbackMap:
+        """`/pulse map`: for the rollout's owners, champions and admins, as results are."""
+        detail = await self.rollouts.get(slug)
+        if not (self.settings.is_admin(actor) or actor in detail.owners or actor in detail.champions):
+            raise NotAllowed(
+                N_("The map of {slug} is for its owners, champions and admins. Its owners:", slug=detail.rollout.slug),
+                people=tuple(detail.owners),
+            )
+        return await build_map(self.store, detail, min_group=self.settings.pulse_min_group, today=self.rollouts.today())

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from handlers.blocks import format as fmt
 from handlers.blocks.digest import build_digest, build_preview
+from handlers.blocks.feedback_map import build_map_message
 from handlers.blocks.privacy import build_export_done, build_forget_confirmation, build_mydata, export_comment
 from handlers.blocks.results import build_results, build_wave_report
 from handlers.blocks.rollouts import build_done, language_name
@@ -258,6 +259,14 @@ async def results(call: CommandCall) -> Answer:
     view = await call.services.surveys.results(call.user_id, args[0], args[1] if len(args) == 2 else None)
     comments = await call.services.threads.repliable(view.comments, view.detail, call.user_id)
     return build_results(call.texts, replace(view, comments=comments))
+
+
+@router.on("map")
+async def feedback_map(call: CommandCall) -> Answer:
+    args = call.need(1, N_("the rollout"))
+    if len(args) > 1:
+        raise BadInput(N_("map takes one rollout."))
+    return build_map_message(call.texts, await call.services.maps.map_for(call.user_id, args[0]))
 
 
 @router.on("mydata")

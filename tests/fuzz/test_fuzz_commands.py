@@ -181,6 +181,7 @@ SHAPES: dict[str, list[list[Arg]]] = {
     "action": [[ROLLOUT_SLUG, TEXT], [ROLLOUT_SLUG, TEXT, KEY], [ROLLOUT_SLUG, TEXT, word("--check-in")]],
     "close": [[ROLLOUT_SLUG], [ROLLOUT_SLUG, word("nps")], [ROLLOUT_SLUG, KEY]],
     "results": [[ROLLOUT_SLUG], [ROLLOUT_SLUG, STAGE]],
+    "map": [[ROLLOUT_SLUG]],
     "digest": [[], [word("subscribe"), CHANNEL, CRON], [word("unsubscribe"), CHANNEL]],
     "export": [[ROLLOUT_SLUG]],
     "mydata": [[]],

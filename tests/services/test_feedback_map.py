@@ -70,6 +70,11 @@ async def test_the_map_shows_released_figures_and_themes_of_closed_waves_only(
             False, 0, None, None, None, []
         )  # fmt: skip
     assert [r[0] for r in closed.rows] == ["nps", "submit"]  # type: ignore[attr-defined]
+    # In Slack: the owner reads it; someone who is neither owner, champion nor admin is refused.
+    shown = await bot.ask(world.owner, f"map {SLUG}", command="/pulse")
+    assert f"*alpha* +100 (n=10)\n    Themes: _{theme.phrase}_ (5) “{theme.quote}”" in shown
+    assert "*beta* not enough answers yet" in shown and "*Submitting an expense* (ces)" in shown
+    assert "is for its owners, champions and admins" in await bot.ask(world.stranger, f"map {SLUG}", command="/pulse")
 
 
 def comments_of(store: Store) -> int:
