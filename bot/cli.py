@@ -11,19 +11,25 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.key_file import KeyProblem, key_file_path, open_store
 from bot.logs import setup_logging
 from bot.settings import Settings, SettingsError, load_settings, require_for_serving
 from runtime.clock import SystemClock
+from runtime.i18n import texts
 from services import Services, disclosure
 from services.config_apply import Change, ConfigService, plan_text
 from services.config_file import ConfigError, Located, PulseConfig, load_config
 from services.directory import NoDirectory
 from services.disclosure import Export
 from services.errors import DomainError
+from services.feedback_map import build_map
 from services.keys import WrongKey
 from storage import MigrationError, Store, backup
+
+if TYPE_CHECKING:
+    from handlers.blocks.heatmap import Heatmap
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -57,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd = commands.add_parser("export", help="write a rollout's answers as CSV (no names, no IDs)")
     export_cmd.add_argument("slug", metavar="SLUG")
     export_cmd.add_argument("-o", "--output", type=Path, metavar="FILE", help="write here (default: stdout)")
+    map_cmd = commands.add_parser("map", help="draw a rollout's feedback map as a PNG heatmap")
+    map_cmd.add_argument("slug", metavar="SLUG")
+    map_cmd.add_argument("-o", "--output", type=Path, metavar="FILE", required=True, help="the PNG to write")
     digest_cmd = commands.add_parser("digest", help="post the metric digest")
     digest_cmd.add_argument("--now", action="store_true", required=True, help="post the current digest at once")
     digest_cmd.add_argument("--channel", metavar="C", help="only to this channel ID (default: every subscribed one)")
@@ -159,6 +168,29 @@ def _export(settings: Settings, slug: str, output: Path | None) -> int:
     return EXIT_OK
 
 
+async def _heatmap(settings: Settings, slug: str) -> Heatmap:
+    from handlers.blocks.heatmap import render_heatmap  # matplotlib: only for this command
+
+    store, services = await _services(settings)
+    try:
+        detail = await services.rollouts.get(slug)
+        fmap = await build_map(store, detail, min_group=settings.pulse_min_group, today=services.rollouts.today())
+        return render_heatmap(texts(settings.pulse_language), fmap)
+    finally:
+        await store.close()
+
+
+def _map(settings: Settings, slug: str, output: Path) -> int:
+    try:
+        drawn = asyncio.run(_heatmap(settings, slug))
+    except DomainError as err:
+        return _fail([str(err.message)], EXIT_USAGE)  # the operator reads English
+    output.write_bytes(drawn.png)
+    print(f"wrote the feedback map of {slug} to {output}: {drawn.cells} cells shown, {drawn.withheld} with too few "
+          "answers to show", file=sys.stderr)  # fmt: skip
+    return EXIT_OK
+
+
 async def _plan_and_apply(settings: Settings, config: PulseConfig, located: Located, dry_run: bool) -> list[Change]:
     store, _ = await open_store(settings)  # the key is checked even though applying needs none
     try:
@@ -227,6 +259,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             return _apply(settings, args.file, args.dry_run)
         if args.command == "export":
             return _export(settings, args.slug, args.output)
+        if args.command == "map":
+            return _map(settings, args.slug, args.output)
         if args.command == "digest":
             return asyncio.run(_digest_now(settings, args.channel))
     except SettingsError as exc:

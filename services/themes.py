@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfTransformer
 
 from runtime.i18n import for_operator
 
@@ -36,7 +35,6 @@ vem vi vid vilka vilkas vilken vilket vår våra vårt än är åt över också 
 lite väldigt hela helt får fick göra gör gjorde kommer kom går gick ska vill
 """)  # words to skip, never shown
 SWEDISH_STOP_WORDS = frozenset(_SWEDISH.split())
-STOP_WORDS = sorted(ENGLISH_STOP_WORDS | SWEDISH_STOP_WORDS)
 # Words of three letters or more (any script's letters), so that numbers and "ok" make no theme.
 TOKEN = r"(?u)\b[^\W\d_]{3,}\b"
 MOST_THEMES = 3
@@ -54,13 +52,17 @@ def themes_by_cell(
     cells: Mapping[K, Sequence[str]], *, min_group: int, most: int = MOST_THEMES
 ) -> dict[K, list[Theme]]:
     """Each cell's top themes, from phrases found across every cell."""
+    # Imported here: scikit-learn takes about a second to import, and only the map needs it.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfTransformer
+
     keys = [key for key, comments in cells.items() if comments]
     texts = [text for key in keys for text in cells[key]]
     found: dict[K, list[Theme]] = {key: [] for key in cells}
     if not texts:
         return found
+    stop_words = sorted(ENGLISH_STOP_WORDS | SWEDISH_STOP_WORDS)
     vectorizer = CountVectorizer(
-        lowercase=True, stop_words=STOP_WORDS, token_pattern=TOKEN, ngram_range=(1, 2), binary=True,
+        lowercase=True, stop_words=stop_words, token_pattern=TOKEN, ngram_range=(1, 2), binary=True,
         min_df=MIN_MENTIONS,
     )  # fmt: skip
     try:

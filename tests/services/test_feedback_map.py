@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
+from handlers.blocks.heatmap import render_heatmap
+from runtime.i18n import texts
 from sandbox.stand_in import SlackStandIn
 from services.feedback_map import build_map
 from storage import Store
 from tests.conftest import RunningBot, make_settings
 from tests.privacy.test_attacker import comment
+from tests.services.test_apply import EXAMPLE, pulse
 from tests.services.test_surveys import SLUG, answer, people, surveyed, thanked
 from tests.support import wait_for
 from tests.world import World
@@ -70,6 +73,11 @@ async def test_the_map_shows_released_figures_and_themes_of_closed_waves_only(
             False, 0, None, None, None, []
         )  # fmt: skip
     assert [r[0] for r in closed.rows] == ["nps", "submit"]  # type: ignore[attr-defined]
+    # As a heatmap: the figure and n in the cell, the rest grey and saying so.
+    drawn = render_heatmap(texts("en"), closed)  # type: ignore[arg-type]
+    assert drawn.png.startswith(b"\x89PNG") and (drawn.cells, drawn.withheld) == (1, 5)
+    assert "+100\nn=10" in drawn.texts and drawn.texts.count("too few") == 5
+    assert "share of favourable answers" in drawn.texts
     # In Slack: the owner reads it; someone who is neither owner, champion nor admin is refused.
     shown = await bot.ask(world.owner, f"map {SLUG}", command="/pulse")
     assert f"*alpha* +100 (n=10)\n    Themes: _{theme.phrase}_ (5) “{theme.quote}”" in shown
@@ -82,3 +90,16 @@ def comments_of(store: Store) -> int:
 
     with sqlite3.connect(store.path) as conn:
         return int(conn.execute("SELECT count(*) FROM comments").fetchone()[0])
+
+
+def test_pulse_map_writes_the_heatmap_for_the_operator(tmp_path: Path) -> None:
+    db = tmp_path / "pulse.db"
+    assert pulse(db, "apply", str(EXAMPLE)).returncode == 0
+    png = tmp_path / "map.png"
+    drawn = pulse(db, "map", "expense-tool", "-o", str(png))
+    assert drawn.returncode == 0, drawn.stderr
+    assert png.read_bytes().startswith(b"\x89PNG")
+    # Nothing answered yet: 5 rows (NPS and 4 touchpoints) at 3 stages, all too few.
+    assert "0 cells shown, 15 with too few answers to show" in drawn.stderr
+    unknown = pulse(db, "map", "nothing", "-o", str(png))
+    assert unknown.returncode == 2 and "There is no rollout called “nothing”" in unknown.stderr
