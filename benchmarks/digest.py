@@ -41,7 +41,7 @@ TOUCHPOINT_SHARE = 0.2  # of the responses; the rest answer NPS
 COMMENT_SHARE = 0.01
 
 
-def fill(db: Path, rollouts: int, responses: int, rng: random.Random) -> None:
+def fill(db: Path, rollouts: int, responses: int, rng: random.Random, comment_share: float = COMMENT_SHARE) -> None:
     """Bulk rows, as if the bot had run these rollouts for ten weeks."""
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA synchronous = OFF")
@@ -102,9 +102,9 @@ def fill(db: Path, rollouts: int, responses: int, rng: random.Random) -> None:
         for week in range(WEEKS):
             opened = start + week * WEEK + 3600
             stage = alpha if opened < now - 3 * WEEK else beta
-            _wave(conn, rng, rid, stage, None, "nps", opened, per_wave, comments=True)
+            _wave(conn, rng, rid, stage, None, "nps", opened, per_wave, comments=comment_share)
             for touchpoint, scale in touchpoints:
-                _wave(conn, rng, rid, stage, touchpoint, scale, opened, per_touchpoint_wave, comments=False)
+                _wave(conn, rng, rid, stage, touchpoint, scale, opened, per_touchpoint_wave, comments=0.0)
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.close()
@@ -123,7 +123,7 @@ def _wave(
     opened: int,
     answers: int,
     *,
-    comments: bool,
+    comments: float,
 ) -> None:
     kind = "nps" if touchpoint is None else "touchpoint"
     asked = int(answers / 0.8)  # an 80% response rate
@@ -171,7 +171,7 @@ def _wave(
                     f"Comment {i} on wave {wave}",
                     day_of(opened + rng.randrange(span), UTC),
                 )
-                for i in range(int(answers * COMMENT_SHARE))
+                for i in range(int(answers * comments))
             ),
         )
 

@@ -1,0 +1,103 @@
+"""Feedback map (README, “Performance”): the maps of 50 rollouts holding 200,000 released
+comments of closed waves (and 1,000,000 responses): every cell's figures, change and themes
+(scikit-learn's counting and TF-IDF), as `/pulse map` computes them.
+
+    python -m benchmarks.feedback_map [--responses 1000000] [--comments 200000] [--rollouts 50]
+
+The database is the digest benchmark's (benchmarks/digest.py: `fill`), with comments written in
+sentences drawn from a small vocabulary of feedback, so that themes are found. Reported: the
+first map after opening (cold, with scikit-learn's import), the median of five maps of one
+rollout, and all 50 maps one after the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.digest import fill, services_over
+from benchmarks.harness import emit, ms, resident_mb, run, scratch_dir
+from bot.settings import Settings
+from services.feedback_map import build_map
+from storage import Store
+from storage.disclosure import Disclosures
+
+SUBJECTS = ["the receipts page", "the mileage form", "the approval flow", "the mobile app", "uploading a receipt",
+            "the export", "the search", "the login", "kvittosidan", "reseräkningen"]  # fmt: skip
+VERDICTS = ["is slow", "keeps crashing", "works well", "is confusing", "saves me time", "needs a dark mode",
+            "är långsam", "fungerar bra", "is hard to find", "broke on Monday"]  # fmt: skip
+
+
+def reword(db: Path, rng: random.Random) -> int:
+    """Every comment becomes a sentence of feedback; returns how many there are."""
+    with sqlite3.connect(db) as conn:
+        keys = conn.execute("SELECT wave_id, respondent_key FROM comments").fetchall()
+        conn.executemany(
+            "UPDATE comments SET body = ? WHERE wave_id = ? AND respondent_key = ?",
+            ((f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(VERDICTS)}", *key) for key in keys),
+        )
+    return len(keys)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--responses", type=int, default=1_000_000)
+    parser.add_argument("--comments", type=int, default=200_000)
+    parser.add_argument("--rollouts", type=int, default=50)
+    args = parser.parse_args()
+
+    db = scratch_dir() / "pulse.db"
+    store = await Store.open(db)
+    await store.close()
+    rng = random.Random(5)
+    fill(db, args.rollouts, args.responses, rng, comment_share=args.comments / (0.8 * args.responses))
+    comments = reword(db, rng)
+    store = await Store.open(db)
+    await Disclosures(store).release_backlog(min_group=Settings(_env_file=None).pulse_min_group)
+    services = services_over(store, db)
+    details = list(await services.rollouts.open_rollouts())
+    today = services.rollouts.today()
+    min_group = services.settings.pulse_min_group
+
+    async def one(index: int) -> float:
+        started = time.perf_counter()
+        await build_map(store, details[index], min_group=min_group, today=today)
+        return time.perf_counter() - started
+
+    cold = await one(0)
+    warm = [await one(i % len(details)) for i in range(1, 6)]
+    started = time.perf_counter()
+    themes = 0
+    for detail in details:
+        fmap = await build_map(store, detail, min_group=min_group, today=today)
+        themes += sum(len(cell.themes) for cell in fmap.cells.values())
+    every = time.perf_counter() - started
+    released = await store.fetch_value(
+        """SELECT count(*) FROM comments c JOIN waves w ON w.id = c.wave_id
+           WHERE c.released_on IS NOT NULL AND w.closed_at IS NOT NULL"""
+    )
+    rss, peak = resident_mb(os.getpid())
+    await store.close()
+    figures: dict[str, Any] = {
+        "comments": comments,
+        "released_comments": released,
+        "rollouts": len(details),
+        "themes": themes,
+        "cold_ms": ms(cold),
+        "median_ms": ms(statistics.median(warm)),
+        "all_maps_ms": ms(every),
+        "rss_mb": rss,
+        "peak_rss_mb": peak,
+        "targets": {"all_maps_ms": 2000},
+    }
+    emit("feedback_map", figures)
+
+
+if __name__ == "__main__":
+    run(main)
