@@ -124,7 +124,24 @@ COMMENTS = (
     "Exporting to the accounting system failed once.",
     "Love the mileage calculator.",
     "Please add a way to split a receipt between two projects.",
+    "Scanning receipts is quick, but the cost centre list is long.",
+    "The approval emails still arrive twice.",
 )
+# What people say about each touchpoint, so that the feedback map finds themes in each cell.
+TOUCHPOINT_COMMENTS = {
+    "onboarding": (
+        "The onboarding session was short and useful.",
+        "Useful onboarding session, but the slides went fast.",
+        "The onboarding session skipped the mileage calculator.",
+        "Short onboarding session, clear examples.",
+    ),
+    "submit": (
+        "Submitting took a while: the cost centre list is long.",
+        "Finding the cost centre is still slow.",
+        "Submitting a claim from my phone is easy now.",
+        "The cost centre list needs a search.",
+    ),
+}
 
 
 def _user_id(index: int) -> str:
@@ -327,7 +344,7 @@ async def rollout(services: Services, ws: Workspace, cast: Cast, now: datetime) 
                        VALUES (?, ?, ?, 'nps', ?, ?, ?)""",
                     (wave, rid, stage, key, score, day),
                 )
-                if rng.random() < 0.25:
+                if rng.random() < 0.5:
                     await conn.execute(
                         """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_on)
                            VALUES (?, ?, ?, ?, ?, ?)""",
@@ -345,20 +362,20 @@ async def rollout(services: Services, ws: Workspace, cast: Cast, now: datetime) 
             wave = int(cur.lastrowid or 0)
             wave_key = new_wave_key()
             for person, score in zip(beta_people, scale_scores, strict=False):
+                answer_key = respondent_key(wave_key, person)
+                day = day_of(ts(opened), ZONE)
                 await conn.execute(
                     """INSERT INTO responses
                        (wave_id, rollout_id, stage_id, kind, touchpoint_id, respondent_key, score, answered_on)
                        VALUES (?, ?, ?, 'touchpoint', ?, ?, ?, ?)""",
-                    (
-                        wave,
-                        rid,
-                        beta,
-                        touchpoints[key],
-                        respondent_key(wave_key, person),
-                        score,
-                        day_of(ts(opened), ZONE),
-                    ),
+                    (wave, rid, beta, touchpoints[key], answer_key, score, day),
                 )
+                if rng.random() < 0.7:
+                    await conn.execute(
+                        """INSERT INTO comments (wave_id, rollout_id, stage_id, respondent_key, body, created_on)
+                           VALUES (?, ?, ?, ?, ?, ?)""",
+                        (wave, rid, beta, answer_key, rng.choice(TOUCHPOINT_COMMENTS[key]), day),
+                    )
         await conn.execute(
             """INSERT INTO digest_subscriptions (channel_id, cron, timezone, source, created_by, created_at)
                VALUES (?, '0 9 * * MON', 'Europe/Berlin', 'command', ?, ?)""",
