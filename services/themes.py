@@ -116,9 +116,8 @@ class _Group:
 
     @property
     def label(self) -> str:
-        longest = max(self.phrases, key=lambda p: len(p.split()))  # the first (weightiest) of the longest
-        rest = [p for p in self.phrases if not set(p.split()) <= set(longest.split())]
-        return " · ".join([longest, *rest[:1]])
+        """Its longest phrase, the weightiest of those ("receipts page" over "page slow" if heavier)."""
+        return max(self.phrases, key=lambda p: len(p.split()))
 
 
 def _representative(block: object, carrying: list[int], comments: Sequence[str]) -> str:
