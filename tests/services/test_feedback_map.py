@@ -17,6 +17,7 @@ from storage import Store
 from tests.conftest import RunningBot, make_settings
 from tests.privacy.test_attacker import comment
 from tests.services.test_apply import EXAMPLE, pulse
+from tests.services.test_guards import comments_stored
 from tests.services.test_surveys import SLUG, answer, people, surveyed, thanked
 from tests.support import wait_for
 from tests.world import World
@@ -49,7 +50,7 @@ async def test_the_map_shows_released_figures_and_themes_of_closed_waves_only(
         await wait_for(lambda user=user: thanked(standin, user))  # type: ignore[misc]
         if words:
             await comment(bot, standin, user, words)
-    await wait_for(lambda: comments_of(store) == 6)
+    await wait_for(lambda: comments_stored(store) == 6)
     services = bot.services
 
     async def the_map() -> object:
@@ -83,13 +84,6 @@ async def test_the_map_shows_released_figures_and_themes_of_closed_waves_only(
     assert f"*alpha* +100 (n=10)\n    Themes: _{theme.phrase}_ (5) “{theme.quote}”" in shown
     assert "*beta* not enough answers yet" in shown and "*Submitting an expense* (ces)" in shown
     assert "is for its owners, champions and admins" in await bot.ask(world.stranger, f"map {SLUG}", command="/pulse")
-
-
-def comments_of(store: Store) -> int:
-    import sqlite3
-
-    with sqlite3.connect(store.path) as conn:
-        return int(conn.execute("SELECT count(*) FROM comments").fetchone()[0])
 
 
 def test_pulse_map_writes_the_heatmap_for_the_operator(tmp_path: Path) -> None:
