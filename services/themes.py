@@ -39,6 +39,7 @@ SWEDISH_STOP_WORDS = frozenset(_SWEDISH.split())
 TOKEN = r"(?u)\b[^\W\d_]{3,}\b"
 MOST_THEMES = 3
 MIN_MENTIONS = 2  # a theme is something said more than once
+CANDIDATES = 40  # a cell's weightiest phrases looked at: enough to fill its themes and their groups
 
 
 @dataclass(frozen=True)
@@ -78,10 +79,11 @@ def themes_by_cell(
     for i, key in enumerate(keys):
         block = counts[bounds[i] : bounds[i + 1]].tocsc()
         groups: list[_Group] = []
-        for column in np.argsort(-weights[i], kind="stable"):
+        for column in np.argsort(-weights[i], kind="stable")[:CANDIDATES]:
             if weights[i, column] <= 0 or per_cell[i, column] < MIN_MENTIONS:
                 continue
-            carrying = frozenset(int(j) for j in block[:, column].nonzero()[0])
+            # The comments carrying the phrase: the column's rows, read from the CSC arrays.
+            carrying = frozenset(block.indices[block.indptr[column] : block.indptr[column + 1]].tolist())
             phrase = str(phrases[column])
             home = next((g for g in groups if g.takes(carrying)), None)
             if home is not None:
