@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from dataclasses import replace
@@ -11,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from handlers.blocks import format as fmt
 from handlers.blocks.digest import build_digest, build_preview
 from handlers.blocks.feedback_map import build_map_message
+from handlers.blocks.heatmap import render_heatmap
 from handlers.blocks.privacy import build_export_done, build_forget_confirmation, build_mydata, export_comment
 from handlers.blocks.results import build_results, build_wave_report
 from handlers.blocks.rollouts import build_done, language_name
@@ -266,7 +268,22 @@ async def feedback_map(call: CommandCall) -> Answer:
     args = call.need(1, N_("the rollout"))
     if len(args) > 1:
         raise BadInput(N_("map takes one rollout."))
-    return build_map_message(call.texts, await call.services.maps.map_for(call.user_id, args[0]))
+    fmap = await call.services.maps.map_for(call.user_id, args[0])  # refused at once if not theirs
+    t, slug = call.texts, fmap.detail.rollout.slug
+
+    async def with_heatmap() -> Message:
+        # The heatmap goes to the caller's DM, as an export does; matplotlib draws off the loop.
+        drawn = await asyncio.to_thread(render_heatmap, t, fmap)
+        opened = await call.client.conversations_open(users=call.user_id)
+        await call.client.files_upload_v2(
+            channel=opened["channel"]["id"],
+            content=drawn.png,
+            filename=f"feedback-map-{slug}.png",
+            title=t._("Feedback map: {title}", title=fmap.detail.rollout.title_in(t.language)),
+        )
+        return build_map_message(t, fmap)
+
+    return Deferred(with_heatmap, "map")
 
 
 @router.on("mydata")

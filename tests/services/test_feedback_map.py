@@ -80,7 +80,21 @@ async def test_the_map_shows_released_figures_and_themes_of_closed_waves_only(
     assert "+100\nn=10" in drawn.texts and drawn.texts.count("too few") == 5
     assert "share of favourable answers" in drawn.texts
     # In Slack: the owner reads it; someone who is neither owner, champion nor admin is refused.
-    shown = await bot.ask(world.owner, f"map {SLUG}", command="/pulse")
+    await bot.slack.command(world.owner, f"map {SLUG}", command="/pulse")
+    dm = standin.workspace.im_with(world.owner).id
+
+    def answered() -> str:
+        return next((m.shown_text for m in standin.workspace.history(dm, viewer=world.owner)
+                     if m.shown_text.startswith("Feedback map")), "")  # fmt: skip
+
+    await wait_for(lambda: bool(answered()), what="the map")
+    shown = answered()
+    # … with the heatmap shared in the DM (Slack shares an upload a moment after it completes).
+    await wait_for(
+        lambda: any(standin.workspace.files[f].name == f"feedback-map-{SLUG}.png"
+                    for m in standin.workspace.dms_to(world.owner) for f in m.files),
+        what="the heatmap in the DM",
+    )  # fmt: skip
     assert f"*alpha* +100 (n=10)\n    Themes: _{theme.phrase}_ (5) “{theme.quote}”" in shown
     assert "*beta* not enough answers yet" in shown and "*Submitting an expense* (ces)" in shown
     assert "is for its owners, champions and admins" in await bot.ask(world.stranger, f"map {SLUG}", command="/pulse")
