@@ -20,7 +20,7 @@ from services.announcements import Announcement, ApprovalNote, Audience, Figures
 from services.directory import ChannelInfo, Directory
 from services.errors import BadInput, Conflict, DuplicateError, NotAllowed, NotFound
 from services.languages import LanguageService, parse_language
-from services.metrics import MetricName, StageMetrics, evaluate_gates, stage_metrics
+from services.metrics import MetricName, StageMetrics, Window, evaluate_gates, stage_metrics
 from services.options import Options
 from storage.db import Store
 from storage.guards import Guards
@@ -675,12 +675,13 @@ class RolloutService:
 
     # -- reading ------------------------------------------------------------------------------------
 
-    async def metrics_of(self, detail: RolloutDetail, stage: Stage) -> StageMetrics:
+    async def metrics_of(self, detail: RolloutDetail, stage: Stage, window: Window | None = None) -> StageMetrics:
         return await stage_metrics(
             self.store,
             stage_id=stage.id,
             touchpoints=detail.touchpoints,
             min_group=self.settings.pulse_min_group,
+            window=window,
         )
 
     async def check_gates(self, detail: RolloutDetail) -> GateCheck:

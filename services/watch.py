@@ -31,7 +31,6 @@ from services.metrics import (
     metric_interval,
     metric_value,
     parse_metric,
-    stage_metrics,
 )
 from services.options import Options
 from services.rollouts import RolloutService
@@ -149,8 +148,8 @@ class RegressionWatch:
         check = await self.rollouts.check_gates(detail)
         alarms = await self.guards.alarms(stage.id)
         latest_window, previous_window, first_day, end_day = self._periods()
-        latest = await self._metrics(detail, stage, latest_window)
-        previous = await self._metrics(detail, stage, previous_window)
+        latest = await self.rollouts.metrics_of(detail, stage, latest_window)
+        previous = await self.rollouts.metrics_of(detail, stage, previous_window)
         seen = _gate_findings(check.gates, check.metrics, alarms, previous, latest)
         seen = seen.merged(_drop_finding(previous.nps, latest.nps, alarms.get(DROP_RULE)))
         if not seen.falling and all(_armed(alarms.get(rule)) for rule in seen.holding):
@@ -206,15 +205,6 @@ class RegressionWatch:
         answer; the day is what answers are dated by anyway."""
         zone = self.settings.tz
         return epoch(datetime.combine(self.clock.now().astimezone(zone).date(), time(), zone))
-
-    async def _metrics(self, detail: RolloutDetail, stage: Stage, window: Window) -> StageMetrics:
-        return await stage_metrics(
-            self.store,
-            stage_id=stage.id,
-            touchpoints=detail.touchpoints,
-            min_group=self.settings.pulse_min_group,
-            window=window,
-        )
 
     async def _notes(
         self, detail: RolloutDetail, stage: Stage, falling: list[Finding], comments: int, *, paused: bool

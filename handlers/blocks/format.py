@@ -81,16 +81,16 @@ def percent(t: Texts, share: float | None) -> str:
 
 
 def response_rate(t: Texts, metrics: StageMetrics) -> str:
-    if metrics.asked == 0:
+    return rate(t, asked=metrics.asked, answered=metrics.answered, enough=metrics.enough, min_group=metrics.min_group)
+
+
+def rate(t: Texts, *, asked: int, answered: int, enough: bool, min_group: int) -> str:
+    """A response rate as every surface says it; `enough`: the NPS answers make a group."""
+    if asked == 0:
         return t._("no surveys sent yet")
-    if not metrics.enough:
-        return not_enough(t, metrics.min_group)
-    return t._(
-        "{share} ({answered} of {asked})",
-        share=percent(t, metrics.response_rate),
-        answered=metrics.answered,
-        asked=metrics.asked,
-    )
+    if not enough:
+        return not_enough(t, min_group)
+    return t._("{share} ({answered} of {asked})", share=percent(t, answered / asked), answered=answered, asked=asked)
 
 
 def metric_value(t: Texts, metric: str, value: float) -> str:

@@ -58,17 +58,8 @@ def _figures(t: Texts, figures: Figures) -> list[Block]:
         nps = fmt.not_enough(t, figures.min_group)
     else:
         nps = fmt.nps_figure(figures.nps, figures.nps_margin, figures.respondents)
-    if figures.asked == 0:
-        rate = t._("no surveys sent yet")
-    elif figures.respondents < figures.min_group:
-        rate = fmt.not_enough(t, figures.min_group)
-    else:
-        rate = t._(
-            "{share} ({answered} of {asked})",
-            share=fmt.percent(t, figures.answered / figures.asked),
-            answered=figures.answered,
-            asked=figures.asked,
-        )
+    enough = figures.respondents >= figures.min_group
+    rate = fmt.rate(t, asked=figures.asked, answered=figures.answered, enough=enough, min_group=figures.min_group)
     fields = [mrkdwn(t._("*NPS*\n{value}", value=nps)), mrkdwn(t._("*Response rate*\n{value}", value=rate))]
     return [{"type": "section", "fields": fields}]
 
