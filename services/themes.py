@@ -5,9 +5,9 @@ scikit-learn's CountVectorizer finds the words and two-word phrases (English and
 words left out) and its TF-IDF weighs them: a phrase many comments of one cell repeat, and few
 cells share, ranks first. No model is downloaded and nothing leaves the machine.
 
-A theme is said at least twice in its cell. Its quote — the comment closest to what the others
-with that phrase say — is shown only when at least `min_group` comments of the cell carry it,
-so a quote never stands for fewer people than a figure may.
+A theme is shown only when at least `min_group` comments of its cell carry it, as a figure is
+shown only for a group; with it goes a quote, the comment closest to what the others with that
+phrase say.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ CANDIDATES = 40  # a cell's weightiest phrases looked at: enough to fill its the
 class Theme:
     phrase: str
     count: int  # comments of the cell that carry it
-    quote: str | None  # one of them, when `count` reaches the minimum group
+    quote: str | None  # one of them
 
 
 def themes_by_cell(
@@ -90,11 +90,13 @@ def themes_by_cell(
                 home.add(phrase, carrying)
             elif len(groups) < most:
                 groups.append(_Group(phrase, set(carrying)))
+        # A theme fewer than a group of comments carry is not shown at all: its count would be a
+        # figure that one more comment could move.
         found[key] = [
-            Theme(g.label, len(g.carrying), _representative(block, sorted(g.carrying), cells[key]) if
-                  len(g.carrying) >= min_group else None)
+            Theme(g.label, len(g.carrying), _representative(block, sorted(g.carrying), cells[key]))
             for g in groups
-        ]  # fmt: skip
+            if len(g.carrying) >= min_group
+        ]
     return found
 
 

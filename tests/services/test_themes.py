@@ -1,6 +1,6 @@
 """Themes found offline in known comments: the phrases a cell repeats, grouped into one theme
-when they are said in the same comments, shared across cells, with a quote only when enough
-comments carry the theme; English and Swedish function words are no theme."""
+when they are said in the same comments, shared across cells, and shown (with a quote) only when
+a group of comments carries the theme; English and Swedish function words are no theme."""
 
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ SWEDISH = ["Kvittosidan är långsam och det är jobbigt", "kvittosidan är lån
 def test_the_phrases_a_cell_repeats_are_its_themes_and_the_quote_waits_for_the_minimum() -> None:
     found = themes_by_cell({"nps/alpha": RECEIPTS + MILEAGE, "csat/beta": [*MILEAGE, "mileage form saves time"]},
                            min_group=5)  # fmt: skip
-    [receipts, mileage] = found["nps/alpha"]
+    [receipts] = found["nps/alpha"]  # "mileage form" is said twice: fewer than a group, not shown
     assert receipts.phrase in ("receipts page", "page slow")
     assert receipts.count == 5 and receipts.quote in RECEIPTS
-    assert (mileage.phrase, mileage.count, mileage.quote) == ("mileage form", 2, None)  # 2 < 5: no quote
-    # The same words make the same theme in another cell.
-    assert [(t.phrase, t.count) for t in found["csat/beta"]] == [("mileage form", 3)]
+    # The same words make the same theme in another cell, once a group of comments says them.
+    assert found["csat/beta"] == []
+    again = themes_by_cell({"a": RECEIPTS, "b": [*MILEAGE, "mileage form saves time"]}, min_group=3)
+    assert [(t.phrase, t.count) for t in again["b"]] == [("mileage form", 3)]
 
 
 def test_function_words_and_singletons_make_no_theme() -> None:
