@@ -1,13 +1,14 @@
 """Feedback map (README, “Performance”): the maps of 50 rollouts holding 200,000 released
-comments of closed waves (and 1,000,000 responses): every cell's figures, change and themes
+comments of settled groups (and 1,000,000 responses): every cell's figures, change and themes
 (scikit-learn's counting and TF-IDF), as `/pulse map` computes them.
 
     python -m benchmarks.feedback_map [--responses 1000000] [--comments 200000] [--rollouts 50]
 
 The database is the digest benchmark's (benchmarks/digest.py: `fill`), with comments written in
 sentences drawn from a small vocabulary of feedback, so that themes are found. Reported: the
-first map after opening (cold, with scikit-learn's import), the median of five maps of one
-rollout, and all 50 maps one after the other.
+first map after opening (cold, with scikit-learn's import); all 50 maps one after the other,
+the first time (each rollout's themes found) and again (themes kept until a group settles); and
+the median of five maps of different rollouts, and of one rollout asked again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from benchmarks.digest import fill, services_over
 from benchmarks.harness import emit, ms, resident_mb, run, scratch_dir
 from bot.settings import Settings
-from services.feedback_map import build_map
+from services.feedback_map import ThemeCache
 from storage import Store
 from storage.disclosure import Disclosures
 
@@ -62,39 +63,44 @@ async def main() -> None:
     await Disclosures(store).release_backlog(min_group=Settings(_env_file=None).pulse_min_group)
     services = services_over(store, db)
     details = list(await services.rollouts.open_rollouts())
-    today = services.rollouts.today()
-    min_group = services.settings.pulse_min_group
+    maps = services.maps
 
     async def one(index: int) -> float:
         started = time.perf_counter()
-        await build_map(store, details[index], min_group=min_group, today=today)
+        await maps.build(details[index])
         return time.perf_counter() - started
 
-    cold = await one(0)
-    warm = [await one(i % len(details)) for i in range(1, 6)]
-    started = time.perf_counter()
-    themes = 0
-    for detail in details:
-        fmap = await build_map(store, detail, min_group=min_group, today=today)
-        themes += sum(len(cell.themes) for cell in fmap.cells.values())
-    every = time.perf_counter() - started
-    released = await store.fetch_value(
-        """SELECT count(*) FROM comments c JOIN waves w ON w.id = c.wave_id
-           WHERE c.released_on IS NOT NULL AND w.closed_at IS NOT NULL"""
-    )
+    async def every() -> tuple[float, int]:
+        started = time.perf_counter()
+        themes = 0
+        for detail in details:
+            fmap = await maps.build(detail)
+            themes += sum(len(cell.themes) for cell in fmap.cells.values())
+        return time.perf_counter() - started, themes
+
+    cold = await one(0)  # with scikit-learn's import
+    maps.themes = ThemeCache()
+    first, themes = await every()  # each rollout's themes found once
+    again, _ = await every()  # as asked again until a group settles: themes kept
+    maps.themes = ThemeCache()
+    fresh = [await one(i % len(details)) for i in range(1, 6)]
+    asked_again = [await one(1) for _ in range(5)]
+    settled = sum([len(await Disclosures(store).settled_comments(d.rollout.id)) for d in details])
     rss, peak = resident_mb(os.getpid())
     await store.close()
     figures: dict[str, Any] = {
         "comments": comments,
-        "released_comments": released,
+        "settled_comments": settled,
         "rollouts": len(details),
         "themes": themes,
         "cold_ms": ms(cold),
-        "median_ms": ms(statistics.median(warm)),
-        "all_maps_ms": ms(every),
+        "median_ms": ms(statistics.median(fresh)),
+        "median_again_ms": ms(statistics.median(asked_again)),
+        "all_maps_ms": ms(first),
+        "all_maps_again_ms": ms(again),
         "rss_mb": rss,
         "peak_rss_mb": peak,
-        "targets": {"all_maps_ms": 2000},
+        "targets": {"all_maps_ms": 2000, "all_maps_again_ms": 2000},
     }
     emit("feedback_map", figures)
 

@@ -24,7 +24,6 @@ from services.config_file import ConfigError, Located, PulseConfig, load_config
 from services.directory import NoDirectory
 from services.disclosure import Export
 from services.errors import DomainError
-from services.feedback_map import build_map
 from services.keys import WrongKey
 from storage import MigrationError, Store, backup
 
@@ -174,8 +173,7 @@ async def _heatmap(settings: Settings, slug: str) -> Heatmap:
     store, services = await _services(settings)
     try:
         detail = await services.rollouts.get(slug)
-        fmap = await build_map(store, detail, min_group=settings.pulse_min_group, today=services.rollouts.today())
-        return render_heatmap(texts(settings.pulse_language), fmap)
+        return render_heatmap(texts(settings.pulse_language), await services.maps.build(detail))
     finally:
         await store.close()
 

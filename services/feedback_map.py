@@ -3,9 +3,10 @@ figure, how it changed over the last period, and the themes of its comments.
 
 Under the one disclosure rule: a cell's figures come from released groups only, and a cell with
 fewer than PULSE_MIN_GROUP answers shows that and nothing else — no figure, no change, no theme.
-Themes are found in the released comments of closed waves only: those are tied to nobody and
-never deleted, so a theme's count cannot drop by one when someone uses forget-me (which would
-tell that they had commented).
+Themes are found in the released comments of settled groups only (every wave of the group has
+closed, `Disclosures.settled_comments`): a theme's count grows by whole groups, never by one
+survey's comment when that survey closes, and cannot drop by one when someone uses forget-me
+(which would tell that they had commented).
 """
 
 from __future__ import annotations
@@ -75,7 +76,28 @@ class FeedbackMap:
     since: date  # the start of the period the change is measured over
 
 
-async def build_map(store: Store, detail: RolloutDetail, *, min_group: int, today: date) -> FeedbackMap:
+class ThemeCache:
+    """A rollout's themes, kept until the comments they come from change: those change only when
+    a group settles (or a touchpoint goes), and finding themes is most of a map's cost."""
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[object, dict[tuple[str, str], list[Theme]]]] = {}
+
+    def themes_of(
+        self, rollout_id: int, comments: dict[tuple[str, str], list[str]], *, min_group: int
+    ) -> dict[tuple[str, str], list[Theme]]:
+        mark = (min_group, tuple((key, tuple(said)) for key, said in sorted(comments.items())))
+        kept = self._kept.get(rollout_id)
+        if kept is not None and kept[0] == mark:
+            return kept[1]
+        found = themes_by_cell(comments, min_group=min_group)
+        self._kept[rollout_id] = (mark, found)
+        return found
+
+
+async def build_map(
+    store: Store, detail: RolloutDetail, *, min_group: int, today: date, cache: ThemeCache | None = None
+) -> FeedbackMap:
     """The map of one rollout, as it stands today."""
     since = today - timedelta(days=PERIOD_DAYS - 1)
     disclosures = Disclosures(store)
@@ -95,14 +117,15 @@ async def build_map(store: Store, detail: RolloutDetail, *, min_group: int, toda
             )
     stage_names = {s.id: s.name for s in detail.stages}
     comments: dict[tuple[str, str], list[str]] = {key: [] for key in figures}
-    for stage_id, touchpoint_id, body in await disclosures.closed_wave_comments(detail.rollout.id):
+    for stage_id, touchpoint_id, body in await disclosures.settled_comments(detail.rollout.id):
         row = NPS_ROW if touchpoint_id is None else by_id.get(touchpoint_id)
         key = (row or "", stage_names.get(stage_id, ""))
         if key in comments:
             comments[key].append(body)
     scales = {key: scale for key, _, scale in rows}
-    shown = {key: sum(now.values()) >= min_group for key, (now, _) in figures.items()}
-    themes = themes_by_cell({k: v for k, v in comments.items() if shown[k]}, min_group=min_group)
+    # Only the cells shown; in a fixed order, so the same comments find the same themes and quotes.
+    shown = {key: sorted(said) for key, said in comments.items() if sum(figures[key][0].values()) >= min_group}
+    themes = (cache or ThemeCache()).themes_of(detail.rollout.id, shown, min_group=min_group)
     cells = {
         key: _cell(key, scales[key[0]], now, before, min_group, themes.get(key, []))
         for key, (now, before) in figures.items()
@@ -136,6 +159,7 @@ class MapService:
         self.settings = settings
         self.clock = clock
         self.rollouts = rollouts
+        self.themes = ThemeCache()
 
     async def map_for(self, actor: str, slug: str) -> FeedbackMap:
         """`/pulse map`: for the rollout's owners, champions and admins, as results are."""
@@ -145,4 +169,10 @@ class MapService:
                 N_("The map of {slug} is for its owners, champions and admins. Its owners:", slug=detail.rollout.slug),
                 people=tuple(detail.owners),
             )
-        return await build_map(self.store, detail, min_group=self.settings.pulse_min_group, today=self.rollouts.today())
+        return await self.build(detail)
+
+    async def build(self, detail: RolloutDetail) -> FeedbackMap:
+        """The map as it stands today, its themes kept between asks."""
+        return await build_map(
+            self.store, detail, min_group=self.settings.pulse_min_group, today=self.rollouts.today(), cache=self.themes
+        )

@@ -321,13 +321,23 @@ class Disclosures:
             )
         )
 
-    async def closed_wave_comments(self, rollout_id: int) -> list[tuple[int, int | None, str]]:
-        """(stage, touchpoint or None for NPS, words) of every released comment of a closed wave:
-        tied to nobody and never deleted, so what is counted from them cannot move by one."""
+    async def settled_comments(self, rollout_id: int) -> list[tuple[int, int | None, str]]:
+        """(stage, touchpoint or None for NPS, words) of every released comment whose group has
+        settled: every wave of its stage opened on or before the group's day has closed.
+
+        What is counted from these moves by whole groups and never back. A group joins when the
+        last wave that could have had a part in it closes, whoever answered or commented, so
+        neither a one-person survey closing nor the moment a group joins tells anything of one
+        person; and a comment of a closed wave is tied to nobody, so forget-me cannot take one
+        out (which would tell that its writer had commented)."""
         rows = await self.store.fetch_all(
-            """SELECT c.stage_id, w.touchpoint_id, c.body FROM comments c JOIN waves w ON w.id = c.wave_id
-               WHERE c.rollout_id = ? AND c.released_on IS NOT NULL AND w.closed_at IS NOT NULL""",
-            (rollout_id,),
+            """WITH open_since AS (
+                   SELECT stage_id, min(pulse_day(opened_at)) AS day FROM waves
+                   WHERE rollout_id = ? AND closed_at IS NULL GROUP BY stage_id)
+               SELECT c.stage_id, w.touchpoint_id, c.body FROM comments c JOIN waves w ON w.id = c.wave_id
+               WHERE c.rollout_id = ? AND c.released_on IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM open_since o WHERE o.stage_id = c.stage_id AND o.day <= c.released_on)""",
+            (rollout_id, rollout_id),
         )
         return [(int(r[0]), None if r[1] is None else int(r[1]), str(r[2])) for r in rows]
 
