@@ -20,11 +20,13 @@ from bot.settings import Settings
 from handlers import errors, middleware
 from handlers.blocks.chart import render_trend
 from handlers.blocks.digest import build_digest
+from handlers.blocks.feedback_map import build_map_share
+from handlers.blocks.heatmap import render_heatmap
 from handlers.blocks.outbox import render_outbox_item
 from handlers.blocks.survey import build_survey
 from handlers.home import HomePublisher
 from outbound.delivery_sender import DeliverySender
-from outbound.digest_poster import DigestPoster
+from outbound.digest_poster import DigestPoster, MapParts
 from outbound.directory import SlackDirectory
 from outbound.http_session import SharedSession
 from outbound.sender import OutboxSender, create_sender_client
@@ -111,7 +113,10 @@ def build_bot(settings: Settings, store: Store, *, clock: Clock | None = None, k
     sender = OutboxSender(Outbox(store), sender_client, render_outbox_item, clock, address=services.threads.address)
     surveys_sender = DeliverySender(DeliveryQueue(store), sender_client, build_survey, settings, clock)
     services.on_queued(outbox=sender.kick, deliveries=surveys_sender.kick)
-    digests = DigestPoster(services.digests, Digests(store), sender_client, build_digest, render_trend, clock)
+    maps = MapParts(services.maps, render_heatmap, build_map_share)
+    digests = DigestPoster(
+        services.digests, Digests(store), sender_client, build_digest, render_trend, clock, maps=maps
+    )
     app = AsyncApp(
         client=client,
         # The listener runs to completion before the HTTP response leaves, so whatever an

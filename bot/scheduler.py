@@ -80,6 +80,14 @@ async def open_automatic_nps(services: Services) -> None:
     await services.surveys.open_auto_waves(services.directory)
 
 
+async def find_themes(services: Services) -> None:
+    """Each open rollout's themes, found ahead of `/pulse map` and the digest's maps where a group
+    has settled since (most of a map's cost; unchanged comments are not looked at again)."""
+    found = await services.maps.warm()
+    if found:
+        log.info("found the themes of %d rollout(s) whose comments changed", found)
+
+
 async def wipe_journal(services: Services) -> None:
     """The -wal holds the pages of recent writes in the order they were made (answers among
     them): emptied every minute, a copy of the files shows no more than the last minute's order;
@@ -91,6 +99,7 @@ JOBS: tuple[tuple[str, Callable[[Services], Awaitable[None]], timedelta], ...] =
     ("housekeeping:seen-events", forget_old_event_ids, timedelta(hours=1)),
     ("storage:wipe-journal", wipe_journal, timedelta(minutes=1)),
     ("surveys:close-waves", close_waves, timedelta(minutes=1)),
+    ("maps:find-themes", find_themes, timedelta(minutes=10)),
     ("threads:close-expired", close_expired_threads, timedelta(minutes=5)),
     ("actions:check-ins", open_check_ins, timedelta(minutes=5)),
     ("rollouts:soaks", watch_soaks, timedelta(minutes=5)),

@@ -21,12 +21,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks.chart import Chart
 from handlers.blocks.digest import period_label
+from handlers.blocks.heatmap import Heatmap
 from handlers.blocks.text import Message
 from outbound.sender import Failed, Outcome, Retry, Sent, Upload, post_once, upload_once
 from runtime.clock import Clock, epoch
 from runtime.i18n import DEFAULT_LANGUAGE, Texts, for_operator, texts
 from services.cron import Period, latest_fire, parse_cron
 from services.digests import DigestContent, DigestService
+from services.feedback_map import FeedbackMap, MapService
 from services.models import DigestRun, NewRun, RunStatus, Subscription
 from services.queues import DigestRuns
 
@@ -38,6 +40,25 @@ MAX_WAIT_SECONDS = 30.0
 
 DrawChart = Callable[[Texts, DigestContent], Chart]
 RenderDigest = Callable[[Texts, DigestContent], list[Message]]
+MAPS_PER_DIGEST = 10  # heatmaps uploaded after the text, one per rollout with a figure to show
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """The digest's feedback maps: each rollout's heatmap as a part of its own, after the text."""
+
+    maps: MapService
+    draw: Callable[[Texts, FeedbackMap], Heatmap]
+    message: Callable[[Texts, FeedbackMap], Message]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """The image a part is uploaded with; its file name is unique to the run and the part."""
+
+    filename: str
+    title: str
+    png: bytes
 
 
 def _new_run(
@@ -69,16 +90,18 @@ class DigestPoster:
         draw: DrawChart,
         clock: Clock,
         *,
+        maps: MapParts | None = None,
         retry_scale: float = 1.0,
     ) -> None:
-        """`render` makes the messages of a digest, `draw` its trend chart (the block builders'
-        and the chart's, passed in by the wiring as every sender's renderer is)."""
+        """`render` makes the messages of a digest, `draw` its trend chart, `maps` its heatmaps
+        (the block builders' and the charts', passed in by the wiring as every sender's renderer is)."""
         self.digests = digests
         self.runs = runs
         self.client = client
         self.render = render
         self.clock = clock
         self.draw = draw
+        self.maps = maps
         self.retry_scale = retry_scale
         # One digest at a time in this process: a scheduled post and a catch-up never race.
         self._lock = asyncio.Lock()
@@ -210,6 +233,9 @@ class DigestPoster:
         content = await self.digests.compute(periods, tz)
         t = texts(language)
         parts = self.render(t, content)
+        text_parts = len(parts)
+        maps = await self._maps(content)
+        parts += [self.maps.message(t, fmap) for fmap in maps] if self.maps else []
         chart_note = recorded_chart = run.chart
         chart: Chart | None = None
         if run.parts_posted == 0:
@@ -222,9 +248,18 @@ class DigestPoster:
         for index in range(run.parts_posted, len(parts)):
             # Only the part that was being sent when we stopped may have reached Slack.
             earlier = run.claimed_at if (resumed and index == run.parts_posted) else None
-            outcome, note = await self._send_part(
-                run, index, parts[index], chart if index == 0 else None, t, content, earlier
-            )
+            if index == 0 and chart is not None:
+                attachment: Attachment | None = Attachment(
+                    t._("rollout-pulse-digest-{run}.png", run=run.id),
+                    t._("NPS trend · {period}", period=period_label(t, content)),
+                    chart.png,
+                )
+            elif index >= text_parts:
+                attachment = await self._heatmap(t, run, maps[index - text_parts])
+            else:
+                attachment = None
+            outcome, note = await self._send_part(run, index, parts[index], attachment, earlier)
+            note = note if index == 0 else None  # what became of the chart; a map's goes to the log
             chart_note = note or chart_note
             if isinstance(outcome, Sent):
                 # What became of the chart is recorded with the part, so a resumed run knows it.
@@ -244,34 +279,52 @@ class DigestPoster:
         log.info("posted the digest of %s to %s in %d message(s)", period, run.channel_id, len(parts))
         return Posted(run.channel_id, "posted", len(parts), chart_note)
 
+    async def _maps(self, content: DigestContent) -> list[FeedbackMap]:
+        """The maps of the digest's rollouts that have a figure to show, in the digest's order."""
+        if self.maps is None:
+            return []
+        found = []
+        for rollout in content.rollouts:
+            fmap = await self.maps.maps.build(rollout.detail)
+            if any(cell.shown for cell in fmap.cells.values()):
+                found.append(fmap)
+        return found[:MAPS_PER_DIGEST]
+
+    async def _heatmap(self, t: Texts, run: DigestRun, fmap: FeedbackMap) -> Attachment | None:
+        """A rollout's heatmap for its part; None (the part goes as text) if it cannot be drawn."""
+        assert self.maps is not None
+        slug = fmap.detail.rollout.slug
+        try:
+            drawn = await asyncio.to_thread(self.maps.draw, t, fmap)
+        except Exception:
+            log.exception("the feedback map of %s could not be drawn; the digest goes on without it", slug)
+            return None
+        title = t._("Feedback map: {title}", title=fmap.detail.rollout.title_in(t.language))
+        # Named by the rollout, not the part's place: a file found after a restart is this map's.
+        return Attachment(f"feedback-map-{slug}-{run.id}.png", title, drawn.png)
+
     async def _send_part(
-        self,
-        run: DigestRun,
-        index: int,
-        message: Message,
-        chart: Chart | None,
-        t: Texts,
-        content: DigestContent,
-        earlier: int | None,
+        self, run: DigestRun, index: int, message: Message, attachment: Attachment | None, earlier: int | None
     ) -> tuple[Outcome, str | None]:
-        """Post one message of a digest (the first with the chart); also what became of the chart."""
+        """Post one message of a digest, uploaded with its image if it has one; also what became
+        of the upload."""
         key = f"digest:{run.id}:{index}"
         outcome: Outcome = Retry(0, for_operator("not tried"), maybe_sent=False)
         note: str | None = None
-        file_id = run.chart_file
+        file_id = run.file_of(index)
 
         async def record_file(made: str) -> None:
             nonlocal file_id
             file_id = made
-            await self.runs.chart_file(run.id, made)
+            await self.runs.chart_file(run.id, made, index)
 
         for attempt in range(ATTEMPTS_PER_PART):
-            if chart is not None:
+            if attachment is not None:
                 upload = Upload(
                     channel=run.channel_id,
-                    filename=t._("rollout-pulse-digest-{run}.png", run=run.id),
-                    title=t._("NPS trend · {period}", period=period_label(t, content)),
-                    content=chart.png,
+                    filename=attachment.filename,
+                    title=attachment.title,
+                    content=attachment.png,
                     message=message,
                 )
                 outcome = await upload_once(
@@ -285,14 +338,12 @@ class DigestPoster:
                 if isinstance(outcome, Sent):
                     note = "uploaded"
                 if isinstance(outcome, Failed):
-                    # The chart cannot go (no files:write, say): the text still must.
-                    log.error(
-                        "the digest chart could not be uploaded (%s); posting the digest without it", outcome.error
-                    )
+                    # The image cannot go (no files:write, say): the text still must.
+                    log.error("a digest image could not be uploaded (%s); posting its text without it", outcome.error)
                     note = for_operator(f"upload failed: {outcome.error}")
-                    chart = None
+                    attachment = None
                     outcome = Retry(0, outcome.error, maybe_sent=False)
-            if chart is None:
+            if attachment is None:
                 outcome = await post_once(
                     self.client, channel=run.channel_id, key=key, message=message, earlier_attempt_at=earlier
                 )

@@ -173,6 +173,12 @@ class _Checker:
     def image_fields(self, obj: dict[str, Any], where: str) -> None:
         if "slack_file" not in obj:
             self.string(obj.get("image_url"), f"{where}/image_url", limit=URL_LENGTH)
+        else:
+            # Slack: a file's id or its url, never both (and then no image_url).
+            slack_file = obj["slack_file"]
+            given = [k for k in ("id", "url") if isinstance(slack_file, dict) and isinstance(slack_file.get(k), str)]
+            if len(given) != 1 or "image_url" in obj:
+                self.fail("invalid slack file", f"{where}/slack_file")
         self.string(obj.get("alt_text"), f"{where}/alt_text", limit=ALT_TEXT)
 
     # -- blocks -------------------------------------------------------------------------------------

@@ -506,6 +506,9 @@ class WebApi:
         payload = self._view_payload(params)
         if payload.get("type") != "home":
             raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] must be home"]})
+        hidden = self._files_hidden_from(payload.get("blocks") or [], user.id)
+        if hidden:
+            raise ApiError("invalid_arguments", response_metadata={"messages": hidden})
         ws = self.workspace
         current = ws.home_of(user.id)
         if current is not None:
@@ -519,6 +522,22 @@ class WebApi:
             ws.home_views[user.id] = view.id
         ws.notify("home_published", {"user": user.id, "view": view.id})
         return {"view": view.to_api()}
+
+    def _files_hidden_from(self, blocks: list[Any], viewer: str) -> list[str]:
+        """Image blocks showing a Slack file the viewer cannot see. As Slack: a file is seen where
+        it was shared, by that conversation's members; a file uploaded and shared nowhere only by
+        its uploader (here the bot), so an image of it is refused."""
+        problems = []
+        for i, block in enumerate(blocks):
+            if not (isinstance(block, dict) and block.get("type") == "image" and "slack_file" in block):
+                continue
+            file = self.workspace.files.get(str((block["slack_file"] or {}).get("id") or ""))
+            seen = file is not None and any(
+                viewer in self.workspace.channels[c].members for c in file.share_ts if c in self.workspace.channels
+            )
+            if not seen:
+                problems.append(f"[ERROR] invalid slack file [json-pointer:/blocks/{i}/slack_file]")
+        return problems
 
     async def files_info(self, params: dict[str, Any]) -> dict[str, Any]:
         file = self.workspace.files.get(str(params.get("file") or ""))

@@ -62,7 +62,9 @@ class Services:
         )
         self.maps = MapService(self.store, self.settings, self.clock, self.rollouts)
         self.watch = RegressionWatch(self.store, self.settings, self.clock, self.rollouts)
-        self.home = HomeService(self.settings, self.clock, self.rollouts, self.surveys, self.languages, self.threads)
+        self.home = HomeService(
+            self.settings, self.clock, self.rollouts, self.surveys, self.languages, self.threads, self.maps
+        )
 
     def _key_setup(self) -> KeySetup:
         if not isinstance(self.key_setup, KeySetup):

@@ -25,6 +25,7 @@ from services.rollouts import RolloutService
 from services.themes import Theme, themes_by_cell
 from storage.db import Store
 from storage.disclosure import Disclosures
+from storage.map_files import MapFiles
 from storage.models import Scale, Stage
 from storage.rollouts import RolloutDetail
 
@@ -82,6 +83,12 @@ class ThemeCache:
 
     def __init__(self) -> None:
         self._kept: dict[int, tuple[object, dict[tuple[str, str], list[Theme]]]] = {}
+        self._found = 0
+
+    @property
+    def found(self) -> int:
+        """How many times themes were found rather than kept (a measure of the work done)."""
+        return self._found
 
     def themes_of(
         self, rollout_id: int, comments: dict[tuple[str, str], list[str]], *, min_group: int
@@ -91,6 +98,7 @@ class ThemeCache:
         if kept is not None and kept[0] == mark:
             return kept[1]
         found = themes_by_cell(comments, min_group=min_group)
+        self._found += 1
         self._kept[rollout_id] = (mark, found)
         return found
 
@@ -160,6 +168,7 @@ class MapService:
         self.clock = clock
         self.rollouts = rollouts
         self.themes = ThemeCache()
+        self.files = MapFiles(store)
 
     async def map_for(self, actor: str, slug: str) -> FeedbackMap:
         """`/pulse map`: for the rollout's owners, champions and admins, as results are."""
@@ -170,6 +179,18 @@ class MapService:
                 people=tuple(detail.owners),
             )
         return await self.build(detail)
+
+    async def shared(self, fmap: FeedbackMap, user: str, file_id: str) -> None:
+        """The map's heatmap is in the person's DM: their Home tab shows it from now on."""
+        await self.files.shared(fmap.detail.rollout.id, user, file_id, self.rollouts.today().isoformat())
+
+    async def warm(self) -> int:
+        """Every open rollout's map built once, so that its themes are kept for the next ask;
+        returns for how many rollouts themes had to be found again."""
+        before = self.themes.found
+        for detail in await self.rollouts.open_rollouts():
+            await self.build(detail)
+        return self.themes.found - before
 
     async def build(self, detail: RolloutDetail) -> FeedbackMap:
         """The map as it stands today, its themes kept between asks."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from runtime.clock import Clock
+from services.feedback_map import MapService
 from services.languages import LanguageService
 from services.metrics import StageMetrics
 from services.options import Options
@@ -13,6 +14,7 @@ from services.privacy import DEFAULT_READING, Reading, reading
 from services.rollouts import RolloutService
 from services.surveys import SurveyService, SurveyView
 from services.threads import ThreadService
+from storage.map_files import MapFile
 from storage.models import RolloutStatus
 from storage.rollouts import RolloutDetail
 from storage.threads import Waiting
@@ -24,6 +26,7 @@ class HomeRollout:
     roles: tuple[str, ...]  # "owner", "champion" (handlers.blocks.home says them)
     metrics: StageMetrics | None
     waiting: Waiting | None = None  # its conversations whose writer waits for a reply (owners, champions)
+    map_file: MapFile | None = None  # the heatmap last shared in the owner's DM (owners only)
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class HomeService:
         surveys: SurveyService,
         languages: LanguageService,
         threads: ThreadService,
+        maps: MapService,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -52,6 +56,7 @@ class HomeService:
         self.surveys = surveys
         self.languages = languages
         self.threads = threads
+        self.maps = maps
 
     async def view(self, user: str) -> HomeView:
         surveys = []
@@ -61,6 +66,7 @@ class HomeService:
                 surveys.append(await self.surveys.view_of(wave, delivery))
         open_rollouts = await self.rollouts.open_rollouts()
         waiting = await self.threads.waiting([d.rollout.id for d in open_rollouts])
+        map_files = await self.maps.files.of(user)
         mine = []
         overview: list[HomeRollout] | None = [] if self.settings.is_admin(user) else None
         for detail in open_rollouts:
@@ -71,7 +77,8 @@ class HomeService:
             metrics = None
             if detail.current is not None and detail.rollout.status != RolloutStatus.PLANNED:
                 metrics = await self.rollouts.metrics_of(detail, detail.current)
-            item = HomeRollout(detail, roles, metrics, waiting.get(detail.rollout.id) if roles else None)
+            map_file = map_files.get(detail.rollout.id) if "owner" in roles else None
+            item = HomeRollout(detail, roles, metrics, waiting.get(detail.rollout.id) if roles else None, map_file)
             if roles:
                 mine.append(item)
             if overview is not None:

@@ -39,7 +39,12 @@ class DigestRun(_Row):
     claimed_at: int | None
     parts_posted: int
     chart: str | None
-    chart_file: str | None = None
+    chart_file: str | None = None  # the file the latest upload made, of part `file_part`
+    file_part: int | None = None  # None: the chart's part, 0 (runs from before maps were uploaded)
+
+    def file_of(self, part: int) -> str | None:
+        """The file an earlier attempt at uploading `part` made, if the latest upload was that part's."""
+        return self.chart_file if (self.file_part or 0) == part else None
 
 
 @dataclass(frozen=True)
@@ -153,9 +158,11 @@ class Digests:
             (parts, ts, chart, run_id),
         )
 
-    async def chart_file(self, run_id: int, file_id: str) -> None:
-        """The file the chart's upload made (before it is completed and shared)."""
-        await self.store.execute("UPDATE digest_runs SET chart_file = ? WHERE id = ?", (file_id, run_id))
+    async def chart_file(self, run_id: int, file_id: str, part: int = 0) -> None:
+        """The file an upload of the digest's `part` made (before it is completed and shared)."""
+        await self.store.execute(
+            "UPDATE digest_runs SET chart_file = ?, file_part = ? WHERE id = ?", (file_id, part, run_id)
+        )
 
     async def chart_outcome(self, run_id: int, outcome: str) -> None:
         await self.store.execute("UPDATE digest_runs SET chart = ? WHERE id = ?", (outcome, run_id))

@@ -330,16 +330,25 @@ class Disclosures:
         neither a one-person survey closing nor the moment a group joins tells anything of one
         person; and a comment of a closed wave is tied to nobody, so forget-me cannot take one
         out (which would tell that its writer had commented)."""
+        # The first day of each stage's open waves: a group of that day or later waits.
+        waiting_from = {
+            int(stage): str(day)
+            for stage, day in await self.store.fetch_all(
+                """SELECT stage_id, min(pulse_day(opened_at)) FROM waves
+                   WHERE rollout_id = ? AND closed_at IS NULL GROUP BY stage_id""",
+                (rollout_id,),
+            )
+        }
         rows = await self.store.fetch_all(
-            """WITH open_since AS (
-                   SELECT stage_id, min(pulse_day(opened_at)) AS day FROM waves
-                   WHERE rollout_id = ? AND closed_at IS NULL GROUP BY stage_id)
-               SELECT c.stage_id, w.touchpoint_id, c.body FROM comments c JOIN waves w ON w.id = c.wave_id
-               WHERE c.rollout_id = ? AND c.released_on IS NOT NULL AND NOT EXISTS (
-                   SELECT 1 FROM open_since o WHERE o.stage_id = c.stage_id AND o.day <= c.released_on)""",
-            (rollout_id, rollout_id),
+            """SELECT c.stage_id, w.touchpoint_id, c.body, c.released_on FROM comments c
+               JOIN waves w ON w.id = c.wave_id WHERE c.rollout_id = ? AND c.released_on IS NOT NULL""",
+            (rollout_id,),
         )
-        return [(int(r[0]), None if r[1] is None else int(r[1]), str(r[2])) for r in rows]
+        return [
+            (int(stage), None if touchpoint is None else int(touchpoint), str(body))
+            for stage, touchpoint, body, day in rows
+            if int(stage) not in waiting_from or str(day) < waiting_from[int(stage)]
+        ]
 
     async def released_rows(self, rollout_id: int) -> list[ReleasedRow]:
         """A rollout's released answers, one row each, and its released comments, one row each, in

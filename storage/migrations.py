@@ -508,6 +508,20 @@ _GUARDS = (
     "CREATE INDEX disclosed_comments_stage ON disclosed_comments(stage_id, released_on)",
 )
 
+# Feedback maps: the digest part each upload's file belongs to (a digest now uploads more than
+# its chart), and the heatmap last shared in each owner's DM, which their Home tab shows (an
+# image block may show only a file its reader can see).
+_MAP_FILES = (
+    "ALTER TABLE digest_runs ADD COLUMN file_part INTEGER",
+    """CREATE TABLE map_files (
+        rollout_id INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL,
+        file_id    TEXT NOT NULL,
+        made_on    TEXT NOT NULL CHECK (date(made_on) IS made_on),
+        PRIMARY KEY (rollout_id, user_id)
+    ) WITHOUT ROWID""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
@@ -523,6 +537,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "you said, we did", _ACTIONS),
     Migration(13, "a stage's soak", _SOAK),
     Migration(14, "approvals and the regression watch", _GUARDS),
+    Migration(15, "feedback map files", _MAP_FILES),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

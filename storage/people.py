@@ -91,6 +91,7 @@ class PersonRecord:
     cached: bool
     cached_locale: str | None = None  # the language set in Slack, from the people cache
     language: str | None = None  # the language they chose with /pulse language
+    maps_shared: int = 0  # rollouts whose heatmap, shared in their DM, their Home shows
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class People:
         changes = await self.store.fetch_value("SELECT count(*) FROM audit_log WHERE actor = ?", (user_id,))
         cached = await self.store.fetch_one("SELECT tz, locale FROM slack_users WHERE user_id = ?", (user_id,))
         chosen = await self.store.fetch_value("SELECT language FROM person_languages WHERE user_id = ?", (user_id,))
+        maps = await self.store.fetch_value("SELECT count(*) FROM map_files WHERE user_id = ?", (user_id,))
         return PersonRecord(
             roles=[Role.from_row(r) for r in roles],
             memberships=[Membership.from_row(r) for r in memberships],
@@ -155,6 +157,7 @@ class People:
             cached=cached is not None,
             cached_locale=cached[1] if cached else None,
             language=str(chosen) if chosen else None,
+            maps_shared=int(maps or 0),
         )
 
     async def own_answers(self, keys: Sequence[tuple[int, str]]) -> list[OwnAnswer]:
@@ -200,6 +203,7 @@ class People:
             roles = conn.execute("DELETE FROM owners WHERE user_id = ?", (user_id,)).rowcount
             roles += conn.execute("DELETE FROM champions WHERE user_id = ?", (user_id,)).rowcount
             roles += conn.execute("DELETE FROM stage_approvers WHERE user_id = ?", (user_id,)).rowcount
+            conn.execute("DELETE FROM map_files WHERE user_id = ?", (user_id,))
             memberships = conn.execute(
                 "DELETE FROM cohort_entries WHERE kind = 'user' AND ref = ?", (user_id,)
             ).rowcount

@@ -53,8 +53,8 @@ def build_map_message(t: Texts, fmap: FeedbackMap) -> Message:
     blocks.append(
         context(
             t._(
-                "Each stage's figure, how it changed since {day}, and the themes of the comments of closed "
-                "surveys. {rule}",
+                "Each stage's figure, how it changed since {day}, and the themes of its comments, counted once "
+                "every survey they could have come with has closed. {rule}",
                 day=t.day(fmap.since),
                 rule=fmt.group_rule(t, fmap.min_group),
             )
@@ -69,3 +69,18 @@ def build_map_message(t: Texts, fmap: FeedbackMap) -> Message:
         blocks.append(section("\n".join([head, *lines])))
     text = t._("Feedback map: {title}", title=escape(title))
     return Message(text=text, blocks=blocks[:50])
+
+
+def build_map_share(t: Texts, fmap: FeedbackMap) -> Message:
+    """The text a heatmap is shared with (in a digest, in the caller's DM): what the colours say,
+    and where the figures and themes are."""
+    title = fmap.detail.rollout.title_in(t.language)
+    said = t._(
+        "*Feedback map: {title}*\nThe colour of each cell is its share of favourable answers, the same footing for "
+        "every scale; the cell's own figure and n are written in it. Grey: too few answers to show. "
+        "`/pulse map {slug}` gives each cell's change and themes.",
+        title=TITLE_SLOT,
+        slug=fmap.detail.rollout.slug,
+    )
+    text = t._("Feedback map: {title}", title=escape(title))
+    return Message(text=text, blocks=[section(said.replace(TITLE_SLOT, escape(title[:200])))])

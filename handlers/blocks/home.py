@@ -4,6 +4,7 @@ language of the person whose Home it is."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from handlers.blocks import format as fmt
@@ -18,8 +19,10 @@ from services.privacy import Reading
 from services.scales import question
 
 VIEW_BLOCK_LIMIT = 100
+ALT_TEXT_LIMIT = 2000  # an image block's alt_text and title
 SURVEYS_SHOWN = 8  # three blocks each
 MINE_SHOWN = 25  # one block each
+MAPS_SHOWN = 3  # of those, the owners' feedback maps as images (one block each)
 # After the overview: a divider, the language picker (two blocks) and the privacy line.
 AFTER_OVERVIEW = 4
 
@@ -79,6 +82,20 @@ def language_picker(t: Texts, reading: Reading) -> list[Block]:
     return [section(said), {"type": "actions", "elements": buttons}]
 
 
+def map_image(t: Texts, item: HomeRollout) -> Block:
+    """The heatmap last shared in the owner's DM, dated: its figures are of that day."""
+    assert item.map_file is not None
+    title = item.detail.rollout.title_in(t.language)
+    day = t.day(date.fromisoformat(item.map_file.made_on))
+    caption = t._("Feedback map: {title}", title=title)
+    return {
+        "type": "image",
+        "slack_file": {"id": item.map_file.file_id},
+        "alt_text": caption[:ALT_TEXT_LIMIT],
+        "title": plain(t._("{map}, as of {day}", map=caption, day=day)[:ALT_TEXT_LIMIT]),
+    }
+
+
 def build_home(t: Texts, view: HomeView) -> dict[str, Any]:
     blocks: list[Block] = [{"type": "header", "text": plain(t._("Rollout Pulse"))}]  # the app's name: kept as it is
     if view.surveys:
@@ -97,10 +114,14 @@ def build_home(t: Texts, view: HomeView) -> dict[str, Any]:
     blocks.append({"type": "divider"})
     if view.mine:
         blocks.append(section(t._("*Rollouts you own or champion*")))
+        maps = 0
         for item in view.mine[:MINE_SHOWN]:
             line = f"{_one_line(t, item, view.min_group)}\n_{_roles(t, item.roles)}_"
             if waiting := fmt.waiting(t, item.waiting, yours=True):
                 line += f"\n{waiting}"
+            if "owner" in item.roles:
+                slug = item.detail.rollout.slug
+                line += "\n" + t._("`/pulse map {slug}` shares its feedback map in your DM.", slug=slug)
             blocks.append(
                 {
                     "type": "section",
@@ -113,6 +134,9 @@ def build_home(t: Texts, view: HomeView) -> dict[str, Any]:
                     },
                 }
             )
+            if item.map_file is not None and maps < MAPS_SHOWN:
+                blocks.append(map_image(t, item))
+                maps += 1
         if len(view.mine) > MINE_SHOWN:
             more = len(view.mine) - MINE_SHOWN
             blocks.append(

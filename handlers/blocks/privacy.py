@@ -186,6 +186,14 @@ def build_mydata(t: Texts, data: MyData) -> Message:
         if record.cached_locale:
             lines.append(t._("Your language as set in Slack: {locale}.", locale=escape(record.cached_locale)))
     lines.append(language_line(t, data.reading, record.cached_locale))
+    if record.maps_shared:
+        lines.append(
+            t.n_(
+                "Which feedback map was last shared in your DM, for your Home: {n} rollout.",
+                "Which feedback map was last shared in your DM, for your Home: {n} rollouts.",
+                record.maps_shared,
+            )
+        )
     lines += ["", how_answers_are_kept(t)]
     blocks = sections_from_lines(lines)
     blocks.append(context(t._("`/pulse forget-me` deletes all of this.")))

@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncApp
 
 from handlers.blocks import format as fmt
 from handlers.blocks.digest import build_digest, build_preview
-from handlers.blocks.feedback_map import build_map_message
+from handlers.blocks.feedback_map import build_map_message, build_map_share
 from handlers.blocks.heatmap import render_heatmap
 from handlers.blocks.privacy import build_export_done, build_forget_confirmation, build_mydata, export_comment
 from handlers.blocks.results import build_results, build_wave_report
@@ -275,12 +275,17 @@ async def feedback_map(call: CommandCall) -> Answer:
         # The heatmap goes to the caller's DM, as an export does; matplotlib draws off the loop.
         drawn = await asyncio.to_thread(render_heatmap, t, fmap)
         opened = await call.client.conversations_open(users=call.user_id)
-        await call.client.files_upload_v2(
+        uploaded = await call.client.files_upload_v2(
             channel=opened["channel"]["id"],
             content=drawn.png,
             filename=f"feedback-map-{slug}.png",
             title=t._("Feedback map: {title}", title=fmap.detail.rollout.title_in(t.language)),
+            initial_comment=build_map_share(t, fmap).text,
         )
+        # Shared in their DM, the file is one they can see: their Home shows it (owners).
+        file_id = (uploaded.get("file") or {}).get("id")
+        if file_id and call.user_id in fmap.detail.owners:
+            await call.services.maps.shared(fmap, call.user_id, str(file_id))
         return build_map_message(t, fmap)
 
     return Deferred(with_heatmap, "map")

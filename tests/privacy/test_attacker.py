@@ -132,6 +132,10 @@ async def test_forget_me_leaves_the_persons_id_and_words_in_no_byte_of_the_files
     words = "Only I would write this sentence about the receipts page"
     await comment(bot, standin, leaving, words)
     await wait_for(lambda: store.fetch_value("SELECT count(*) FROM comments"), what="the comment stored")
+    # As an owner they had the feedback map shared in their DM: their Home shows that file.
+    await bot.slack.command(leaving, f"map {SLUG}", command="/pulse")
+    await wait_for(lambda: store.fetch_value("SELECT count(*) FROM map_files WHERE user_id = ?", (leaving,)))
+    assert "Which feedback map was last shared in your DM" in await bot.ask(leaving, "mydata", command="/pulse")
     # Before: the ID and the words are in the files (so the search below can find them).
     assert found_in_files(settings.pulse_db, leaving) and found_in_files(settings.pulse_db, words)
 
@@ -150,7 +154,7 @@ async def test_forget_me_leaves_the_persons_id_and_words_in_no_byte_of_the_files
 
     assert found_in_files(settings.pulse_db, leaving) == []
     assert found_in_files(settings.pulse_db, words) == []
-    for table in ("person_languages", "slack_users"):
+    for table in ("person_languages", "slack_users", "map_files"):
         assert await store.fetch_value(f"SELECT count(*) FROM {table} WHERE user_id = ?", (leaving,)) == 0
     assert not any(leaving in str(v) for v in stored_values(settings.pulse_db))
     assert await store.fetch_value("SELECT count(*) FROM responses") == 5

@@ -412,3 +412,25 @@ async def test_views_push_and_update_keep_the_stack_and_hash(client: AsyncWebCli
     with pytest.raises(SlackApiError) as caught:
         await client.views_push(trigger_id=standin.new_trigger(ADMIN), view=modal("Five"))
     assert caught.value.response["error"] == "push_limit_reached"
+
+
+@pytest.mark.slack_rejects
+async def test_a_home_image_of_a_file_its_reader_cannot_see_is_refused(
+    standin: SlackStandIn, client: AsyncWebClient
+) -> None:
+    """As Slack: an image block may show only a file shared where its reader is."""
+    owner, stranger = (standin.workspace.add_user(None, name).id for name in ("olga", "sam"))
+    dm = (await client.conversations_open(users=owner))["channel"]["id"]
+    await client.files_upload_v2(channel=dm, content=b"\x89PNG one", filename="map.png", title="map")
+    await wait_for(lambda: any(m.files for m in standin.workspace.dms_to(owner)), what="the share")
+    [file_id] = [f for m in standin.workspace.dms_to(owner) for f in m.files]
+
+    def home(file: dict[str, str]) -> dict[str, Any]:
+        return {"type": "home", "blocks": [{"type": "image", "slack_file": file, "alt_text": "map"}]}
+
+    await client.views_publish(user_id=owner, view=home({"id": file_id}))  # theirs: shown
+    for user, file in ((stranger, {"id": file_id}), (owner, {"id": "F0NOPE"}),
+                       (owner, {"id": file_id, "url": "https://files.slack.com/x.png"})):  # fmt: skip
+        with pytest.raises(SlackApiError) as refused:
+            await client.views_publish(user_id=user, view=home(file))
+        assert "invalid slack file" in str(refused.value.response["response_metadata"]["messages"])

@@ -287,7 +287,14 @@ async def subscribed(bot: RunningBot, standin: SlackStandIn, store: Store) -> st
 
 
 def posts(standin: SlackStandIn, channel: str) -> list[str]:
+    """Every message of the bot in the channel: a digest's text parts, then its feedback maps."""
     return [m.shown_text for m in standin.workspace.history(channel) if m.bot_id]
+
+
+def maps_posted(standin: SlackStandIn, channel: str) -> list[str]:
+    """The names of the heatmaps shared in the channel."""
+    files = [standin.workspace.files[f] for m in standin.workspace.history(channel) if m.bot_id for f in m.files]
+    return [f.name for f in files if f.name.startswith("feedback-map-")]
 
 
 async def test_a_restart_after_posting_never_posts_the_period_twice(
@@ -296,14 +303,18 @@ async def test_a_restart_after_posting_never_posts_the_period_twice(
     [sub] = await bot.services.digests.digests.subscriptions()
     posted = await bot.bot.digests.post_due(sub.id)
     assert posted is not None and posted.status == "posted" and posted.chart == "uploaded"
-    assert len(posts(standin, subscribed)) == 1
-    message = standin.workspace.history(subscribed)[0]
+    # The digest, then the feedback map of the one rollout with figures to show.
+    assert len(posts(standin, subscribed)) == 2
+    message, shared = standin.workspace.history(subscribed)
     assert message.files and standin.workspace.files[message.files[0]].content.startswith(b"\x89PNG")
     assert "Rollout Pulse digest" in message.shown_text
+    [heatmap] = [standin.workspace.files[f] for f in shared.files]
+    assert heatmap.name.startswith("feedback-map-expense-tool-") and heatmap.content.startswith(b"\x89PNG")
+    assert heatmap.title == "Feedback map: Expense tool" and "share of favourable answers" in shared.shown_text
     restarted = build_bot(settings, store, clock=clock)
     assert await restarted.digests.post_due(sub.id) is not None
     assert await restarted.digests.catch_up() == []
-    assert len(posts(standin, subscribed)) == 1
+    assert len(posts(standin, subscribed)) == 2 and len(maps_posted(standin, subscribed)) == 1
 
 
 async def test_downtime_over_the_due_time_posts_exactly_one_catch_up(
@@ -313,7 +324,7 @@ async def test_downtime_over_the_due_time_posts_exactly_one_catch_up(
     [first] = await bot.bot.digests.catch_up()
     assert first.status == "posted"
     assert await bot.bot.digests.catch_up() == []
-    assert len(posts(standin, subscribed)) == 1
+    assert len(posts(standin, subscribed)) == 2 and len(maps_posted(standin, subscribed)) == 1
 
 
 async def test_a_period_missed_by_more_than_a_day_is_skipped_and_logged(
@@ -350,7 +361,7 @@ async def test_a_run_interrupted_before_the_next_period_came_due_is_finished_too
     assert [d.status for d in done] == ["posted", "posted"]
     ends = [r[0] for r in await store.fetch_all("SELECT period_end FROM digest_runs WHERE status = 'posted'")]
     assert sorted(ends) == [int(PERIOD_END.timestamp()), int(PERIOD_END.timestamp()) + 3600]
-    assert len(posts(standin, hourly)) == 2
+    assert len(posts(standin, hourly)) == 4 and len(maps_posted(standin, hourly)) == 2  # two digests, each with its map
     assert await bot.bot.digests.catch_up() == []
 
 
@@ -361,7 +372,7 @@ async def test_a_run_interrupted_over_a_day_ago_is_recorded_as_skipped_not_left_
     await interrupted_run(bot, subscribed, PERIOD_END, "0 9 * * MON")
     clock.set(PERIOD_END + timedelta(days=7, hours=1))  # down for a week
     [latest] = await bot.bot.digests.catch_up()
-    assert latest.status == "posted" and len(posts(standin, subscribed)) == 1
+    assert latest.status == "posted" and len(posts(standin, subscribed)) == 2
     rows = await store.fetch_all("SELECT status, error FROM digest_runs ORDER BY period_end")
     assert [tuple(r) for r in rows] == [
         ("skipped", "interrupted after 0 message(s); over a day late"),
@@ -411,7 +422,7 @@ async def test_a_swedish_subscription_posts_a_swedish_digest_with_a_swedish_char
     assert by_channel[svenska].language == "sv" and by_channel[english].language is None
     posted = await bot.bot.digests.post_due(by_channel[svenska].id)
     assert posted is not None and posted.status == "posted" and posted.chart == "uploaded"
-    [message] = standin.workspace.history(svenska)
+    message, shared = standin.workspace.history(svenska)
     text = message.shown_text
     assert "Sammanfattning från Rollout Pulse" in text
     assert "mån 16 nov. 09:00 – mån 23 nov. 2026 09:00 (Europe/Berlin)" in text
@@ -426,12 +437,14 @@ async def test_a_swedish_subscription_posts_a_swedish_digest_with_a_swedish_char
     chart_file = standin.workspace.files[file_id]
     assert chart_file.title == "NPS-trend · mån 16 nov. 09:00 – mån 23 nov. 2026 09:00 (Europe/Berlin)"
     assert chart_file.name.startswith("rollout-pulse-sammanfattning-")
+    [heatmap] = [standin.workspace.files[f] for f in shared.files]
+    assert heatmap.title == "Återkopplingskarta: Expense tool" and heatmap.name.startswith("feedback-map-expense-tool-")
     [chart] = charts
     assert "NPS, senaste perioderna (luckor: för få svar att visa)" in chart.texts
     assert {"5 okt.", "16 nov.", "23 nov."} <= set(chart.texts) and "beta" in chart.texts
     # The channel without a language of its own gets PULSE_LANGUAGE (English here).
     await bot.bot.digests.post_due(by_channel[english].id)
-    [message] = standin.workspace.history(english)
+    message, _ = standin.workspace.history(english)
     assert "Rollout Pulse digest" in message.shown_text and "Mon, Nov 16 09:00" in message.shown_text
     assert "Nov 23" in charts[-1].texts and "23 nov." not in charts[-1].texts
 
@@ -467,7 +480,7 @@ async def test_when_the_chart_fails_the_text_digest_still_goes_out(
     posted = await bot.bot.digests.post_due(sub.id)
     assert posted is not None and posted.status == "posted" and posted.chart == "not drawn: no fonts"
     assert "could not be drawn" in caplog.text
-    [message] = standin.workspace.history(subscribed)
+    message, _ = standin.workspace.history(subscribed)
     assert not message.files and "Rollout Pulse digest" in message.shown_text
 
 
@@ -478,8 +491,10 @@ async def test_when_the_upload_is_refused_the_text_digest_still_goes_out(
     [sub] = await bot.services.digests.digests.subscriptions()
     posted = await bot.bot.digests.post_due(sub.id)
     assert posted is not None and posted.status == "posted" and posted.chart == "upload failed: missing_scope"
-    [message] = standin.workspace.history(subscribed)
+    message, shared = standin.workspace.history(subscribed)
     assert "Rollout Pulse digest" in message.shown_text and not message.files
+    # The map goes out after it (the refusal was once: its upload went through).
+    assert "Feedback map: Expense tool" in shared.shown_text
 
 
 async def test_the_chart_is_a_png_with_a_point_per_period_that_has_enough_answers(

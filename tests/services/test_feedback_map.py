@@ -1,5 +1,5 @@
 """The feedback map of a seeded history, through signed requests: a cell's figure, favourable
-share and themes from released groups and closed waves only; a cell below the minimum shows
+share and themes from released groups only (themes once their group has settled); a cell below the minimum shows
 nothing else."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def settings(standin: SlackStandIn, tmp_path: Path) -> Settings:
     return make_settings(standin, tmp_path, pulse_quiet_hours="off")
 
 
-async def test_the_map_shows_released_figures_and_themes_of_closed_waves_only(
+async def test_the_map_shows_released_figures_and_themes_of_settled_groups_only(
     bot: RunningBot, standin: SlackStandIn, world: World, store: Store
 ) -> None:
     cohort = people(standin, 10)
@@ -98,6 +98,17 @@ async def test_the_map_shows_released_figures_and_themes_of_closed_waves_only(
     assert f"*alpha* +100 (n=10)\n    Themes: _{theme.phrase}_ (5) “{theme.quote}”" in shown
     assert "*beta* not enough answers yet" in shown and "*Submitting an expense* (ces)" in shown
     assert "is for its owners, champions and admins" in await bot.ask(world.stranger, f"map {SLUG}", command="/pulse")
+    # The owner's Home shows that heatmap, dated, with the command that shares a newer one.
+    [shared] = [f for m in standin.workspace.dms_to(world.owner) for f in m.files]
+    await bot.slack.open_home(world.owner)
+    await wait_for(lambda: standin.workspace.home_of(world.owner) is not None, what="the owner's Home")
+    home = standin.workspace.home_of(world.owner)
+    assert home is not None
+    [image] = [b for b in home.payload["blocks"] if b["type"] == "image"]
+    assert image["slack_file"] == {"id": shared}
+    assert image["title"]["text"].startswith("Feedback map: Expense tool, as of ")
+    assert f"`/pulse map {SLUG}` shares its feedback map in your DM." in str(home.payload["blocks"])
+    assert standin.rejected == []
 
 
 def test_pulse_map_writes_the_heatmap_for_the_operator(tmp_path: Path) -> None:
