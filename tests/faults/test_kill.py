@@ -23,6 +23,7 @@ from tests.conftest import ADMIN
 from tests.faults.helpers import KINDS, KillPoint, Kind, db_rows, db_value, integrity, kill_point, on_loop
 from tests.outbound.test_announcements import announced_later
 from tests.services.test_digests import Seed
+from tests.services.test_digests import seed as seed_digest_history
 from tests.services.test_surveys import SLUG, people, roll_out
 from tests.support import (
     StandInThread,
@@ -271,6 +272,63 @@ def test_pulse_digest_now_killed_mid_way_posts_each_part_once(tmp_path: Path, ki
         assert after[: len(before)] == before
         assert_each_part_once(after, parts)
         assert db_rows(db, "SELECT status, chart FROM digest_runs") == [("posted", "uploaded")]
+        assert integrity(db) == "ok"
+
+
+async def _subscribed_to_a_rollout_with_figures(db: Path, channel: str) -> None:
+    store = await Store.open(db)
+    try:
+        await seed_digest_history(store)
+        month_ago = int(time.time()) - 30 * 86400
+        await Digests(store).subscribe(
+            channel_id=channel, cron="0 9 * * MON", timezone="UTC", actor=ADMIN, now=month_ago, source="command"
+        )
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("method", ["files.getUploadURLExternal", "files.completeUploadExternal"])
+@pytest.mark.parametrize(("kind", "seed"), DIGEST_SEEDS)
+def test_a_digest_killed_while_uploading_its_feedback_map_shares_the_map_once(
+    tmp_path: Path, kind: Kind, seed: int, method: str
+) -> None:
+    # The digest's text goes with the chart (the first upload); the map of the one rollout with
+    # figures is the second upload, where the kill lands: before its file exists (the chart's
+    # file is then the last one recorded, and is not the map's), or as it is shared.
+    point = KillPoint(kind, method, 1, kill_point(seed, kind, "", first=0, last=0).delay)
+    db = tmp_path / "pulse.db"
+    thread = StandInThread(SlackStandIn())
+    with thread as standin:
+        standin.workspace.add_user(ADMIN, "ada")
+        leads = standin.workspace.add_channel("leads", [ADMIN, BOT_USER_ID]).id
+        asyncio.run(_subscribed_to_a_rollout_with_figures(db, leads))
+        env = bot_environment(standin, db)
+        command = [sys.executable, "-m", "bot", "digest", "--now", "--channel", leads]
+        on_loop(thread, standin.calls.clear)
+        on_loop(thread, lambda: point.arm(standin))
+        first = subprocess.Popen(
+            command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            point.fire(thread, first, ready=lambda: db_value(db, "SELECT count(*) FROM digest_runs") == 1, timeout=60)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+        assert db_value(db, "SELECT status FROM digest_runs") == "posting"
+
+        again = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 0, again.stdout + again.stderr
+
+        def shared() -> list[str]:
+            return [
+                standin.workspace.files[f].name for m in standin.workspace.history(leads) if m.bot_id for f in m.files
+            ]
+
+        names = on_loop(thread, shared)
+        assert len(names) == 2 and names[0].startswith("rollout-pulse-digest-"), names
+        assert names[1].startswith("feedback-map-expense-tool-"), "the map went out other than once"
+        assert db_rows(db, "SELECT status, parts_posted FROM digest_runs") == [("posted", 2)]
         assert integrity(db) == "ok"
 
 
