@@ -90,7 +90,7 @@ async def main() -> None:
     maps.themes = ThemeCache()
     fresh = [await one(i % len(details)) for i in range(1, 6)]
     asked_again = [await one(1) for _ in range(5)]
-    settled = sum([len(await Disclosures(store).settled_comments(d.rollout.id)) for d in details])
+    settled = sum([len(await Disclosures(store).settled_comments(d.rollout.id, int(time.time()))) for d in details])
     rss, peak = resident_mb(os.getpid())
     await store.close()
     figures: dict[str, Any] = {

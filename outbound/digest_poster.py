@@ -29,6 +29,7 @@ from runtime.i18n import DEFAULT_LANGUAGE, Texts, for_operator, texts
 from services.cron import Period, latest_fire, parse_cron
 from services.digests import DigestContent, DigestService
 from services.feedback_map import FeedbackMap, MapService
+from services.metrics import Window
 from services.models import DigestRun, NewRun, RunStatus, Subscription
 from services.queues import DigestRuns
 
@@ -283,9 +284,13 @@ class DigestPoster:
         """The maps of the digest's rollouts that have a figure to show, in the digest's order."""
         if self.maps is None:
             return []
+        # The days the digest's text counts, no more: a group released this morning waits for
+        # the next digest in its map as in its figures.
+        period = content.period
+        end_day = Window.of(period.start_at, period.end_at, content.tz, through_end_day=period.up_to_now).end_day
         found = []
         for rollout in content.rollouts:
-            fmap = await self.maps.maps.build(rollout.detail)
+            fmap = await self.maps.maps.build(rollout.detail, end_day=end_day)
             if any(cell.shown for cell in fmap.cells.values()):
                 found.append(fmap)
         return found[:MAPS_PER_DIGEST]

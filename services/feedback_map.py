@@ -11,12 +11,14 @@ survey's comment when that survey closes, and cannot drop by one when someone us
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 
-from runtime.clock import Clock
+from runtime.clock import Clock, epoch
 from runtime.i18n import N_
 from services.errors import NotAllowed
 from services.metrics import Histogram, nps_summary, touchpoint_score
@@ -90,23 +92,34 @@ class ThemeCache:
         """How many times themes were found rather than kept (a measure of the work done)."""
         return self._found
 
-    def themes_of(
+    async def themes_of(
         self, rollout_id: int, comments: dict[tuple[str, str], list[str]], *, min_group: int
     ) -> dict[tuple[str, str], list[Theme]]:
         mark = (min_group, tuple((key, tuple(said)) for key, said in sorted(comments.items())))
         kept = self._kept.get(rollout_id)
         if kept is not None and kept[0] == mark:
             return kept[1]
-        found = themes_by_cell(comments, min_group=min_group)
+        # In a worker thread: tens of milliseconds a rollout, which the event loop need not wait out.
+        found = await asyncio.to_thread(partial(themes_by_cell, comments, min_group=min_group))
         self._found += 1
         self._kept[rollout_id] = (mark, found)
         return found
 
 
 async def build_map(
-    store: Store, detail: RolloutDetail, *, min_group: int, today: date, cache: ThemeCache | None = None
+    store: Store,
+    detail: RolloutDetail,
+    *,
+    min_group: int,
+    today: date,
+    now: int,
+    end_day: str | None = None,
+    cache: ThemeCache | None = None,
 ) -> FeedbackMap:
-    """The map of one rollout, as it stands today."""
+    """The map of one rollout, as it stands today; with `end_day`, of the groups released before
+    that day only (a digest's map counts the days its text counts, no more)."""
+    if end_day is not None:
+        today = min(today, date.fromisoformat(end_day) - timedelta(days=1))
     since = today - timedelta(days=PERIOD_DAYS - 1)
     disclosures = Disclosures(store)
     rows: list[tuple[str, str, Scale | str]] = [(NPS_ROW, "NPS", "nps")]
@@ -114,18 +127,18 @@ async def build_map(
     by_id = {t.id: t.key for t in detail.touchpoints}
     figures: dict[tuple[str, str], tuple[Histogram, Histogram]] = {}
     for stage in detail.stages:
-        now = await disclosures.released_counts(column="stage_id", value=stage.id)
+        released = await disclosures.released_counts(column="stage_id", value=stage.id, end_day=end_day)
         before = await disclosures.released_counts(column="stage_id", value=stage.id, end_day=since.isoformat())
-        figures[(NPS_ROW, stage.name)] = (now.nps, before.nps)
+        figures[(NPS_ROW, stage.name)] = (released.nps, before.nps)
         for touchpoint in detail.touchpoints:
             empty: Counter[float] = Counter()
             figures[(touchpoint.key, stage.name)] = (
-                now.touchpoints.get(touchpoint.id, empty),
+                released.touchpoints.get(touchpoint.id, empty),
                 before.touchpoints.get(touchpoint.id, empty),
             )
     stage_names = {s.id: s.name for s in detail.stages}
     comments: dict[tuple[str, str], list[str]] = {key: [] for key in figures}
-    for stage_id, touchpoint_id, body in await disclosures.settled_comments(detail.rollout.id):
+    for stage_id, touchpoint_id, body in await disclosures.settled_comments(detail.rollout.id, now, before_day=end_day):
         row = NPS_ROW if touchpoint_id is None else by_id.get(touchpoint_id)
         key = (row or "", stage_names.get(stage_id, ""))
         if key in comments:
@@ -133,7 +146,7 @@ async def build_map(
     scales = {key: scale for key, _, scale in rows}
     # Only the cells shown; in a fixed order, so the same comments find the same themes and quotes.
     shown = {key: sorted(said) for key, said in comments.items() if sum(figures[key][0].values()) >= min_group}
-    themes = (cache or ThemeCache()).themes_of(detail.rollout.id, shown, min_group=min_group)
+    themes = await (cache or ThemeCache()).themes_of(detail.rollout.id, shown, min_group=min_group)
     cells = {
         key: _cell(key, scales[key[0]], now, before, min_group, themes.get(key, []))
         for key, (now, before) in figures.items()
@@ -192,8 +205,15 @@ class MapService:
             await self.build(detail)
         return self.themes.found - before
 
-    async def build(self, detail: RolloutDetail) -> FeedbackMap:
-        """The map as it stands today, its themes kept between asks."""
+    async def build(self, detail: RolloutDetail, *, end_day: str | None = None) -> FeedbackMap:
+        """The map as it stands today (or of the groups released before `end_day`), its themes
+        kept between asks."""
         return await build_map(
-            self.store, detail, min_group=self.settings.pulse_min_group, today=self.rollouts.today(), cache=self.themes
+            self.store,
+            detail,
+            min_group=self.settings.pulse_min_group,
+            today=self.rollouts.today(),
+            now=epoch(self.clock.now()),
+            end_day=end_day,
+            cache=self.themes,
         )

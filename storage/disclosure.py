@@ -321,15 +321,20 @@ class Disclosures:
             )
         )
 
-    async def settled_comments(self, rollout_id: int) -> list[tuple[int, int | None, str]]:
+    async def settled_comments(
+        self, rollout_id: int, now: int, *, before_day: str | None = None
+    ) -> list[tuple[int, int | None, str]]:
         """(stage, touchpoint or None for NPS, words) of every released comment whose group has
-        settled: every wave of its stage opened on or before the group's day has closed.
+        settled: every wave of its stage opened on or before the group's day has closed, and no
+        conversation on a comment of the group can still be going on at `now`. With `before_day`,
+        only the groups released before that day.
 
         What is counted from these moves by whole groups and never back. A group joins when the
-        last wave that could have had a part in it closes, whoever answered or commented, so
-        neither a one-person survey closing nor the moment a group joins tells anything of one
-        person; and a comment of a closed wave is tied to nobody, so forget-me cannot take one
-        out (which would tell that its writer had commented)."""
+        last wave that could have had a part in it closes (or the last of its conversations runs
+        out of time), whoever answered, commented or clicked, so neither a one-person survey
+        closing nor the moment a group joins tells anything of one person. And a settled comment
+        is tied to nobody: its wave has closed and no conversation leads to it, so forget-me
+        cannot take one out (which would tell that its writer had commented)."""
         # The first day of each stage's open waves: a group of that day or later waits.
         waiting_from = {
             int(stage): str(day)
@@ -337,6 +342,14 @@ class Disclosures:
                 """SELECT stage_id, min(pulse_day(opened_at)) FROM waves
                    WHERE rollout_id = ? AND closed_at IS NULL GROUP BY stage_id""",
                 (rollout_id,),
+            )
+        }
+        held = {
+            (int(stage), str(day))
+            for stage, day in await self.store.fetch_all(
+                """SELECT h.stage_id, h.released_on FROM theme_holds h JOIN stages s ON s.id = h.stage_id
+                   WHERE s.rollout_id = ? AND h.until > ?""",
+                (rollout_id, now),
             )
         }
         rows = await self.store.fetch_all(
@@ -347,7 +360,9 @@ class Disclosures:
         return [
             (int(stage), None if touchpoint is None else int(touchpoint), str(body))
             for stage, touchpoint, body, day in rows
-            if int(stage) not in waiting_from or str(day) < waiting_from[int(stage)]
+            if (int(stage) not in waiting_from or str(day) < waiting_from[int(stage)])
+            and (int(stage), str(day)) not in held
+            and (before_day is None or str(day) < before_day)
         ]
 
     async def released_rows(self, rollout_id: int) -> list[ReleasedRow]:

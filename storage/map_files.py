@@ -20,11 +20,14 @@ class MapFiles:
         self.store = store
 
     async def shared(self, rollout_id: int, user_id: str, file_id: str, day: str) -> None:
+        # Only while they are an owner, checked in the same statement: a forget-me or a removal
+        # that came while the map was being drawn and shared leaves no row naming them.
         await self.store.execute(
-            """INSERT INTO map_files (rollout_id, user_id, file_id, made_on) VALUES (?, ?, ?, ?)
+            """INSERT INTO map_files (rollout_id, user_id, file_id, made_on)
+               SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM owners WHERE rollout_id = ? AND user_id = ?)
                ON CONFLICT (rollout_id, user_id)
                DO UPDATE SET file_id = excluded.file_id, made_on = excluded.made_on""",
-            (rollout_id, user_id, file_id, day),
+            (rollout_id, user_id, file_id, day, rollout_id, user_id),
         )
 
     async def of(self, user_id: str) -> dict[int, MapFile]:

@@ -520,6 +520,15 @@ _MAP_FILES = (
         made_on    TEXT NOT NULL CHECK (date(made_on) IS made_on),
         PRIMARY KEY (rollout_id, user_id)
     ) WITHOUT ROWID""",
+    # A released group whose comment has a conversation waits for the map's themes until that
+    # conversation's time is up: forget-me deletes a comment it reaches through its thread, and a
+    # theme must not drop by it. Kept when the thread goes (it names nobody: a stage, a day, a time).
+    """CREATE TABLE theme_holds (
+        stage_id    INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        released_on TEXT NOT NULL CHECK (date(released_on) IS released_on),
+        until       INTEGER NOT NULL
+    )""",
+    "CREATE INDEX theme_holds_stage ON theme_holds(stage_id, released_on)",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -244,6 +244,12 @@ def _forget_actions(conn: sqlite3.Connection, user_id: str, neutral_labels: Mapp
             (said, FORGOTTEN, said),
         )
         conn.execute("UPDATE actions SET body = ? WHERE id = ?", (FORGOTTEN, action_id))
+        if check_in_id is not None:
+            # The heatmaps already drawn name the check-in by their words: no Home shows one again.
+            conn.execute(
+                "DELETE FROM map_files WHERE rollout_id = (SELECT rollout_id FROM touchpoints WHERE id = ?)",
+                (check_in_id,),
+            )
         if check_in_id is not None and neutral_labels:
             first = next(iter(neutral_labels.values()))
             conn.execute(

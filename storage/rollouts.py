@@ -349,6 +349,12 @@ class RolloutWrites:
             cur = self.conn.execute(f"DELETE FROM {role} WHERE rollout_id = ? AND user_id = ?", (rollout_id, user))
             if cur.rowcount:
                 removed.append(user)
+        if role == "owners" and removed:
+            # No longer an owner: their Home shows that rollout's map no more, and keeps no file of it.
+            marks = ",".join("?" * len(removed))
+            self.conn.execute(
+                f"DELETE FROM map_files WHERE rollout_id = ? AND user_id IN ({marks})", (rollout_id, *removed)
+            )
         return removed
 
     def count_people(self, role: Role, rollout_id: int) -> int:

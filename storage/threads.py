@@ -164,6 +164,13 @@ class ThreadWrites:
         assert cur.lastrowid is not None
         thread_id = int(cur.lastrowid)
         self.conn.execute("UPDATE threads SET link = ? WHERE id = ?", (seal(thread_id), thread_id))
+        # The comment's group waits for the map's themes while the thread can last.
+        self.conn.execute(
+            """INSERT INTO theme_holds (stage_id, released_on, until)
+               SELECT stage_id, released_on, ? FROM comments
+               WHERE wave_id = ? AND respondent_key = ? AND released_on IS NOT NULL""",
+            (expires_at, wave_id, comment_key),
+        )
         return thread_id
 
     def follow(self, wave_id: int, moved: dict[str, str]) -> None:

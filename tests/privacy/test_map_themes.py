@@ -9,7 +9,6 @@ import pytest
 
 from bot.settings import Settings
 from sandbox.stand_in import SlackStandIn
-from services.feedback_map import build_map
 from storage import Store
 from tests.conftest import RunningBot, make_settings
 from tests.privacy.test_attacker import comment
@@ -48,7 +47,7 @@ async def test_no_theme_count_smaller_than_a_group(
     await wait_for(lambda: comments_stored(store) == 7)
     assert "closed" in await bot.ask(world.owner, f"close {SLUG} nps", command="/pulse")
     detail = await bot.services.rollouts.get(SLUG)
-    fmap = await build_map(store, detail, min_group=5, today=bot.services.rollouts.today())
+    fmap = await bot.services.maps.build(detail)
     themes = fmap.cells[("nps", "alpha")].themes
     small = [(t.phrase, t.count) for t in themes if t.count < 5]
     assert small == [], f"theme counts below PULSE_MIN_GROUP shown: {small}"

@@ -12,7 +12,6 @@ from bot.settings import Settings
 from handlers.blocks.heatmap import render_heatmap
 from runtime.i18n import texts
 from sandbox.stand_in import SlackStandIn
-from services.feedback_map import build_map
 from storage import Store
 from tests.conftest import RunningBot, make_settings
 from tests.privacy.test_attacker import comment
@@ -55,7 +54,7 @@ async def test_the_map_shows_released_figures_and_themes_of_settled_groups_only(
 
     async def the_map() -> object:
         detail = await services.rollouts.get(SLUG)
-        return await build_map(store, detail, min_group=5, today=services.rollouts.today())
+        return await services.maps.build(detail)
 
     # While the wave is open its comments make no theme (forget-me could still take one away).
     open_map = await the_map()

@@ -20,7 +20,7 @@ EXPECTED_TABLES = {
     "wave_keys", "stage_transitions", "waves", "deliveries", "responses", "comments",
     "digest_subscriptions", "digest_runs", "outbox", "audit_log", "seen_events", "slack_users",
     "schema_migrations", "disclosed", "person_languages", "threads", "thread_messages", "actions",
-    "stage_approvers", "approval_requests", "watch_alarms", "disclosed_comments",
+    "stage_approvers", "approval_requests", "watch_alarms", "disclosed_comments", "map_files", "theme_holds",
 }  # fmt: skip
 
 
