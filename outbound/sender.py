@@ -322,6 +322,8 @@ async def _share_of(client: AsyncWebClient, channel: str, filename: str, file_id
     except (aiohttp.ClientError, TimeoutError, OSError, SlackClientError):
         info = None
     if info is not None:
+        if (info.get("file") or {}).get("name") not in (None, filename):
+            return "gone"  # the file recorded is another upload's: this one was never made
         ts = _first_share_ts((info.get("file") or {}).get("shares") or {}, channel)
         return Sent(channel, ts, found_in_history=True) if ts else "unshared"
     found = await find_uploaded(client, channel, filename, since)

@@ -27,6 +27,20 @@ async def comment(bot: RunningBot, standin: SlackStandIn, user: str, text: str) 
     await bot.slack.submit(user, {"comment": text})
 
 
+async def forgets(bot: RunningBot, standin: SlackStandIn, user: str) -> None:
+    """They ask to be forgotten, confirm, and are told it is done."""
+    await bot.ask(user, "forget-me", command="/pulse")
+    dm = standin.workspace.im_with(user).id
+    prompt = [m for m in standin.workspace.history(dm, viewer=user) if m.blocks and "forget" in str(m.blocks)][-1]
+    await bot.slack.click(user, Action.FORGET_ME.value, message=prompt)
+    await wait_for(
+        lambda: any(
+            "Nothing stored names you any more" in m.shown_text for m in standin.workspace.history(dm, viewer=user)
+        ),
+        what="forget-me done",
+    )
+
+
 async def wave_of_twenty(bot: RunningBot, standin: SlackStandIn, world: World, store: Store) -> list[str]:
     """The issue's wave: 20 people asked, 15 answer, 5 of them comment."""
     cohort = people(standin, 20)

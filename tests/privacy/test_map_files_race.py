@@ -14,13 +14,13 @@ import pytest
 import handlers.commands.pulse as pulse_commands
 from bot.settings import Settings
 from handlers.blocks.heatmap import Heatmap, render_heatmap
-from handlers.ids import Action
 from runtime.i18n import Texts
 from sandbox.stand_in import SlackStandIn
 from services.feedback_map import FeedbackMap
 from storage import Store
 from tests.conftest import RunningBot, make_settings
 from tests.privacy.attacker import found_in_files
+from tests.privacy.test_attacker import forgets
 from tests.services.test_surveys import SLUG, people, started_with
 from tests.support import wait_for
 from tests.world import World
@@ -57,17 +57,8 @@ async def test_forget_me_while_a_map_is_drawn_leaves_no_row_naming_them(
     await wait_for(drawing.is_set, what="the heatmap being drawn")
 
     # Meanwhile they confirm forget-me (a matplotlib draw plus an upload is enough time).
-    await bot.ask(leaving, "forget-me", command="/pulse")
+    await forgets(bot, standin, leaving)
     dm = standin.workspace.im_with(leaving)
-    prompt = [m for m in standin.workspace.history(dm.id, viewer=leaving) if m.blocks and "forget" in str(m.blocks)][-1]
-    await bot.slack.click(leaving, Action.FORGET_ME.value, message=prompt)
-    await wait_for(
-        lambda: any(
-            "Nothing stored names you any more" in m.shown_text
-            for m in standin.workspace.history(dm.id, viewer=leaving)
-        ),
-        what="forget-me done",
-    )
     assert await store.fetch_value("SELECT count(*) FROM owners WHERE user_id = ?", (leaving,)) == 0
     assert await store.fetch_value("SELECT count(*) FROM map_files WHERE user_id = ?", (leaving,)) == 0
 

@@ -19,19 +19,15 @@ from sandbox.stand_in import SlackStandIn
 from services.threads import THREAD_DAYS
 from storage import Store
 from tests.conftest import RunningBot, make_settings
-from tests.privacy.test_attacker import comment
+from tests.privacy.test_attacker import comment, forgets
+from tests.privacy.test_map_timing import SAID as TIMING_SAID
 from tests.services.test_surveys import SLUG, answer, people, surveyed, thanked
 from tests.support import wait_for
 from tests.world import World
 
 MONDAY_NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 GROUP = 3
-SAID = [
-    "The receipts page is slow",
-    "receipts page slow again",
-    "Receipts page slow!!",
-    "slow receipts page",
-]
+SAID = TIMING_SAID[:4]  # a group of three, and one more
 
 
 @pytest.fixture
@@ -83,13 +79,7 @@ async def test_forget_me_of_a_commenter_in_a_conversation_moves_no_theme(
     assert before == [], before
 
     # The writer asks to be forgotten.
-    await bot.ask(writer, "forget-me", command="/pulse")
-    dm = standin.workspace.im_with(writer)
-    prompt = standin.workspace.history(dm.id, viewer=writer)[-1]
-    await bot.slack.click(writer, Action.FORGET_ME.value, message=prompt)
-    await wait_for(
-        lambda: "Nothing stored names you any more" in standin.workspace.history(dm.id, viewer=writer)[-1].shown_text
-    )
+    await forgets(bot, standin, writer)
 
     after = await themes(bot)
     assert after == before, f"theme moved on forget-me: {before} -> {after}"

@@ -15,13 +15,13 @@ import handlers.commands.pulse as pulse_commands
 from bot.settings import Settings
 from handlers.blocks.heatmap import Heatmap, render_heatmap
 from handlers.blocks.home import build_home
-from handlers.ids import Action
 from runtime.i18n import Texts, texts
 from sandbox.stand_in import SlackStandIn
 from services.feedback_map import FeedbackMap
 from storage import Store
 from tests.conftest import RunningBot, make_settings
 from tests.privacy.attacker import found_in_files
+from tests.privacy.test_attacker import forgets
 from tests.services.test_surveys import SLUG, people, started_with
 from tests.support import wait_for
 from tests.world import World
@@ -62,13 +62,7 @@ async def test_no_home_shows_a_heatmap_drawn_with_a_forgotten_persons_words(
     await wait_for(shared, what="the owner's map file")
     assert any(WORDS[:20] in text for text in drawn["texts"])  # the check-in's label is a row of the map
 
-    await bot.ask(author, "forget-me", command="/pulse")
-    dm = standin.workspace.im_with(author)
-    prompt = standin.workspace.history(dm.id, viewer=author)[-1]
-    await bot.slack.click(author, Action.FORGET_ME.value, message=prompt)
-    await wait_for(
-        lambda: "Nothing stored names you any more" in standin.workspace.history(dm.id, viewer=author)[-1].shown_text
-    )
+    await forgets(bot, standin, author)
     assert found_in_files(settings.pulse_db, WORDS) == []  # gone from the database, as promised
 
     # The other owner's Home, built now, still shows the image with the forgotten words.
