@@ -7,7 +7,7 @@ import asyncio
 import fcntl
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -26,6 +26,7 @@ from services.disclosure import Export
 from services.errors import DomainError
 from services.keys import WrongKey
 from storage import MigrationError, Store, backup
+from storage.counts import Counts
 
 if TYPE_CHECKING:
     from handlers.blocks.heatmap import Heatmap
@@ -65,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     map_cmd = commands.add_parser("map", help="draw a rollout's feedback map as a PNG heatmap")
     map_cmd.add_argument("slug", metavar="SLUG")
     map_cmd.add_argument("-o", "--output", type=Path, metavar="FILE", required=True, help="the PNG to write")
+    commands.add_parser(
+        "rebuild-counts", help="recompute the kept counts (answers per day, surveys sent) from the stored rows"
+    )
     digest_cmd = commands.add_parser("digest", help="post the metric digest")
     digest_cmd.add_argument("--now", action="store_true", required=True, help="post the current digest at once")
     digest_cmd.add_argument("--channel", metavar="C", help="only to this channel ID (default: every subscribed one)")
@@ -92,6 +96,22 @@ async def _migrate(settings: Settings) -> int:
         print(f"migrated {settings.pulse_db}: applied {names}")
     else:
         print(f"{settings.pulse_db} is up to date")
+    return EXIT_OK
+
+
+async def _rebuild_counts(settings: Settings) -> int:
+    store, _keys = await open_store(settings)
+    try:
+        found = await Counts(store).rebuild()
+    finally:
+        await store.close()
+    if found.true:
+        print(f"rebuilt the counts of {settings.pulse_db}: they matched the rows")
+    else:
+        print(
+            f"rebuilt the counts of {settings.pulse_db}: {found.days} day count(s) and {found.waves} wave count(s) "
+            "differed from the rows and now match them"
+        )
     return EXIT_OK
 
 
@@ -235,32 +255,36 @@ def _backup(settings: Settings, target: Path, force: bool) -> int:
     return EXIT_OK
 
 
+def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        require_for_serving(settings)
+        from bot.server import serve  # imported here: migrate and backup need no Slack libraries
+
+        return asyncio.run(serve(settings))
+    if args.command == "sandbox":
+        from sandbox.app import run_sandbox  # the stand-in and the page: only for this command
+
+        return asyncio.run(run_sandbox(args.db, args.host, args.port))
+    commands: dict[str, Callable[[], int]] = {
+        "migrate": lambda: asyncio.run(_migrate(settings)),
+        "backup": lambda: _backup(settings, args.file, args.force),
+        "apply": lambda: _apply(settings, args.file, args.dry_run),
+        "export": lambda: _export(settings, args.slug, args.output),
+        "map": lambda: _map(settings, args.slug, args.output),
+        "digest": lambda: asyncio.run(_digest_now(settings, args.channel)),
+        "rebuild-counts": lambda: asyncio.run(_rebuild_counts(settings)),
+    }
+    if args.command not in commands:
+        raise AssertionError(f"unhandled command {args.command}")
+    return commands[args.command]()
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
         setup_logging(settings.pulse_log_format)
-        if args.command == "serve":
-            require_for_serving(settings)
-            from bot.server import serve  # imported here: migrate and backup need no Slack libraries
-
-            return asyncio.run(serve(settings))
-        if args.command == "migrate":
-            return asyncio.run(_migrate(settings))
-        if args.command == "backup":
-            return _backup(settings, args.file, args.force)
-        if args.command == "sandbox":
-            from sandbox.app import run_sandbox  # the stand-in and the page: only for this command
-
-            return asyncio.run(run_sandbox(args.db, args.host, args.port))
-        if args.command == "apply":
-            return _apply(settings, args.file, args.dry_run)
-        if args.command == "export":
-            return _export(settings, args.slug, args.output)
-        if args.command == "map":
-            return _map(settings, args.slug, args.output)
-        if args.command == "digest":
-            return asyncio.run(_digest_now(settings, args.channel))
+        return _dispatch(settings, args)
     except SettingsError as exc:
         return _fail(exc.lines, EXIT_USAGE)
     except (KeyProblem, WrongKey) as exc:
@@ -276,7 +300,6 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _fail([f"{type(exc).__name__}: {exc}"], EXIT_FAILED)
     except KeyboardInterrupt:
         return EXIT_OK
-    raise AssertionError(f"unhandled command {args.command}")
 
 
 def main() -> None:

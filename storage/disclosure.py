@@ -247,10 +247,11 @@ class Disclosures:
         first_day: str | None = None,
         end_day: str | None = None,
     ) -> Released:
-        """Counts per score of the groups released in [first_day, end_day) (None: unbounded)."""
+        """Counts per score of the groups released in [first_day, end_day) (None: unbounded),
+        from the counts kept by day: a read of days and scores, however many answers they hold."""
         days_sql, days = range_sql("released_on", first_day, end_day)
         rows = await self.store.fetch_all(
-            f"""SELECT kind, touchpoint_id, score, sum(answers) FROM disclosed
+            f"""SELECT kind, touchpoint_id, score, sum(answers) FROM released_by_day
                 WHERE {column} = ?{days_sql} GROUP BY kind, touchpoint_id, score""",
             (value, *days),
         )
@@ -274,9 +275,9 @@ class Disclosures:
         """NPS surveys delivered in waves opened in [opened_from, opened_to): the response rate's
         denominator."""
         opened_sql, opened = range_sql("w.opened_at", opened_from, opened_to)
+        # Each wave's surveys sent, kept as deliveries go (a trigger): a read of waves, not of people.
         asked = await self.store.fetch_value(
-            f"""SELECT count(*) FROM deliveries d JOIN waves w ON w.id = d.wave_id
-                WHERE w.{column} = ? AND w.kind = 'nps' AND d.status = 'sent'{opened_sql}""",
+            f"SELECT sum(w.sent) FROM waves w WHERE w.{column} = ? AND w.kind = 'nps'{opened_sql}",
             (value, *opened),
         )
         return int(asked or 0)
@@ -284,7 +285,7 @@ class Disclosures:
     async def released_nps_by_day(self, rollout_id: int, first_day: str, end_day: str) -> list[tuple[str, float, int]]:
         """(release day, score, answers) of a rollout's released NPS groups in [first_day, end_day)."""
         rows = await self.store.fetch_all(
-            """SELECT released_on, score, sum(answers) FROM disclosed
+            """SELECT released_on, score, sum(answers) FROM released_by_day
                WHERE rollout_id = ? AND released_on >= ? AND released_on < ? AND kind = 'nps'
                GROUP BY released_on, score""",
             (rollout_id, first_day, end_day),

@@ -531,6 +531,51 @@ _MAP_FILES = (
     "CREATE INDEX theme_holds_stage ON theme_holds(stage_id, released_on)",
 )
 
+# Counts kept as answers are released (README: "Performance"), so that a figure costs the same at ten
+# million answers as at one: each pool's released counts per day and score (the groups of one day
+# added up), and each wave's surveys sent. Kept by triggers in the same transaction as the row they
+# count, so they are the rows' counts by construction; `pulse rebuild-counts` recomputes them.
+_COUNTS = (
+    """CREATE TABLE released_by_day (
+        rollout_id    INTEGER NOT NULL REFERENCES rollouts(id) ON DELETE CASCADE,
+        stage_id      INTEGER NOT NULL REFERENCES stages(id) ON DELETE CASCADE,
+        kind          TEXT NOT NULL CHECK (kind IN ('nps', 'touchpoint')),
+        touchpoint_id INTEGER REFERENCES touchpoints(id) ON DELETE CASCADE,
+        released_on   TEXT NOT NULL CHECK (date(released_on) IS released_on),
+        score         REAL NOT NULL,
+        answers       INTEGER NOT NULL CHECK (answers >= 0)
+    )""",
+    """CREATE UNIQUE INDEX released_by_day_pool
+       ON released_by_day(stage_id, kind, ifnull(touchpoint_id, 0), released_on, score)""",
+    "CREATE INDEX released_by_day_rollout ON released_by_day(rollout_id, released_on, kind)",
+    """INSERT INTO released_by_day (rollout_id, stage_id, kind, touchpoint_id, released_on, score, answers)
+       SELECT rollout_id, stage_id, kind, touchpoint_id, released_on, score, sum(answers) FROM disclosed
+       GROUP BY stage_id, kind, touchpoint_id, released_on, score""",
+    """CREATE TRIGGER disclosed_counted AFTER INSERT ON disclosed BEGIN
+        INSERT INTO released_by_day (rollout_id, stage_id, kind, touchpoint_id, released_on, score, answers)
+        VALUES (NEW.rollout_id, NEW.stage_id, NEW.kind, NEW.touchpoint_id, NEW.released_on, NEW.score, NEW.answers)
+        ON CONFLICT (stage_id, kind, ifnull(touchpoint_id, 0), released_on, score)
+        DO UPDATE SET answers = answers + excluded.answers;
+    END""",
+    """CREATE TRIGGER disclosed_uncounted AFTER DELETE ON disclosed BEGIN
+        UPDATE released_by_day SET answers = answers - OLD.answers
+        WHERE stage_id = OLD.stage_id AND kind = OLD.kind AND ifnull(touchpoint_id, 0) = ifnull(OLD.touchpoint_id, 0)
+          AND released_on = OLD.released_on AND score = OLD.score;
+    END""",
+    "ALTER TABLE waves ADD COLUMN sent INTEGER NOT NULL DEFAULT 0",
+    "UPDATE waves SET sent = (SELECT count(*) FROM deliveries d WHERE d.wave_id = waves.id AND d.status = 'sent')",
+    """CREATE TRIGGER delivery_sent_counted AFTER INSERT ON deliveries WHEN NEW.status = 'sent' BEGIN
+        UPDATE waves SET sent = sent + 1 WHERE id = NEW.wave_id;
+    END""",
+    """CREATE TRIGGER delivery_sent_changed AFTER UPDATE OF status ON deliveries
+       WHEN (OLD.status = 'sent') != (NEW.status = 'sent') BEGIN
+        UPDATE waves SET sent = sent + (CASE WHEN NEW.status = 'sent' THEN 1 ELSE -1 END) WHERE id = NEW.wave_id;
+    END""",
+    """CREATE TRIGGER delivery_sent_uncounted AFTER DELETE ON deliveries WHEN OLD.status = 'sent' BEGIN
+        UPDATE waves SET sent = sent - 1 WHERE id = OLD.wave_id;
+    END""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "claim times for exactly-once sends", _CLAIMS),
@@ -547,6 +592,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "a stage's soak", _SOAK),
     Migration(14, "approvals and the regression watch", _GUARDS),
     Migration(15, "feedback map files", _MAP_FILES),
+    Migration(16, "counts kept as answers are released", _COUNTS),
 )
 
 _BOOKKEEPING = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -49,7 +49,10 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 async def be(page: Page, user: str) -> None:
-    await page.select_option("[data-testid=viewer]", user)
+    # Choosing who to be opens their Home: wait for that, not for the title (the page starts on the
+    # Home already), or a click made meanwhile is undone when the Home opens after it.
+    async with page.expect_response(lambda r: "/api/open-home" in r.url, timeout=TIMEOUT):
+        await page.select_option("[data-testid=viewer]", user)
     await expect(page.locator("[data-testid=title]")).to_have_text("Home — Rollout Pulse", timeout=TIMEOUT)
 
 

@@ -21,6 +21,7 @@ EXPECTED_TABLES = {
     "digest_subscriptions", "digest_runs", "outbox", "audit_log", "seen_events", "slack_users",
     "schema_migrations", "disclosed", "person_languages", "threads", "thread_messages", "actions",
     "stage_approvers", "approval_requests", "watch_alarms", "disclosed_comments", "map_files", "theme_holds",
+    "released_by_day",
 }  # fmt: skip
 
 
