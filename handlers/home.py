@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -39,7 +40,17 @@ class HomePublisher:
         try:
             await self.client.views_publish(user_id=user, view=build_home(texts(view.reading.language), view))
         except SlackApiError as exc:
-            log.warning("could not publish the Home of %s: %s", user, exc.response.get("error"))
+            if "slack_file" not in str(exc.response.get("response_metadata")):
+                log.warning("could not publish the Home of %s: %s", user, exc.response.get("error"))
+                return
+            # A heatmap they can no longer see (deleted in Slack, say) must not keep the whole
+            # Home from showing: it goes out without the maps' images.
+            log.info("the Home of %s goes without its feedback-map images: Slack cannot show one", user)
+            bare = replace(view, mine=[replace(item, map_file=None) for item in view.mine])
+            try:
+                await self.client.views_publish(user_id=user, view=build_home(texts(view.reading.language), bare))
+            except SlackApiError as again:
+                log.warning("could not publish the Home of %s: %s", user, again.response.get("error"))
 
     def refresh(self, users: Iterable[str]) -> None:
         """Publish again, after the acknowledgement, the Homes of these people who have looked

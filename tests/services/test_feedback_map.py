@@ -110,6 +110,32 @@ async def test_the_map_shows_released_figures_and_themes_of_settled_groups_only(
     assert standin.rejected == []
 
 
+@pytest.mark.slack_rejects  # the Home with the deleted file's image is refused, as Slack does
+async def test_a_home_whose_heatmap_was_deleted_in_slack_still_shows_without_it(
+    bot: RunningBot, standin: SlackStandIn, world: World, store: Store
+) -> None:
+    cohort = people(standin, 5)
+    await surveyed(bot, standin, world, cohort)
+    for user in cohort:
+        await answer(bot, standin, user, 10)
+    await wait_for(lambda: all(thanked(standin, u) for u in cohort))
+    await bot.slack.command(world.owner, f"map {SLUG}", command="/pulse")
+    await wait_for(lambda: store.fetch_value("SELECT count(*) FROM map_files"), what="the map's file kept")
+    await wait_for(lambda: any(m.files for m in standin.workspace.dms_to(world.owner)), what="the heatmap shared")
+    [shared] = [f for m in standin.workspace.dms_to(world.owner) for f in m.files]
+    del standin.workspace.files[shared]  # the owner deleted it in Slack
+    await bot.slack.open_home(world.owner)
+
+    def published() -> bool:
+        home = standin.workspace.home_of(world.owner)
+        return home is not None and "shares its feedback map" in str(home.payload["blocks"])
+
+    await wait_for(published, what="the owner's Home")
+    home = standin.workspace.home_of(world.owner)
+    assert home is not None and not [b for b in home.payload["blocks"] if b["type"] == "image"]
+    assert [c.error for c in standin.rejected] == ["invalid_arguments"]
+
+
 def test_pulse_map_writes_the_heatmap_for_the_operator(tmp_path: Path) -> None:
     db = tmp_path / "pulse.db"
     assert pulse(db, "apply", str(EXAMPLE)).returncode == 0
