@@ -3,10 +3,11 @@ figure, how it changed over the last period, and the themes of its comments.
 
 Under the one disclosure rule: a cell's figures come from released groups only, and a cell with
 fewer than PULSE_MIN_GROUP answers shows that and nothing else — no figure, no change, no theme.
-Themes are found in the released comments of settled groups only (every wave of the group has
-closed, `Disclosures.settled_comments`): a theme's count grows by whole groups, never by one
-survey's comment when that survey closes, and cannot drop by one when someone uses forget-me
-(which would tell that they had commented).
+Themes are found in the released comments of settled groups only (every wave that could have had
+a part in the group has closed, and no conversation on its comments can still go on:
+`Disclosures.settled_comments`): a theme's count grows by whole groups, never by one survey's
+comment when that survey closes, and cannot drop by one when someone uses forget-me (which would
+tell that they had commented).
 """
 
 from __future__ import annotations
