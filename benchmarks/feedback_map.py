@@ -1,12 +1,12 @@
 """Feedback map (README, “Performance”): the maps of 50 rollouts holding 200,000 released
 comments of settled groups (and 1,000,000 responses): every cell's figures, change and themes
-(scikit-learn's counting and TF-IDF), as `/pulse map` computes them.
+(the phrases' counting and TF-IDF), as `/pulse map` computes them.
 
     python -m benchmarks.feedback_map [--responses 1000000] [--comments 200000] [--rollouts 50]
 
 The database is the digest benchmark's (benchmarks/digest.py: `fill`), with comments written in
 sentences drawn from a small vocabulary of feedback, so that themes are found. Reported: the
-first map after opening (cold, with scikit-learn's import); all 50 maps one after the other with
+first map after opening (cold); all 50 maps one after the other with
 nothing found ahead (each rollout's themes found as it is asked); the job that finds themes ahead
 (`maps:find-themes`, run at start and every ten minutes); all 50 maps asked after it (the
 target); and the median of five maps of different rollouts, and of one rollout asked again.
@@ -79,7 +79,7 @@ async def main() -> None:
             themes += sum(len(cell.themes) for cell in fmap.cells.values())
         return time.perf_counter() - started, themes
 
-    cold = await one(0)  # with scikit-learn's import
+    cold = await one(0)
     maps.themes = ThemeCache()
     first, themes = await every()  # nothing found ahead: each rollout's themes found as it is asked
     maps.themes = ThemeCache()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import operator
 import re
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -354,8 +353,8 @@ async def nps_by_period(store: Store, rollout_id: int, days: Sequence[str]) -> l
     if len(days) < 2:
         return []
     periods: list[Counter[float]] = [Counter() for _ in days[1:]]
-    for day, score, count in await Disclosures(store).released_nps_by_day(rollout_id, days[0], days[-1]):
-        periods[bisect_right(days, day) - 1][score] += count
+    for period, score, count in await Disclosures(store).released_nps_by_period(rollout_id, days):
+        periods[period][score] += count
     return periods
 
 

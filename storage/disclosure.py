@@ -250,8 +250,11 @@ class Disclosures:
         """Counts per score of the groups released in [first_day, end_day) (None: unbounded),
         from the counts kept by day: a read of days and scores, however many answers they hold."""
         days_sql, days = range_sql("released_on", first_day, end_day)
+        # Read from the index that holds every column (a stage's would otherwise be read through
+        # the unique index, one row lookup per day and score).
+        index = {"stage_id": "released_by_day_stage", "rollout_id": "released_by_day_rollout"}[column]
         rows = await self.store.fetch_all(
-            f"""SELECT kind, touchpoint_id, score, sum(answers) FROM released_by_day
+            f"""SELECT kind, touchpoint_id, score, sum(answers) FROM released_by_day INDEXED BY {index}
                 WHERE {column} = ?{days_sql} GROUP BY kind, touchpoint_id, score""",
             (value, *days),
         )
@@ -282,15 +285,20 @@ class Disclosures:
         )
         return int(asked or 0)
 
-    async def released_nps_by_day(self, rollout_id: int, first_day: str, end_day: str) -> list[tuple[str, float, int]]:
-        """(release day, score, answers) of a rollout's released NPS groups in [first_day, end_day)."""
+    async def released_nps_by_period(self, rollout_id: int, days: Sequence[str]) -> list[tuple[int, float, int]]:
+        """(period, score, answers) of a rollout's released NPS groups in the periods [d0, d1),
+        [d1, d2) … of `days` (ascending; period i starts at days[i]), added up by SQLite: a read
+        of the index's days and scores that returns periods × scores rows."""
+        if len(days) < 2:
+            return []
+        period = " ".join(f"WHEN released_on < ? THEN {i}" for i in range(len(days) - 2))
         rows = await self.store.fetch_all(
-            """SELECT released_on, score, sum(answers) FROM released_by_day
-               WHERE rollout_id = ? AND released_on >= ? AND released_on < ? AND kind = 'nps'
-               GROUP BY released_on, score""",
-            (rollout_id, first_day, end_day),
+            f"""SELECT CASE {period} ELSE {len(days) - 2} END AS period, score, sum(answers)
+                FROM released_by_day WHERE rollout_id = ? AND released_on >= ? AND released_on < ? AND kind = 'nps'
+                GROUP BY period, score""",
+            (*days[1:-1], rollout_id, days[0], days[-1]),
         )
-        return [(str(day), float(score), int(count)) for day, score, count in rows]
+        return [(int(period), float(score), int(count)) for period, score, count in rows]
 
     async def released_comments(
         self,
@@ -304,9 +312,15 @@ class Disclosures:
         """Up to `limit` released comments, picked and ordered at random: never in the order they
         were written, and never the same few because they came last."""
         days_sql, days = range_sql("released_on", first_day, end_day)
+        # Keys are picked from the index alone (once: materialised), and only the picked comments
+        # are read, so a pick costs index entries, not the bodies of every comment of the stage.
         rows = await self.store.fetch_all(
-            f"""SELECT body, released_on, wave_id, respondent_key FROM comments
-                WHERE {column} = ? AND released_on IS NOT NULL{days_sql} ORDER BY random() LIMIT ?""",
+            f"""WITH picked AS MATERIALIZED (
+                    SELECT wave_id, respondent_key FROM comments
+                    WHERE {column} = ? AND released_on IS NOT NULL{days_sql} ORDER BY random() LIMIT ?)
+                SELECT c.body, c.released_on, c.wave_id, c.respondent_key FROM picked p
+                JOIN comments c ON c.wave_id = p.wave_id AND c.respondent_key = p.respondent_key
+                ORDER BY random()""",
             (value, *days, limit),
         )
         return [ReleasedComment(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
