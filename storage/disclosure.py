@@ -291,9 +291,11 @@ class Disclosures:
         of the index's days and scores that returns periods × scores rows."""
         if len(days) < 2:
             return []
-        period = " ".join(f"WHEN released_on < ? THEN {i}" for i in range(len(days) - 2))
+        # Period i holds the days before days[i + 1]; the last, the rest (up to days[-1], below).
+        whens = " ".join(f"WHEN released_on < ? THEN {i}" for i in range(len(days) - 2))
+        period = f"CASE {whens} ELSE {len(days) - 2} END" if whens else "0"
         rows = await self.store.fetch_all(
-            f"""SELECT CASE {period} ELSE {len(days) - 2} END AS period, score, sum(answers)
+            f"""SELECT {period} AS period, score, sum(answers)
                 FROM released_by_day WHERE rollout_id = ? AND released_on >= ? AND released_on < ? AND kind = 'nps'
                 GROUP BY period, score""",
             (*days[1:-1], rollout_id, days[0], days[-1]),

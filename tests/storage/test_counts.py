@@ -212,16 +212,17 @@ async def figures_agree(store: Store) -> None:
             (stage,),
         )
         assert await disclosures.nps_surveys_sent(column="stage_id", value=stage) == sent
-    bounds = [DAYS[0], DAYS[1], DAYS[-1], "9999-12-31"]
-    by_period = await disclosures.released_nps_by_period(ROLLOUT, bounds)
     rows = await store.fetch_all(
         "SELECT released_on, score, answers FROM disclosed WHERE rollout_id = ? AND kind = 'nps'", (ROLLOUT,)
     )
-    counted: Counter[tuple[int, float]] = Counter()
-    for day, score, answers in rows:
-        if bounds[0] <= str(day) < bounds[-1]:
-            counted[(bisect_right(bounds, str(day)) - 1, float(score))] += int(answers)
-    assert {(p, s): n for p, s, n in by_period if n} == +counted
+    # Several periods, and one period alone (a single span of days).
+    for bounds in ([DAYS[0], DAYS[1], DAYS[-1], "9999-12-31"], [DAYS[0], "9999-12-31"]):
+        by_period = await disclosures.released_nps_by_period(ROLLOUT, bounds)
+        counted: Counter[tuple[int, float]] = Counter()
+        for day, score, answers in rows:
+            if bounds[0] <= str(day) < bounds[-1]:
+                counted[(bisect_right(bounds, str(day)) - 1, float(score))] += int(answers)
+        assert {(p, s): n for p, s, n in by_period if n} == +counted
 
 
 # Two groups of one pool on one day with the same score add up; a sent survey forgotten counts no more.
