@@ -314,16 +314,23 @@ class Disclosures:
         """Up to `limit` released comments, picked and ordered at random: never in the order they
         were written, and never the same few because they came last."""
         days_sql, days = range_sql("released_on", first_day, end_day)
-        # Keys are picked from the index alone (once: materialised), and only the picked comments
-        # are read, so a pick costs index entries, not the bodies of every comment of the stage.
+        # Keys are picked once (materialised) from the rollout's index of released comments, and
+        # only the picked comments' bodies are read. A stage's are found through its rollout's:
+        # comments get no index of their own by stage (see migration 17).
+        scope, scoped = ("rollout_id = ?", [value])
+        if column == "stage_id":
+            scope, scoped = (
+                "rollout_id = (SELECT rollout_id FROM stages WHERE id = ?) AND stage_id = ?",
+                [value, value],
+            )
         rows = await self.store.fetch_all(
             f"""WITH picked AS MATERIALIZED (
                     SELECT wave_id, respondent_key FROM comments
-                    WHERE {column} = ? AND released_on IS NOT NULL{days_sql} ORDER BY random() LIMIT ?)
+                    WHERE {scope} AND released_on IS NOT NULL{days_sql} ORDER BY random() LIMIT ?)
                 SELECT c.body, c.released_on, c.wave_id, c.respondent_key FROM picked p
                 JOIN comments c ON c.wave_id = p.wave_id AND c.respondent_key = p.respondent_key
                 ORDER BY random()""",
-            (value, *days, limit),
+            (*scoped, *days, limit),
         )
         return [ReleasedComment(str(r[0]), str(r[1]), int(r[2]), str(r[3])) for r in rows]
 
